@@ -1,0 +1,1 @@
+"""The ``y90dose`` command line: one entry point, one small module per subcommand."""

@@ -1,0 +1,93 @@
+"""Entry point of the ``y90dose`` command.
+
+Each subcommand lives in its own module of this package and exposes
+``register(subparsers) -> None``; the parser it adds sets ``handler`` to a function
+``(args) -> CommandOutput``. This module owns the only translation of domain errors
+into exit codes: a bad input prints one line naming the option and exits 2; nothing
+prints a traceback unless ``Y90DOSE_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from y90dose.cli.output import CommandOutput, emit
+from y90dose.errors import InputError, Y90DoseError
+
+# One line per subcommand module (``y90dose/cli/<name>.py``), in help order.
+COMMANDS: tuple[str, ...] = ("plan", "dose", "lsf", "decay", "vial")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 70
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line, without the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every registered subcommand."""
+    parser = _Parser(
+        prog="y90dose",
+        description="Y-90 radioembolization dosimetry. Every quantity carries its unit "
+        "in the option name; --json prints one JSON object.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"y90dose.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def option_name(field: str) -> str:
+    """``perfused_volume_ml`` -> ``--perfused-volume-ml`` (the CLI's name for a field)."""
+    head = field.split(".")[0]
+    return "--" + head.replace("_", "-")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = os.environ.get("Y90DOSE_DEBUG") == "1"
+    try:
+        output: CommandOutput = args.handler(args)
+    except InputError as exc:
+        shown = "missing" if exc.value is None else repr(exc.value)
+        print(
+            f"y90dose {args.command}: error: {option_name(exc.field)}: {shown} is not "
+            f"allowed; expected {exc.allowed}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    except Y90DoseError as exc:
+        print(f"y90dose {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"y90dose {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: no tracebacks for users
+        if debug:
+            raise
+        print(
+            f"y90dose {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(set Y90DOSE_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    emit(output, as_json=getattr(args, "json", False))
+    return output.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

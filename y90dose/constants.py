@@ -1,0 +1,170 @@
+"""Physical constants, product data and clinical limits, each with value, unit and source.
+
+This is the one place where a number of physics or of clinical policy is written down.
+Everything else imports from here. Clinical limits are *defaults*: a site overrides them
+through :class:`y90dose.settings.ClinicalSettings`, never by editing code elsewhere.
+
+Sources are abbreviated as follows:
+
+- IFU-glass: TheraSphere Y-90 Glass Microspheres, Instructions for Use / package insert
+  (Boston Scientific).
+- IFU-resin: SIR-Spheres Y-90 resin microspheres, Instructions for Use (Sirtex).
+- EANM2022: Weber M, et al. EANM procedure guideline for the treatment of liver cancer
+  and liver metastases with intra-arterial radioactive compounds. Eur J Nucl Med Mol
+  Imaging 2022;49:1682-1699 (Tables 2 and 3).
+- MPPG14a: AAPM Medical Physics Practice Guideline 14.a, Yttrium-90 microsphere
+  radioembolization (2023).
+- Lanconelli2012: Phys Med Biol 2012;57:517-533 (voxel S values, DOSXYZnrc).
+- Graves2019: Med Phys 2019;46:5284-5293 (dose point kernels).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """A named physical quantity with its unit and where the value comes from."""
+
+    name: str
+    value: float
+    unit: str
+    source: str
+
+    def __float__(self) -> float:
+        return self.value
+
+
+# --- Units -----------------------------------------------------------------------------
+MBQ_PER_MCI = Constant("megabecquerel per millicurie", 37.0, "MBq/mCi", "definition of the Ci")
+J_PER_MEV = Constant("joule per MeV", 1.602176634e-13, "J/MeV", "CODATA 2018 (exact)")
+SECONDS_PER_HOUR = 3600.0
+
+# --- Y-90 nuclear data ---------------------------------------------------------------
+Y90_HALF_LIFE_H = Constant(
+    "Y-90 half-life", 64.1, "h", "IFU-glass (ENSDF: 64.05 h; the 0.08 % difference is kept "
+    "consistent with the 50 J/GBq glass constant)"
+)
+Y90_MEAN_BETA_ENERGY_MEV = Constant(
+    "Y-90 mean beta energy", 0.9367, "MeV", "IFU-glass (0.9267-0.934 MeV elsewhere)"
+)
+Y90_MAX_BETA_ENERGY_MEV = Constant("Y-90 maximum beta energy", 2.28, "MeV", "IFU-glass")
+Y90_POSITRON_BRANCHING = Constant(
+    "Y-90 internal pair production branching", 31.86e-6, "1",
+    "Selwyn RG et al., Med Phys 2007;34:4818",
+)
+
+# --- Energy absorbed per GBq decayed to completion, C ----------------------------------
+# C = E_mean [J] x T1/2 [s] / ln 2 x 1e9 [Bq/GBq]; the three published values differ by
+# at most 1.3 %. The one used is reported with every result.
+ENERGY_GLASS_J_PER_GBQ = Constant(
+    "energy per GBq, glass convention", 50.0, "J/GBq",
+    "IFU-glass: D[Gy] = 50 x A[GBq] / M[kg]",
+)
+ENERGY_RESIN_J_PER_GBQ = Constant(
+    "energy per GBq, resin convention", 49.38, "J/GBq",
+    "MPPG14a (resin worked examples)",
+)
+ENERGY_EANM_J_PER_GBQ = Constant(
+    "energy per GBq, EANM", 49.67, "J/GBq", "EANM2022 (49.67 Gy per GBq/kg)"
+)
+
+# --- Densities and masses ----------------------------------------------------------------
+LIVER_DENSITY_G_ML = Constant(
+    "liver (and tumour) density", 1.03, "g/mL", "EANM2022 convention (1.05 in some tools)"
+)
+SOFT_TISSUE_DENSITY_G_ML = Constant(
+    "ICRU soft tissue density", 1.04, "g/mL", "ICRU 44; the medium of Lanconelli2012 S values"
+)
+WATER_DENSITY_G_ML = Constant("water density", 1.0, "g/mL", "definition")
+LUNG_MASS_KG = Constant(
+    "lung mass when not measured", 1.0, "kg", "IFU-glass; MPPG14a (CT-derived mass is better)"
+)
+
+# --- Products ----------------------------------------------------------------------------
+GLASS_VIALS_GBQ: tuple[float, ...] = (3.0, 5.0, 7.0, 10.0, 15.0, 20.0)
+"""TheraSphere dose sizes at calibration, GBq (81, 135, 189, 270, 405, 540 mCi). IFU-glass."""
+GLASS_CALIBRATION_WEEKDAY = 6
+"""Glass vials are calibrated for Sunday (Python weekday 6) ... IFU-glass."""
+GLASS_CALIBRATION_HOUR = 12
+"""... at 12:00 ..."""
+GLASS_CALIBRATION_TIMEZONE = "America/New_York"
+"""... US Eastern time. IFU-glass; a product setting (``GlassVialConvention``)."""
+RESIN_VIAL_GBQ = Constant(
+    "SIR-Spheres vial activity at calibration", 3.0, "GBq", "IFU-resin (+/- 10 %)"
+)
+
+# --- Lung limits ---------------------------------------------------------------------------
+LUNG_DOSE_LIMIT_PER_TREATMENT_GY = Constant(
+    "lung dose limit per treatment", 30.0, "Gy", "IFU-glass; EANM2022; MPPG14a"
+)
+LUNG_DOSE_LIMIT_CUMULATIVE_GY = Constant(
+    "cumulative lung dose limit", 50.0, "Gy", "IFU-glass; EANM2022; MPPG14a"
+)
+RESIN_LSF_LIMIT = Constant(
+    "resin: largest lung shunt fraction treated", 0.20, "1", "IFU-resin (> 20 %: do not treat)"
+)
+
+# --- BSA method (resin) ------------------------------------------------------------------
+BSA_DUBOIS_COEFFICIENT = 0.20247
+"""DuBois BSA in SI units: BSA[m2] = 0.20247 H[m]^0.725 W[kg]^0.425. IFU-resin."""
+BSA_DUBOIS_HEIGHT_EXPONENT = 0.725
+BSA_DUBOIS_WEIGHT_EXPONENT = 0.425
+BSA_OFFSET_M2 = 0.2
+"""A[GBq] = (BSA - 0.2) + V_T/(V_T + V_N). IFU-resin."""
+BSA_LSF_REDUCTION_BANDS: tuple[tuple[float, float, float], ...] = (
+    (0.00, 0.10, 0.0),
+    (0.10, 0.15, 0.20),
+    (0.15, 0.20, 0.40),
+)
+"""(lower bound inclusive, upper bound exclusive, fractional reduction) of the BSA activity.
+
+IFU-resin; reductions of 20 % and 40 % as in Grosser OS et al., JVIR 2015. At exactly
+10 % the 20 % reduction applies, at exactly 15 % the 40 % reduction, and exactly 20 %
+is still treatable with 40 % reduction (the top band includes its upper edge, see
+``y90dose.models.bsa``); above 20 % the IFU says do not treat.
+"""
+
+# --- Absorbed-dose targets and limits, EANM2022 Tables 2 and 3 ----------------------------
+GLASS_PERFUSED_DOSE_RANGE_GY = (80.0, 150.0)
+"""Glass, lobar (unilobar HCC) perfused-volume dose. EANM2022 Table 2."""
+GLASS_SEGMENTECTOMY_MIN_GY = 190.0
+"""Glass radiation segmentectomy: >= 190-200 Gy MIRD to the perfused segment. EANM2022; the
+lower end is used as the flag threshold so that 190-200 Gy plans are not flagged."""
+RESIN_SEGMENTECTOMY_MIN_GY = 150.0
+"""Resin radiation segmentectomy: > 150 Gy. EANM2022 Table 3."""
+GLASS_TUMOR_DOSE_MIN_GY = 205.0
+"""Glass tumour dose >= 205 Gy (DOSISPHERE-01). EANM2022 Table 2."""
+RESIN_TUMOR_DOSE_MIN_GY = 100.0
+"""Resin tumour dose >= 100-120 Gy. EANM2022 Table 3."""
+GLASS_PERFUSED_NORMAL_LIVER_MAX_GY = 120.0
+"""Glass perfused normal liver < 120 Gy (hepatic reserve < 30 %). EANM2022 Table 2."""
+GLASS_WHOLE_NORMAL_LIVER_MAX_GY = 75.0
+"""Glass whole normal liver < 75 Gy. EANM2022 Table 2."""
+RESIN_PERFUSED_NORMAL_LIVER_MAX_GY = 40.0
+"""Resin normal perfused liver < 40 Gy (unilobar). EANM2022 Table 3."""
+
+# --- Radiobiology defaults ---------------------------------------------------------------
+NORMAL_LIVER_ALPHA_BETA_GY = Constant(
+    "normal liver alpha/beta", 2.5, "Gy", "EANM2022; Chiesa C et al. (2.5-2.75 Gy)"
+)
+NORMAL_LIVER_REPAIR_HALF_TIME_H = Constant(
+    "normal liver repair half-time", 2.5, "h", "Dale RG; Chiesa C et al. (1.5-2.5 h)"
+)
+TUMOR_ALPHA_BETA_GY = Constant("tumour alpha/beta", 10.0, "Gy", "conventional, EANM2022")
+TUMOR_REPAIR_HALF_TIME_H = Constant("tumour repair half-time", 1.5, "h", "Dale RG")
+
+
+def energy_per_gbq_from_nuclear_data(
+    mean_energy_mev: float = Y90_MEAN_BETA_ENERGY_MEV.value,
+    half_life_h: float = Y90_HALF_LIFE_H.value,
+) -> float:
+    """Energy (J) released by 1 GBq decaying to completion: E x T1/2 / ln 2 x 1e9.
+
+    With the IFU's 0.9367 MeV and 64.1 h this gives 49.96 J/GBq, the origin of the
+    rounded 50 J/GBq glass constant.
+    """
+    decays_per_gbq = half_life_h * SECONDS_PER_HOUR / math.log(2.0) * 1e9
+    return mean_energy_mev * J_PER_MEV.value * decays_per_gbq

@@ -1,0 +1,39 @@
+"""Domain exceptions. Messages name the argument, the bad value and what is allowed.
+
+Only the CLI turns these into exit codes and only the service into HTTP responses.
+"""
+
+from __future__ import annotations
+
+
+class Y90DoseError(Exception):
+    """Base class of every error y90dose raises on purpose."""
+
+
+class InputError(Y90DoseError, ValueError):
+    """An argument is missing, malformed or outside its allowed range.
+
+    Parameters
+    ----------
+    field
+        The argument's name as the caller knows it (``perfused_volume_ml``).
+    value
+        The offending value (``None`` when the argument is missing).
+    allowed
+        What would have been accepted, in words (``"a number > 0"``).
+    """
+
+    def __init__(self, field: str, value: object, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        shown = "missing" if value is None else repr(value)
+        super().__init__(f"{field}: {shown} is not allowed; expected {allowed}")
+
+
+class ImageError(Y90DoseError, ValueError):
+    """An image, DICOM file or volume of interest cannot be read or used."""
+
+
+class GeometryError(ImageError):
+    """Two images or an image and a VOI do not share a usable geometry."""

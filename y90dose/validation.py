@@ -1,0 +1,59 @@
+"""Turn pydantic validation failures into :class:`~y90dose.errors.InputError`.
+
+The input schemas (``y90dose.models.*``) are the one set of rules the CLI and the service
+share; this module gives their failures one wording: the field, the value, what is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from y90dose.errors import InputError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def describe_error(error: Any) -> tuple[str, object, str]:
+    """(field, value, allowed) of one pydantic error dict."""
+    loc = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
+    field = ".".join(loc) if loc else "input"
+    ctx = error.get("ctx") or {}
+    kind = error.get("type", "")
+    value = error.get("input")
+    if isinstance(value, dict):
+        value = None if error.get("type") == "missing" else value
+    if kind == "greater_than":
+        allowed = f"a number > {ctx.get('gt')}"
+    elif kind == "greater_than_equal":
+        allowed = f"a number >= {ctx.get('ge')}"
+    elif kind == "less_than":
+        allowed = f"a number < {ctx.get('lt')}"
+    elif kind == "less_than_equal":
+        allowed = f"a number <= {ctx.get('le')}"
+    elif kind == "missing":
+        allowed = "a value (this field is required)"
+        value = None
+    elif kind == "enum":
+        allowed = f"one of {ctx.get('expected')}"
+    elif kind == "finite_number":
+        allowed = "a finite number"
+    elif kind == "extra_forbidden":
+        allowed = "no such field"
+    elif kind == "value_error":
+        allowed = str(ctx.get("error", error.get("msg", "")))
+        if allowed.startswith("Value error, "):
+            allowed = allowed[len("Value error, "):]
+    else:
+        allowed = str(error.get("msg", "a valid value"))
+    return field, value, allowed
+
+
+def parse(model: type[ModelT], data: dict[str, Any]) -> ModelT:
+    """Validate ``data`` against ``model``; raise InputError naming the first bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        field, value, allowed = describe_error(exc.errors()[0])
+        raise InputError(field, value, allowed) from None

@@ -79,6 +79,16 @@ SOFT_TISSUE_DENSITY_G_ML = Constant(
     "ICRU soft tissue density", 1.04, "g/mL", "ICRU 44; the medium of Lanconelli2012 S values"
 )
 WATER_DENSITY_G_ML = Constant("water density", 1.0, "g/mL", "definition")
+BONE_DENSITY_G_ML = Constant(
+    "ICRU compact bone density", 1.85, "g/mL",
+    "ICRU 44 compact bone, the bone medium of Lanconelli2012 (its 4.8 mm bone table sums to "
+    "0.933 MeV per decay at this density)",
+)
+KERNEL_LOW_DENSITY_WARNING_G_ML = Constant(
+    "density below which a soft-tissue dose kernel is flagged as inaccurate", 0.5, "g/mL",
+    "y90dose policy: lung parenchyma is 0.2-0.4 g/mL (ICRU 46 inflated lung 0.26); beta "
+    "transport there differs from soft tissue (physics.md section 6)",
+)
 LUNG_MASS_KG = Constant(
     "lung mass when not measured", 1.0, "kg", "IFU-glass; MPPG14a (CT-derived mass is better)"
 )

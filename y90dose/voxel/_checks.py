@@ -1,0 +1,101 @@
+"""Argument checks shared by the voxel modules: spacing, arrays, densities.
+
+Every check raises :class:`~y90dose.errors.InputError` naming the argument, the value and
+what is allowed; nothing is clamped silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from y90dose.errors import GeometryError, InputError
+
+
+def check_spacing_mm(
+    spacing_mm: float | Sequence[float] | NDArray[np.floating],
+    *,
+    field: str = "spacing_mm",
+    min_mm: float = 0.0,
+    max_mm: float = math.inf,
+) -> tuple[float, float, float]:
+    """Voxel spacing as three floats in array-axis order (z, y, x), each in (min_mm, max_mm].
+
+    A single number means an isotropic voxel.
+    """
+    raw = np.atleast_1d(np.asarray(spacing_mm, dtype=float)).ravel()
+    if raw.size == 1:
+        raw = np.repeat(raw, 3)
+    if raw.size != 3:
+        raise InputError(
+            field, list(map(float, raw)), "one number or three numbers (z, y, x) in mm"
+        )
+    for value in raw:
+        if not math.isfinite(value) or value <= min_mm or value > max_mm:
+            limit = "" if math.isinf(max_mm) else f" and <= {max_mm:g}"
+            raise InputError(field, tuple(map(float, raw)), f"each spacing > {min_mm:g}{limit} mm")
+    return (float(raw[0]), float(raw[1]), float(raw[2]))
+
+
+def check_volume(values: ArrayLike, *, field: str, allow_negative: bool = False) -> NDArray[Any]:
+    """A finite 3-D array; negative values refused unless ``allow_negative``."""
+    array = np.asarray(values)
+    if array.ndim != 3:
+        raise InputError(field, f"array of shape {array.shape}", "a 3-D array (z, y, x)")
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise InputError(field, f"array of dtype {array.dtype}", "a real numeric array")
+    if not np.all(np.isfinite(array)):
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        raise InputError(field, f"{bad} NaN or infinite voxel(s)", "finite values only")
+    if not allow_negative and array.size and float(array.min()) < 0.0:
+        raise InputError(
+            field,
+            f"minimum {float(array.min()):g} ({int(np.count_nonzero(array < 0))} negative "
+            "voxel(s))",
+            "values >= 0",
+        )
+    return array
+
+
+def check_density(
+    density_g_ml: float | ArrayLike, shape: tuple[int, ...], *, field: str = "density_g_ml"
+) -> NDArray[np.float64] | float:
+    """A density > 0 g/mL: one number, or an array of the image's shape."""
+    if np.ndim(density_g_ml) == 0:
+        value = float(density_g_ml)  # type: ignore[arg-type]
+        if not math.isfinite(value) or value <= 0.0:
+            raise InputError(field, value, "a density > 0 g/mL")
+        return value
+    array = np.asarray(density_g_ml, dtype=float)
+    if array.shape != shape:
+        raise GeometryError(
+            f"{field}: density map of shape {array.shape} does not match the activity "
+            f"image of shape {shape}"
+        )
+    if not np.all(np.isfinite(array)) or float(array.min()) <= 0.0:
+        raise InputError(
+            field, f"minimum {float(np.nanmin(array)):g}", "a density > 0 g/mL in every voxel"
+        )
+    return array
+
+
+def check_mask(
+    mask: ArrayLike, shape: tuple[int, ...], *, field: str = "mask"
+) -> NDArray[np.bool_]:
+    """A boolean mask of the image's shape with at least one voxel."""
+    array = np.asarray(mask)
+    if array.shape != shape:
+        raise GeometryError(
+            f"{field}: mask of shape {array.shape} does not match the image of shape {shape}"
+        )
+    if array.dtype != np.bool_:
+        if not np.all(np.isin(array, (0, 1))):
+            raise InputError(field, f"values {np.unique(array)[:5].tolist()}", "0/1 or boolean")
+        array = array.astype(bool)
+    if not array.any():
+        raise InputError(field, "empty mask (0 voxels)", "a mask with at least one voxel")
+    return array

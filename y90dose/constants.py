@@ -44,15 +44,20 @@ SECONDS_PER_HOUR = 3600.0
 
 # --- Y-90 nuclear data ---------------------------------------------------------------
 Y90_HALF_LIFE_H = Constant(
-    "Y-90 half-life", 64.1, "h", "IFU-glass (ENSDF: 64.05 h; the 0.08 % difference is kept "
-    "consistent with the 50 J/GBq glass constant)"
+    "Y-90 half-life",
+    64.1,
+    "h",
+    "IFU-glass (ENSDF: 64.05 h; the 0.08 % difference is kept "
+    "consistent with the 50 J/GBq glass constant)",
 )
 Y90_MEAN_BETA_ENERGY_MEV = Constant(
     "Y-90 mean beta energy", 0.9367, "MeV", "IFU-glass (0.9267-0.934 MeV elsewhere)"
 )
 Y90_MAX_BETA_ENERGY_MEV = Constant("Y-90 maximum beta energy", 2.28, "MeV", "IFU-glass")
 Y90_POSITRON_BRANCHING = Constant(
-    "Y-90 internal pair production branching", 31.86e-6, "1",
+    "Y-90 internal pair production branching",
+    31.86e-6,
+    "1",
     "Selwyn RG et al., Med Phys 2007;34:4818",
 )
 
@@ -60,11 +65,15 @@ Y90_POSITRON_BRANCHING = Constant(
 # C = E_mean [J] x T1/2 [s] / ln 2 x 1e9 [Bq/GBq]; the three published values differ by
 # at most 1.3 %. The one used is reported with every result.
 ENERGY_GLASS_J_PER_GBQ = Constant(
-    "energy per GBq, glass convention", 50.0, "J/GBq",
+    "energy per GBq, glass convention",
+    50.0,
+    "J/GBq",
     "IFU-glass: D[Gy] = 50 x A[GBq] / M[kg]",
 )
 ENERGY_RESIN_J_PER_GBQ = Constant(
-    "energy per GBq, resin convention", 49.38, "J/GBq",
+    "energy per GBq, resin convention",
+    49.38,
+    "J/GBq",
     "MPPG14a (resin worked examples)",
 )
 ENERGY_EANM_J_PER_GBQ = Constant(
@@ -80,12 +89,16 @@ SOFT_TISSUE_DENSITY_G_ML = Constant(
 )
 WATER_DENSITY_G_ML = Constant("water density", 1.0, "g/mL", "definition")
 BONE_DENSITY_G_ML = Constant(
-    "ICRU compact bone density", 1.85, "g/mL",
+    "ICRU compact bone density",
+    1.85,
+    "g/mL",
     "ICRU 44 compact bone, the bone medium of Lanconelli2012 (its 4.8 mm bone table sums to "
     "0.933 MeV per decay at this density)",
 )
 KERNEL_LOW_DENSITY_WARNING_G_ML = Constant(
-    "density below which a soft-tissue dose kernel is flagged as inaccurate", 0.5, "g/mL",
+    "density below which a soft-tissue dose kernel is flagged as inaccurate",
+    0.5,
+    "g/mL",
     "y90dose policy: lung parenchyma is 0.2-0.4 g/mL (ICRU 46 inflated lung 0.26); beta "
     "transport there differs from soft tissue (physics.md section 6)",
 )

@@ -9,8 +9,11 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
 from y90dose.constants import SECONDS_PER_HOUR, Y90_HALF_LIFE_H
 from y90dose.errors import InputError
+from y90dose.units import gbq_to_mci
 
 
 def require_aware(name: str, instant: datetime) -> None:
@@ -66,6 +69,45 @@ def hours_until_activity(
     return half_life_h * math.log2(activity_gbq / target_activity_gbq)
 
 
-def cumulated_activity_gbq_h(activity_gbq: float, half_life_h: float = Y90_HALF_LIFE_H.value) -> float:
+def cumulated_activity_gbq_h(
+    activity_gbq: float, half_life_h: float = Y90_HALF_LIFE_H.value
+) -> float:
     """Time-integrated activity (GBq h) of a permanent implant: A0 x T1/2 / ln 2."""
     return activity_gbq * half_life_h / math.log(2.0)
+
+
+class DecayInput(BaseModel):
+    """An activity at one instant, and the instant to decay it to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    activity_gbq: float = Field(gt=0.0, le=1000.0, description="activity at from_time (GBq)")
+    from_time: AwareDatetime = Field(description="instant the activity is known at, with time zone")
+    to_time: AwareDatetime = Field(description="instant to compute the activity at, with time zone")
+
+
+class DecayResult(BaseModel):
+    """The decayed activity, with the elapsed time and half-life used."""
+
+    model_config = ConfigDict(frozen=True)
+
+    activity_gbq: float = Field(description="activity at to_time (GBq)")
+    activity_mci: float = Field(description="activity at to_time (mCi)")
+    initial_activity_gbq: float
+    elapsed_h: float
+    decay_factor: float
+    half_life_h: float
+
+
+def decay(inputs: DecayInput) -> DecayResult:
+    """Decay ``inputs.activity_gbq`` from ``from_time`` to ``to_time`` (earlier: grows)."""
+    elapsed = elapsed_hours(inputs.from_time, inputs.to_time)
+    factor = decay_factor(elapsed)
+    return DecayResult(
+        activity_gbq=inputs.activity_gbq * factor,
+        activity_mci=gbq_to_mci(inputs.activity_gbq * factor),
+        initial_activity_gbq=inputs.activity_gbq,
+        elapsed_h=elapsed,
+        decay_factor=factor,
+        half_life_h=Y90_HALF_LIFE_H.value,
+    )

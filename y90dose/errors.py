@@ -27,8 +27,12 @@ class InputError(Y90DoseError, ValueError):
         self.field = field
         self.value = value
         self.allowed = allowed
-        shown = "missing" if value is None else repr(value)
-        super().__init__(f"{field}: {shown} is not allowed; expected {allowed}")
+        super().__init__(self.describe(field))
+
+    def describe(self, name: str) -> str:
+        """The message with the argument called ``name`` (a CLI option, an API field)."""
+        shown = "missing" if self.value is None else repr(self.value)
+        return f"{name}: {shown} is not allowed; expected {self.allowed}"
 
 
 class ImageError(Y90DoseError, ValueError):

@@ -22,8 +22,8 @@ def describe_error(error: Any) -> tuple[str, object, str]:
     ctx = error.get("ctx") or {}
     kind = error.get("type", "")
     value = error.get("input")
-    if isinstance(value, dict):
-        value = None if error.get("type") == "missing" else value
+    if not loc:  # a rule across fields: no single value to show
+        value = "(this combination of values)"
     if kind == "greater_than":
         allowed = f"a number > {ctx.get('gt')}"
     elif kind == "greater_than_equal":
@@ -44,7 +44,7 @@ def describe_error(error: Any) -> tuple[str, object, str]:
     elif kind == "value_error":
         allowed = str(ctx.get("error", error.get("msg", "")))
         if allowed.startswith("Value error, "):
-            allowed = allowed[len("Value error, "):]
+            allowed = allowed[len("Value error, ") :]
     else:
         allowed = str(error.get("msg", "a valid value"))
     return field, value, allowed

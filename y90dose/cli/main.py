@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def option_name(field: str) -> str:
     """``perfused_volume_ml`` -> ``--perfused-volume-ml`` (the CLI's name for a field)."""
+    if field.startswith("--"):
+        return field
     head = field.split(".")[0]
     return "--" + head.replace("_", "-")
 
@@ -63,10 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         output: CommandOutput = args.handler(args)
     except InputError as exc:
-        shown = "missing" if exc.value is None else repr(exc.value)
         print(
-            f"y90dose {args.command}: error: {option_name(exc.field)}: {shown} is not "
-            f"allowed; expected {exc.allowed}",
+            f"y90dose {args.command}: error: {exc.describe(option_name(exc.field))}",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT

@@ -1,0 +1,202 @@
+"""Clinical checks that turn a computed plan into findings.
+
+Every threshold comes from :class:`~y90dose.settings.ClinicalSettings` (defaults and their
+sources in :mod:`y90dose.constants`). The checks never change a number; they only report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from y90dose.constants import GLASS_VIALS_GBQ, RESIN_VIAL_GBQ
+from y90dose.delivery import Delivery
+from y90dose.devices import Product, default_energy_j_per_gbq
+from y90dose.findings import Code, Finding, Severity
+from y90dose.models.common import PlanOptions
+from y90dose.settings import ClinicalSettings
+
+RELATIVE_TOLERANCE = 1e-9
+"""Doses equal to a threshold up to floating-point rounding count as meeting it."""
+
+
+def _above(value: float, limit: float) -> bool:
+    return value > limit * (1.0 + RELATIVE_TOLERANCE)
+
+
+def _below(value: float, limit: float) -> bool:
+    return value < limit * (1.0 - RELATIVE_TOLERANCE)
+
+
+def lung_findings(
+    lung_dose_gy: float, options: PlanOptions, settings: ClinicalSettings
+) -> list[Finding]:
+    """Per-treatment and cumulative lung dose against their limits."""
+    found: list[Finding] = []
+    cumulative_gy = options.prior_lung_dose_gy + lung_dose_gy
+    if _above(lung_dose_gy, settings.lung_dose_limit_gy):
+        found.append(
+            Finding(
+                severity=Severity.BLOCK,
+                code=Code.LUNG_DOSE_OVER_LIMIT,
+                message=f"lung dose {lung_dose_gy:.1f} Gy exceeds the per-treatment limit "
+                f"of {settings.lung_dose_limit_gy:g} Gy",
+            )
+        )
+    if _above(cumulative_gy, settings.lung_dose_cumulative_limit_gy):
+        found.append(
+            Finding(
+                severity=Severity.BLOCK,
+                code=Code.LUNG_DOSE_CUMULATIVE_OVER_LIMIT,
+                message=f"cumulative lung dose {cumulative_gy:.1f} Gy (prior "
+                f"{options.prior_lung_dose_gy:g} Gy + this {lung_dose_gy:.1f} Gy) exceeds "
+                f"the limit of {settings.lung_dose_cumulative_limit_gy:g} Gy",
+            )
+        )
+    if not found:
+        fraction = settings.lung_dose_warning_fraction
+        near_single = lung_dose_gy > fraction * settings.lung_dose_limit_gy
+        near_cumulative = cumulative_gy > fraction * settings.lung_dose_cumulative_limit_gy
+        if near_single or near_cumulative:
+            found.append(
+                Finding(
+                    severity=Severity.WARNING,
+                    code=Code.LUNG_DOSE_NEAR_LIMIT,
+                    message=f"lung dose {lung_dose_gy:.1f} Gy (cumulative {cumulative_gy:.1f} Gy) "
+                    f"is above {fraction:.0%} of its limit "
+                    f"({settings.lung_dose_limit_gy:g} Gy per treatment, "
+                    f"{settings.lung_dose_cumulative_limit_gy:g} Gy cumulative)",
+                )
+            )
+    if options.lsf > 0 and "lung_mass_kg" not in options.model_fields_set:
+        found.append(
+            Finding(
+                severity=Severity.INFO,
+                code=Code.LUNG_MASS_ASSUMED,
+                message=f"lung mass assumed {options.lung_mass_kg:g} kg; a CT-derived lung mass "
+                "gives a better lung dose",
+            )
+        )
+    return found
+
+
+def lsf_findings(options: PlanOptions, settings: ClinicalSettings) -> list[Finding]:
+    """Resin is not given above its LSF limit (IFU-resin)."""
+    if options.product is Product.RESIN and _above(options.lsf, settings.resin_lsf_limit):
+        return [
+            Finding(
+                severity=Severity.BLOCK,
+                code=Code.LSF_OVER_RESIN_LIMIT,
+                message=f"lung shunt fraction {options.lsf:.1%} exceeds the resin limit of "
+                f"{settings.resin_lsf_limit:.0%}: do not treat with resin",
+            )
+        ]
+    return []
+
+
+def perfused_findings(
+    perfused_dose_gy: float, options: PlanOptions, settings: ClinicalSettings
+) -> list[Finding]:
+    """Perfused-volume dose against the delivery type's expectations (EANM 2022)."""
+    found: list[Finding] = []
+    if options.delivery is Delivery.SEGMENTECTOMY:
+        threshold = (
+            settings.glass_segmentectomy_min_gy
+            if options.product is Product.GLASS
+            else settings.resin_segmentectomy_min_gy
+        )
+        if _below(perfused_dose_gy, threshold):
+            found.append(
+                Finding(
+                    severity=Severity.WARNING,
+                    code=Code.SEGMENTECTOMY_BELOW_THRESHOLD,
+                    message=f"radiation segmentectomy with perfused dose {perfused_dose_gy:.1f} Gy "
+                    f"is below the {options.product.value} threshold of {threshold:g} Gy",
+                )
+            )
+    elif options.product is Product.GLASS:
+        low, high = settings.glass_perfused_dose_min_gy, settings.glass_perfused_dose_max_gy
+        if _below(perfused_dose_gy, low):
+            found.append(
+                Finding(
+                    severity=Severity.WARNING,
+                    code=Code.PERFUSED_DOSE_BELOW_RANGE,
+                    message=f"perfused dose {perfused_dose_gy:.1f} Gy is below the EANM 2022 "
+                    f"range for glass ({low:g}-{high:g} Gy)",
+                )
+            )
+        elif _above(perfused_dose_gy, high):
+            found.append(
+                Finding(
+                    severity=Severity.WARNING,
+                    code=Code.PERFUSED_DOSE_ABOVE_RANGE,
+                    message=f"perfused dose {perfused_dose_gy:.1f} Gy is above the EANM 2022 "
+                    f"range for glass ({low:g}-{high:g} Gy)",
+                )
+            )
+    return found
+
+
+def compartment_findings(
+    normal_dose_gy: float,
+    tumor_doses_gy: Sequence[float],
+    options: PlanOptions,
+    settings: ClinicalSettings,
+) -> list[Finding]:
+    """Normal-liver and tumour doses of a partition plan (EANM 2022 Tables 2 and 3)."""
+    found: list[Finding] = []
+    glass = options.product is Product.GLASS
+    normal_max = settings.glass_normal_liver_max_gy if glass else settings.resin_normal_liver_max_gy
+    tumor_min = settings.glass_tumor_dose_min_gy if glass else settings.resin_tumor_dose_min_gy
+    # In a segmentectomy the perfused normal liver is ablated on purpose.
+    if options.delivery is not Delivery.SEGMENTECTOMY and _above(normal_dose_gy, normal_max):
+        found.append(
+            Finding(
+                severity=Severity.WARNING,
+                code=Code.NORMAL_LIVER_DOSE_HIGH,
+                message=f"perfused normal-liver dose {normal_dose_gy:.1f} Gy exceeds "
+                f"{normal_max:g} Gy ({options.product.value}, EANM 2022)",
+            )
+        )
+    for index, tumor_gy in enumerate(tumor_doses_gy, start=1):
+        if _below(tumor_gy, tumor_min):
+            found.append(
+                Finding(
+                    severity=Severity.WARNING,
+                    code=Code.TUMOR_DOSE_LOW,
+                    message=f"tumour {index} dose {tumor_gy:.1f} Gy is below {tumor_min:g} Gy "
+                    f"({options.product.value}, EANM 2022)",
+                )
+            )
+    return found
+
+
+def largest_vial_gbq(product: Product) -> float:
+    """The largest single vial of a product at calibration (GBq)."""
+    return max(GLASS_VIALS_GBQ) if product is Product.GLASS else RESIN_VIAL_GBQ.value
+
+
+def activity_findings(activity_gbq: float, options: PlanOptions) -> list[Finding]:
+    """Activity larger than one vial holds at calibration, and a non-default constant."""
+    found: list[Finding] = []
+    largest = largest_vial_gbq(options.product)
+    if _above(activity_gbq, largest):
+        found.append(
+            Finding(
+                severity=Severity.WARNING,
+                code=Code.ACTIVITY_ABOVE_LARGEST_VIAL,
+                message=f"activity {activity_gbq:.2f} GBq is above the largest "
+                f"{options.product.value} vial ({largest:g} GBq at calibration): more than one "
+                "vial is needed",
+            )
+        )
+    default = default_energy_j_per_gbq(options.product).value
+    if options.energy_j_per_gbq is not None and options.energy_j_per_gbq != default:
+        found.append(
+            Finding(
+                severity=Severity.INFO,
+                code=Code.ENERGY_CONSTANT_NON_DEFAULT,
+                message=f"energy constant {options.energy_j_per_gbq:g} J/GBq used instead of the "
+                f"{options.product.value} default {default:g} J/GBq",
+            )
+        )
+    return found

@@ -1,0 +1,32 @@
+"""``y90dose dose {mird,partition}``: the doses a given activity gives."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from y90dose.cli.model_options import ModelTable, add_model_group, model_from_args
+from y90dose.cli.output import CommandOutput
+from y90dose.cli.plan import result_output
+from y90dose.models.mird import MirdDoseInput, dose_mird
+from y90dose.models.partition import PartitionDoseInput, dose_partition
+
+MODELS: ModelTable = {
+    "mird": (MirdDoseInput, dose_mird, "MIRD single compartment: perfused and lung dose"),
+    "partition": (
+        PartitionDoseInput,
+        dose_partition,
+        "partition model: tumour, normal-liver, perfused and lung doses",
+    ),
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add ``dose`` and its model subcommands."""
+    add_model_group(subparsers, "dose", "doses from an activity (mird, partition)", MODELS, run)
+
+
+def run(args: argparse.Namespace) -> CommandOutput:
+    """Validate the options with the model's schema and compute the doses."""
+    schema, compute, _ = MODELS[args.model]
+    return result_output(compute(model_from_args(schema, args)))

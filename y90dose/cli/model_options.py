@@ -1,0 +1,100 @@
+"""Command-line options generated from the core's pydantic input models.
+
+The CLI does not restate any validation rule: every option is a field of an input model
+(``--perfused-volume-ml`` is ``perfused_volume_ml``), its help is the field's
+description, and its value is validated by the model, the same rules the service uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from y90dose.errors import InputError
+from y90dose.validation import parse
+
+ModelT = typing.TypeVar("ModelT", bound=BaseModel)
+
+
+def _is_list(annotation: object) -> bool:
+    return typing.get_origin(annotation) is list
+
+
+def option_for(field: str, renames: Mapping[str, str]) -> str:
+    """The option string of a model field."""
+    return "--" + renames.get(field, field).replace("_", "-")
+
+
+def add_model_options(
+    parser: argparse.ArgumentParser,
+    model: type[BaseModel],
+    *,
+    exclude: Iterable[str] = (),
+    renames: Mapping[str, str] | None = None,
+) -> None:
+    """Add one option per field of ``model`` (values are validated later by the model)."""
+    renames = renames or {}
+    skipped = set(exclude)
+    for name, info in model.model_fields.items():
+        if name in skipped:
+            continue
+        help_text = info.description or ""
+        if info.is_required():
+            help_text += " (required)"
+        elif info.default is not None and not callable(info.default):
+            default = getattr(info.default, "value", info.default)
+            help_text += f" (default {default})"
+        kwargs: dict[str, Any] = {"dest": name, "help": help_text, "default": None}
+        if _is_list(info.annotation):
+            kwargs["action"] = "append"
+            kwargs["help"] += "; repeat the option for each"
+        parser.add_argument(option_for(name, renames), **kwargs)
+
+
+def model_from_args(
+    model: type[ModelT],
+    args: argparse.Namespace,
+    *,
+    exclude: Iterable[str] = (),
+    renames: Mapping[str, str] | None = None,
+) -> ModelT:
+    """Build and validate ``model`` from parsed options; errors name the CLI option."""
+    renames = renames or {}
+    skipped = set(exclude)
+    data = {
+        name: getattr(args, name)
+        for name in model.model_fields
+        if name not in skipped and getattr(args, name, None) is not None
+    }
+    try:
+        return parse(model, data)
+    except InputError as exc:
+        field = exc.field.split(".")[0]
+        option = option_for(field, renames) if field in model.model_fields else exc.field
+        allowed = exc.allowed
+        for name in sorted(model.model_fields, key=len, reverse=True):
+            allowed = re.sub(rf"\b{name}\b", option_for(name, renames), allowed)
+        raise InputError(option, exc.value, allowed) from None
+
+
+ModelTable = Mapping[str, tuple[type[BaseModel], Any, str]]
+"""name -> (input schema, compute function, help) of a command's model subcommands."""
+
+
+def add_model_group(
+    subparsers: Any, command: str, help_text: str, models: ModelTable, handler: Any
+) -> None:
+    """Add ``command`` with one subcommand per model, each with its schema's options."""
+    parser = subparsers.add_parser(command, help=help_text, description=help_text)
+    group = parser.add_subparsers(dest="model", metavar="MODEL", parser_class=type(parser))
+    group.required = True
+    for name, (schema, _, sub_help) in models.items():
+        sub = group.add_parser(name, help=sub_help, description=sub_help)
+        add_model_options(sub, schema)
+        sub.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        sub.set_defaults(handler=handler)

@@ -1,0 +1,54 @@
+"""Clinical findings: what a plan tells its caller beyond the numbers.
+
+Findings are results, not exceptions. Each has a severity (``info``, ``warning``,
+``block``), a stable machine code and a message with the numbers that triggered it. A
+``block`` finding means the plan must not be approved as it stands.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Severity(StrEnum):
+    """How much a finding matters: ``block`` prevents approval."""
+
+    INFO = "info"
+    WARNING = "warning"
+    BLOCK = "block"
+
+
+class Code(StrEnum):
+    """Stable finding codes (part of the public contract: never renamed)."""
+
+    LUNG_DOSE_OVER_LIMIT = "LUNG_DOSE_OVER_LIMIT"
+    LUNG_DOSE_CUMULATIVE_OVER_LIMIT = "LUNG_DOSE_CUMULATIVE_OVER_LIMIT"
+    LUNG_DOSE_NEAR_LIMIT = "LUNG_DOSE_NEAR_LIMIT"
+    LUNG_MASS_ASSUMED = "LUNG_MASS_ASSUMED"
+    LSF_OVER_RESIN_LIMIT = "LSF_OVER_RESIN_LIMIT"
+    BSA_LSF_REDUCTION = "BSA_LSF_REDUCTION"
+    PERFUSED_DOSE_BELOW_RANGE = "PERFUSED_DOSE_BELOW_RANGE"
+    PERFUSED_DOSE_ABOVE_RANGE = "PERFUSED_DOSE_ABOVE_RANGE"
+    SEGMENTECTOMY_BELOW_THRESHOLD = "SEGMENTECTOMY_BELOW_THRESHOLD"
+    NORMAL_LIVER_DOSE_HIGH = "NORMAL_LIVER_DOSE_HIGH"
+    TUMOR_DOSE_LOW = "TUMOR_DOSE_LOW"
+    ACTIVITY_ABOVE_LARGEST_VIAL = "ACTIVITY_ABOVE_LARGEST_VIAL"
+    VIAL_USED_BEFORE_CALIBRATION = "VIAL_USED_BEFORE_CALIBRATION"
+    ENERGY_CONSTANT_NON_DEFAULT = "ENERGY_CONSTANT_NON_DEFAULT"
+
+
+class Finding(BaseModel):
+    """One clinical finding of a plan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    severity: Severity
+    code: Code
+    message: str
+
+
+def has_block(findings: list[Finding]) -> bool:
+    """True when any finding blocks approval."""
+    return any(f.severity is Severity.BLOCK for f in findings)

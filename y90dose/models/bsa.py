@@ -1,0 +1,173 @@
+"""Body-surface-area (BSA) method for resin microspheres (IFU-resin).
+
+BSA (m2) = 0.20247 x H(m)^0.725 x W(kg)^0.425 (DuBois), and
+A_whole (GBq) = (BSA - 0.2) + V_T / (V_T + V_N), with V_T + V_N the whole liver.
+A lobar or segmental treatment gets A_whole x V_treated / V_liver. The lung shunt then
+reduces the activity (IFU-resin; Grosser OS et al., JVIR 2015):
+
+=================  =========
+LSF                reduction
+=================  =========
+LSF < 10 %         none
+10 % <= LSF < 15 % 20 %
+15 % <= LSF <= 20% 40 %
+LSF > 20 %         do not treat (block; activity reported unreduced)
+=================  =========
+
+So exactly 10 % takes the 20 % reduction, exactly 15 % the 40 % reduction, and exactly
+20 % is still treatable with the 40 % reduction. The BSA method has no inverse: the doses
+it reports are MIRD doses of its activity over the treated volume.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from y90dose.checks import activity_findings, lsf_findings, lung_findings, perfused_findings
+from y90dose.constants import (
+    BSA_DUBOIS_COEFFICIENT,
+    BSA_DUBOIS_HEIGHT_EXPONENT,
+    BSA_DUBOIS_WEIGHT_EXPONENT,
+    BSA_LSF_REDUCTION_BANDS,
+    BSA_OFFSET_M2,
+    RESIN_LSF_LIMIT,
+)
+from y90dose.devices import Product
+from y90dose.errors import InputError
+from y90dose.findings import Code, Finding, Severity
+from y90dose.lung import lung_dose_gy
+from y90dose.models.common import PlanOptions, PlanResult, constants_used
+from y90dose.models.mird import mird_dose_gy
+from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
+from y90dose.units import volume_ml_to_mass_kg
+
+
+class BsaPlanInput(PlanOptions):
+    """Patient size and liver volumes for the BSA method (resin only)."""
+
+    product: Product = Field(Product.RESIN, description="the BSA method is for resin only")
+    height_cm: float = Field(gt=50.0, le=250.0, description="patient height (cm)")
+    weight_kg: float = Field(gt=20.0, le=300.0, description="patient weight (kg)")
+    tumor_volume_ml: float = Field(ge=0.0, description="total tumour volume (mL)")
+    liver_volume_ml: float = Field(
+        gt=0.0, le=10000.0, description="whole liver volume, tumour included (mL)"
+    )
+    treated_volume_ml: float | None = Field(
+        None, gt=0.0, description="volume of the lobe or segments treated (mL); default whole liver"
+    )
+
+    @field_validator("liver_volume_ml")
+    @classmethod
+    def _liver_holds_tumor(cls, liver_ml: float, info: ValidationInfo) -> float:
+        tumor_ml = info.data.get("tumor_volume_ml")
+        if tumor_ml is not None and tumor_ml >= liver_ml:
+            raise ValueError(
+                f"more than tumor_volume_ml ({tumor_ml:g} mL): the liver volume includes the tumour"
+            )
+        return liver_ml
+
+    @field_validator("treated_volume_ml")
+    @classmethod
+    def _treated_within_liver(cls, treated_ml: float | None, info: ValidationInfo) -> float | None:
+        liver_ml = info.data.get("liver_volume_ml")
+        if treated_ml is not None and liver_ml is not None and treated_ml > liver_ml:
+            raise ValueError(f"at most liver_volume_ml ({liver_ml:g} mL)")
+        return treated_ml
+
+
+def body_surface_area_m2(height_cm: float, weight_kg: float) -> float:
+    """DuBois body surface area (m2): 0.20247 x H(m)^0.725 x W(kg)^0.425."""
+    return (
+        BSA_DUBOIS_COEFFICIENT
+        * (height_cm / 100.0) ** BSA_DUBOIS_HEIGHT_EXPONENT
+        * weight_kg**BSA_DUBOIS_WEIGHT_EXPONENT
+    )
+
+
+def lsf_reduction(lsf: float) -> float | None:
+    """Fractional activity reduction for a lung shunt fraction; None above 20 % (do not treat).
+
+    The top band includes its upper edge: LSF = 0.20 exactly takes the 40 % reduction.
+    """
+    if lsf > RESIN_LSF_LIMIT.value:
+        return None
+    for lower, upper, reduction in BSA_LSF_REDUCTION_BANDS:
+        if lower <= lsf < upper:
+            return reduction
+    return BSA_LSF_REDUCTION_BANDS[-1][2]  # lsf == 0.20 exactly
+
+
+def plan_bsa(inputs: BsaPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS) -> PlanResult:
+    """Resin activity by the BSA method, with its MIRD doses over the treated volume.
+
+    Examples
+    --------
+    175 cm, 75 kg: BSA = 0.20247 x 1.50038 x 6.26471 = 1.90311 m2; tumour 450 of 1500 mL:
+    A_whole = 1.70311 + 0.3 = 2.00311 GBq; LSF 12 % -> x 0.8 = 1.60249 GBq.
+
+    >>> r = plan_bsa(BsaPlanInput(height_cm=175, weight_kg=75, tumor_volume_ml=450,
+    ...     liver_volume_ml=1500, lsf=0.12))
+    >>> round(r.activity_gbq, 4)
+    1.6025
+    """
+    if inputs.product is not Product.RESIN:
+        raise InputError(
+            "product", inputs.product.value, "resin: the BSA method is defined for resin only"
+        )
+    bsa_m2 = body_surface_area_m2(inputs.height_cm, inputs.weight_kg)
+    whole_liver_gbq = (bsa_m2 - BSA_OFFSET_M2) + inputs.tumor_volume_ml / inputs.liver_volume_ml
+    if whole_liver_gbq <= 0:
+        raise InputError(
+            "height_cm/weight_kg",
+            f"{inputs.height_cm:g} cm, {inputs.weight_kg:g} kg",
+            "a patient size whose BSA activity is positive",
+        )
+    treated_ml = inputs.treated_volume_ml or inputs.liver_volume_ml
+    treated_fraction = treated_ml / inputs.liver_volume_ml
+    reduction = lsf_reduction(inputs.lsf)
+    activity = whole_liver_gbq * treated_fraction * (1.0 - (reduction or 0.0))
+
+    energy = inputs.energy()
+    mass_kg = volume_ml_to_mass_kg(treated_ml, inputs.density_g_ml)
+    delivered_gbq = activity * (1.0 - inputs.residual)
+    perfused_gy = mird_dose_gy(activity, mass_kg, inputs.lsf, inputs.residual, energy)
+    lung_gy = lung_dose_gy(delivered_gbq, inputs.lsf, inputs.lung_mass_kg, energy)
+    findings: list[Finding] = []
+    if reduction:
+        findings.append(
+            Finding(
+                severity=Severity.INFO,
+                code=Code.BSA_LSF_REDUCTION,
+                message=f"lung shunt {inputs.lsf:.1%}: BSA activity reduced by {reduction:.0%}",
+            )
+        )
+    findings += [
+        *lsf_findings(inputs, settings),
+        *lung_findings(lung_gy, inputs, settings),
+        *perfused_findings(perfused_gy, inputs, settings),
+        *activity_findings(activity, inputs),
+    ]
+    return PlanResult(
+        model="bsa",
+        direction="plan",
+        product=inputs.product,
+        delivery=inputs.delivery,
+        activity_gbq=activity,
+        delivered_activity_gbq=delivered_gbq,
+        doses_gy={
+            "perfused": perfused_gy,
+            "lung": lung_gy,
+            "lung_cumulative": inputs.prior_lung_dose_gy + lung_gy,
+        },
+        masses_kg={"perfused": mass_kg, "lung": inputs.lung_mass_kg},
+        lsf=inputs.lsf,
+        residual=inputs.residual,
+        findings=findings,
+        constants=constants_used(inputs),
+        details={
+            "bsa_m2": bsa_m2,
+            "whole_liver_activity_gbq": whole_liver_gbq,
+            "treated_fraction": treated_fraction,
+            "lsf_reduction": reduction,
+        },
+    )

@@ -1,0 +1,119 @@
+"""Inputs shared by the planning models and the result every model returns.
+
+These pydantic models are the single set of validation rules behind the library, the CLI
+and the service: a field's constraints and description (with its unit) live here once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from y90dose.constants import (
+    LIVER_DENSITY_G_ML,
+    LUNG_MASS_KG,
+    Y90_HALF_LIFE_H,
+)
+from y90dose.delivery import Delivery
+from y90dose.devices import Product, default_energy_j_per_gbq
+from y90dose.findings import Finding
+
+
+class PlanOptions(BaseModel):
+    """Options common to every planning model (MIRD, partition, BSA)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    lsf: float = Field(
+        ge=0.0, lt=1.0, description="lung shunt fraction, 0 <= LSF < 1 (a fraction, not %)"
+    )
+    residual: float = Field(
+        0.0, ge=0.0, lt=1.0, description="fraction of activity left in vial and tubing, 0..1"
+    )
+    lung_mass_kg: float = Field(
+        LUNG_MASS_KG.value, gt=0.0, le=5.0, description="lung mass (kg); 1 kg when not measured"
+    )
+    density_g_ml: float = Field(
+        LIVER_DENSITY_G_ML.value, gt=0.0, le=3.0, description="liver and tumour density (g/mL)"
+    )
+    product: Product = Field(Product.GLASS, description="microsphere product: glass or resin")
+    energy_j_per_gbq: float | None = Field(
+        None,
+        ge=45.0,
+        le=55.0,
+        description="energy absorbed per GBq decayed (J/GBq); default: the product's "
+        "(glass 50, resin 49.38; EANM 49.67)",
+    )
+    delivery: Delivery = Field(
+        Delivery.WHOLE, description="whole, lobar, segmental or segmentectomy"
+    )
+    prior_lung_dose_gy: float = Field(
+        0.0, ge=0.0, description="lung dose of previous treatments (Gy), for the cumulative limit"
+    )
+
+    def energy(self) -> float:
+        """The energy constant C (J/GBq) this calculation uses."""
+        if self.energy_j_per_gbq is not None:
+            return self.energy_j_per_gbq
+        return default_energy_j_per_gbq(self.product).value
+
+    def energy_source(self) -> str:
+        """Where C came from: the product default's source, or the caller."""
+        if self.energy_j_per_gbq is not None:
+            return "given by the caller"
+        return default_energy_j_per_gbq(self.product).source
+
+
+class ConstantsUsed(BaseModel):
+    """The constants a result was computed with, so that it can be reproduced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    energy_j_per_gbq: float = Field(description="energy absorbed per GBq decayed (J/GBq)")
+    energy_source: str
+    half_life_h: float = Field(description="Y-90 half-life (h)")
+    density_g_ml: float = Field(description="liver and tumour density (g/mL)")
+    lung_mass_kg: float = Field(description="lung mass (kg)")
+
+
+def constants_used(options: PlanOptions) -> ConstantsUsed:
+    """The provenance block of a result computed with ``options``."""
+    return ConstantsUsed(
+        energy_j_per_gbq=options.energy(),
+        energy_source=options.energy_source(),
+        half_life_h=Y90_HALF_LIFE_H.value,
+        density_g_ml=options.density_g_ml,
+        lung_mass_kg=options.lung_mass_kg,
+    )
+
+
+class PlanResult(BaseModel):
+    """What every planning model returns: activity, doses, findings and provenance.
+
+    ``doses_gy`` holds only the keys that apply: ``perfused``, ``normal``, ``tumor``
+    (a single tumour) or ``tumors`` (a list in input order), ``lung`` and
+    ``lung_cumulative`` (this treatment plus the prior lung doses).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str = Field(description="mird, partition or bsa")
+    direction: str = Field(description="plan (dose -> activity) or dose (activity -> doses)")
+    product: Product
+    delivery: Delivery
+    activity_gbq: float = Field(description="activity to administer (GBq), before residual")
+    delivered_activity_gbq: float = Field(
+        description="activity that leaves the vial and tubing (GBq): activity x (1 - residual)"
+    )
+    doses_gy: dict[str, float | list[float]] = Field(description="absorbed doses (Gy)")
+    masses_kg: dict[str, float | list[float]] = Field(description="compartment masses (kg)")
+    lsf: float
+    residual: float
+    findings: list[Finding]
+    constants: ConstantsUsed
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    def json_dict(self) -> dict[str, Any]:
+        """The result as plain JSON types (what the CLI prints and the service returns)."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,111 @@
+"""MIRD single-compartment model (glass IFU form).
+
+D = C x A x (1 - LSF) x (1 - R) / M_perfused, hence
+A = D x M_perfused / (C x (1 - LSF) x (1 - R)),
+with M_perfused = V_perfused x density (physics.md 4.1; IFU-glass; MPPG14a). The lung
+receives C x A x (1 - R) x LSF / M_L, so perfused plus lung energy equals C x A x (1 - R).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from y90dose.checks import activity_findings, lsf_findings, lung_findings, perfused_findings
+from y90dose.lung import lung_dose_gy
+from y90dose.models.common import PlanOptions, PlanResult, constants_used
+from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
+from y90dose.units import volume_ml_to_mass_kg
+
+
+class MirdPlanInput(PlanOptions):
+    """Plan by MIRD: the perfused-volume dose to reach."""
+
+    target_dose_gy: float = Field(gt=0.0, le=2000.0, description="perfused-volume dose (Gy)")
+    perfused_volume_ml: float = Field(
+        gt=0.0, le=10000.0, description="perfused volume incl. tumour (mL)"
+    )
+
+
+class MirdDoseInput(PlanOptions):
+    """Doses by MIRD from an activity."""
+
+    activity_gbq: float = Field(gt=0.0, le=100.0, description="administered activity (GBq)")
+    perfused_volume_ml: float = Field(
+        gt=0.0, le=10000.0, description="perfused volume incl. tumour (mL)"
+    )
+
+
+def mird_activity_gbq(
+    dose_gy: float, mass_kg: float, lsf: float, residual: float, energy_j_per_gbq: float
+) -> float:
+    """A = D x M / (C x (1 - LSF) x (1 - R)): divide by the lung and residual losses."""
+    return dose_gy * mass_kg / (energy_j_per_gbq * (1.0 - lsf) * (1.0 - residual))
+
+
+def mird_dose_gy(
+    activity_gbq: float, mass_kg: float, lsf: float, residual: float, energy_j_per_gbq: float
+) -> float:
+    """D = C x A x (1 - LSF) x (1 - R) / M."""
+    return energy_j_per_gbq * activity_gbq * (1.0 - lsf) * (1.0 - residual) / mass_kg
+
+
+def _mird_result(
+    options: PlanOptions,
+    activity_gbq: float,
+    perfused_volume_ml: float,
+    direction: str,
+    settings: ClinicalSettings,
+) -> PlanResult:
+    energy = options.energy()
+    mass_kg = volume_ml_to_mass_kg(perfused_volume_ml, options.density_g_ml)
+    delivered_gbq = activity_gbq * (1.0 - options.residual)
+    perfused_gy = mird_dose_gy(activity_gbq, mass_kg, options.lsf, options.residual, energy)
+    lung_gy = lung_dose_gy(delivered_gbq, options.lsf, options.lung_mass_kg, energy)
+    findings = [
+        *lsf_findings(options, settings),
+        *lung_findings(lung_gy, options, settings),
+        *perfused_findings(perfused_gy, options, settings),
+        *activity_findings(activity_gbq, options),
+    ]
+    return PlanResult(
+        model="mird",
+        direction=direction,
+        product=options.product,
+        delivery=options.delivery,
+        activity_gbq=activity_gbq,
+        delivered_activity_gbq=delivered_gbq,
+        doses_gy={
+            "perfused": perfused_gy,
+            "lung": lung_gy,
+            "lung_cumulative": options.prior_lung_dose_gy + lung_gy,
+        },
+        masses_kg={"perfused": mass_kg, "lung": options.lung_mass_kg},
+        lsf=options.lsf,
+        residual=options.residual,
+        findings=findings,
+        constants=constants_used(options),
+    )
+
+
+def plan_mird(inputs: MirdPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS) -> PlanResult:
+    """Activity that gives ``target_dose_gy`` to the perfused volume, with its doses.
+
+    Examples
+    --------
+    120 Gy to 1165 mL at 1.03 g/mL (1.19995 kg), LSF 8 %, glass (50 J/GBq):
+    A = 120 x 1.19995 / (50 x 0.92) = 3.1303 GBq.
+
+    >>> r = plan_mird(MirdPlanInput(target_dose_gy=120, perfused_volume_ml=1165, lsf=0.08))
+    >>> round(r.activity_gbq, 4)
+    3.1303
+    """
+    mass_kg = volume_ml_to_mass_kg(inputs.perfused_volume_ml, inputs.density_g_ml)
+    activity = mird_activity_gbq(
+        inputs.target_dose_gy, mass_kg, inputs.lsf, inputs.residual, inputs.energy()
+    )
+    return _mird_result(inputs, activity, inputs.perfused_volume_ml, "plan", settings)
+
+
+def dose_mird(inputs: MirdDoseInput, settings: ClinicalSettings = DEFAULT_SETTINGS) -> PlanResult:
+    """Perfused-volume and lung doses that ``activity_gbq`` gives (the inverse of plan_mird)."""
+    return _mird_result(inputs, inputs.activity_gbq, inputs.perfused_volume_ml, "dose", settings)

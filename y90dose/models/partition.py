@@ -1,0 +1,194 @@
+"""Partition (multi-compartment) model: tumours T_i, perfused normal liver N, lung L.
+
+Forward from a normal-liver target (physics.md 4.3; Ho S et al., Eur J Nucl Med 1996;
+MPPG14a):
+    A = D_N x (sum_i TN_i x M_T,i + M_N) / (C x (1 - LSF) x (1 - R)),
+    D_T,i = TN_i x D_N,  D_L = C x A x (1 - R) x LSF / M_L.
+From a tumour target the normal-liver dose is D_T / TN; with several tumours the target
+applies to the tumour of lowest TN (the least-dosed one), so every tumour receives at
+least the prescription. Inverse from an activity:
+    D_N = C x A x (1 - LSF) x (1 - R) / (sum_i TN_i x M_T,i + M_N).
+TN is a ratio of activity *concentrations*. The perfused dose reported is the MIRD mean
+over tumours plus normal liver (it is what the segmentectomy threshold is judged on).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from y90dose.checks import (
+    activity_findings,
+    compartment_findings,
+    lsf_findings,
+    lung_findings,
+    perfused_findings,
+)
+from y90dose.lung import lung_dose_gy
+from y90dose.models.common import PlanOptions, PlanResult, constants_used
+from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
+from y90dose.units import volume_ml_to_mass_kg
+
+TumorVolumeMl = Annotated[float, Field(gt=0.0, le=10000.0)]
+TnRatio = Annotated[float, Field(gt=0.0, le=1000.0)]
+
+
+class _PartitionGeometry(PlanOptions):
+    """Tumour volumes paired by position with their TN ratios, and the normal volume."""
+
+    tumor_volume_ml: list[TumorVolumeMl] = Field(
+        min_length=1, description="volume of each tumour (mL), paired with tn_ratio by position"
+    )
+    tn_ratio: list[TnRatio] = Field(
+        min_length=1,
+        description="tumour-to-normal activity-concentration ratio of each tumour (> 0)",
+    )
+    normal_volume_ml: float = Field(
+        gt=0.0, le=10000.0, description="perfused non-tumoral liver volume (mL)"
+    )
+
+    @field_validator("tn_ratio")
+    @classmethod
+    def _paired(cls, ratios: list[float], info: ValidationInfo) -> list[float]:
+        volumes = info.data.get("tumor_volume_ml")
+        if volumes is not None and len(volumes) != len(ratios):
+            raise ValueError(
+                f"one tn_ratio per tumour: {len(volumes)} tumor_volume_ml given but "
+                f"{len(ratios)} tn_ratio"
+            )
+        return ratios
+
+
+class PartitionPlanInput(_PartitionGeometry):
+    """Plan by partition model: exactly one of a normal-liver or a tumour target."""
+
+    normal_dose_gy: float | None = Field(
+        None, gt=0.0, le=2000.0, description="perfused normal-liver target dose (Gy)"
+    )
+    tumor_dose_gy: float | None = Field(
+        None,
+        gt=0.0,
+        le=5000.0,
+        validate_default=True,
+        description="target dose of the lowest-TN tumour (Gy)",
+    )
+
+    @field_validator("tumor_dose_gy")
+    @classmethod
+    def _one_target(cls, tumor_gy: float | None, info: ValidationInfo) -> float | None:
+        if "normal_dose_gy" not in info.data:
+            return tumor_gy  # normal_dose_gy itself failed and is reported
+        if (info.data["normal_dose_gy"] is None) == (tumor_gy is None):
+            raise ValueError("exactly one target: normal_dose_gy or tumor_dose_gy")
+        return tumor_gy
+
+
+class PartitionDoseInput(_PartitionGeometry):
+    """Compartment doses by partition model from an activity."""
+
+    activity_gbq: float = Field(gt=0.0, le=100.0, description="administered activity (GBq)")
+
+
+def weighted_mass_kg(
+    tumor_masses_kg: list[float], tn_ratios: list[float], normal_mass_kg: float
+) -> float:
+    """sum_i TN_i x M_T,i + M_N: the mass the activity is shared over, in normal-liver units."""
+    return sum(tn * m for tn, m in zip(tn_ratios, tumor_masses_kg, strict=True)) + normal_mass_kg
+
+
+def _partition_result(
+    geometry: _PartitionGeometry,
+    activity_gbq: float,
+    direction: str,
+    settings: ClinicalSettings,
+    details: dict[str, object],
+) -> PlanResult:
+    energy = geometry.energy()
+    tumor_masses = [
+        volume_ml_to_mass_kg(v, geometry.density_g_ml) for v in geometry.tumor_volume_ml
+    ]
+    normal_mass = volume_ml_to_mass_kg(geometry.normal_volume_ml, geometry.density_g_ml)
+    delivered_gbq = activity_gbq * (1.0 - geometry.residual)
+    liver_energy_j = energy * delivered_gbq * (1.0 - geometry.lsf)
+    normal_gy = liver_energy_j / weighted_mass_kg(tumor_masses, geometry.tn_ratio, normal_mass)
+    tumor_gy = [tn * normal_gy for tn in geometry.tn_ratio]
+    perfused_gy = liver_energy_j / (sum(tumor_masses) + normal_mass)
+    lung_gy = lung_dose_gy(delivered_gbq, geometry.lsf, geometry.lung_mass_kg, energy)
+    doses: dict[str, float | list[float]] = {"perfused": perfused_gy, "normal": normal_gy}
+    if len(tumor_gy) == 1:
+        doses["tumor"] = tumor_gy[0]
+    doses["tumors"] = tumor_gy
+    doses["lung"] = lung_gy
+    doses["lung_cumulative"] = geometry.prior_lung_dose_gy + lung_gy
+    findings = [
+        *lsf_findings(geometry, settings),
+        *lung_findings(lung_gy, geometry, settings),
+        *perfused_findings(perfused_gy, geometry, settings),
+        *compartment_findings(normal_gy, tumor_gy, geometry, settings),
+        *activity_findings(activity_gbq, geometry),
+    ]
+    return PlanResult(
+        model="partition",
+        direction=direction,
+        product=geometry.product,
+        delivery=geometry.delivery,
+        activity_gbq=activity_gbq,
+        delivered_activity_gbq=delivered_gbq,
+        doses_gy=doses,
+        masses_kg={
+            "tumors": tumor_masses,
+            "normal": normal_mass,
+            "perfused": sum(tumor_masses) + normal_mass,
+            "lung": geometry.lung_mass_kg,
+        },
+        lsf=geometry.lsf,
+        residual=geometry.residual,
+        findings=findings,
+        constants=constants_used(geometry),
+        details=details,
+    )
+
+
+def plan_partition(
+    inputs: PartitionPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS
+) -> PlanResult:
+    """Activity that meets the normal-liver or tumour target, with every compartment dose.
+
+    Examples
+    --------
+    40 Gy to 1200 mL normal liver, one 200 mL tumour at TN 3, LSF 6 %, glass:
+    masses 1.236 kg and 0.206 kg; A = 40 x (3 x 0.206 + 1.236) / (50 x 0.94) = 1.5779 GBq.
+
+    >>> r = plan_partition(PartitionPlanInput(normal_dose_gy=40, tumor_volume_ml=[200],
+    ...     tn_ratio=[3], normal_volume_ml=1200, lsf=0.06))
+    >>> round(r.activity_gbq, 4), round(r.doses_gy["tumor"], 6)
+    (1.5779, 120.0)
+    """
+    if inputs.normal_dose_gy is not None:
+        normal_gy = inputs.normal_dose_gy
+        target = {"target": "normal", "target_dose_gy": normal_gy}
+    else:
+        assert inputs.tumor_dose_gy is not None  # guaranteed by the validator
+        lowest = min(range(len(inputs.tn_ratio)), key=lambda i: inputs.tn_ratio[i])
+        normal_gy = inputs.tumor_dose_gy / inputs.tn_ratio[lowest]
+        target = {
+            "target": "tumor",
+            "target_dose_gy": inputs.tumor_dose_gy,
+            "target_tumor_index": lowest,
+        }
+    tumor_masses = [volume_ml_to_mass_kg(v, inputs.density_g_ml) for v in inputs.tumor_volume_ml]
+    normal_mass = volume_ml_to_mass_kg(inputs.normal_volume_ml, inputs.density_g_ml)
+    activity = (
+        normal_gy
+        * weighted_mass_kg(tumor_masses, inputs.tn_ratio, normal_mass)
+        / (inputs.energy() * (1.0 - inputs.lsf) * (1.0 - inputs.residual))
+    )
+    return _partition_result(inputs, activity, "plan", settings, target)
+
+
+def dose_partition(
+    inputs: PartitionDoseInput, settings: ClinicalSettings = DEFAULT_SETTINGS
+) -> PlanResult:
+    """Compartment doses that ``activity_gbq`` gives (the inverse of plan_partition)."""
+    return _partition_result(inputs, inputs.activity_gbq, "dose", settings, {})

@@ -1,0 +1,348 @@
+"""The planning CLI through its real entry point (the installed ``y90dose`` script)."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from y90dose.cli.main import main
+
+ENTRY = shutil.which("y90dose") or str(
+    __import__("pathlib").Path(sys.executable).with_name("y90dose")
+)
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ENTRY, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_plan_mird_json_through_the_script() -> None:
+    done = run(
+        "plan",
+        "mird",
+        "--target-dose-gy",
+        "120",
+        "--perfused-volume-ml",
+        "1165",
+        "--lsf",
+        "0.08",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["model"] == "mird"
+    assert data["activity_gbq"] == pytest.approx(3.130304, abs=1e-6)  # see test_mird
+    assert set(data["doses_gy"]) >= {"perfused", "lung"}
+    assert data["constants"]["energy_j_per_gbq"] == 50.0
+    assert data["constants"]["half_life_h"] == 64.1
+    assert data["constants"]["density_g_ml"] == 1.03
+    assert all(set(f) == {"severity", "code", "message"} for f in data["findings"])
+
+
+def test_bad_volume_is_one_line_without_traceback() -> None:
+    done = run(
+        "plan", "mird", "--target-dose-gy", "120", "--perfused-volume-ml", "-5", "--lsf", "0.08"
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "--perfused-volume-ml" in lines[0] and "> 0" in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def json_of(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert main([*args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_plan_partition_pairs_volumes_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
+    data = json_of(
+        capsys,
+        "plan",
+        "partition",
+        "--tumor-dose-gy",
+        "205",
+        "--tumor-volume-ml",
+        "200",
+        "--tumor-volume-ml",
+        "50",
+        "--tn-ratio",
+        "3",
+        "--tn-ratio",
+        "5",
+        "--normal-volume-ml",
+        "1200",
+        "--lsf",
+        "0.06",
+    )
+    assert data["activity_gbq"] == pytest.approx(3.069911, abs=1e-6)  # see test_partition
+    assert data["doses_gy"]["tumors"] == pytest.approx([205.0, 341.6667], abs=1e-4)
+
+
+def test_plan_bsa(capsys: pytest.CaptureFixture[str]) -> None:
+    data = json_of(
+        capsys,
+        "plan",
+        "bsa",
+        "--height-cm",
+        "175",
+        "--weight-kg",
+        "75",
+        "--tumor-volume-ml",
+        "450",
+        "--liver-volume-ml",
+        "1500",
+        "--lsf",
+        "0.12",
+        "--treated-volume-ml",
+        "900",
+    )
+    # 2.003112 x 0.6 (900/1500) x 0.8 (LSF 12 %) = 0.961494 GBq
+    assert data["activity_gbq"] == pytest.approx(0.961494, abs=1e-6)
+
+
+def test_dose_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    mird = json_of(
+        capsys,
+        "dose",
+        "mird",
+        "--activity-gbq",
+        "3.0",
+        "--perfused-volume-ml",
+        "1165",
+        "--lsf",
+        "0.08",
+    )
+    # 50 x 3 x 0.92 / 1.19995 = 115.0048 Gy
+    assert mird["doses_gy"]["perfused"] == pytest.approx(115.0048, abs=1e-4)
+    partition = json_of(
+        capsys,
+        "dose",
+        "partition",
+        "--activity-gbq",
+        "1.577872",
+        "--tumor-volume-ml",
+        "200",
+        "--tn-ratio",
+        "3",
+        "--normal-volume-ml",
+        "1200",
+        "--lsf",
+        "0.06",
+    )
+    assert partition["doses_gy"]["normal"] == pytest.approx(40.0, abs=1e-4)
+
+
+def test_lsf_decay_vial(capsys: pytest.CaptureFixture[str]) -> None:
+    lsf = json_of(
+        capsys,
+        "lsf",
+        "--lung-ant",
+        "12000",
+        "--lung-post",
+        "10000",
+        "--liver-ant",
+        "150000",
+        "--liver-post",
+        "180000",
+    )
+    assert lsf["lsf"] == pytest.approx(0.0625, abs=1e-5)
+    decayed = json_of(
+        capsys,
+        "decay",
+        "--activity-gbq",
+        "5",
+        "--from",
+        "2026-03-01T12:00:00-05:00",
+        "--to",
+        "2026-03-03T12:00:00-05:00",
+    )
+    assert decayed["activity_gbq"] == pytest.approx(5 * 2 ** (-48 / 64.1))
+    vial = json_of(
+        capsys, "vial", "--activity-gbq", "3.1", "--treatment-time", "2026-03-04T10:00:00-05:00"
+    )
+    assert vial["vial_gbq"] == 7.0
+    assert vial["activity_at_treatment_gbq"] == pytest.approx(7 * 2 ** (-70 / 64.1))
+
+
+def test_human_output_names_units(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "plan",
+                "mird",
+                "--target-dose-gy",
+                "120",
+                "--perfused-volume-ml",
+                "1165",
+                "--lsf",
+                "0.08",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "3.130 GBq" in out and "mCi" in out and "J/GBq" in out
+
+
+def test_blocking_plan_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            ["dose", "mird", "--activity-gbq", "4", "--perfused-volume-ml", "1500", "--lsf", "0.16"]
+        )
+        == 0
+    )
+    assert "BLOCK" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (
+            [
+                "plan",
+                "mird",
+                "--target-dose-gy",
+                "120",
+                "--perfused-volume-ml",
+                "0",
+                "--lsf",
+                "0.1",
+            ],
+            "--perfused-volume-ml",
+        ),
+        (
+            [
+                "plan",
+                "mird",
+                "--target-dose-gy",
+                "120",
+                "--perfused-volume-ml",
+                "100",
+                "--lsf",
+                "1",
+            ],
+            "--lsf",
+        ),
+        (
+            [
+                "plan",
+                "mird",
+                "--target-dose-gy",
+                "120",
+                "--perfused-volume-ml",
+                "100",
+                "--lsf",
+                "-0.1",
+            ],
+            "--lsf",
+        ),
+        (["plan", "mird", "--target-dose-gy", "120", "--lsf", "0.1"], "--perfused-volume-ml"),
+        (
+            [
+                "plan",
+                "partition",
+                "--normal-dose-gy",
+                "40",
+                "--tumor-volume-ml",
+                "200",
+                "--tumor-volume-ml",
+                "50",
+                "--tn-ratio",
+                "3",
+                "--normal-volume-ml",
+                "1200",
+                "--lsf",
+                "0.06",
+            ],
+            "--tn-ratio",
+        ),
+        (
+            [
+                "plan",
+                "partition",
+                "--tumor-volume-ml",
+                "200",
+                "--tn-ratio",
+                "3",
+                "--normal-volume-ml",
+                "1200",
+                "--lsf",
+                "0.06",
+            ],
+            "--normal-dose-gy",
+        ),
+        (
+            [
+                "decay",
+                "--activity-gbq",
+                "5",
+                "--from",
+                "yesterday",
+                "--to",
+                "2026-03-03T12:00:00-05:00",
+            ],
+            "--from",
+        ),
+        (
+            [
+                "decay",
+                "--activity-gbq",
+                "5",
+                "--from",
+                "2026-03-01T12:00:00",
+                "--to",
+                "2026-03-03T12:00:00-05:00",
+            ],
+            "--from",
+        ),
+        (
+            ["lsf", "--lung-ant", "1", "--lung-post", "1", "--liver-ant", "0", "--liver-post", "1"],
+            "--liver-ant",
+        ),
+        (
+            [
+                "plan",
+                "mird",
+                "--target-dose-gy",
+                "nan",
+                "--perfused-volume-ml",
+                "1",
+                "--lsf",
+                "0.1",
+            ],
+            "--target-dose-gy",
+        ),
+        (
+            [
+                "plan",
+                "mird",
+                "--product",
+                "silver",
+                "--target-dose-gy",
+                "100",
+                "--perfused-volume-ml",
+                "100",
+                "--lsf",
+                "0.1",
+            ],
+            "--product",
+        ),
+        (["plan", "nonsense"], "MODEL"),
+        (["plan", "mird", "--no-such-option", "1"], "--no-such-option"),
+    ],
+)
+def test_bad_input_names_the_option(
+    capsys: pytest.CaptureFixture[str], args: list[str], names: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        code = main(args)
+        raise SystemExit(code)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert names in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

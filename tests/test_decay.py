@@ -1,0 +1,70 @@
+"""Decay between time-zone-aware instants (physics.md 2)."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from y90dose.decay import (
+    DecayInput,
+    activity_at,
+    cumulated_activity_gbq_h,
+    decay,
+    decay_factor,
+    hours_until_activity,
+)
+from y90dose.errors import InputError
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=timezone(timedelta(hours=-5)))
+
+
+def test_hoang_delay_of_2_20_h_loses_2_35_percent() -> None:
+    # Hoang et al., JVIR: 1 - 2^(-2.20 / 64.1) = 0.02351
+    assert 1.0 - decay_factor(2.20) == pytest.approx(0.0235, abs=0.00005)
+
+
+def test_one_half_life_halves_the_activity() -> None:
+    assert activity_at(5.0, T0, T0 + timedelta(hours=64.1)) == pytest.approx(2.5)
+
+
+def test_instants_in_different_zones_are_the_same_instant() -> None:
+    same_instant = T0.astimezone(UTC)
+    assert activity_at(5.0, T0, same_instant) == pytest.approx(5.0)
+
+
+def test_earlier_instant_gives_more_activity() -> None:
+    assert activity_at(5.0, T0, T0 - timedelta(hours=64.1)) == pytest.approx(10.0)
+
+
+def test_naive_instant_is_refused() -> None:
+    with pytest.raises(InputError, match="time zone"):
+        activity_at(5.0, datetime(2026, 3, 1, 12), T0)
+
+
+def test_decay_result_two_days() -> None:
+    result = decay(DecayInput(activity_gbq=5, from_time=T0, to_time=T0 + timedelta(hours=48)))
+    # 5 x 2^(-48/64.1) = 5 x 0.595086 = 2.97543
+    assert result.activity_gbq == pytest.approx(2.97543, abs=1e-5)
+    assert result.elapsed_h == pytest.approx(48.0)
+
+
+def test_cumulated_activity_of_a_permanent_implant() -> None:
+    # 1 GBq x 64.1 h / ln 2 = 92.477 GBq h
+    assert cumulated_activity_gbq_h(1.0) == pytest.approx(92.477, abs=0.001)
+
+
+@given(
+    activity=st.floats(0.01, 100.0),
+    hours=st.floats(-500.0, 500.0),
+)
+def test_decay_round_trip(activity: float, hours: float) -> None:
+    later = T0 + timedelta(hours=hours)
+    back = activity_at(activity_at(activity, T0, later), later, T0)
+    assert back == pytest.approx(activity, rel=1e-9)
+
+
+@given(activity=st.floats(0.1, 50.0), target=st.floats(0.1, 50.0))
+def test_hours_until_activity_inverts_decay(activity: float, target: float) -> None:
+    hours = hours_until_activity(activity, target)
+    assert activity * decay_factor(hours) == pytest.approx(target, rel=1e-9)

@@ -1,0 +1,111 @@
+"""Vial choice and calibration timing for glass and resin."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from y90dose.decay import decay_factor
+from y90dose.errors import InputError
+from y90dose.findings import Code
+from y90dose.validation import parse
+from y90dose.vials import GlassCalibrationConvention, VialInput, choose_vial
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def test_wednesday_treatment_uses_sunday_noon_eastern() -> None:
+    # Sunday 2026-03-01 12:00 EST -> Wednesday 2026-03-04 10:00 EST = 70 h.
+    # 5 GBq x 2^(-70/64.1) = 2.3455 GBq (< 3.1); 7 GBq x 0.469096 = 3.28367 GBq: 7 GBq chosen.
+    result = choose_vial(
+        VialInput(activity_gbq=3.1, treatment_time=at("2026-03-04T10:00:00-05:00"))
+    )
+    assert result.calibration_time == at("2026-03-01T12:00:00-05:00")
+    assert result.vial_gbq == 7.0
+    assert result.activity_at_treatment_gbq == pytest.approx(7 * decay_factor(70.0))
+    assert result.activity_at_treatment_gbq == pytest.approx(3.28367, abs=1e-5)
+    # exact time: 64.1 x log2(7 / 3.1) = 75.32 h after calibration
+    exact_h = (result.exact_time - result.calibration_time).total_seconds() / 3600
+    assert exact_h == pytest.approx(75.3231, abs=1e-3)
+    assert result.findings == []
+
+
+def test_calibration_across_daylight_saving_change() -> None:
+    # US DST starts 2026-03-08 02:00: calibration is Sunday 12:00 EDT (-04:00).
+    convention = GlassCalibrationConvention()
+    assert convention.last_calibration(at("2026-03-09T10:00:00-04:00")) == at(
+        "2026-03-08T12:00:00-04:00"
+    )
+
+
+def test_sunday_morning_belongs_to_the_previous_week() -> None:
+    convention = GlassCalibrationConvention()
+    assert convention.last_calibration(at("2026-03-01T11:00:00-05:00")) == at(
+        "2026-02-22T12:00:00-05:00"
+    )
+    assert convention.last_calibration(at("2026-03-01T12:00:00-05:00")) == at(
+        "2026-03-01T12:00:00-05:00"
+    )
+
+
+def test_dose_scales_with_the_vial_activity() -> None:
+    result = choose_vial(
+        VialInput(
+            activity_gbq=3.1, treatment_time=at("2026-03-04T10:00:00-05:00"), prescribed_dose_gy=120
+        )
+    )
+    assert result.dose_gy == pytest.approx(120 * result.activity_at_treatment_gbq / 3.1)
+
+
+def test_too_much_activity_for_any_vial_blocks() -> None:
+    result = choose_vial(
+        VialInput(activity_gbq=19.0, treatment_time=at("2026-03-06T12:00:00-05:00"))
+    )
+    assert result.vial_gbq == 20.0
+    assert result.activity_at_treatment_gbq < 19.0
+    assert [f.code for f in result.findings] == [Code.ACTIVITY_ABOVE_LARGEST_VIAL]
+    # the 20 GBq vial holds 19 GBq 64.1 x log2(20/19) = 4.743 h after calibration
+    exact_h = (result.exact_time - result.calibration_time).total_seconds() / 3600
+    assert exact_h == pytest.approx(4.7434, abs=1e-3)
+
+
+def test_resin_needs_its_calibration_instant() -> None:
+    with pytest.raises(InputError) as info:
+        choose_vial(
+            VialInput(
+                activity_gbq=2.0, treatment_time=at("2026-03-04T10:00:00-05:00"), product="resin"
+            )
+        )
+    assert info.value.field == "calibration_time"
+    result = choose_vial(
+        VialInput(
+            activity_gbq=2.0,
+            treatment_time=at("2026-03-04T10:00:00-05:00"),
+            product="resin",
+            calibration_time=at("2026-03-03T10:00:00-05:00"),
+        )
+    )
+    # 3 GBq x 2^(-24/64.1) = 2.3129 GBq
+    assert result.activity_at_treatment_gbq == pytest.approx(3 * 2 ** (-24 / 64.1))
+
+
+def test_naive_treatment_time_refused() -> None:
+    with pytest.raises(InputError) as info:
+        parse(VialInput, {"activity_gbq": 3, "treatment_time": "2026-03-04T10:00:00"})
+    assert info.value.field == "treatment_time"
+
+
+def test_unknown_time_zone_refused() -> None:
+    with pytest.raises(ValueError, match="unknown time zone"):
+        GlassCalibrationConvention(timezone="Mars/Olympus")
+
+
+def test_vial_choice_is_the_smallest_sufficient() -> None:
+    treatment = at("2026-03-02T12:00:00-05:00")  # 24 h after calibration
+    for needed in (1.0, 2.5, 4.0, 6.0, 9.0, 12.0, 15.0):
+        result = choose_vial(VialInput(activity_gbq=needed, treatment_time=treatment))
+        assert result.activity_at_treatment_gbq >= needed
+        smaller = [v for v in (3, 5, 7, 10, 15, 20) if v < result.vial_gbq]
+        assert all(v * decay_factor(24.0) < needed for v in smaller)
+    assert timedelta(hours=24) == treatment - result.calibration_time

@@ -1,0 +1,114 @@
+"""Request dependencies as ``Annotated`` aliases: the database session and the caller.
+
+``SessionDep`` is one session per request: rolled back if the request fails, so a
+failed request changes nothing stored; routes commit explicitly when they succeed.
+``ViewerDep`` / ``PlannerDep`` / ``ApproverDep`` authenticate the API key (``Authorization:
+Bearer <key>`` or ``X-API-Key: <key>``) and check the role: 401 without a valid key,
+403 when the role is too low.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.problems import ProblemError
+from service.security import Caller, Role, hash_key, verify_key
+from service.settings import ServiceSettings
+
+bearer_scheme = HTTPBearer(auto_error=False, description="API key as a bearer token")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+KEY_CACHE_MAX_ENTRIES = 1024
+
+
+def get_settings(request: Request) -> ServiceSettings:
+    """The settings the app was created with."""
+    settings: ServiceSettings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; rolled back unless the route committed."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    session = factory()
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _unauthorized(detail: str) -> ProblemError:
+    return ProblemError(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def get_caller(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    header_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Caller:
+    """The caller named by the request's API key (401 when missing, unknown or revoked).
+
+    Verified keys are remembered for ``settings.key_cache_seconds`` so that a burst of
+    requests does not query the database for each one.
+    """
+    presented = header_key or (bearer.credentials if bearer is not None else None)
+    if not presented:
+        raise _unauthorized("an API key is required: 'Authorization: Bearer <key>' or 'X-API-Key'")
+    digest = hash_key(presented)
+    cache: dict[str, tuple[Caller, float]] = request.app.state.key_cache
+    now = time.monotonic()
+    hit = cache.get(digest)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+
+    def lookup() -> Caller | None:
+        with factory() as session:
+            return verify_key(session, presented)
+
+    caller = await run_in_threadpool(lookup)
+    if caller is None:
+        cache.pop(digest, None)
+        raise _unauthorized("the API key is unknown or revoked")
+    ttl = request.app.state.settings.key_cache_seconds
+    if ttl > 0:
+        if len(cache) >= KEY_CACHE_MAX_ENTRIES:
+            cache.clear()
+        cache[digest] = (caller, now + ttl)
+    return caller
+
+
+def require(role: Role) -> Callable[..., Coroutine[Any, Any, Caller]]:
+    """A dependency that lets through callers whose role includes ``role`` (else 403)."""
+
+    async def check(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+        if not caller.role.allows(role):
+            raise ProblemError(
+                403,
+                "forbidden",
+                f"key {caller.name!r} has role {caller.role.value!r}; this needs "
+                f"{role.value!r} or higher",
+            )
+        return caller
+
+    return check
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+ViewerDep = Annotated[Caller, Depends(require(Role.VIEWER))]
+PlannerDep = Annotated[Caller, Depends(require(Role.PLANNER))]
+ApproverDep = Annotated[Caller, Depends(require(Role.APPROVER))]

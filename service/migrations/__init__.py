@@ -1,0 +1,1 @@
+"""Alembic migrations of the service database (applied at start by service.db.migrate)."""

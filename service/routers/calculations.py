@@ -1,0 +1,98 @@
+"""``/v1/calculations``: stateless planning calculations (nothing is stored).
+
+Bodies and results are the core's pydantic models, the same the CLI's ``--json``
+prints. Any key (viewer or above) may calculate.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from service.calculations import PLANNING, validate
+from service.deps import ViewerDep
+from service.openapi import json_body
+from service.problems import InvalidInputError, field_error
+from y90dose.lung import LsfInput, LsfResult, lsf_from_counts
+from y90dose.models.bsa import BsaPlanInput
+from y90dose.models.common import PlanResult
+from y90dose.models.mird import MirdDoseInput, MirdPlanInput
+from y90dose.models.partition import PartitionDoseInput, PartitionPlanInput
+
+router = APIRouter(prefix="/calculations", tags=["calculations"])
+
+JSON = "application/json"
+
+
+async def read_json(request: Request) -> Any:
+    """The request's JSON body, or a 422 saying it is not JSON."""
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        shown = raw[:80].decode("utf-8", "replace")
+        raise InvalidInputError(
+            [field_error("body", shown, "a JSON object (Content-Type: application/json)")]
+        ) from None
+
+
+def _planning(name: str, body: Any) -> Response:
+    _, result = PLANNING[name].run(body)
+    return Response(result.model_dump_json(), media_type=JSON)
+
+
+@router.post(
+    "/mird",
+    response_model=PlanResult,
+    summary="MIRD single-compartment: activity for a perfused dose, or doses for an activity",
+    openapi_extra=json_body(
+        MirdPlanInput,
+        MirdDoseInput,
+        description="MirdPlanInput (target_dose_gy -> activity) or MirdDoseInput "
+        "(activity_gbq -> doses); not both.",
+    ),
+)
+async def mird(request: Request, _caller: ViewerDep) -> Response:
+    """MIRD model (glass IFU form): ``D = C x A x (1 - LSF) x (1 - R) / M_perfused``."""
+    return _planning("mird", await read_json(request))
+
+
+@router.post(
+    "/partition",
+    response_model=PlanResult,
+    summary="Partition model: activity for a normal or tumour dose, or doses for an activity",
+    openapi_extra=json_body(
+        PartitionPlanInput,
+        PartitionDoseInput,
+        description="PartitionPlanInput (normal_dose_gy or tumor_dose_gy -> activity) or "
+        "PartitionDoseInput (activity_gbq -> doses).",
+    ),
+)
+async def partition(request: Request, _caller: ViewerDep) -> Response:
+    """Partition (multi-compartment) model with tumour-to-normal ratios."""
+    return _planning("partition", await read_json(request))
+
+
+@router.post(
+    "/bsa",
+    response_model=PlanResult,
+    summary="Body-surface-area method (resin): activity from BSA and tumour involvement",
+    openapi_extra=json_body(BsaPlanInput, description="BsaPlanInput"),
+)
+async def bsa(request: Request, _caller: ViewerDep) -> Response:
+    """BSA method of the resin IFU."""
+    return _planning("bsa", await read_json(request))
+
+
+@router.post(
+    "/lsf",
+    response_model=LsfResult,
+    summary="Lung shunt fraction from planar anterior/posterior counts",
+    openapi_extra=json_body(LsfInput, description="LsfInput"),
+)
+async def lsf(request: Request, _caller: ViewerDep) -> Response:
+    """LSF = G_lung / (G_lung + G_liver), geometric means of anterior and posterior counts."""
+    counts = validate(LsfInput, await read_json(request))
+    return Response(lsf_from_counts(counts).model_dump_json(), media_type=JSON)

@@ -1,0 +1,82 @@
+"""The service's settings: one pydantic-settings class, environment prefix ``Y90DOSE_``.
+
+Every field can be set by an environment variable (``Y90DOSE_DATA_DIR``,
+``Y90DOSE_DATABASE_URL``, ``Y90DOSE_UPLOAD_MAX_BYTES``, ...) or by keyword.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/y90dose``, else ``~/.local/share/y90dose`` (the XDG default)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "y90dose"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings of the planning service.
+
+    The default database is an SQLite file inside ``data_dir``; set ``database_url``
+    (``postgresql+psycopg://user:password@host:5432/db``) to use PostgreSQL with the same code.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="Y90DOSE_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory holding the SQLite database, uploaded studies and job results.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/y90dose.sqlite3.",
+    )
+    upload_max_bytes: int = Field(
+        default=2 * 1024**3,
+        gt=0,
+        description="Largest study upload accepted (bytes, compressed and uncompressed); "
+        "larger uploads get 413.",
+    )
+    upload_max_files: int = Field(
+        default=10_000, gt=0, description="Most entries a study zip may hold; more gets 413."
+    )
+    job_workers: int = Field(
+        default=1, ge=1, description="Worker processes running dose jobs (process pool size)."
+    )
+    job_max_attempts: int = Field(
+        default=2,
+        ge=1,
+        description="A job interrupted by a service stop is re-queued at start until it has "
+        "been started this many times; then it is marked failed.",
+    )
+    dose_job_runner: str = Field(
+        default="service.jobs:run_voxel_dosimetry_job",
+        description="'module:function' that runs one dose job in a worker process.",
+    )
+    key_cache_seconds: float = Field(
+        default=2.0,
+        ge=0.0,
+        description="How long a verified API key is trusted without a database look-up "
+        "(seconds); a revoked key stops working at most this long after revocation.",
+    )
+
+    def resolved_database_url(self) -> str:
+        """The database URL in force (the SQLite default made explicit)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'y90dose.sqlite3').resolve()}"
+
+    @property
+    def studies_dir(self) -> Path:
+        """Where uploaded studies are unpacked, one folder per study id."""
+        return self.data_dir / "studies"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Where dose-job outputs go, one folder per job id."""
+        return self.data_dir / "jobs"

@@ -1,0 +1,239 @@
+"""Unpack and check an uploaded study zip: limits, safe paths, readable files.
+
+Refusals: more entries than ``upload_max_files`` or more bytes (compressed or
+unpacked) than ``upload_max_bytes`` -> 413; an entry with an absolute path, a drive
+letter, a ``..`` component or a symbolic link -> 422 naming the entry; a file that is
+neither NIfTI, JSON nor readable DICOM -> 422 naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import zipfile
+from collections import Counter
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from service.problems import InvalidInputError, ProblemError, field_error
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+MANIFEST_NAME = "study.json"
+NAMES_NAME = "names.json"
+IGNORED_PARTS = ("__MACOSX",)
+IGNORED_NAMES = (".DS_Store", "Thumbs.db")
+LABEL_HINTS = ("label", "mask", "seg", "voi", "roi")
+COPY_CHUNK_BYTES = 1024 * 1024
+
+
+def too_large(detail: str) -> ProblemError:
+    """413 with ``detail``."""
+    return ProblemError(413, "too-large", detail)
+
+
+def _bad_entry(name: str, allowed: str) -> InvalidInputError:
+    return InvalidInputError([field_error("file", name, allowed)])
+
+
+def safe_member_path(name: str) -> PurePosixPath:
+    """The relative path of a zip entry, or InvalidInputError if it could escape."""
+    normal = name.replace("\\", "/")
+    if normal.startswith("/") or re.match(r"^[A-Za-z]:", normal):
+        raise _bad_entry(name, "zip entries with relative paths (no leading '/' or drive letter)")
+    parts = [p for p in normal.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise _bad_entry(name, "zip entries without '..' path components")
+    if not parts:
+        raise _bad_entry(name, "zip entries with a file name")
+    return PurePosixPath(*parts)
+
+
+def _is_nifti(path: PurePosixPath) -> bool:
+    return path.name.lower().endswith(NIFTI_SUFFIXES)
+
+
+def unpack(
+    archive: IO[bytes], target: Path, *, max_files: int, max_bytes: int
+) -> list[PurePosixPath]:
+    """Check every entry of ``archive`` first, then unpack it into ``target``."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InvalidInputError(
+            [field_error("file", "the uploaded file", f"a zip archive ({exc})")]
+        ) from None
+    with zf:
+        members: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
+        total_bytes = 0
+        for info in zf.infolist():
+            path = safe_member_path(info.filename)
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise _bad_entry(info.filename, "regular files (no symbolic links)")
+            if info.is_dir() or path.name in IGNORED_NAMES or path.parts[0] in IGNORED_PARTS:
+                continue
+            members.append((info, path))
+            total_bytes += info.file_size
+        if len(members) > max_files:
+            raise too_large(f"the zip holds {len(members)} files; at most {max_files} accepted")
+        if total_bytes > max_bytes:
+            raise too_large(
+                f"the zip unpacks to {total_bytes} bytes; at most {max_bytes} bytes accepted"
+            )
+        if not members:
+            raise _bad_entry("the uploaded zip", "a zip with at least one file")
+        seen: set[str] = set()
+        written = 0
+        for info, path in members:
+            key = path.as_posix().lower()
+            if key in seen:
+                raise _bad_entry(info.filename, "one entry per file name")
+            seen.add(key)
+            destination = target.joinpath(*path.parts)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as source, destination.open("wb") as sink:
+                while chunk := source.read(COPY_CHUNK_BYTES):
+                    written += len(chunk)
+                    if written > max_bytes:  # sizes in the zip directory can lie
+                        raise too_large(f"the zip unpacks to more than {max_bytes} bytes")
+                    sink.write(chunk)
+    return [path for _, path in members]
+
+
+def _read_json(root: Path, path: PurePosixPath) -> Any:
+    try:
+        return json.loads(root.joinpath(*path.parts).read_text("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad_entry(path.as_posix(), f"valid UTF-8 JSON ({exc})") from None
+
+
+def parse_names(data: Any, where: str) -> dict[str, str]:
+    """Label names ``{"1": "liver", "2": "tumor 1"}``: integer labels > 0 to text."""
+    allowed = 'a JSON object of label value to name, e.g. {"1": "liver", "2": "tumor"}'
+    if not isinstance(data, dict):
+        raise InvalidInputError([field_error(where, data, allowed)])
+    names: dict[str, str] = {}
+    for key, value in data.items():
+        try:
+            label = int(key)
+        except (TypeError, ValueError):
+            raise InvalidInputError([field_error(f"{where}.{key}", key, allowed)]) from None
+        if label <= 0 or not isinstance(value, str) or not value.strip():
+            raise InvalidInputError(
+                [field_error(f"{where}.{key}", value, "a non-empty name for a label > 0")]
+            )
+        names[str(label)] = value.strip()
+    return names
+
+
+def _dicom_summary(root: Path, paths: list[PurePosixPath]) -> list[dict[str, Any]]:
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
+    series: Counter[tuple[str, str]] = Counter()
+    for path in paths:
+        try:
+            ds = dcmread(root.joinpath(*path.parts), stop_before_pixels=True)
+        except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError) as exc:
+            raise _bad_entry(
+                path.as_posix(),
+                f"a readable DICOM file, a NIfTI file ({', '.join(NIFTI_SUFFIXES)}), "
+                f"{MANIFEST_NAME} or {NAMES_NAME}; DICOM reading said: {exc}",
+            ) from None
+        series[(str(ds.get("Modality", "")), str(ds.get("SeriesInstanceUID", "")))] += 1
+    return [
+        {"modality": modality, "series_instance_uid": uid, "files": count}
+        for (modality, uid), count in sorted(series.items())
+    ]
+
+
+def _nifti_header(root: Path, path: PurePosixPath) -> dict[str, Any]:
+    import SimpleITK as sitk  # noqa: N813 - the name SimpleITK documents
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(root.joinpath(*path.parts)))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+        raise _bad_entry(path.as_posix(), f"a readable NIfTI image ({message})") from None
+    return {
+        "path": path.as_posix(),
+        "size_voxels": list(reader.GetSize()),
+        "spacing_mm": [float(s) for s in reader.GetSpacing()],
+    }
+
+
+def describe_study(
+    root: Path, paths: list[PurePosixPath], names_field: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The study's kind and summary; refuses what voxel dosimetry could not use."""
+    manifest: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    nifti: list[PurePosixPath] = []
+    dicom: list[PurePosixPath] = []
+    for path in paths:
+        lower = path.name.lower()
+        if len(path.parts) == 1 and lower == MANIFEST_NAME:
+            loaded = _read_json(root, path)
+            if not isinstance(loaded, dict):
+                raise _bad_entry(MANIFEST_NAME, 'a JSON object {"image": ..., "labels": ...}')
+            manifest = loaded
+        elif len(path.parts) == 1 and lower == NAMES_NAME:
+            names = parse_names(_read_json(root, path), NAMES_NAME)
+        elif _is_nifti(path):
+            nifti.append(path)
+        else:
+            dicom.append(path)
+    if names_field is not None:
+        try:
+            names = parse_names(json.loads(names_field), "names")
+        except ValueError:
+            raise InvalidInputError(
+                [field_error("names", names_field, "a JSON object of label value to name")]
+            ) from None
+    summary: dict[str, Any] = {"names": names}
+    labels = _pick(
+        manifest, "labels", nifti, lambda p: any(h in p.name.lower() for h in LABEL_HINTS)
+    )
+    if dicom:
+        summary["series"] = _dicom_summary(root, dicom)
+        if labels is not None:
+            summary["labels"] = _nifti_header(root, labels)
+        return "dicom", summary
+    if not nifti:
+        raise _bad_entry("the uploaded zip", "DICOM files, or a NIfTI image and label map")
+    image = _pick(manifest, "image", [p for p in nifti if p != labels], lambda p: True)
+    if image is None or labels is None:
+        raise _bad_entry(
+            "the uploaded zip",
+            f"a NIfTI image and a NIfTI label map, told apart by {MANIFEST_NAME} "
+            '({"image": "ct.nii.gz", "labels": "labels.nii.gz"}) or by a label map name '
+            f"containing one of {', '.join(LABEL_HINTS)}",
+        )
+    summary["image"] = _nifti_header(root, image)
+    summary["labels"] = _nifti_header(root, labels)
+    return "nifti", summary
+
+
+def _pick(
+    manifest: dict[str, Any], key: str, candidates: list[PurePosixPath], hint: Any
+) -> PurePosixPath | None:
+    if key in manifest:
+        wanted = manifest[key]
+        for path in candidates:
+            if path.as_posix() == wanted:
+                return path
+        raise InvalidInputError(
+            [
+                field_error(
+                    f"{MANIFEST_NAME}.{key}",
+                    wanted,
+                    "the path of a NIfTI file in the zip: "
+                    + (", ".join(p.as_posix() for p in candidates) or "none"),
+                )
+            ]
+        )
+    matches = [p for p in candidates if hint(p)]
+    return matches[0] if len(matches) == 1 else None

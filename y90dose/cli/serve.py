@@ -1,0 +1,76 @@
+"""``y90dose serve``: run the planning service with uvicorn.
+
+A fresh data directory needs no set-up: the database is created and migrated at start.
+Without any API key yet, the start-up message says how to create the first one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from y90dose.cli.keys import add_data_dir, service_settings
+from y90dose.cli.output import CommandOutput
+from y90dose.errors import InputError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def _serve(args: argparse.Namespace) -> CommandOutput:
+    import uvicorn
+    from sqlalchemy import func, select
+
+    from service.db import safe_url
+    from service.main import create_app
+    from service.models import ApiKey
+
+    if not 0 < args.port < 65536:
+        raise InputError("port", args.port, "a TCP port, 1..65535")
+    settings = service_settings(args)
+    app = create_app(settings)
+    with app.state.sessionmaker() as session:
+        live_keys = session.scalar(
+            select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))
+        )
+    print(f"y90dose serve: data directory {settings.data_dir.resolve()}", file=sys.stderr)
+    print(
+        f"y90dose serve: database {safe_url(settings.resolved_database_url())} (migrated)",
+        file=sys.stderr,
+    )
+    if not live_keys:
+        data_dir_option = f" --data-dir {args.data_dir}" if args.data_dir is not None else ""
+        print(
+            "y90dose serve: no API key exists yet; create the first one with\n"
+            f"    y90dose keys create --name admin --role approver{data_dir_option}",
+            file=sys.stderr,
+        )
+    print(
+        f"y90dose serve: listening on http://{args.host}:{args.port} (API docs at /docs)",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return CommandOutput(data={"stopped": True}, human="y90dose serve: stopped")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``serve``."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the planning service (HTTP API)",
+        description="Run the planning service with uvicorn. Settings come from Y90DOSE_* "
+        "environment variables (Y90DOSE_DATA_DIR, Y90DOSE_DATABASE_URL, ...) and the options.",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="uvicorn log level (default info)",
+    )
+    add_data_dir(parser)
+    parser.set_defaults(handler=_serve)

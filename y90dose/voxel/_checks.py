@@ -22,6 +22,7 @@ def check_spacing_mm(
     field: str = "spacing_mm",
     min_mm: float = 0.0,
     max_mm: float = math.inf,
+    min_inclusive: bool = False,
 ) -> tuple[float, float, float]:
     """Voxel spacing as three floats in array-axis order (z, y, x), each in (min_mm, max_mm].
 
@@ -35,9 +36,13 @@ def check_spacing_mm(
             field, list(map(float, raw)), "one number or three numbers (z, y, x) in mm"
         )
     for value in raw:
-        if not math.isfinite(value) or value <= min_mm or value > max_mm:
+        too_small = value < min_mm if min_inclusive else value <= min_mm
+        if not math.isfinite(value) or too_small or value > max_mm:
+            lower = ">=" if min_inclusive else ">"
             limit = "" if math.isinf(max_mm) else f" and <= {max_mm:g}"
-            raise InputError(field, tuple(map(float, raw)), f"each spacing > {min_mm:g}{limit} mm")
+            raise InputError(
+                field, tuple(map(float, raw)), f"each spacing {lower} {min_mm:g}{limit} mm"
+            )
     return (float(raw[0]), float(raw[1]), float(raw[2]))
 
 

@@ -438,7 +438,11 @@ def _normalise_request(
     voxel_size_mm: float | Sequence[float], tissue: Tissue | str, field_name: str
 ) -> tuple[tuple[float, float, float], Tissue]:
     size = check_spacing_mm(
-        voxel_size_mm, field=field_name, min_mm=MIN_VOXEL_MM - 1e-12, max_mm=MAX_VOXEL_MM
+        voxel_size_mm,
+        field=field_name,
+        min_mm=MIN_VOXEL_MM,
+        max_mm=MAX_VOXEL_MM,
+        min_inclusive=True,
     )
     try:
         medium = Tissue(tissue)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from phantoms.montecarlo.case import MEDIA, MonteCarloCase, MonteCarloResult, run_case
 
-__all__ = ["MEDIA", "MonteCarloCase", "MonteCarloResult", "run_case", "mc_available"]
+__all__ = ["MEDIA", "MonteCarloCase", "MonteCarloResult", "mc_available", "run_case"]
 
 
 def mc_available() -> bool:

@@ -130,7 +130,9 @@ class MonteCarloResult:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
-def run_case(case: MonteCarloCase, *, threads: int = 1, timeout_s: float = 1800.0) -> MonteCarloResult:
+def run_case(
+    case: MonteCarloCase, *, threads: int = 1, timeout_s: float = 1800.0
+) -> MonteCarloResult:
     """Transport ``case`` in a fresh Python process and return its dose per decay.
 
     Parameters

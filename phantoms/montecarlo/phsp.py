@@ -21,8 +21,15 @@ from y90dose.errors import InputError
 FloatArray = npt.NDArray[np.float64]
 
 _RECORD = np.dtype(
-    [("type", "i1"), ("energy", "<f4"), ("x", "<f4"), ("y", "<f4"), ("z", "<f4"),
-     ("u", "<f4"), ("v", "<f4")]
+    [
+        ("type", "i1"),
+        ("energy", "<f4"),
+        ("x", "<f4"),
+        ("y", "<f4"),
+        ("z", "<f4"),
+        ("u", "<f4"),
+        ("v", "<f4"),
+    ]
 )
 ELECTRON = 2
 """IAEA particle code of an electron."""

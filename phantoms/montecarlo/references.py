@@ -51,13 +51,15 @@ def s_value_case(
     if not voxel_mm > 0:
         raise InputError("voxel_mm", voxel_mm, "a size > 0 mm")
     n = 2 * half_width_voxels + 1
-    bounds = (np.arange(n + 1) - n / 2.0) * voxel_mm / 10.0
+    bounds = np.asarray((np.arange(n + 1) - n / 2.0) * voxel_mm / 10.0, dtype=np.float64)
     shape = (n, n, n)
     weight = np.zeros(shape)
     weight[half_width_voxels, half_width_voxels, half_width_voxels] = 1.0
     return MonteCarloCase(
         name=f"s-values-{voxel_mm:g}mm-{medium}",
-        x_bounds_cm=bounds, y_bounds_cm=bounds, z_bounds_cm=bounds,
+        x_bounds_cm=bounds,
+        y_bounds_cm=bounds,
+        z_bounds_cm=bounds,
         media=(medium,),
         medium_index=np.ones(shape, dtype=np.int32),
         density_g_cm3=np.full(shape, MEDIA[medium][1]),
@@ -169,14 +171,18 @@ def lung_slab_case(
         if medium == "lung" and lung:
             index_z[inside] = 2
             density_z[inside] = MEDIA["lung"][1]
-    source_z = ((centres > LUNG_SLAB_SOURCE_MM[0]) & (centres < LUNG_SLAB_SOURCE_MM[1])).astype(float)
+    source_z = ((centres > LUNG_SLAB_SOURCE_MM[0]) & (centres < LUNG_SLAB_SOURCE_MM[1])).astype(
+        float
+    )
     shape = (3, 3, centres.size)
     # Source weight proportional to voxel volume (uniform activity concentration).
     dx = np.diff(lateral)
     weight = dx[:, None, None] * dx[None, :, None] * source_z[None, None, :]
     return MonteCarloCase(
         name="lung-slab" if lung else "water-slab",
-        x_bounds_cm=lateral, y_bounds_cm=lateral, z_bounds_cm=z_bounds,
+        x_bounds_cm=lateral,
+        y_bounds_cm=lateral,
+        z_bounds_cm=z_bounds,
         media=media,
         medium_index=np.ascontiguousarray(np.broadcast_to(index_z, shape)).astype(np.int32),
         density_g_cm3=np.ascontiguousarray(np.broadcast_to(density_z, shape)).astype(np.float64),
@@ -186,7 +192,9 @@ def lung_slab_case(
     )
 
 
-def compute_lung_slab(*, lung: bool = True, n_histories: int = 200_000, seed: int = 91) -> dict[str, Any]:
+def compute_lung_slab(
+    *, lung: bool = True, n_histories: int = 200_000, seed: int = 91
+) -> dict[str, Any]:
     """Depth dose (Gy per decay of the whole source layer) in the central column."""
     case = lung_slab_case(lung=lung, n_histories=n_histories, seed=seed)
     result = run_case(case)
@@ -195,12 +203,16 @@ def compute_lung_slab(*, lung: bool = True, n_histories: int = 200_000, seed: in
     unc = result.relative_uncertainty[1, 1, :]
     medium = ["lung" if i == 2 else "water" for i in case.medium_index[1, 1, :]]
     source_volume_ml = (
-        (LUNG_SLAB_LATERAL_MM / 10.0) ** 2 * (LUNG_SLAB_SOURCE_MM[1] - LUNG_SLAB_SOURCE_MM[0]) / 10.0
+        (LUNG_SLAB_LATERAL_MM / 10.0) ** 2
+        * (LUNG_SLAB_SOURCE_MM[1] - LUNG_SLAB_SOURCE_MM[0])
+        / 10.0
     )
     return {
         "quantity": "absorbed dose per decay in the source layer, Gy, central 60x60 mm column, "
         "1 mm depth bins",
-        "layers_mm": [list(layer) for layer in LUNG_SLAB_LAYERS_MM] if lung else [["water", 0.0, 70.0]],
+        "layers_mm": [list(layer) for layer in LUNG_SLAB_LAYERS_MM]
+        if lung
+        else [["water", 0.0, 70.0]],
         "source_layer_mm": list(LUNG_SLAB_SOURCE_MM),
         "lateral_mm": LUNG_SLAB_LATERAL_MM,
         "source_volume_ml": source_volume_ml,

@@ -37,7 +37,9 @@ def main(workdir: Path) -> int:
     seed = int(meta["seed"])
     rng = np.random.default_rng(seed)
 
-    xb, yb, zb = (np.asarray(data[k], dtype=np.float64) for k in ("x_bounds_cm", "y_bounds_cm", "z_bounds_cm"))
+    xb, yb, zb = (
+        np.asarray(data[k], dtype=np.float64) for k in ("x_bounds_cm", "y_bounds_cm", "z_bounds_cm")
+    )
     weight = np.asarray(data["source_weight"], dtype=np.float64)
     flat = weight.ravel(order="C")
     voxel = rng.choice(flat.size, size=n, p=flat / flat.sum())
@@ -54,13 +56,19 @@ def main(workdir: Path) -> int:
     energy = spectrum.sample(n, rng)
     direction = isotropic_directions(n, rng)
     base = write_electron_phsp(
-        workdir / "y90", energy_mev=energy, position_cm=position, direction=direction,
+        workdir / "y90",
+        energy_mev=energy,
+        position_cm=position,
+        direction=direction,
         title=f"Y-90 beta source for case {meta['name']}",
     )
 
     pegs_names = [MEDIA[m][0] for m in meta["media"]]
     geometry = ompmc.Geometry(
-        xb, yb, zb, pegs_names,
+        xb,
+        yb,
+        zb,
+        pegs_names,
         np.asfortranarray(data["density_g_cm3"], dtype=np.float64),
         np.asfortranarray(data["medium_index"], dtype=np.int32),
     )
@@ -73,10 +81,18 @@ def main(workdir: Path) -> int:
         seeds=(seed, 33),
     )
     dose, uncertainty, summary = ompmc.calc_forward_phsp(
-        geometry, ompmc.PhaseSpaceSource(str(base)), physics,
-        n_histories=n, n_batches=int(meta["n_batches"]), output_dose=True,
+        geometry,
+        ompmc.PhaseSpaceSource(str(base)),
+        physics,
+        n_histories=n,
+        n_batches=int(meta["n_batches"]),
+        output_dose=True,
     )
-    np.savez(workdir / "result.npz", dose=np.ascontiguousarray(dose), uncertainty=np.ascontiguousarray(uncertainty))
+    np.savez(
+        workdir / "result.npz",
+        dose=np.ascontiguousarray(dose),
+        uncertainty=np.ascontiguousarray(uncertainty),
+    )
     provenance = {
         "case": meta["name"],
         "engine": f"ompmc {ompmc.__version__} (EGSnrc physics in C, GPL-3.0)",

@@ -74,3 +74,16 @@ def test_tumour_larger_than_liver_is_refused() -> None:
     with pytest.raises(InputError) as info:
         parse(BsaPlanInput, {**PATIENT, "lsf": 0.05, "liver_volume_ml": 400})
     assert info.value.field == "liver_volume_ml"
+
+
+def test_partial_treatment_is_lobar_unless_stated() -> None:
+    inferred = plan_bsa(BsaPlanInput(lsf=0.05, treated_volume_ml=900, **PATIENT))
+    assert inferred.delivery.value == "lobar"
+    assert inferred.details["delivery_inferred_from_treated_volume"] is True
+    stated = plan_bsa(
+        BsaPlanInput(lsf=0.05, treated_volume_ml=200, delivery="segmental", **PATIENT)
+    )
+    assert stated.delivery.value == "segmental"
+    with pytest.raises(InputError) as info:
+        plan_bsa(BsaPlanInput(lsf=0.05, treated_volume_ml=900, delivery="whole", **PATIENT))
+    assert info.value.field == "delivery"

@@ -346,3 +346,26 @@ def test_bad_input_names_the_option(
     assert names in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def _all_command_paths() -> list[list[str]]:
+    from y90dose.cli.main import COMMANDS, build_parser
+
+    build_parser()  # imports every command module
+    paths: list[list[str]] = []
+    for name in COMMANDS:
+        module = __import__(f"y90dose.cli.{name}", fromlist=["MODELS"])
+        models = getattr(module, "MODELS", None)
+        paths += [[name, model] for model in models] if models else [[name]]
+    return paths
+
+
+@pytest.mark.parametrize("path", _all_command_paths(), ids=" ".join)
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str], path: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*path, "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: y90dose")
+    if path[0] in {"plan", "dose", "lsf", "decay", "vial"}:
+        assert "--json" in out

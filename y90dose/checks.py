@@ -93,47 +93,50 @@ def lsf_findings(options: PlanOptions, settings: ClinicalSettings) -> list[Findi
     return []
 
 
-def perfused_findings(
+def segmentectomy_findings(
     perfused_dose_gy: float, options: PlanOptions, settings: ClinicalSettings
 ) -> list[Finding]:
-    """Perfused-volume dose against the delivery type's expectations (EANM 2022)."""
-    found: list[Finding] = []
-    if options.delivery is Delivery.SEGMENTECTOMY:
-        threshold = (
-            settings.glass_segmentectomy_min_gy
-            if options.product is Product.GLASS
-            else settings.resin_segmentectomy_min_gy
+    """A radiation segmentectomy below the product's threshold (EANM 2022)."""
+    if options.delivery is not Delivery.SEGMENTECTOMY:
+        return []
+    threshold = (
+        settings.glass_segmentectomy_min_gy
+        if options.product is Product.GLASS
+        else settings.resin_segmentectomy_min_gy
+    )
+    if not _below(perfused_dose_gy, threshold):
+        return []
+    return [
+        Finding(
+            severity=Severity.WARNING,
+            code=Code.SEGMENTECTOMY_BELOW_THRESHOLD,
+            message=f"radiation segmentectomy with perfused dose {perfused_dose_gy:.1f} Gy "
+            f"is below the {options.product.value} threshold of {threshold:g} Gy",
         )
-        if _below(perfused_dose_gy, threshold):
-            found.append(
-                Finding(
-                    severity=Severity.WARNING,
-                    code=Code.SEGMENTECTOMY_BELOW_THRESHOLD,
-                    message=f"radiation segmentectomy with perfused dose {perfused_dose_gy:.1f} Gy "
-                    f"is below the {options.product.value} threshold of {threshold:g} Gy",
-                )
-            )
-    elif options.product is Product.GLASS:
-        low, high = settings.glass_perfused_dose_min_gy, settings.glass_perfused_dose_max_gy
-        if _below(perfused_dose_gy, low):
-            found.append(
-                Finding(
-                    severity=Severity.WARNING,
-                    code=Code.PERFUSED_DOSE_BELOW_RANGE,
-                    message=f"perfused dose {perfused_dose_gy:.1f} Gy is below the EANM 2022 "
-                    f"range for glass ({low:g}-{high:g} Gy)",
-                )
-            )
-        elif _above(perfused_dose_gy, high):
-            found.append(
-                Finding(
-                    severity=Severity.WARNING,
-                    code=Code.PERFUSED_DOSE_ABOVE_RANGE,
-                    message=f"perfused dose {perfused_dose_gy:.1f} Gy is above the EANM 2022 "
-                    f"range for glass ({low:g}-{high:g} Gy)",
-                )
-            )
-    return found
+    ]
+
+
+def perfused_range_findings(
+    perfused_dose_gy: float, options: PlanOptions, settings: ClinicalSettings
+) -> list[Finding]:
+    """Glass MIRD perfused dose outside the EANM 2022 80-150 Gy range (not segmentectomy)."""
+    if options.delivery is Delivery.SEGMENTECTOMY or options.product is not Product.GLASS:
+        return []
+    low, high = settings.glass_perfused_dose_min_gy, settings.glass_perfused_dose_max_gy
+    if _below(perfused_dose_gy, low):
+        code, side = Code.PERFUSED_DOSE_BELOW_RANGE, "below"
+    elif _above(perfused_dose_gy, high):
+        code, side = Code.PERFUSED_DOSE_ABOVE_RANGE, "above"
+    else:
+        return []
+    return [
+        Finding(
+            severity=Severity.WARNING,
+            code=code,
+            message=f"perfused dose {perfused_dose_gy:.1f} Gy is {side} the EANM 2022 "
+            f"range for glass ({low:g}-{high:g} Gy)",
+        )
+    ]
 
 
 def compartment_findings(

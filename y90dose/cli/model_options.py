@@ -8,6 +8,7 @@ description, and its value is validated by the model, the same rules the service
 from __future__ import annotations
 
 import argparse
+import enum
 import re
 import typing
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,15 @@ def _is_list(annotation: object) -> bool:
     return typing.get_origin(annotation) is list
 
 
+def _enum_values(annotation: object) -> list[str]:
+    """The values of an Enum annotation (also inside ``X | None``), else []."""
+    candidates = [annotation, *typing.get_args(annotation)]
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, enum.Enum):
+            return [str(member.value) for member in candidate]
+    return []
+
+
 def option_for(field: str, renames: Mapping[str, str]) -> str:
     """The option string of a model field."""
     return "--" + renames.get(field, field).replace("_", "-")
@@ -40,7 +50,8 @@ def add_model_options(
     """Add one option per field of ``model`` (values are validated later by the model)."""
     renames = renames or {}
     skipped = set(exclude)
-    for name, info in model.model_fields.items():
+    fields = sorted(model.model_fields.items(), key=lambda item: not item[1].is_required())
+    for name, info in fields:
         if name in skipped:
             continue
         help_text = info.description or ""
@@ -49,7 +60,15 @@ def add_model_options(
         elif info.default is not None and not callable(info.default):
             default = getattr(info.default, "value", info.default)
             help_text += f" (default {default})"
-        kwargs: dict[str, Any] = {"dest": name, "help": help_text, "default": None}
+        # argparse expands %-formats in help: a literal "%" must be doubled
+        kwargs: dict[str, Any] = {
+            "dest": name,
+            "help": help_text.replace("%", "%%"),
+            "default": None,
+        }
+        choices = _enum_values(info.annotation)
+        if choices:
+            kwargs["metavar"] = "{" + ",".join(choices) + "}"
         if _is_list(info.annotation):
             kwargs["action"] = "append"
             kwargs["help"] += "; repeat the option for each"

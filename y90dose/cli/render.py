@@ -32,7 +32,8 @@ def plan_text(result: PlanResult) -> str:
         else:
             lines.append(f"  {name:<16} {dose:.1f}")
     for name, value in result.details.items():
-        lines.append(f"{name}: {value}")
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        lines.append(f"{name}: {shown}")
     c = result.constants
     lines.append(
         f"constants: C = {c.energy_j_per_gbq:g} J/GBq ({c.energy_source}); "

@@ -2,7 +2,9 @@
 
 BSA (m2) = 0.20247 x H(m)^0.725 x W(kg)^0.425 (DuBois), and
 A_whole (GBq) = (BSA - 0.2) + V_T / (V_T + V_N), with V_T + V_N the whole liver.
-A lobar or segmental treatment gets A_whole x V_treated / V_liver. The lung shunt then
+A lobar or segmental treatment gets A_whole x V_treated / V_liver (a treated volume below
+the liver volume makes the delivery lobar unless the caller states segmental or
+segmentectomy; stating "whole" with it is refused as contradictory). The lung shunt then
 reduces the activity (IFU-resin; Grosser OS et al., JVIR 2015):
 
 =================  =========
@@ -23,7 +25,12 @@ from __future__ import annotations
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from y90dose.checks import activity_findings, lsf_findings, lung_findings, perfused_findings
+from y90dose.checks import (
+    activity_findings,
+    lsf_findings,
+    lung_findings,
+    segmentectomy_findings,
+)
 from y90dose.constants import (
     BSA_DUBOIS_COEFFICIENT,
     BSA_DUBOIS_HEIGHT_EXPONENT,
@@ -32,6 +39,7 @@ from y90dose.constants import (
     BSA_OFFSET_M2,
     RESIN_LSF_LIMIT,
 )
+from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.errors import InputError
 from y90dose.findings import Code, Finding, Severity
@@ -124,6 +132,16 @@ def plan_bsa(inputs: BsaPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS
         )
     treated_ml = inputs.treated_volume_ml or inputs.liver_volume_ml
     treated_fraction = treated_ml / inputs.liver_volume_ml
+    delivery_inferred = False
+    if treated_fraction < 1.0 and inputs.delivery is Delivery.WHOLE:
+        if "delivery" in inputs.model_fields_set:
+            raise InputError(
+                "delivery",
+                "whole",
+                "lobar, segmental or segmentectomy when treated_volume_ml is below liver_volume_ml",
+            )
+        inputs = inputs.model_copy(update={"delivery": Delivery.LOBAR})
+        delivery_inferred = True
     reduction = lsf_reduction(inputs.lsf)
     activity = whole_liver_gbq * treated_fraction * (1.0 - (reduction or 0.0))
 
@@ -144,7 +162,7 @@ def plan_bsa(inputs: BsaPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS
     findings += [
         *lsf_findings(inputs, settings),
         *lung_findings(lung_gy, inputs, settings),
-        *perfused_findings(perfused_gy, inputs, settings),
+        *segmentectomy_findings(perfused_gy, inputs, settings),
         *activity_findings(activity, inputs),
     ]
     return PlanResult(
@@ -169,5 +187,6 @@ def plan_bsa(inputs: BsaPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS
             "whole_liver_activity_gbq": whole_liver_gbq,
             "treated_fraction": treated_fraction,
             "lsf_reduction": reduction,
+            "delivery_inferred_from_treated_volume": delivery_inferred,
         },
     )

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from y90dose.checks import activity_findings, lsf_findings, lung_findings, perfused_findings
+from y90dose.checks import (
+    activity_findings,
+    lsf_findings,
+    lung_findings,
+    perfused_range_findings,
+    segmentectomy_findings,
+)
 from y90dose.lung import lung_dose_gy
 from y90dose.models.common import PlanOptions, PlanResult, constants_used
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
@@ -64,7 +70,8 @@ def _mird_result(
     findings = [
         *lsf_findings(options, settings),
         *lung_findings(lung_gy, options, settings),
-        *perfused_findings(perfused_gy, options, settings),
+        *segmentectomy_findings(perfused_gy, options, settings),
+        *perfused_range_findings(perfused_gy, options, settings),
         *activity_findings(activity_gbq, options),
     ]
     return PlanResult(

@@ -23,7 +23,7 @@ from y90dose.checks import (
     compartment_findings,
     lsf_findings,
     lung_findings,
-    perfused_findings,
+    segmentectomy_findings,
 )
 from y90dose.lung import lung_dose_gy
 from y90dose.models.common import PlanOptions, PlanResult, constants_used
@@ -124,7 +124,7 @@ def _partition_result(
     findings = [
         *lsf_findings(geometry, settings),
         *lung_findings(lung_gy, geometry, settings),
-        *perfused_findings(perfused_gy, geometry, settings),
+        *segmentectomy_findings(perfused_gy, geometry, settings),
         *compartment_findings(normal_gy, tumor_gy, geometry, settings),
         *activity_findings(activity_gbq, geometry),
     ]

@@ -15,11 +15,13 @@ from service.calculations import PLANNING, validate
 from service.deps import ViewerDep
 from service.openapi import json_body
 from service.problems import InvalidInputError, field_error
+from y90dose.decay import DecayInput, DecayResult, decay
 from y90dose.lung import LsfInput, LsfResult, lsf_from_counts
 from y90dose.models.bsa import BsaPlanInput
 from y90dose.models.common import PlanResult
 from y90dose.models.mird import MirdDoseInput, MirdPlanInput
 from y90dose.models.partition import PartitionDoseInput, PartitionPlanInput
+from y90dose.vials import VialInput, VialResult, choose_vial
 
 router = APIRouter(prefix="/calculations", tags=["calculations"])
 
@@ -96,3 +98,27 @@ async def lsf(request: Request, _caller: ViewerDep) -> Response:
     """LSF = G_lung / (G_lung + G_liver), geometric means of anterior and posterior counts."""
     counts = validate(LsfInput, await read_json(request))
     return Response(lsf_from_counts(counts).model_dump_json(), media_type=JSON)
+
+
+@router.post(
+    "/decay",
+    response_model=DecayResult,
+    summary="Y-90 activity at another instant (time-zone-aware ISO 8601 instants)",
+    openapi_extra=json_body(DecayInput, description="DecayInput"),
+)
+async def decay_activity(request: Request, _caller: ViewerDep) -> Response:
+    """A(t) = A0 x 2^(-t / T1/2) with T1/2 = 64.1 h; an earlier instant gives more activity."""
+    inputs = validate(DecayInput, await read_json(request))
+    return Response(decay(inputs).model_dump_json(), media_type=JSON)
+
+
+@router.post(
+    "/vial",
+    response_model=VialResult,
+    summary="Which vial to order for an activity at a treatment instant",
+    openapi_extra=json_body(VialInput, description="VialInput"),
+)
+async def vial(request: Request, _caller: ViewerDep) -> Response:
+    """Smallest vial holding at least the needed activity at treatment, with findings."""
+    inputs = validate(VialInput, await read_json(request))
+    return Response(choose_vial(inputs).model_dump_json(), media_type=JSON)

@@ -142,7 +142,8 @@ def choose_vial(inputs: VialInput) -> VialResult:
                 severity=Severity.BLOCK,
                 code=Code.ACTIVITY_ABOVE_LARGEST_VIAL,
                 message=f"no single {inputs.product.value} vial holds "
-                f"{inputs.activity_gbq:.2f} GBq at treatment: the {vial:g} GBq vial holds {at_treatment:.2f} GBq then "
+                f"{inputs.activity_gbq:.2f} GBq at treatment: the {vial:g} GBq vial holds "
+                f"{at_treatment:.2f} GBq then "
                 f"(it holds the prescription at {exact.isoformat()})",
             )
         )

@@ -1,0 +1,23 @@
+"""The worked examples in the planning modules' docstrings are run as tests."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "y90dose",
+    "y90dose.decay",
+    "y90dose.lung",
+    "y90dose.models.mird",
+    "y90dose.models.partition",
+    "y90dose.models.bsa",
+    "y90dose.radiobiology",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0

@@ -153,7 +153,7 @@ def _scale_counts(
         image[~inside] = 0.0
     image *= factor
     in_mask = float(image[inside].sum())
-    outside = float(image.sum()) - in_mask
+    outside = float(image[~inside].sum())
     kind = "planned" if method is ActivityMethod.PREDICTIVE_MAA else "administered"
     description = (
         f"{'MAA counts' if method is ActivityMethod.PREDICTIVE_MAA else 'counts'} scaled so "
@@ -314,8 +314,9 @@ def activity_from_concentration(
     if mask is not None:
         inside = check_mask(mask, image.shape, field=f"mask '{mask_name or 'mask'}'")
         in_mask = float(image[inside].sum())
+        outside = float(image[~inside].sum())
     else:
-        in_mask = total
+        in_mask, outside = total, 0.0
     description = (
         f"image in Bq/mL used as is: activity = concentration x {voxel_ml:.6g} mL per voxel; "
         f"{total:.4g} GBq in the image"
@@ -330,6 +331,6 @@ def activity_from_concentration(
         counts_in_mask=None,
         target_activity_gbq=None,
         activity_in_mask_gbq=in_mask,
-        activity_outside_mask_gbq=total - in_mask,
+        activity_outside_mask_gbq=outside,
         description=description,
     )

@@ -109,17 +109,20 @@ class HuDensityCurve:
                 "hu_density_curve", str(file), f"a readable CSV file ({exc})"
             ) from None
         rows: list[tuple[float, float]] = []
+        header_allowed = True
         for number, row in enumerate(csv.reader(text.splitlines()), start=1):
             if not row or row[0].strip().startswith("#"):
                 continue
             try:
                 rows.append((float(row[0]), float(row[1])))
             except (ValueError, IndexError):
-                if number == 1:  # header
+                if header_allowed:  # the first non-comment row may be a header
+                    header_allowed = False
                     continue
                 raise InputError(
                     "hu_density_curve", f"{file}:{number}: {row}", "rows 'HU,density_g_ml'"
                 ) from None
+            header_allowed = False
         return cls.from_points(rows, source=str(file))
 
     @property

@@ -198,7 +198,8 @@ def _voi(
         mass_per_voxel = density[inside] * voxel_ml
     else:
         mass_per_voxel = np.full(doses.shape, density * voxel_ml)
-    weights = mass_per_voxel if mode is DvhWeighting.MASS else np.full(doses.shape, voxel_ml)
+    # equal voxels: unit weights, so that percentages are exact ratios of voxel counts
+    weights = mass_per_voxel if mode is DvhWeighting.MASS else np.ones(doses.shape)
     order = np.argsort(-doses, kind="stable")
     return _Voi(
         doses_gy=doses[order],

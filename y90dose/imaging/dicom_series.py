@@ -139,7 +139,12 @@ def scan_folder(folder: Path) -> list[SeriesInfo]:
             if name == "DICOMDIR" or not _is_dicom_file(path):
                 continue
             ds = read_dataset(path, header_only=True)
-            uid = str(ds.get("SeriesInstanceUID", f"<no SeriesInstanceUID: {path}>"))
+            if "SeriesInstanceUID" not in ds or "Modality" not in ds:
+                raise ImageError(
+                    f"cannot read DICOM file {path}: no SeriesInstanceUID or Modality "
+                    "(truncated or not a composite object)"
+                )
+            uid = str(ds.SeriesInstanceUID)
             groups.setdefault(uid, []).append(path)
             modality.setdefault(uid, str(ds.get("Modality", "")))
             description.setdefault(uid, str(ds.get("SeriesDescription", "")))

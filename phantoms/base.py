@@ -86,10 +86,35 @@ def _write_nifti(array: npt.NDArray[Any], grid: VoxelGrid, path: Path) -> None:
     sitk.WriteImage(image, str(path), useCompression=True)
 
 
-def write_known_answers(phantom: Phantom, out_dir: Path) -> Path:
-    """Write ``known_answers.json`` (answers + grid + parameters + provenance)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    document = {
+def voi_truth(phantom: Phantom, energy_j_per_gbq: float) -> dict[str, dict[str, float]]:
+    """Per VOI, from the exact activity map and the analytic densities: what a voxel
+    pipeline that reads the exact activity must find.
+
+    ``volume_ml`` = voxels x voxel volume; ``activity_gbq`` = sum of the exact map;
+    ``mean_ldm_dose_gy`` = mean over the VOI's voxels of C x A_voxel / (rho_voxel x V).
+    The VOI is the set of voxels whose centre lies inside the analytic shape, so these
+    differ from the analytic compartment values by the voxelisation only.
+    """
+    v_ml = phantom.grid.voxel_volume_ml
+    dose = energy_j_per_gbq * (phantom.activity_bq / 1e9) / (phantom.density_g_ml * v_ml / 1000.0)
+    out: dict[str, dict[str, float]] = {}
+    for name, mask in phantom.vois.items():
+        if not mask.any():
+            continue
+        out[name] = {
+            "volume_ml": float(mask.sum() * v_ml),
+            "mass_kg": float((phantom.density_g_ml[mask] * v_ml).sum() / 1000.0),
+            "activity_gbq": float(phantom.activity_bq[mask].sum() / 1e9),
+            "mean_ldm_dose_gy": float(dose[mask].mean()),
+        }
+    return out
+
+
+def document(phantom: Phantom) -> dict[str, Any]:
+    """The JSON document of ``known_answers.json``."""
+    energy = phantom.known_answers.get("energy_j_per_gbq", {})
+    c = float(energy["value"]) if isinstance(energy, dict) and "value" in energy else None
+    doc: dict[str, Any] = {
         "phantom": phantom.name,
         "generator_version": GENERATOR_VERSION,
         "parameters": dict(phantom.parameters),
@@ -101,8 +126,20 @@ def write_known_answers(phantom: Phantom, out_dir: Path) -> Path:
         },
         "known_answers": phantom.known_answers,
     }
+    if c is not None:
+        doc["voi_truth"] = {
+            "energy_j_per_gbq": c,
+            "derivation": voi_truth.__doc__.split("\n\n")[1].strip() if voi_truth.__doc__ else "",
+            "value": voi_truth(phantom, c),
+        }
+    return json.loads(json.dumps(doc, default=float))
+
+
+def write_known_answers(phantom: Phantom, out_dir: Path) -> Path:
+    """Write ``known_answers.json`` (answers + grid + parameters + per-VOI truth)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "known_answers.json"
-    path.write_text(json.dumps(document, indent=1, default=float) + "\n")
+    path.write_text(json.dumps(document(phantom), indent=1) + "\n")
     return path
 
 

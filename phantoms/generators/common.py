@@ -15,23 +15,25 @@ from y90dose.errors import InputError
 FloatArray = npt.NDArray[np.float64]
 
 # Analytic materials: CT number (HU) and mass density (g/mL). The densities are those the
-# known answers use; the CT numbers are typical values (water 0 by definition; soft tissue
-# and liver 40-60 HU; inflated lung about -750 HU; vertebral bone a few hundred HU) so that
-# any HU-to-density calibration in a pipeline sees plausible input.
+# known answers use. The CT numbers of the phantom "scanner" follow the linear calibration
+# rho = 1 + HU/1000 g/mL between air and soft tissue (the water-air mixing line, which
+# holds for lung and soft tissue to a few per cent), so a pipeline that converts HU with a
+# calibration of that form recovers the analytic densities. Bone is given a typical
+# vertebral CT number with the density of a bone line of 0.6 g/mL per 1000 HU above
+# 100 HU (Schneider 1996 form); no activity sits near it.
 TISSUES: dict[str, tuple[float, float]] = {
     "air": (-1000.0, 0.0012),
     "water": (0.0, 1.0),
     "soft_tissue": (40.0, 1.04),
-    "liver": (60.0, 1.03),
-    "tumor": (35.0, 1.03),
+    "liver": (30.0, 1.03),
+    "tumor": (30.0, 1.03),
     "lung": (-750.0, 0.25),
     "lung_insert": (-700.0, 0.30),
-    "bone": (700.0, 1.45),
+    "bone": (700.0, 1.46),
 }
 """Tissue -> (HU, density g/mL). Liver and tumour density 1.03 g/mL is the EANM2022
 convention (y90dose.constants.LIVER_DENSITY_G_ML); soft tissue 1.04 g/mL is ICRU 44
-(SOFT_TISSUE_DENSITY_G_ML); lung 0.25 g/mL matches -750 HU on the usual linear lung
-calibration rho = 1 + HU/1000."""
+(SOFT_TISSUE_DENSITY_G_ML); lung 0.25 g/mL (-750 HU); the NEMA lung insert 0.30 g/mL."""
 
 
 def fwhm_to_sigma_voxels(fwhm_mm: float, grid: VoxelGrid) -> tuple[float, float, float]:

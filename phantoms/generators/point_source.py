@@ -16,6 +16,7 @@ from phantoms.analytic import cumulated_decays
 from phantoms.base import Phantom
 from phantoms.generators.common import TISSUES
 from phantoms.geometry import VoxelGrid
+from y90dose.constants import ENERGY_EANM_J_PER_GBQ
 from y90dose.errors import InputError
 
 LANCONELLI_3MM_SOFT = "90Y3mmsoft.txt"
@@ -72,6 +73,10 @@ def generate(
     source_mask = np.zeros(grid.shape_zyx, dtype=bool)
     source_mask[c, c, c] = True
     known = {
+        "energy_j_per_gbq": {
+            "value": ENERGY_EANM_J_PER_GBQ.value,
+            "source": ENERGY_EANM_J_PER_GBQ.source,
+        },
         "activity_gbq": {"value": activity_gbq, "derivation": "generator parameter"},
         "cumulated_decays": {"value": decays, "derivation": "A0 x T1/2 / ln 2, T1/2 = 64.1 h"},
         "source_voxel_zyx": [c, c, c],

@@ -233,17 +233,24 @@ REFERENCE_FILES = {
 }
 
 
-def compute_reference(name: str, *, scale: float = 1.0) -> dict[str, Any]:
-    """Compute one cached reference by name; ``scale`` multiplies the default histories."""
-    if name == "s-values-3mm-water":
-        return compute_s_values(3.0, "water", n_histories=int(200_000 * scale))
-    if name == "s-values-3mm-icru-tissue":
-        return compute_s_values(3.0, "icru-tissue", n_histories=int(200_000 * scale))
-    if name == "lung-slab":
-        return compute_lung_slab(lung=True, n_histories=int(300_000 * scale))
-    if name == "water-slab":
-        return compute_lung_slab(lung=False, n_histories=int(300_000 * scale))
-    raise InputError("name", name, f"one of {sorted(REFERENCE_FILES)}")
+def compute_reference(name: str, *, scale: float = 1.0, seed: int | None = None) -> dict[str, Any]:
+    """Compute one cached reference by name.
+
+    ``scale`` multiplies the default histories; ``seed`` replaces the default seed (an
+    independent run for a statistical comparison with the cache).
+    """
+    if name not in REFERENCE_FILES:
+        raise InputError("name", name, f"one of {sorted(REFERENCE_FILES)}")
+    if name.startswith("s-values-3mm-"):
+        medium = "water" if name.endswith("water") else "icru-tissue"
+        return compute_s_values(
+            3.0, medium, n_histories=int(200_000 * scale), seed=90 if seed is None else seed
+        )
+    return compute_lung_slab(
+        lung=name == "lung-slab",
+        n_histories=int(300_000 * scale),
+        seed=91 if seed is None else seed,
+    )
 
 
 def load_reference(name: str, directory: Path | None = None) -> dict[str, Any]:

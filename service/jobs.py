@@ -92,6 +92,7 @@ class ProcessPoolJobExecutor:
     def __init__(self, workers: int) -> None:
         self._workers = workers
         self._lock = threading.Lock()
+        self._closing = False
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -111,7 +112,7 @@ class ProcessPoolJobExecutor:
 
         def done(fut: Future[None]) -> None:
             exc = fut.exception() if not fut.cancelled() else None
-            if exc is None:
+            if exc is None or self._closing:  # stopped on purpose: recovered at next start
                 return
             if isinstance(exc, BrokenProcessPool):
                 with self._lock:
@@ -121,8 +122,20 @@ class ProcessPoolJobExecutor:
         future.add_done_callback(done)
 
     def shutdown(self) -> None:
-        """Stop the pool without waiting; queued futures are cancelled."""
+        """Stop the pool now: queued futures are cancelled and running workers terminated.
+
+        The jobs they were running stay ``running`` in the database and are re-queued by
+        the next start (:meth:`JobManager.recover`); nothing keeps computing unseen after
+        the service stops.
+        """
+        self._closing = True
+        processes = list(getattr(self._pool, "_processes", {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=5)
 
 
 ExecutorFactory = Callable[[ServiceSettings], JobExecutor]

@@ -20,6 +20,7 @@ from service import problems
 from service.db import make_sessionmaker, open_database
 from service.openapi import add_documented_models
 from service.settings import ServiceSettings
+from service.uploads import UploadLimitMiddleware
 
 logger = logging.getLogger("y90dose.service")
 
@@ -74,6 +75,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.key_cache = {}
     app.state.jobs = jobs
     problems.install(app)
+    app.add_middleware(UploadLimitMiddleware, max_bytes=settings.upload_max_bytes)
 
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")

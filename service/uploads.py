@@ -237,3 +237,49 @@ def _pick(
         )
     matches = [p for p in candidates if hint(p)]
     return matches[0] if len(matches) == 1 else None
+
+
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+"""Allowance for multipart boundaries and form fields on top of the zip itself."""
+
+
+class UploadLimitMiddleware:
+    """Refuse an upload body past the limit before it is read (Content-Length) or while it
+    streams (chunked), so that an oversized upload never fills the disk; 413 either way.
+    """
+
+    def __init__(self, app: Any, max_bytes: int, paths: tuple[str, ...] = ("/v1/studies",)):
+        self.app = app
+        self.limit = max_bytes + MULTIPART_OVERHEAD_BYTES
+        self.max_bytes = max_bytes
+        self.paths = paths
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"].rstrip("/") not in self.paths
+        ):
+            await self.app(scope, receive, send)
+            return
+        from starlette.exceptions import HTTPException
+
+        from service.problems import problem_response
+
+        detail = f"the upload is larger than {self.max_bytes} bytes, the limit"
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await problem_response(413, "too-large", detail)(scope, receive, send)
+                return
+        received = 0
+
+        async def limited_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message.get("type") == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, detail)
+            return message
+
+        await self.app(scope, limited_receive, send)

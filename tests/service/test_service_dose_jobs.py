@@ -1,0 +1,229 @@
+"""``/v1/dose-jobs``: job mechanics with substitute runners in the real process pool.
+
+Queue, status and progress, results download, failures recorded with their message,
+and recovery at start: queued jobs are run, interrupted ones re-queued (or failed after
+``job_max_attempts`` starts), never lost.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from conftest import add_key, assert_problem
+from service.main import create_app
+from service.models import AuditEvent, DoseJob, Study
+from test_service_studies import dicom_bytes, make_zip
+
+JOB = {"activity_gbq": 2.5, "lsf": 0.05, "product": "resin", "method": "ldm"}
+POLL_TIMEOUT_S = 60.0
+
+
+def upload_study(client: TestClient, key: str) -> str:
+    data = make_zip({"CT/a.dcm": dicom_bytes(), "CT/b.dcm": dicom_bytes()})
+    response = client.post(
+        "/v1/studies", files={"file": ("s.zip", data)}, headers={"X-API-Key": key}
+    )
+    assert response.status_code == 201, response.text
+    study_id: str = response.json()["id"]
+    return study_id
+
+
+def wait_finished(client: TestClient, key: str, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = client.get(
+            f"/v1/dose-jobs/{job_id}", headers={"X-API-Key": key}
+        ).json()
+        if body["status"] in ("succeeded", "failed"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {POLL_TIMEOUT_S} s: {body}")
+
+
+def test_job_runs_reports_and_serves_files(make_settings: Any) -> None:
+    app = create_app(make_settings(dose_job_runner="service_jobrunners:ok_runner"))
+    key = add_key(app, "planner-key", "planner")
+    with TestClient(app) as client:
+        study_id = upload_study(client, key)
+        response = client.post(
+            "/v1/dose-jobs", json={"study_id": study_id, **JOB}, headers={"X-API-Key": key}
+        )
+        assert response.status_code == 202, response.text
+        job = response.json()
+        assert job["status"] == "queued" and job["progress"] == 0.0
+        assert response.headers["location"] == f"/v1/dose-jobs/{job['id']}"
+        done = wait_finished(client, key, job["id"])
+        assert done["status"] == "succeeded", done
+        assert done["progress"] == 1.0 and done["attempts"] == 1
+        assert done["result"] == {"activity_gbq": 2.5, "study_files": 1}  # the CT folder
+        assert done["params"]["lsf"] == 0.05 and done["params"]["product"] == "resin"
+        names = sorted(f["name"] for f in done["files"])
+        assert names == ["dvh/liver.csv", "metrics.json"]
+        csv = client.get(
+            f"/v1/dose-jobs/{job['id']}/files/dvh/liver.csv", headers={"X-API-Key": key}
+        )
+        assert csv.status_code == 200 and csv.text.startswith("dose_gy,volume_fraction")
+        assert_problem(
+            client.get(
+                f"/v1/dose-jobs/{job['id']}/files/../../y90dose.sqlite3", headers={"X-API-Key": key}
+            ),
+            404,
+        )
+        listing = client.get(
+            "/v1/dose-jobs",
+            params={"study_id": study_id, "status": "succeeded"},
+            headers={"X-API-Key": key},
+        ).json()
+        assert listing["total"] == 1
+    with app.state.sessionmaker() as session:
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "job.create"))
+        assert event is not None and event.resource_id == job["id"]
+
+
+def test_failure_is_recorded_with_its_message(make_settings: Any) -> None:
+    app = create_app(make_settings(dose_job_runner="service_jobrunners:failing_runner"))
+    key = add_key(app, "planner-key", "planner")
+    with TestClient(app) as client:
+        study_id = upload_study(client, key)
+        job = client.post(
+            "/v1/dose-jobs", json={"study_id": study_id, **JOB}, headers={"X-API-Key": key}
+        ).json()
+        done = wait_finished(client, key, job["id"])
+        assert done["status"] == "failed"
+        assert (
+            done["message"]
+            == "activity_gbq: 2.5 is not allowed; expected a test failure, on purpose"
+        )
+        assert done["finished_at"] is not None and done["files"] == []
+        assert_problem(
+            client.get(f"/v1/dose-jobs/{job['id']}/files/x", headers={"X-API-Key": key}), 409
+        )
+
+
+def test_bad_job_requests(make_settings: Any) -> None:
+    app = create_app(make_settings(dose_job_runner="service_jobrunners:ok_runner"))
+    planner = {"X-API-Key": add_key(app, "p", "planner")}
+    viewer = {"X-API-Key": add_key(app, "v", "viewer")}
+    with TestClient(app) as client:
+        study_id = upload_study(client, planner["X-API-Key"])
+        assert_problem(
+            client.post("/v1/dose-jobs", json={"study_id": "nope", **JOB}, headers=planner),
+            422,
+            "study_id",
+        )
+        for change, field in (
+            ({"activity_gbq": -1}, "activity_gbq"),
+            ({"lsf": 1.0}, "lsf"),
+            ({"method": "guess"}, "method"),
+            ({"product": None}, "product"),
+        ):
+            assert_problem(
+                client.post(
+                    "/v1/dose-jobs", json={"study_id": study_id, **JOB, **change}, headers=planner
+                ),
+                422,
+                field,
+            )
+        assert_problem(
+            client.post("/v1/dose-jobs", json={"study_id": study_id, **JOB}, headers=viewer), 403
+        )
+        assert_problem(client.get("/v1/dose-jobs/nope", headers=viewer), 404)
+        assert_problem(
+            client.get("/v1/dose-jobs", params={"status": "done"}, headers=viewer), 422, "status"
+        )
+        assert client.get("/v1/dose-jobs", headers=viewer).json()["total"] == 0
+
+
+def _insert_jobs(app: FastAPI) -> dict[str, str]:
+    """A study and three jobs a crashed run left: running (1 start), running (2), queued."""
+    with app.state.sessionmaker() as session:
+        study = Study(kind="dicom", file_count=0, size_bytes=0, summary={}, created_by="p")
+        session.add(study)
+        session.flush()
+        (app.state.settings.studies_dir / study.id / "files").mkdir(parents=True)
+        ids = {}
+        for label, status, attempts in (
+            ("resume", "running", 1),
+            ("give_up", "running", 2),
+            ("queued", "queued", 0),
+        ):
+            job = DoseJob(
+                study_id=study.id,
+                status=status,
+                attempts=attempts,
+                params=JOB,
+                created_by="p",
+                run_token="old-token",
+                files=[],
+            )
+            session.add(job)
+            session.flush()
+            ids[label] = job.id
+        session.commit()
+    return ids
+
+
+def test_restart_recovers_unfinished_jobs(make_settings: Any) -> None:
+    settings = make_settings(dose_job_runner="service_jobrunners:ok_runner", job_max_attempts=2)
+    first = create_app(settings)  # never started: stands for the run that crashed
+    ids = _insert_jobs(first)
+    app = create_app(settings)
+    key = add_key(app, "v", "viewer")
+    with TestClient(app) as client:
+        resumed = wait_finished(client, key, ids["resume"])
+        queued = wait_finished(client, key, ids["queued"])
+        gave_up = client.get(f"/v1/dose-jobs/{ids['give_up']}", headers={"X-API-Key": key}).json()
+    assert resumed["status"] == "succeeded" and resumed["attempts"] == 2
+    assert queued["status"] == "succeeded" and queued["attempts"] == 1
+    assert gave_up["status"] == "failed"
+    assert "interrupted by a service stop after 2 start(s)" in gave_up["message"]
+
+
+def test_interrupted_job_is_rerun_after_restart(make_settings: Any) -> None:
+    slow = make_settings(dose_job_runner="service_jobrunners:slow_runner")
+    app = create_app(slow)
+    key = add_key(app, "p", "planner")
+    with TestClient(app) as client:
+        study_id = upload_study(client, key)
+        job = client.post(
+            "/v1/dose-jobs", json={"study_id": study_id, **JOB}, headers={"X-API-Key": key}
+        ).json()
+        deadline = time.monotonic() + POLL_TIMEOUT_S
+        while (
+            client.get(f"/v1/dose-jobs/{job['id']}", headers={"X-API-Key": key}).json()["status"]
+            != "running"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    # the service stopped mid-job: the job is still marked running, its worker is gone
+    restarted = create_app(
+        slow.model_copy(update={"dose_job_runner": "service_jobrunners:ok_runner"})
+    )
+    with TestClient(restarted) as client:
+        done = wait_finished(client, key, job["id"])
+    assert done["status"] == "succeeded" and done["attempts"] == 2
+
+
+def test_default_runner_without_pipeline_fails_clearly(settings: Any) -> None:
+    try:
+        from y90dose.pipeline import run_voxel_dosimetry  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("the voxel pipeline exists; tested with real data elsewhere")
+    app = create_app(settings)
+    key = add_key(app, "p", "planner")
+    with TestClient(app) as client:
+        study_id = upload_study(client, key)
+        job = client.post(
+            "/v1/dose-jobs", json={"study_id": study_id, **JOB}, headers={"X-API-Key": key}
+        ).json()
+        done = wait_finished(client, key, job["id"])
+    assert done["status"] == "failed"
+    assert "voxel dosimetry is not available" in done["message"]

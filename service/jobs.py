@@ -373,12 +373,15 @@ def run_voxel_dosimetry_job(
     The pipeline is imported here, in the worker, so the service starts without it.
     """
     try:
-        from y90dose.pipeline import run_voxel_dosimetry
+        pipeline = importlib.import_module("y90dose.pipeline")
     except ImportError:
+        pipeline = None
+    run_voxel_dosimetry = getattr(pipeline, "run_voxel_dosimetry", None)
+    if run_voxel_dosimetry is None:
         raise RuntimeError(
             "voxel dosimetry is not available in this y90dose version "
             "(y90dose.pipeline.run_voxel_dosimetry is missing)"
-        ) from None
+        )
     result: dict[str, Any] = run_voxel_dosimetry(
         study_path, output_dir=output_dir, progress=progress, **params
     )

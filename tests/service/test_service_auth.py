@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import Keys, add_key, assert_problem
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from conftest import Keys, add_key, assert_problem
 from service.models import ApiKey
 from service.security import Role, hash_key
 from y90dose.cli.main import main as cli_main

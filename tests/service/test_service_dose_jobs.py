@@ -11,14 +11,14 @@ import time
 from typing import Any
 
 import pytest
+from conftest import add_key, assert_problem
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from test_service_studies import dicom_bytes, make_zip
 
-from conftest import add_key, assert_problem
 from service.main import create_app
 from service.models import AuditEvent, DoseJob, Study
-from test_service_studies import dicom_bytes, make_zip
 
 JOB = {"activity_gbq": 2.5, "lsf": 0.05, "product": "resin", "method": "ldm"}
 POLL_TIMEOUT_S = 60.0

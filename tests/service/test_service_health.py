@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-
 from conftest import Keys, assert_problem
+from fastapi.testclient import TestClient
 
 
 def test_healthz_needs_no_key(client: TestClient) -> None:

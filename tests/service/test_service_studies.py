@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813
+from conftest import Keys, assert_problem
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from sqlalchemy import func, select
 
-from conftest import Keys, assert_problem
 from service.models import AuditEvent, Study
 
 SERIES_UID = generate_uid()
@@ -142,6 +142,7 @@ def test_unreadable_dicom_names_the_file(app: FastAPI, client: TestClient, keys:
 
 def test_too_many_files_is_413(make_settings: Any) -> None:
     from conftest import add_key
+
     from service.main import create_app
 
     app = create_app(make_settings(upload_max_files=2))
@@ -157,6 +158,7 @@ def test_too_many_files_is_413(make_settings: Any) -> None:
 
 def test_too_large_is_413(make_settings: Any) -> None:
     from conftest import add_key
+
     from service.main import create_app
 
     app = create_app(make_settings(upload_max_bytes=10_000))

@@ -5,7 +5,9 @@ voxel centres are interpolated, so the *integral* (total activity) is not conser
 the grid becomes coarser; use :func:`total_activity_bq` on the source if it matters.
 Masks use nearest neighbour, so each target voxel takes the label of the source voxel
 whose centre is closest. Target voxels outside the source get ``outside_value``, which
-the caller must choose (there is no silent default for images).
+the caller must choose (there is no silent default for images). As in SimpleITK, the
+source extends half a voxel beyond its outer voxel centres; in that outer half voxel the
+edge value is held (not extrapolated).
 """
 
 from __future__ import annotations

@@ -1,0 +1,293 @@
+"""Reading the pipeline's inputs: the emission image, the CT and the volumes of interest.
+
+Every failure is a domain error naming the file or the option (``--spect``, ``--rois``,
+``--roi-names``...), so that the CLI prints one line and the service one problem.
+
+VOIs come from
+
+- a DICOM RTSTRUCT file (contours rasterised onto the dose grid by voxel-centre
+  inclusion, :func:`y90dose.imaging.rtstruct.read_rtstruct`);
+- a label map (NIfTI, NRRD or MHA integer image; 0 is background) with a name for each
+  label, given as a JSON object ``{"1": "liver", "2": "tumor1"}`` on the command line, in
+  a JSON file, or in a sidecar next to the label map (``<name>.json`` or ``names.json``).
+  The label map is resampled onto the dose grid by nearest neighbour.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from y90dose.errors import ImageError, InputError
+from y90dose.imaging.dicom_series import read_dataset, scan_folder
+from y90dose.imaging.image import Grid, Image
+from y90dose.imaging.read import SITK_SUFFIXES, is_sitk_file, read_image, read_sitk_file
+from y90dose.imaging.resample import resample_labels
+from y90dose.imaging.rtstruct import read_rtstruct
+from y90dose.imaging.vois import EmptyVoiError, Vois
+
+#: Modalities accepted as the emission image (SPECT as NM, PET or quantitative SPECT as PT).
+EMISSION_MODALITIES = ("NM", "PT")
+
+#: ``--image-units`` values: relative counts, or activity concentration in Bq/mL.
+IMAGE_UNITS = ("counts", "bqml")
+
+
+def _require_exists(path: Path, option: str) -> None:
+    if not path.exists():
+        raise InputError(option, str(path), "an existing DICOM folder or image file")
+
+
+def read_emission_image(path: str | Path, *, image_units: str | None = None) -> Image:
+    """The SPECT or PET image: a DICOM folder (its one NM or PT series) or an image file.
+
+    Parameters
+    ----------
+    path
+        DICOM folder, DICOM file (multi-frame NM) or NIfTI/NRRD/MHA file.
+    image_units
+        ``"counts"`` or ``"bqml"`` (Bq/mL): overrides what the file states (DICOM Units)
+        and is required knowledge for non-DICOM files (default there: counts).
+
+    Raises
+    ------
+    InputError
+        Missing path or unknown ``image_units``.
+    ImageError
+        Unreadable files, no or several emission series (named).
+    """
+    path = Path(path)
+    _require_exists(path, "spect")
+    if image_units is not None and image_units.lower() not in IMAGE_UNITS:
+        raise InputError("image_units", image_units, f"one of {', '.join(IMAGE_UNITS)}")
+    if path.is_file() and is_sitk_file(path):
+        image = read_sitk_file(path, modality="NM")
+    elif path.is_dir():
+        series = [s for s in scan_folder(path) if s.modality in EMISSION_MODALITIES]
+        if len(series) != 1:
+            found = "; ".join(s.describe() for s in series) or "none"
+            raise ImageError(
+                f"--spect {path}: expected exactly one NM or PT series, found {len(series)}: "
+                f"{found}"
+            )
+        image = read_image(path, series_instance_uid=series[0].series_instance_uid)
+    else:
+        image = read_image(path)
+        if image.modality not in EMISSION_MODALITIES:
+            raise ImageError(f"--spect {path}: Modality {image.modality!r} is not NM or PT")
+    if image_units is not None:
+        image = image.with_array(
+            image.array, units="BQML" if image_units.lower() == "bqml" else "CNTS"
+        )
+    return image
+
+
+def is_quantitative(image: Image) -> bool:
+    """True when the image's values are activity concentrations in Bq/mL (DICOM BQML)."""
+    return (image.units or "").upper() == "BQML"
+
+
+def read_ct(path: str | Path) -> Image:
+    """The CT in HU: a DICOM folder (its one CT series) or an image file (values in HU).
+
+    Raises
+    ------
+    InputError
+        Missing path.
+    ImageError
+        Unreadable files or no CT series.
+    """
+    path = Path(path)
+    _require_exists(path, "ct")
+    if path.is_file() and is_sitk_file(path):
+        return read_sitk_file(path, units="HU", modality="CT")
+    return read_image(path, modality="CT")
+
+
+def parse_roi_names(value: str | Mapping[str, Any] | Mapping[int, Any] | None) -> dict[int, str]:
+    """Label value -> VOI name from a JSON object, a JSON file path, or a mapping.
+
+    Raises
+    ------
+    InputError
+        (``--roi-names``) if it is not an object of positive integer labels to names.
+    """
+    if value is None:
+        return {}
+    raw: Any = value
+    if isinstance(value, str):
+        text = value
+        candidate = Path(value)
+        if not value.lstrip().startswith("{") and candidate.is_file():
+            text = candidate.read_text(encoding="utf-8")
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                "roi_names", value, f'a JSON object such as {{"1": "liver"}} or its file ({exc})'
+            ) from None
+    if not isinstance(raw, Mapping):
+        raise InputError("roi_names", value, 'a JSON object such as {"1": "liver", "2": "tumor1"}')
+    names: dict[int, str] = {}
+    for key, name in raw.items():
+        try:
+            label = int(key)
+        except (TypeError, ValueError):
+            raise InputError("roi_names", key, "integer label values > 0 as keys") from None
+        if label <= 0 or not isinstance(name, str) or not name.strip():
+            raise InputError("roi_names", {key: name}, "a non-empty name for each label > 0")
+        names[label] = name.strip()
+    if len(set(names.values())) != len(names):
+        raise InputError("roi_names", value, "a different name for each label")
+    return names
+
+
+def _sidecar_names(path: Path) -> dict[int, str]:
+    stem = path.name
+    for suffix in SITK_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    for candidate in (path.with_name(stem + ".json"), path.with_name("names.json")):
+        if candidate.is_file():
+            return parse_roi_names(str(candidate))
+    return {}
+
+
+@dataclass(frozen=True)
+class VoiSource:
+    """Where the VOIs came from (for the report)."""
+
+    path: str
+    kind: str  # "rtstruct" or "labelmap"
+    names: tuple[str, ...]
+
+
+def read_vois(
+    path: str | Path,
+    grid: Grid,
+    *,
+    roi_names: str | Mapping[Any, Any] | None = None,
+    allow_partial: bool = False,
+) -> tuple[Vois, VoiSource]:
+    """VOIs from an RTSTRUCT or a label map, on ``grid`` (the dose grid).
+
+    Parameters
+    ----------
+    path
+        RTSTRUCT file, or label-map file (NIfTI/NRRD/MHA).
+    grid
+        The grid to rasterise or resample onto.
+    roi_names
+        For an RTSTRUCT: a JSON list/object is not used (every ROI with contours is read)
+        unless it maps labels to names; for a label map: label -> name (required unless a
+        sidecar JSON exists).
+    allow_partial
+        Keep RTSTRUCT ROIs that extend beyond the image (default: refuse).
+
+    Raises
+    ------
+    InputError
+        Missing file, or a label map without names.
+    ImageError
+        Unreadable file, empty VOI, VOI outside the image, frame of reference mismatch.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("rois", str(path), "an existing RTSTRUCT file or label-map file")
+    if path.is_file() and is_sitk_file(path):
+        names = parse_roi_names(roi_names) if roi_names is not None else _sidecar_names(path)
+        if not names:
+            raise InputError(
+                "roi_names",
+                None,
+                f'names for the labels of {path} as JSON ({{"1": "liver", "2": "tumor1"}}), '
+                "or a sidecar <labelmap>.json",
+            )
+        return _labelmap_vois(path, grid, names, allow_partial=allow_partial), VoiSource(
+            str(path), "labelmap", tuple(names.values())
+        )
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        structs = [p for p in files if _is_rtstruct(p)]
+        if len(structs) != 1:
+            raise ImageError(
+                f"--rois {path}: expected one RTSTRUCT file in the folder, found {len(structs)}"
+            )
+        path = structs[0]
+    wanted: list[str] | None = None
+    if roi_names is not None:
+        wanted = list(parse_roi_names(roi_names).values())
+    try:
+        vois = read_rtstruct(path, grid, names=wanted, allow_partial=allow_partial)
+    except ImageError as exc:
+        message = str(exc)
+        raise type(exc)(message if str(path) in message else f"--rois {path}: {message}") from exc
+    return vois, VoiSource(str(path), "rtstruct", tuple(vois))
+
+
+def _is_rtstruct(path: Path) -> bool:
+    try:
+        ds = read_dataset(path, header_only=True)
+    except ImageError:
+        return False
+    return str(ds.get("Modality", "")) == "RTSTRUCT"
+
+
+def _fraction_outside(mask: np.ndarray[Any, Any], source: Grid, target: Grid) -> float:
+    """Fraction of the mask's voxel centres that fall outside ``target``'s voxels."""
+    if source.same_geometry(target):
+        return 0.0
+    k, j, i = np.nonzero(mask)
+    points = source.index_to_physical_mm(np.column_stack([i, j, k]).astype(np.float64))
+    index = target.physical_mm_to_index(points)
+    upper = np.asarray(target.shape_zyx[::-1], dtype=np.float64) - 0.5
+    inside = np.all((index >= -0.5) & (index <= upper), axis=1)
+    return float(1.0 - inside.mean()) if inside.size else 0.0
+
+
+def _labelmap_vois(
+    path: Path, grid: Grid, names: Mapping[int, str], *, allow_partial: bool = False
+) -> Vois:
+    image = read_sitk_file(path)
+    values = image.array
+    labels = np.rint(values)
+    if not np.allclose(values, labels) or labels.min() < 0:
+        raise ImageError(f"--rois {path}: a label map holds integers >= 0 (0 = background)")
+    source = Grid(
+        image.shape_zyx,
+        image.origin_mm,
+        image.spacing_mm,
+        image.direction,
+        grid.frame_of_reference_uid,
+    )
+    on_grid = labels.astype(np.int32)
+    if not source.same_geometry(grid):
+        on_grid = resample_labels(on_grid, source, grid)
+    present = set(np.unique(labels).astype(int).tolist()) - {0}
+    masks = {}
+    for label, name in names.items():
+        if label not in present:
+            raise EmptyVoiError(
+                f"--rois {path}: label {label} ({name!r}) has no voxel; labels present: "
+                f"{sorted(present)}"
+            )
+        outside = _fraction_outside(labels == label, source, grid)
+        if outside > 0.0 and not allow_partial:
+            raise EmptyVoiError(
+                f"--rois {path}: VOI {name!r} (label {label}) extends outside the emission "
+                f"image ({100 * outside:.1f} % of its voxels); crop it to the image first"
+            )
+        mask = on_grid == label
+        if not mask.any():
+            raise EmptyVoiError(
+                f"--rois {path}: VOI {name!r} (label {label}) has no voxel on the dose grid "
+                "(it lies outside the emission image or is smaller than its voxels)"
+            )
+        masks[name] = mask
+    return Vois(grid, masks)

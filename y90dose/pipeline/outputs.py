@@ -1,0 +1,380 @@
+"""The output folder of a voxel-dosimetry run.
+
+==========================  ================================================================
+file                        content
+==========================  ================================================================
+``dose_gy.nii.gz``          absorbed dose to complete decay, Gy, on the emission (SPECT/PET)
+                            grid (float32)
+``rtdose.dcm``              the same as DICOM RT Dose, referencing the CT's study and frame
+                            of reference (the emission image's when there is no CT)
+``dose_on_ct_gy.nii.gz``    the dose resampled onto the CT grid (linear interpolation)
+``rtdose_on_ct.dcm``        the same as DICOM RT Dose on the CT grid
+``bed_gy.nii.gz``           voxel BED, Gy (tumour parameters in tumours, normal liver
+                            elsewhere); ``eqd2_gy.nii.gz`` likewise
+``vois/<name>.nii.gz``      each VOI's mask on the dose grid (uint8), listed in ``vois.json``
+``dvh.csv``, ``dvh.json``   cumulative DVH of each VOI (volume-weighted)
+``dvh.png``                 the DVHs
+``slices_<tumour>.png``     axial, coronal and sagittal dose over CT through each tumour
+``metrics.json``            the run's summary: per-VOI metrics, scaling, method, files
+==========================  ================================================================
+
+When there is no DICOM reference at all (NIfTI inputs), the RT Dose files get a new
+study and frame of reference (stated in the summary), since DICOM requires both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from y90dose.errors import ImageError, InputError
+from y90dose.imaging.dicom_write import StudyInfo
+from y90dose.imaging.image import Image
+from y90dose.imaging.nifti import write_dose_nifti, write_image_file, write_mask_file
+from y90dose.imaging.resample import resample_image, resample_mask
+from y90dose.imaging.rtdose import write_rtdose
+from y90dose.pipeline.voxel_run import VoxelComputation, radiobiology_maps
+
+DOSE_NIFTI = "dose_gy.nii.gz"
+RTDOSE = "rtdose.dcm"
+DOSE_ON_CT_NIFTI = "dose_on_ct_gy.nii.gz"
+RTDOSE_ON_CT = "rtdose_on_ct.dcm"
+BED_NIFTI = "bed_gy.nii.gz"
+EQD2_NIFTI = "eqd2_gy.nii.gz"
+VOI_FOLDER = "vois"
+VOI_INDEX = "vois.json"
+DVH_CSV = "dvh.csv"
+DVH_JSON = "dvh.json"
+DVH_PNG = "dvh.png"
+METRICS_JSON = "metrics.json"
+
+StageFn = Callable[[float, str], None]
+
+
+def safe_file_stem(name: str) -> str:
+    """A VOI name as a file-name part: letters, digits, ``-`` and ``_`` only.
+
+    Examples
+    --------
+    >>> safe_file_stem("Tumor 1 (S8)")
+    'Tumor_1_S8'
+    """
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")
+    return stem or "voi"
+
+
+def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """Create ``out_dir``; refuse a non-empty folder unless it is a previous run's.
+
+    A folder holding ``metrics.json`` (a previous run) is emptied of this module's files
+    only with ``overwrite``; any other non-empty folder is refused, so that outputs of two
+    runs never mix.
+
+    Raises
+    ------
+    InputError
+        (``--out``) when the folder is a file, not empty, or not writable.
+    """
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise InputError("out", str(path), "a folder (this is a file)")
+    if path.is_dir() and any(path.iterdir()):
+        if not (overwrite and (path / METRICS_JSON).is_file()):
+            raise InputError(
+                "out",
+                str(path),
+                "an empty or new folder (or a previous run's folder with --overwrite)",
+            )
+        for old in list(path.glob("*.nii.gz")) + list(path.glob("*.dcm")):
+            old.unlink()
+        for old in list(path.glob("*.png")) + list(path.glob("*.json")) + list(path.glob("*.csv")):
+            old.unlink()
+        voi_folder = path / VOI_FOLDER
+        if voi_folder.is_dir():
+            for old in voi_folder.iterdir():
+                old.unlink()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("out", str(path), f"a folder that can be created ({exc})") from None
+    return path
+
+
+def _dicom_reference(computation: VoxelComputation) -> tuple[Image, bool]:
+    """The image an RT Dose references, and whether it is a real DICOM image."""
+    for image in (computation.ct, computation.spect):
+        if (
+            image is not None
+            and image.study_instance_uid is not None
+            and image.frame_of_reference_uid is not None
+        ):
+            return image, True
+    study = StudyInfo.new()
+    placeholder = Image(
+        np.zeros((1, 1, 1), dtype=np.float32),
+        (0.0, 0.0, 0.0),
+        (1.0, 1.0, 1.0),
+        frame_of_reference_uid=study.frame_of_reference_uid,
+        study_instance_uid=study.study_instance_uid,
+        patient_study=study.patient_study,
+    )
+    return placeholder, False
+
+
+def rtdose_reference(computation: VoxelComputation) -> str:
+    """Which image the RT Dose files reference: ``"CT"``, ``"emission image"`` or new UIDs."""
+    reference, real = _dicom_reference(computation)
+    if not real:
+        return "none (no DICOM input): new StudyInstanceUID and FrameOfReferenceUID"
+    return "CT" if reference is computation.ct else "emission image"
+
+
+def _comment(computation: VoxelComputation) -> str:
+    method = computation.inputs["method"].upper()
+    kernel = computation.dose.kernel
+    source = f", kernel {kernel['source']}" if kernel else ""
+    return (
+        f"Y-90 absorbed dose to complete decay (Gy), {method}{source}, "
+        f"C = {computation.energy_j_per_gbq:g} J/GBq, y90dose"
+    )
+
+
+def write_dvh_png(computation: VoxelComputation, path: Path) -> Path:
+    """Cumulative DVHs of every VOI in one figure (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
+    for name, dvh in computation.dvhs.items():
+        axes.plot(dvh.dose_gy, dvh.volume_percent, label=name)
+    for threshold in computation.inputs["v_thresholds_gy"]:
+        axes.axvline(threshold, color="0.85", linewidth=0.8, zorder=0)
+    axes.set_xlabel("absorbed dose (Gy)")
+    axes.set_ylabel("volume (%)")
+    axes.set_ylim(0, 101)
+    axes.set_xlim(left=0)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8)
+    method = computation.inputs["method"].upper()
+    axes.set_title(f"Cumulative DVH, Y-90 {method}, dose to complete decay")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def _centroid_index(mask: npt.NDArray[np.bool_]) -> tuple[int, int, int]:
+    k, j, i = (round(float(v.mean())) for v in np.nonzero(mask))
+    return k, j, i
+
+
+def write_slices_png(
+    computation: VoxelComputation,
+    tumour: str,
+    path: Path,
+    dose_on_ct: Image | None,
+) -> Path:
+    """Axial, coronal and sagittal dose over CT through a tumour's centroid.
+
+    The CT (or, without CT, nothing) is shown in grey, the dose in colour above 1 % of the
+    tumour's maximum dose, and the tumour's outline in white. Views are in array (voxel)
+    orientation, with the aspect ratio of the voxel spacing.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    mask_dose = computation.vois[tumour]
+    if dose_on_ct is not None and computation.ct is not None:
+        background: npt.NDArray[Any] | None = computation.ct.array
+        dose = dose_on_ct.array
+        grid = computation.ct.grid
+        mask = resample_mask(mask_dose, computation.vois.grid, grid)
+        if not mask.any():
+            mask = np.zeros(grid.shape_zyx, dtype=bool)
+    else:
+        background = None
+        dose = computation.dose_image.array
+        grid = computation.dose_image.grid
+        mask = mask_dose
+    if mask.any():
+        k, j, i = _centroid_index(mask)
+    else:
+        centre = computation.dose_image.grid.index_to_physical_mm(
+            np.asarray(_centroid_index(mask_dose)[::-1], dtype=np.float64)
+        )
+        i, j, k = (round(float(v)) for v in grid.physical_mm_to_index(centre))
+        k = min(max(k, 0), grid.shape_zyx[0] - 1)
+        j = min(max(j, 0), grid.shape_zyx[1] - 1)
+        i = min(max(i, 0), grid.shape_zyx[2] - 1)
+    sx, sy, sz = grid.spacing_mm
+    views = [
+        ("axial", (slice(k, k + 1), slice(None), slice(None)), sy / sx),
+        ("coronal", (slice(None), slice(j, j + 1), slice(None)), sz / sx),
+        ("sagittal", (slice(None), slice(None), slice(i, i + 1)), sz / sy),
+    ]
+    peak = float(computation.metrics[tumour].max_gy) or 1.0
+    figure, axes = plt.subplots(1, 3, figsize=(15, 5.2), dpi=100)
+    image_handle = None
+    for axis, (title, where, aspect) in zip(axes, views, strict=True):
+        dose_plane = np.squeeze(dose[where])
+        mask_plane = np.squeeze(mask[where])
+        origin = "upper" if title == "axial" else "lower"
+        if background is not None:
+            axis.imshow(
+                np.squeeze(background[where]),
+                cmap="gray",
+                vmin=-200,
+                vmax=300,
+                aspect=aspect,
+                origin=origin,
+                interpolation="nearest",
+            )
+        shown = np.ma.masked_less(dose_plane, 0.01 * peak)
+        image_handle = axis.imshow(
+            shown,
+            cmap="jet",
+            alpha=0.55 if background is not None else 1.0,
+            vmin=0.0,
+            vmax=peak,
+            aspect=aspect,
+            origin=origin,
+            interpolation="nearest",
+        )
+        if mask_plane.any() and mask_plane.ndim == 2:
+            axis.contour(mask_plane.astype(float), levels=[0.5], colors="white", linewidths=1.0)
+        axis.set_title(f"{title}")
+        axis.set_xticks([])
+        axis.set_yticks([])
+    if image_handle is not None:
+        figure.colorbar(image_handle, ax=list(axes), shrink=0.8, label="dose (Gy)")
+    figure.suptitle(
+        f"{tumour}: mean {computation.metrics[tumour].mean_gy:.1f} Gy, "
+        f"D70 {computation.metrics[tumour].d_gy.get('D70', float('nan')):.1f} Gy"
+    )
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def write_outputs(
+    computation: VoxelComputation,
+    out_dir: Path,
+    *,
+    write_pngs: bool = True,
+    progress: StageFn | None = None,
+) -> dict[str, str]:
+    """Write every output file (module docstring) except ``metrics.json``.
+
+    Returns
+    -------
+    dict
+        Role -> path relative to ``out_dir`` (``"dose_nifti"``, ``"rtdose"``,
+        ``"dose_on_ct_nifti"``, ``"rtdose_on_ct"``, ``"dvh_csv"``... and
+        ``"slices_png:<tumour>"``).
+    """
+    report = progress or (lambda fraction, stage: None)
+    files: dict[str, str] = {}
+    dose = computation.dose_image
+    reference, real = _dicom_reference(computation)
+    comment = _comment(computation)
+
+    report(0.7, "writing the dose maps")
+    write_dose_nifti(dose, out_dir / DOSE_NIFTI)
+    files["dose_nifti"] = DOSE_NIFTI
+    dose_for_dicom = dose if real else dose.with_array(dose.array, frame_of_reference_uid=None)
+    write_rtdose(
+        dose_for_dicom,
+        reference,
+        out_dir / RTDOSE,
+        series_description="Y-90 dose (emission grid)",
+        dose_comment=comment,
+    )
+    files["rtdose"] = RTDOSE
+
+    bed, eqd2 = radiobiology_maps(computation)
+    write_image_file(dose.with_array(bed, units="GY"), out_dir / BED_NIFTI)
+    write_image_file(dose.with_array(eqd2, units="GY"), out_dir / EQD2_NIFTI)
+    files["bed_nifti"] = BED_NIFTI
+    files["eqd2_nifti"] = EQD2_NIFTI
+
+    dose_on_ct: Image | None = None
+    if computation.ct is not None:
+        report(0.78, "resampling the dose onto the CT grid")
+        dose_on_ct = resample_image(dose, computation.ct, outside_value=0.0)
+        dose_on_ct = dose_on_ct.with_array(np.maximum(dose_on_ct.array, 0.0), units="GY")
+        write_dose_nifti(dose_on_ct, out_dir / DOSE_ON_CT_NIFTI)
+        files["dose_on_ct_nifti"] = DOSE_ON_CT_NIFTI
+        report(0.84, "writing the RT Dose on the CT grid")
+        write_rtdose(
+            dose_on_ct,
+            reference,
+            out_dir / RTDOSE_ON_CT,
+            series_description="Y-90 dose (CT grid)",
+            dose_comment=comment,
+        )
+        files["rtdose_on_ct"] = RTDOSE_ON_CT
+
+    report(0.9, "writing VOIs and DVHs")
+    (out_dir / VOI_FOLDER).mkdir(exist_ok=True)
+    index: dict[str, str] = {}
+    used: set[str] = set()
+    for name in computation.vois:
+        stem = safe_file_stem(name)
+        while stem in used:
+            stem += "_"
+        used.add(stem)
+        relative = f"{VOI_FOLDER}/{stem}.nii.gz"
+        write_mask_file(computation.vois[name], computation.vois.grid, out_dir / relative)
+        index[name] = relative
+    _write_json(out_dir / VOI_INDEX, {"grid": "dose grid (dose_gy.nii.gz)", "vois": index})
+    files["vois_index"] = VOI_INDEX
+
+    from y90dose.dvh import dvhs_to_csv
+
+    (out_dir / DVH_CSV).write_text(dvhs_to_csv(list(computation.dvhs.values())), encoding="utf-8")
+    _write_json(out_dir / DVH_JSON, {name: dvh.to_dict() for name, dvh in computation.dvhs.items()})
+    files["dvh_csv"] = DVH_CSV
+    files["dvh_json"] = DVH_JSON
+
+    if write_pngs:
+        report(0.94, "drawing the DVH and slices")
+        write_dvh_png(computation, out_dir / DVH_PNG)
+        files["dvh_png"] = DVH_PNG
+        for tumour in computation.tumour_vois:
+            name = f"slices_{safe_file_stem(tumour)}.png"
+            write_slices_png(computation, tumour, out_dir / name, dose_on_ct)
+            files[f"slices_png:{tumour}"] = name
+    return files
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(_finite(data), indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ImageError(f"cannot write {path}: {exc}") from exc
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/infinity: write them as null."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` as indented JSON (NaN/infinity as null)."""
+    _write_json(path, data)

@@ -1,0 +1,551 @@
+"""Voxel dosimetry end to end: images in -> activity -> dose -> metrics (-> outputs).
+
+Steps (each reported through ``progress(fraction, stage)``):
+
+1. Read the emission image (SPECT or PET, :mod:`y90dose.pipeline.inputs`), the CT if
+   given, and the VOIs, rasterised or resampled onto the emission image's grid, which is
+   the dose grid. ``normal_liver`` (liver minus the tumours) and ``tumors`` (their union)
+   are added when a liver and at least one tumour are present.
+2. Activity per voxel (:mod:`y90dose.voxel.activity`): an image in Bq/mL (DICOM Units
+   BQML, or ``image_units="bqml"``) is used as is; an image in counts is scaled so that the
+   normalisation VOI (default ``liver``) holds A x (1 - LSF) x (1 - R), or, with
+   ``predictive=True``, the planned activity distributed by the MAA counts.
+3. Density per dose voxel: the CT's mean density in each voxel
+   (:mod:`y90dose.pipeline.ct_density`) with ``density="ct"`` (default when a CT is
+   given), else the liver density everywhere.
+4. Absorbed dose to complete decay (permanent implant), Gy: local deposition
+   (``method="ldm"``, D = C x A / m) or dose-voxel-kernel convolution (``"dvk"``,
+   :func:`y90dose.voxel.convolution.dvk_dose`).
+5. Per-VOI metrics and cumulative DVHs (:mod:`y90dose.dvh`), BED/EQD2 with the tumour
+   parameters in tumour VOIs and the normal-liver ones in liver VOIs.
+
+The energy constant C is the caller's (``energy_j_per_gbq``), else the product's
+(glass 50, resin 49.38 J/GBq) when ``product`` is given, else the EANM 2022 value
+49.67 J/GBq; the one used and its source are in the result.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from y90dose.constants import (
+    ENERGY_EANM_J_PER_GBQ,
+    KERNEL_LOW_DENSITY_WARNING_G_ML,
+    LIVER_DENSITY_G_ML,
+)
+from y90dose.devices import Product, default_energy_j_per_gbq
+from y90dose.dvh import (
+    DEFAULT_V_THRESHOLDS_GY,
+    Dvh,
+    RadiobiologyParameters,
+    VoiDoseMetrics,
+    bed_map_gy,
+    cumulative_dvh,
+    dose_metrics,
+    eqd2_map_gy,
+)
+from y90dose.errors import ImageError, InputError
+from y90dose.imaging.image import Image
+from y90dose.imaging.vois import Vois, tumour_names, with_normal_liver
+from y90dose.pipeline.ct_density import density_on_grid
+from y90dose.pipeline.inputs import (
+    VoiSource,
+    is_quantitative,
+    read_ct,
+    read_emission_image,
+    read_vois,
+)
+from y90dose.pipeline.progress import ProgressFn, Stages
+from y90dose.voxel.activity import (
+    ActivityMap,
+    activity_from_concentration,
+    activity_from_counts,
+    activity_predictive_from_maa,
+)
+from y90dose.voxel.convolution import dvk_dose
+from y90dose.voxel.density import DEFAULT_HU_DENSITY_CURVE, HuDensityCurve
+from y90dose.voxel.kernels import KernelSource
+from y90dose.voxel.ldm import ldm_dose
+from y90dose.voxel.result import VoxelDoseResult
+
+_LIVER_NAME = re.compile(r"(liver|perfused|lobe|segment)", re.IGNORECASE)
+_LUNG_NAME = re.compile(r"lung", re.IGNORECASE)
+
+#: Largest number of DVH points per VOI; the bin width grows past it (1 Gy by default).
+DVH_MAX_POINTS = 10_000
+DVH_BIN_WIDTH_GY = 1.0
+
+LUNG_KERNEL_STATEMENT = (
+    "A soft-tissue dose kernel (and local deposition with soft-tissue transport) is "
+    f"inaccurate where the density is below {KERNEL_LOW_DENSITY_WARNING_G_ML.value:g} g/mL "
+    "(lung, air): beta particles travel about 3-4 times farther in lung than in soft "
+    "tissue, so lung and lung-boundary doses here are energy / local mass without a "
+    "transport correction and should be read as estimates."
+)
+
+
+class DoseMethod(StrEnum):
+    """Dose engine: local deposition or dose-voxel-kernel convolution."""
+
+    LDM = "ldm"
+    DVK = "dvk"
+
+
+class DensitySource(StrEnum):
+    """Where voxel densities come from: the CT, or the liver density everywhere."""
+
+    CT = "ct"
+    UNIFORM = "uniform"
+
+
+@dataclass(frozen=True)
+class VoxelComputation:
+    """Everything the pipeline computed, arrays included (outputs are written from it).
+
+    Arrays are indexed (z, y, x); ``dose_image`` and the VOIs lie on the emission
+    image's grid.
+    """
+
+    spect: Image
+    ct: Image | None
+    vois: Vois
+    voi_source: VoiSource
+    tumour_vois: tuple[str, ...]
+    activity: ActivityMap
+    density_g_ml: npt.NDArray[np.float64] | float
+    density_info: dict[str, Any]
+    dose: VoxelDoseResult
+    dose_image: Image
+    metrics: dict[str, VoiDoseMetrics]
+    dvhs: dict[str, Dvh]
+    radiobiology_by_voi: dict[str, RadiobiologyParameters | None]
+    energy_j_per_gbq: float
+    energy_source: str
+    inputs: dict[str, Any]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def spacing_zyx_mm(self) -> tuple[float, float, float]:
+        """Dose-grid voxel size in array order (z, y, x), mm."""
+        x, y, z = self.spect.spacing_mm
+        return (z, y, x)
+
+
+def _check_fraction(name: str, value: float) -> float:
+    number = float(value)
+    if not math.isfinite(number) or number < 0.0 or number >= 1.0:
+        raise InputError(name, value, "a fraction 0 <= value < 1 (not a percentage)")
+    return number
+
+
+def _energy(energy_j_per_gbq: float | None, product: Product | str | None) -> tuple[float, str]:
+    if energy_j_per_gbq is not None:
+        value = float(energy_j_per_gbq)
+        if not math.isfinite(value) or not 45.0 <= value <= 55.0:
+            raise InputError(
+                "energy_j_per_gbq", energy_j_per_gbq, "a number 45-55 J/GBq (e.g. 49.67)"
+            )
+        return value, "given by the caller"
+    if product is not None:
+        try:
+            constant = default_energy_j_per_gbq(Product(product))
+        except ValueError:
+            raise InputError("product", product, "one of 'glass', 'resin'") from None
+        return constant.value, f"{constant.name}: {constant.source}"
+    return (
+        ENERGY_EANM_J_PER_GBQ.value,
+        f"{ENERGY_EANM_J_PER_GBQ.name}: {ENERGY_EANM_J_PER_GBQ.source}",
+    )
+
+
+def _radiobiology(
+    name: str, tumours: Sequence[str], alpha_per_gy: float | None
+) -> RadiobiologyParameters | None:
+    if name in tumours or name == "tumors":
+        return RadiobiologyParameters.tumor(alpha_per_gy)
+    if _LIVER_NAME.search(name):
+        return RadiobiologyParameters.normal_liver(alpha_per_gy)
+    return None
+
+
+def _activity(
+    spect: Image,
+    vois: Vois,
+    spacing_zyx: tuple[float, float, float],
+    *,
+    activity_gbq: float | None,
+    lsf: float,
+    residual: float,
+    normalize_to: str,
+    predictive: bool,
+) -> ActivityMap:
+    values = spect.array
+    if float(values.min()) < 0.0:
+        raise ImageError(
+            f"--spect {spect.metadata.get('source_path', '')}: {int((values < 0).sum())} "
+            f"voxel(s) have negative values (minimum {float(values.min()):.4g}); an activity "
+            "image must be >= 0 (reconstruct without negative values, e.g. OSEM)"
+        )
+    if is_quantitative(spect):
+        mask = vois.get(normalize_to)
+        return activity_from_concentration(
+            values,
+            spacing_mm=spacing_zyx,
+            mask=mask,
+            mask_name=normalize_to if mask is not None else None,
+        )
+    if activity_gbq is None:
+        raise InputError(
+            "activity_gbq",
+            None,
+            "an activity > 0 GBq: the emission image is in counts (not Bq/mL), so it is "
+            "scaled to the administered (or planned) activity",
+        )
+    if normalize_to not in vois:
+        raise InputError("normalize_to", normalize_to, f"one of the VOIs: {sorted(vois)}")
+    if predictive:
+        return activity_predictive_from_maa(
+            values,
+            spacing_mm=spacing_zyx,
+            mask=vois[normalize_to],
+            planned_activity_gbq=activity_gbq,
+            lung_shunt_fraction=lsf,
+            residual_fraction=residual,
+            mask_name=normalize_to,
+        )
+    return activity_from_counts(
+        values,
+        spacing_mm=spacing_zyx,
+        mask=vois[normalize_to],
+        administered_activity_gbq=activity_gbq,
+        lung_shunt_fraction=lsf,
+        residual_fraction=residual,
+        mask_name=normalize_to,
+    )
+
+
+def _bin_width_gy(max_dose_gy: float) -> float:
+    return max(DVH_BIN_WIDTH_GY, max_dose_gy / DVH_MAX_POINTS)
+
+
+def compute_voxel_dose(
+    spect_path: str | Path,
+    rois_path: str | Path,
+    *,
+    ct_path: str | Path | None = None,
+    roi_names: str | Mapping[Any, Any] | None = None,
+    activity_gbq: float | None = None,
+    lsf: float = 0.0,
+    residual: float = 0.0,
+    normalize_to: str = "liver",
+    method: DoseMethod | str = DoseMethod.DVK,
+    kernel: KernelSource | str = KernelSource.AUTO,
+    image_units: str | None = None,
+    predictive: bool = False,
+    product: Product | str | None = None,
+    energy_j_per_gbq: float | None = None,
+    density: DensitySource | str | None = None,
+    hu_density_curve: HuDensityCurve | str | Path | None = None,
+    liver_roi: str = "liver",
+    tumor_rois: Sequence[str] | None = None,
+    eud_alpha_per_gy: float | None = None,
+    v_thresholds_gy: Sequence[float] = DEFAULT_V_THRESHOLDS_GY,
+    allow_partial_vois: bool = False,
+    progress: ProgressFn | None = None,
+) -> VoxelComputation:
+    """Run steps 1-5 of the module docstring and return every intermediate result.
+
+    Parameters
+    ----------
+    spect_path
+        Emission image: DICOM folder or file, or NIfTI/NRRD/MHA file.
+    rois_path
+        RTSTRUCT file (or a folder holding one), or a label map.
+    ct_path
+        CT (DICOM folder or image file in HU), optional: densities and the CT-grid outputs.
+    roi_names
+        Label -> name JSON (label maps), or the ROIs to take from an RTSTRUCT.
+    activity_gbq
+        Administered (or, with ``predictive``, planned) activity, GBq; required for an
+        image in counts, optional (reported only) for one in Bq/mL.
+    lsf, residual
+        Lung shunt and residual fractions (0 <= f < 1) that did not reach the liver.
+    normalize_to
+        VOI that holds A x (1 - LSF) x (1 - R) (default ``liver``).
+    method
+        ``"dvk"`` (default) or ``"ldm"``.
+    kernel
+        ``"auto"`` (Lanconelli 2012 at tabulated voxel sizes, else integrated Graves DPK),
+        ``"dpk"`` or ``"lanconelli"``.
+    image_units
+        ``"counts"`` or ``"bqml"``: overrides the image's own units.
+    predictive
+        The image is a Tc-99m MAA SPECT and ``activity_gbq`` the planned activity.
+    product, energy_j_per_gbq
+        Energy constant C: given, else the product's, else EANM 49.67 J/GBq.
+    density
+        ``"ct"`` (default with a CT) or ``"uniform"`` (liver density 1.03 g/mL).
+    hu_density_curve
+        A scanner's HU -> density calibration (curve or CSV path); default curve otherwise.
+    liver_roi, tumor_rois
+        Names of the liver and tumour VOIs (tumours default to names like ``tumor``,
+        ``lesion``, ``GTV``, ``HCC``).
+    eud_alpha_per_gy
+        Radiosensitivity for the EUD (1/Gy); no EUD without it (no consensus default).
+    v_thresholds_gy
+        Thresholds of the V_t metrics, Gy.
+    allow_partial_vois
+        Keep VOIs that extend outside the image (default: refuse).
+    progress
+        ``progress(fraction, stage)``.
+
+    Raises
+    ------
+    InputError
+        A bad option (named).
+    ImageError
+        An unreadable file, an empty VOI, a VOI outside the image, mismatched frames.
+    """
+    stages = Stages(progress)
+    if activity_gbq is not None:
+        activity_value = float(activity_gbq)
+        if not math.isfinite(activity_value) or activity_value <= 0.0:
+            raise InputError("activity_gbq", activity_gbq, "an activity > 0 GBq")
+    lsf = _check_fraction("lsf", lsf)
+    residual = _check_fraction("residual", residual)
+    try:
+        dose_method = DoseMethod(method)
+    except ValueError:
+        raise InputError("method", method, "one of 'dvk', 'ldm'") from None
+    try:
+        kernel_source = KernelSource(kernel)
+    except ValueError:
+        raise InputError("kernel", kernel, "one of 'auto', 'dpk', 'lanconelli'") from None
+    if eud_alpha_per_gy is not None and not (
+        math.isfinite(float(eud_alpha_per_gy)) and float(eud_alpha_per_gy) > 0
+    ):
+        raise InputError("eud_alpha_per_gy", eud_alpha_per_gy, "a radiosensitivity > 0 per Gy")
+    constant, constant_source = _energy(energy_j_per_gbq, product)
+    curve = DEFAULT_HU_DENSITY_CURVE
+    if isinstance(hu_density_curve, HuDensityCurve):
+        curve = hu_density_curve
+    elif hu_density_curve is not None:
+        curve = HuDensityCurve.from_csv(hu_density_curve)
+
+    stages.report(0.02, "reading the emission image")
+    spect = read_emission_image(spect_path, image_units=image_units)
+    ct: Image | None = None
+    if ct_path is not None:
+        stages.report(0.08, "reading the CT")
+        ct = read_ct(ct_path)
+        if (
+            spect.frame_of_reference_uid is not None
+            and ct.frame_of_reference_uid is not None
+            and spect.frame_of_reference_uid != ct.frame_of_reference_uid
+        ):
+            raise ImageError(
+                f"--ct {ct_path}: FrameOfReferenceUID {ct.frame_of_reference_uid} differs from "
+                f"that of --spect {spect_path} ({spect.frame_of_reference_uid}); the SPECT and "
+                "CT must be registered (same frame of reference)"
+            )
+    try:
+        density_mode = DensitySource(density or (DensitySource.CT if ct else DensitySource.UNIFORM))
+    except ValueError:
+        raise InputError("density", density, "one of 'ct', 'uniform'") from None
+    if density_mode is DensitySource.CT and ct is None:
+        raise InputError("density", "ct", "'uniform' when no --ct is given")
+
+    stages.report(0.15, "reading the VOIs")
+    vois, voi_source = read_vois(
+        rois_path, spect.grid, roi_names=roi_names, allow_partial=allow_partial_vois
+    )
+    if tumor_rois:
+        missing = [name for name in tumor_rois if name not in vois]
+        if missing:
+            raise InputError("tumor_roi", missing, f"names of VOIs in the file: {sorted(vois)}")
+        tumours = tuple(tumor_rois)
+    else:
+        tumours = tuple(name for name in tumour_names(vois) if name != liver_roi)
+    if liver_roi in vois and tumours:
+        vois = with_normal_liver(vois, liver=liver_roi, tumours=list(tumours))
+
+    x, y, z = spect.spacing_mm
+    spacing_zyx = (z, y, x)
+    warnings: list[str] = []
+    density_map: npt.NDArray[np.float64] | float
+    if density_mode is DensitySource.CT and ct is not None:
+        stages.report(0.25, "densities from the CT")
+        grid_density = density_on_grid(ct, spect.grid, curve)
+        density_map = grid_density.density_g_ml
+        density_info = grid_density.provenance()
+        warnings.extend(grid_density.warnings)
+    else:
+        density_map = LIVER_DENSITY_G_ML.value
+        density_info = {
+            "source": "uniform",
+            "density_g_ml": LIVER_DENSITY_G_ML.value,
+            "reference": LIVER_DENSITY_G_ML.source,
+        }
+        lungs = [name for name in vois if _LUNG_NAME.search(name)]
+        if lungs:
+            warnings.append(
+                f"no CT densities: VOI(s) {lungs} take the liver density "
+                f"{LIVER_DENSITY_G_ML.value} g/mL, so their dose is underestimated about "
+                "3-fold (lung is 0.2-0.4 g/mL); give --ct for a lung dose"
+            )
+
+    stages.report(0.35, "activity per voxel")
+    activity = _activity(
+        spect,
+        vois,
+        spacing_zyx,
+        activity_gbq=activity_gbq,
+        lsf=lsf,
+        residual=residual,
+        normalize_to=normalize_to,
+        predictive=predictive,
+    )
+
+    stages.report(0.45, f"absorbed dose ({dose_method.value})")
+    if dose_method is DoseMethod.DVK:
+        dose = dvk_dose(
+            activity.activity_gbq,
+            spacing_mm=spacing_zyx,
+            density_g_ml=density_map,
+            energy_j_per_gbq=constant,
+            kernel_source=kernel_source,
+        )
+    else:
+        dose = ldm_dose(
+            activity.activity_gbq,
+            spacing_mm=spacing_zyx,
+            density_g_ml=density_map,
+            energy_j_per_gbq=constant,
+        )
+    warnings.extend(dose.warnings)
+    if dose_method is DoseMethod.LDM and isinstance(density_map, np.ndarray):
+        low = int(
+            np.count_nonzero(
+                (density_map < KERNEL_LOW_DENSITY_WARNING_G_ML.value) & (dose.dose_gy > 0)
+            )
+        )
+        if low:
+            warnings.append(
+                f"{low} voxel(s) with dose have density < "
+                f"{KERNEL_LOW_DENSITY_WARNING_G_ML.value:g} g/mL (lung or air): their local-"
+                "deposition dose is energy / local mass without transport"
+            )
+    dose_gy = np.asarray(dose.dose_gy, dtype=np.float32)
+    dose_image = spect.with_array(dose_gy, units="GY", modality="RTDOSE")
+
+    stages.report(0.6, "dose metrics and DVHs")
+    metrics: dict[str, VoiDoseMetrics] = {}
+    dvhs: dict[str, Dvh] = {}
+    radiobiology: dict[str, RadiobiologyParameters | None] = {}
+    for name in vois:
+        params = _radiobiology(name, tumours, eud_alpha_per_gy)
+        radiobiology[name] = params
+        mask = vois[name]
+        metrics[name] = dose_metrics(
+            dose_gy,
+            mask,
+            spacing_mm=spacing_zyx,
+            voi_name=name,
+            density_g_ml=density_map,
+            v_thresholds_gy=v_thresholds_gy,
+            radiobiology=params,
+        )
+        dvhs[name] = cumulative_dvh(
+            dose_gy,
+            mask,
+            spacing_mm=spacing_zyx,
+            bin_width_gy=_bin_width_gy(metrics[name].max_gy),
+            density_g_ml=density_map,
+            voi_name=name,
+        )
+        if _LUNG_NAME.search(name):
+            warnings.append(f"VOI {name!r}: {LUNG_KERNEL_STATEMENT}")
+
+    inputs = {
+        "spect_path": str(spect_path),
+        "ct_path": None if ct_path is None else str(ct_path),
+        "rois_path": str(rois_path),
+        "activity_gbq": activity_gbq,
+        "lsf": lsf,
+        "residual": residual,
+        "normalize_to": normalize_to,
+        "method": dose_method.value,
+        "kernel": kernel_source.value,
+        "image_units": spect.units,
+        "predictive": predictive,
+        "product": None if product is None else Product(product).value,
+        "density": density_mode.value,
+        "liver_roi": liver_roi,
+        "tumor_rois": list(tumours),
+        "eud_alpha_per_gy": eud_alpha_per_gy,
+        "v_thresholds_gy": [float(t) for t in v_thresholds_gy],
+    }
+    return VoxelComputation(
+        spect=spect,
+        ct=ct,
+        vois=vois,
+        voi_source=voi_source,
+        tumour_vois=tumours,
+        activity=activity,
+        density_g_ml=density_map,
+        density_info=density_info,
+        dose=dose,
+        dose_image=dose_image,
+        metrics=metrics,
+        dvhs=dvhs,
+        radiobiology_by_voi=radiobiology,
+        energy_j_per_gbq=constant,
+        energy_source=constant_source,
+        inputs=inputs,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def radiobiology_maps(
+    computation: VoxelComputation,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Voxel BED and EQD2 maps (Gy): tumour parameters in the tumours, normal liver elsewhere."""
+    dose = computation.dose_image.array
+    normal = RadiobiologyParameters.normal_liver()
+    bed = bed_map_gy(dose, normal)
+    eqd2 = eqd2_map_gy(dose, normal)
+    if computation.tumour_vois:
+        inside = computation.vois.union(list(computation.tumour_vois))
+        tumour = RadiobiologyParameters.tumor()
+        bed[inside] = bed_map_gy(dose[inside], tumour)
+        eqd2[inside] = eqd2_map_gy(dose[inside], tumour)
+    return bed.astype(np.float32), eqd2.astype(np.float32)
+
+
+def flat_metrics(metrics: VoiDoseMetrics) -> dict[str, Any]:
+    """One VOI's metrics with flat keys: ``mean_gy``, ``d70_gy``, ``v100_percent``...
+
+    The nested ``d_gy``/``v_percent`` of :meth:`VoiDoseMetrics.to_dict` become one key each
+    (``D70`` -> ``d70_gy``, ``V205`` -> ``v205_percent``).
+    """
+    data = metrics.to_dict()
+    d_values = data.pop("d_gy")
+    v_values = data.pop("v_percent")
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        flat[key] = value
+    for key, value in d_values.items():
+        flat[f"{key.lower()}_gy"] = value
+    for key, value in v_values.items():
+        flat[f"{key.lower()}_percent"] = value
+    flat["mass_kg"] = metrics.mass_g / 1000.0
+    return flat

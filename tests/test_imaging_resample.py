@@ -42,8 +42,8 @@ def test_linear_field_is_reproduced_and_outside_value_used() -> None:
     assert result.array[hull] == pytest.approx(expected[hull], abs=1e-6)
     assert np.all(inside[hull])
     # the source's last voxel centre is at x = 76 mm: a target voxel at 85 mm is outside
-    beyond = target.physical_mm_to_index([85.3, 11.1, 10.7])
-    assert result.array[int(round(beyond[2])), int(round(beyond[1])), int(round(beyond[0]))] == -1.0
+    i, j, k = np.rint(target.physical_mm_to_index([85.3, 11.1, 10.7])).astype(int)
+    assert result.array[k, j, i] == -1.0
 
 
 def test_mask_nearest_neighbour_keeps_a_block() -> None:

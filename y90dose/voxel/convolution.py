@@ -71,8 +71,8 @@ __all__ = [
 KERNEL_SPACING_TOLERANCE_MM = 0.01
 """A kernel is used for an image whose spacing matches it within 0.01 mm per axis."""
 
-DEFAULT_SLAB_VOXELS = 2**21
-"""Images larger than this (128^3 voxels) are convolved in slabs along axis 0
+DEFAULT_SLAB_VOXELS = 2**20
+"""Images larger than this (64 x 128 x 128 voxels) are convolved in slabs along axis 0
 (overlap-add) to bound the peak memory."""
 
 

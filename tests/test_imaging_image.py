@@ -77,3 +77,16 @@ def test_bad_geometry_is_refused(field: str, value: tuple[float, ...]) -> None:
 def test_non_orthonormal_direction_is_refused() -> None:
     with pytest.raises(InputError, match="direction"):
         Grid((1, 1, 1), (0, 0, 0), (1, 1, 1), np.diag([1.0, 2.0, 1.0]))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["y90dose.imaging.image", "y90dose.imaging.vois", "y90dose.imaging.rtdose"],
+)
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -158,3 +158,40 @@ def test_shared_sts_dicom_matches_its_nifti_copy(modality: str) -> None:
     assert dicom.origin_mm == pytest.approx(nifti.origin_mm, abs=1e-3)
     assert dicom.spacing_mm == pytest.approx(nifti.spacing_mm, abs=1e-5)
     assert np.allclose(dicom.array, nifti.array, rtol=1e-5, atol=1e-5)
+
+
+def test_nm_single_frame_series_reads_back(study: SyntheticStudy, tmp_path: Path) -> None:
+    from y90dose.imaging import write_pt_series
+
+    write_pt_series(study.spect, tmp_path / "nm", study=study.study, modality="NM")
+    nm = read_image(tmp_path / "nm")
+    assert nm.modality == "NM" and nm.units == "BQML"
+    assert nm.same_geometry(study.spect)
+    assert np.abs(nm.array - study.spect.array).max() <= study.tumor_bq_per_ml / 32767
+
+
+@pytest.mark.parametrize(
+    "direction",
+    [
+        np.diag([-1.0, -1.0, 1.0]),  # patient rotated 180 degrees (e.g. prone / feet first)
+        np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]]),  # coronal slices
+        np.array(  # oblique: 20 degrees about the patient's z axis
+            [[0.9396926, -0.3420201, 0], [0.3420201, 0.9396926, 0], [0, 0, 1.0]]
+        ),
+    ],
+    ids=["rotated", "coronal", "oblique"],
+)
+def test_orientation_is_honoured(direction: np.ndarray, tmp_path: Path) -> None:
+    from y90dose.imaging import StudyInfo, write_ct_series
+
+    info = StudyInfo.new(uid_prefix="orientation")
+    values = np.random.default_rng(5).integers(-1000, 1000, size=(6, 7, 8)).astype(np.float32)
+    image = Image(
+        values, (12.0, -7.5, 30.0), (1.5, 2.0, 3.0), direction, info.frame_of_reference_uid
+    )
+    write_ct_series(image, tmp_path / "ct", study=info)
+    back = read_image(tmp_path / "ct")
+    assert back.direction == pytest.approx(direction, abs=1e-6)
+    assert back.origin_mm == pytest.approx(image.origin_mm, abs=1e-4)
+    assert back.spacing_mm == pytest.approx(image.spacing_mm)
+    assert np.array_equal(back.array, values)

@@ -208,3 +208,33 @@ def test_shared_lu177_lesions_rasterise_to_plausible_volumes() -> None:
         assert 0.5 < vois.volume_ml(name) < 500  # liver lesions: mL to hundreds of mL
         # lesions are hot on a DOTATATE SPECT: mean uptake above the image's overall mean
         assert spect.array[vois[name]].mean() > 3 * spect.array.mean()
+
+
+def test_sphere_on_an_oblique_grid_within_3_percent(tmp_path: Path) -> None:
+    """Contours written on a rotated, reversed-row grid rasterise to the sphere volume."""
+    from y90dose.imaging.synthetic import sphere_contours_mm
+
+    info = StudyInfo.new(uid_prefix="oblique-sphere")
+    angle = math.radians(25)
+    direction = np.array(
+        [[-math.cos(angle), math.sin(angle), 0], [-math.sin(angle), -math.cos(angle), 0], [0, 0, 1]]
+    )
+    grid = Grid(
+        (30, 60, 60), (60.0, 30.0, -40.0), (1.5, 1.5, 3.0), direction, info.frame_of_reference_uid
+    )
+    center = tuple(grid.index_to_physical_mm([30.2, 29.7, 14.6]).tolist())
+    ref = _reference(info, grid.shape_zyx, grid.spacing_mm, grid.origin_mm)
+    ref = Image(
+        ref.array,
+        grid.origin_mm,
+        grid.spacing_mm,
+        direction,
+        info.frame_of_reference_uid,
+        study_instance_uid=info.study_instance_uid,
+        patient_study=info.patient_study,
+    )
+    contours = sphere_contours_mm(grid, center, 25.0)  # type: ignore[arg-type]
+    vois = read_rtstruct(
+        write_rtstruct({"sphere": contours}, ref, tmp_path / "rs.dcm", study=info), ref
+    )
+    assert vois.volume_ml("sphere") == pytest.approx(4 / 3 * math.pi * 25**3 / 1000, rel=0.03)

@@ -4,6 +4,7 @@ volume, same-geometry checks and SimpleITK interop."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -69,7 +70,11 @@ def test_sitk_round_trip_keeps_values_and_geometry() -> None:
     [("spacing_mm", (1.0, 0.0, 1.0)), ("origin_mm", (0.0, float("nan"), 0.0))],
 )
 def test_bad_geometry_is_refused(field: str, value: tuple[float, ...]) -> None:
-    kwargs = {"origin_mm": (0.0, 0.0, 0.0), "spacing_mm": (1.0, 1.0, 1.0), field: value}
+    kwargs: dict[str, Any] = {
+        "origin_mm": (0.0, 0.0, 0.0),
+        "spacing_mm": (1.0, 1.0, 1.0),
+        field: value,
+    }
     with pytest.raises(InputError, match=field):
         Image(np.zeros((1, 1, 1)), **kwargs)
 

@@ -233,7 +233,7 @@ def test_sphere_on_an_oblique_grid_within_3_percent(tmp_path: Path) -> None:
         study_instance_uid=info.study_instance_uid,
         patient_study=info.patient_study,
     )
-    contours = sphere_contours_mm(grid, center, 25.0)  # type: ignore[arg-type]
+    contours = sphere_contours_mm(grid, center, 25.0)
     vois = read_rtstruct(
         write_rtstruct({"sphere": contours}, ref, tmp_path / "rs.dcm", study=info), ref
     )

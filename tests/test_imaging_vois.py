@@ -12,7 +12,7 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import pack_bits
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from y90dose.errors import GeometryError, ImageError, InputError
 from y90dose.imaging import (
@@ -108,8 +108,8 @@ def _write_seg(vois: Vois, ct: Image, path: Path, frame_uid: str) -> Path:
     """A minimal BINARY DICOM SEG (PS3.3 A.51) with one frame per segment and slice."""
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.66.4"
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPClassUID = UID("1.2.840.10008.5.1.4.1.1.66.4")
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(generate_uid())
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
@@ -127,7 +127,9 @@ def _write_seg(vois: Vois, ct: Image, path: Path, frame_uid: str) -> Path:
             identification = Dataset()
             identification.ReferencedSegmentNumber = number
             position = Dataset()
-            position.ImagePositionPatient = [f"{v:.4f}" for v in ct.index_to_physical_mm([0, 0, k])]
+            position.ImagePositionPatient = [
+                f"{v:.4f}" for v in ct.index_to_physical_mm([0.0, 0.0, float(k)])
+            ]
             group = Dataset()
             group.SegmentIdentificationSequence = DicomSequence([identification])
             group.PlanePositionSequence = DicomSequence([position])

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from y90dose.pipeline.compare import ComparisonResult, compare_runs
+from y90dose.pipeline.from_images import FromImagesResult, plan_from_images
 from y90dose.pipeline.run import (
     VoxelRunResult,
     find_study_inputs,

@@ -1,0 +1,263 @@
+"""Voxel-based partition planning: MAA SPECT/CT VOIs in, partition-model plan out.
+
+What is measured on the Tc-99m MAA SPECT (counts; no absolute calibration is needed):
+
+- TN_i = (mean counts per mL in tumour i) / (mean counts per mL in the normal liver),
+  the ratio of activity *concentrations* the partition model needs (physics.md 4.3),
+  with normal liver = liver minus every tumour;
+- volumes of the tumours and of the normal liver, in mL: voxel count x voxel volume of
+  the VOIs rasterised on the CT grid when a CT is given (finer voxels, smaller partial-
+  volume error), else on the SPECT grid; the planning core turns them into masses with
+  the liver density (1.03 g/mL unless ``density_g_ml`` is given);
+- with a lung VOI, the lung shunt fraction LSF = C_lung / (C_lung + C_liver), C the
+  total counts in each VOI (physics.md 4.4, "counts from SPECT/CT VOIs"); ``lsf`` given
+  explicitly takes precedence and the measured value is reported beside it.
+
+These go, in one call, into :func:`y90dose.models.partition.plan_partition`; the result
+is the planning core's plan plus what was measured. Measured CT densities and the CT lung
+mass are reported, not used (pass ``density_g_ml``/``lung_mass_kg`` to use them).
+
+Reference: Ho S, et al. Partition model for estimating radiation doses from yttrium-90
+microspheres in treating hepatic tumours. Eur J Nucl Med 1996;23:947-952.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from y90dose.errors import ImageError, InputError
+from y90dose.imaging.image import Image
+from y90dose.imaging.vois import Vois, with_normal_liver
+from y90dose.models.common import PlanResult
+from y90dose.models.partition import PartitionPlanInput, plan_partition
+from y90dose.pipeline.inputs import read_ct, read_emission_image, read_vois
+from y90dose.pipeline.progress import ProgressFn, Stages
+from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
+from y90dose.validation import parse
+from y90dose.voxel.density import hu_to_density
+
+LUNG_FOV_WARNING = (
+    "LSF measured from SPECT/CT VOIs: lungs not wholly inside the SPECT field of view, "
+    "or lung counts lost to attenuation and scatter differences, make it an underestimate; "
+    "compare with the planar LSF"
+)
+
+
+class MeasuredVoi(BaseModel):
+    """What was measured in one VOI of the MAA SPECT."""
+
+    model_config = ConfigDict(frozen=True)
+
+    volume_ml: float = Field(description="VOI volume used for the plan (mL)")
+    volume_on_spect_grid_ml: float = Field(description="VOI volume on the SPECT grid (mL)")
+    counts: float = Field(description="sum of the SPECT voxel values in the VOI")
+    mean_counts_per_ml: float = Field(description="counts / volume on the SPECT grid")
+    mean_ct_density_g_ml: float | None = Field(
+        None, description="mean CT density in the VOI (g/mL), reported only"
+    )
+    ct_mass_kg: float | None = Field(None, description="CT density x volume (kg), reported")
+
+
+class FromImagesResult(BaseModel):
+    """The partition plan from images and what was measured to build it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plan: dict[str, Any] = Field(description="the planning core's plan (PlanResult JSON)")
+    measured: dict[str, Any] = Field(description="TN ratios, LSF, volumes, counts per VOI")
+    plan_input: dict[str, Any] = Field(description="the PartitionPlanInput given to the core")
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types."""
+        return self.model_dump(mode="json")
+
+
+def _measure(
+    spect: Image,
+    vois_spect: Vois,
+    vois_volume: Vois,
+    density: np.ndarray[Any, Any] | None,
+    name: str,
+) -> MeasuredVoi:
+    mask = vois_spect[name]
+    counts = float(spect.array[mask].sum(dtype=np.float64))
+    volume_spect = vois_spect.volume_ml(name)
+    mean_density = ct_mass = None
+    if density is not None:
+        mask_volume = vois_volume[name]
+        mean_density = float(density[mask_volume].mean())
+        ct_mass = float(density[mask_volume].sum()) * vois_volume.grid.voxel_volume_ml / 1000.0
+    return MeasuredVoi(
+        volume_ml=vois_volume.volume_ml(name),
+        volume_on_spect_grid_ml=volume_spect,
+        counts=counts,
+        mean_counts_per_ml=counts / volume_spect,
+        mean_ct_density_g_ml=mean_density,
+        ct_mass_kg=ct_mass,
+    )
+
+
+def _ct_density_on_ct(ct: Image) -> np.ndarray[Any, Any]:
+    """Density (g/mL) of every CT voxel (the CT grid is its own dose grid here)."""
+    return np.asarray(hu_to_density(ct.array).density_g_ml, dtype=np.float64)
+
+
+def plan_from_images(
+    spect_path: str | Path,
+    rois_path: str | Path,
+    *,
+    liver_roi: str,
+    tumor_rois: Sequence[str],
+    normal_dose_gy: float | None = None,
+    tumor_dose_gy: float | None = None,
+    ct_path: str | Path | None = None,
+    lung_roi: str | None = None,
+    roi_names: str | Mapping[Any, Any] | None = None,
+    lsf: float | None = None,
+    plan_options: Mapping[str, Any] | None = None,
+    settings: ClinicalSettings = DEFAULT_SETTINGS,
+    progress: ProgressFn | None = None,
+) -> FromImagesResult:
+    """Partition plan from an MAA SPECT (and CT) and its VOIs (module docstring).
+
+    Parameters
+    ----------
+    spect_path
+        MAA SPECT: DICOM folder or file, or NIfTI/NRRD/MHA (counts).
+    rois_path
+        RTSTRUCT or label map holding the liver, tumour(s) and optionally lung VOIs.
+    liver_roi, tumor_rois
+        Name of the whole-liver VOI (the perfused liver), names of the tumour VOIs.
+    normal_dose_gy, tumor_dose_gy
+        Exactly one target (normal liver, or the lowest-TN tumour), Gy.
+    ct_path
+        CT for finer VOI volumes and reported densities.
+    lung_roi
+        Lung VOI: measures the LSF.
+    roi_names
+        Label names of a label map (JSON).
+    lsf
+        Lung shunt fraction to use (0..1); required without ``lung_roi``.
+    plan_options
+        Further fields of :class:`PartitionPlanInput` (``product``, ``residual``,
+        ``lung_mass_kg``, ``density_g_ml``, ``delivery``, ``energy_j_per_gbq``...).
+    settings
+        Clinical settings for the plan's findings.
+    progress
+        ``progress(fraction, stage)``.
+
+    Raises
+    ------
+    InputError
+        Bad options (named), no LSF source, a tumour named twice.
+    ImageError
+        Unreadable inputs, empty or outside VOIs, no counts in the normal liver.
+
+    Examples
+    --------
+    >>> r = plan_from_images("maa/", "rs.dcm", liver_roi="liver", tumor_rois=["t1"],
+    ...                      normal_dose_gy=40, lung_roi="lungs")  # doctest: +SKIP
+    >>> r.measured["tn_ratios"], r.plan["activity_gbq"]  # doctest: +SKIP
+    """
+    stages = Stages(progress)
+    tumours = list(tumor_rois)
+    if not tumours:
+        raise InputError("tumor_roi", tumours, "at least one tumour VOI name")
+    if len(set(tumours)) != len(tumours):
+        raise InputError("tumor_roi", tumours, "each tumour named once")
+    if liver_roi in tumours:
+        raise InputError("liver_roi", liver_roi, "a VOI other than the tumours")
+    if lsf is None and lung_roi is None:
+        raise InputError("lsf", None, "a lung shunt fraction 0..1, or --lung-roi to measure it")
+    if lsf is not None and not (math.isfinite(float(lsf)) and 0.0 <= float(lsf) < 1.0):
+        raise InputError("lsf", lsf, "a fraction 0 <= LSF < 1 (not a percentage)")
+
+    stages.report(0.05, "reading the MAA SPECT")
+    spect = read_emission_image(spect_path)
+    if float(spect.array.min()) < 0:
+        raise ImageError(f"--spect {spect_path}: negative voxel values; counts must be >= 0")
+    ct = read_ct(ct_path) if ct_path is not None else None
+    wanted = [liver_roi, *tumours] + ([lung_roi] if lung_roi else [])
+    stages.report(0.3, "reading the VOIs")
+    vois_spect, source = read_vois(rois_path, spect.grid, roi_names=roi_names)
+    missing = [name for name in wanted if name not in vois_spect]
+    if missing:
+        option = "lung_roi" if missing == [lung_roi] else "tumor_roi"
+        if liver_roi in missing:
+            option = "liver_roi"
+        raise InputError(option, missing, f"VOI names in {rois_path}: {sorted(vois_spect)}")
+    vois_spect = with_normal_liver(vois_spect.select(wanted), liver=liver_roi, tumours=tumours)
+    density = None
+    vois_volume = vois_spect
+    if ct is not None:
+        stages.report(0.5, "VOIs on the CT grid")
+        vois_ct, _ = read_vois(rois_path, ct.grid, roi_names=roi_names)
+        vois_volume = with_normal_liver(vois_ct.select(wanted), liver=liver_roi, tumours=tumours)
+        density = _ct_density_on_ct(ct)
+
+    stages.report(0.8, "measuring")
+    names = [*tumours, "normal_liver", liver_roi] + ([lung_roi] if lung_roi else [])
+    measured = {name: _measure(spect, vois_spect, vois_volume, density, name) for name in names}
+    normal = measured["normal_liver"]
+    if normal.counts <= 0:
+        raise ImageError(
+            f"--spect {spect_path}: no counts in the normal liver ({liver_roi!r} minus the "
+            "tumours); the TN ratio is undefined"
+        )
+    tn = [measured[t].mean_counts_per_ml / normal.mean_counts_per_ml for t in tumours]
+    zero = [t for t, ratio in zip(tumours, tn, strict=True) if ratio <= 0]
+    if zero:
+        raise ImageError(
+            f"--spect {spect_path}: tumour VOI(s) {zero} hold no counts (TN = 0); a partition "
+            "plan needs tumours that take up MAA"
+        )
+    warnings: list[str] = []
+    lsf_measured = None
+    if lung_roi is not None:
+        lung_counts = measured[lung_roi].counts
+        liver_counts = measured[liver_roi].counts
+        lsf_measured = lung_counts / (lung_counts + liver_counts)
+        warnings.append(LUNG_FOV_WARNING)
+    lsf_used = float(lsf) if lsf is not None else float(lsf_measured)  # type: ignore[arg-type]
+    if lsf is not None and lsf_measured is not None:
+        warnings.append(
+            f"the plan uses the given LSF {lsf_used:.4f}; the SPECT VOIs give {lsf_measured:.4f}"
+        )
+    data: dict[str, Any] = {
+        **(plan_options or {}),
+        "tumor_volume_ml": [measured[t].volume_ml for t in tumours],
+        "tn_ratio": tn,
+        "normal_volume_ml": normal.volume_ml,
+        "lsf": lsf_used,
+        "normal_dose_gy": normal_dose_gy,
+        "tumor_dose_gy": tumor_dose_gy,
+    }
+    data = {key: value for key, value in data.items() if value is not None}
+    plan_input = parse(PartitionPlanInput, data)
+    plan: PlanResult = plan_partition(plan_input, settings)
+    stages.report(1.0, "done")
+    return FromImagesResult(
+        plan=plan.json_dict(),
+        measured={
+            "tn_ratios": dict(zip(tumours, tn, strict=True)),
+            "lsf_measured": lsf_measured,
+            "lsf_used": lsf_used,
+            "lsf_source": "given"
+            if lsf is not None
+            else f"SPECT VOIs {lung_roi!r} / ({lung_roi!r} + {liver_roi!r})",
+            "volumes_from": "CT grid" if ct is not None else "SPECT grid",
+            "vois": {name: m.model_dump(mode="json") for name, m in measured.items()},
+            "voi_source": {"path": source.path, "kind": source.kind},
+            "spect_units": spect.units,
+            "spect_spacing_mm": list(spect.spacing_mm),
+        },
+        plan_input=plan_input.model_dump(mode="json"),
+        warnings=warnings,
+    )

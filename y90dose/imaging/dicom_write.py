@@ -215,7 +215,7 @@ def set_pixels(ds: Dataset, pixels: npt.NDArray[Any]) -> None:
     ds.BitsStored = bits
     ds.HighBit = bits - 1
     ds.PixelRepresentation = 1 if np.issubdtype(pixels.dtype, np.signedinteger) else 0
-    ds.PixelData = np.ascontiguousarray(pixels.astype(pixels.dtype.newbyteorder("<"))).tobytes()
+    ds.PixelData = np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder("<")).tobytes()
     ds["PixelData"].VR = "OW"
 
 

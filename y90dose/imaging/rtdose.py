@@ -194,7 +194,8 @@ def write_rtdose(
     # Offsets along the normal: negative when the slice axis points against row x column.
     ds.GridFrameOffsetVector = ds_values(np.arange(n_frames) * grid.spacing_mm[2] * np.sign(along))
     scaling = dose_grid_scaling(float(values.max()))
-    stored = np.rint(values / scaling)
+    stored = values / scaling  # one temporary; rounded in place
+    np.rint(stored, out=stored)
     ds.DoseUnits = "GY"
     ds.DoseType = "PHYSICAL"
     ds.DoseSummationType = "PLAN"
@@ -211,7 +212,9 @@ def write_rtdose(
     plan.ReferencedSOPInstanceUID = rt_plan_uid
     ds.ReferencedRTPlanSequence = DicomSequence([plan])
     ds.TissueHeterogeneityCorrection = "IMAGE"
-    set_pixels(ds, stored.astype(np.uint32))
+    pixels = stored.astype(np.uint32)
+    del stored
+    set_pixels(ds, pixels)
     return _save(ds, Path(path))
 
 

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ def _activity(n: int) -> np.ndarray:
     return activity.astype(np.float32)
 
 
-def _child(n: int, spacing_mm: float, workers: int | None) -> dict[str, float]:
+def _child(n: int, spacing_mm: float, workers: int | None) -> dict[str, Any]:
     from y90dose.voxel.convolution import dvk_dose
     from y90dose.voxel.kernels import voxel_kernel
 
@@ -94,12 +95,12 @@ def _status_kb(field: str) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _run_child(n: int, spacing_mm: float, workers: int | None) -> dict[str, float]:
+def _run_child(n: int, spacing_mm: float, workers: int | None) -> dict[str, Any]:
     args = [sys.executable, __file__, "--child", str(n), str(spacing_mm)]
     if workers is not None:
         args += ["--workers", str(workers)]
     done = subprocess.run(args, capture_output=True, text=True, check=True)
-    result: dict[str, float] = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 

@@ -34,9 +34,8 @@ shell volume (weight proportional to r^2); the directional mean uses a spherical
 lattice, rotated by a seeded random rotation at each radius, with enough points that
 neighbouring points on the sphere are at most h_min / 5 apart; the result is averaged over
 the 8 axis reflections and over the interchanges of axes of equal spacing (symmetries of
-the exact kernel). Fully deterministic. The energy
-total of the kernel equals the point kernel's total (0.930 MeV per decay) to rounding,
-because trilinear weights sum to one.
+the exact kernel). Fully deterministic. The energy total of the kernel equals the point
+kernel's total (0.930 MeV per decay) to rounding, because trilinear weights sum to one.
 
 Density scaling. A point kernel in a homogeneous medium of density rho is the water kernel
 with distances divided by rho (the same mass thickness, Cross et al. 1992; the scaling used

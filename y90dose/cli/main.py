@@ -19,7 +19,18 @@ from y90dose.cli.output import CommandOutput, emit
 from y90dose.errors import InputError, Y90DoseError
 
 # One line per subcommand module (``y90dose/cli/<name>.py``), in help order.
-COMMANDS: tuple[str, ...] = ("plan", "dose", "lsf", "decay", "vial", "serve", "keys", "kernel")
+COMMANDS: tuple[str, ...] = (
+    "plan",
+    "dose",
+    "lsf",
+    "decay",
+    "vial",
+    "serve",
+    "keys",
+    "kernel",
+    "voxel",
+    "compare",
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

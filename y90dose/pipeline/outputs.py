@@ -136,13 +136,11 @@ def rtdose_reference(computation: VoxelComputation) -> str:
 
 
 def _comment(computation: VoxelComputation) -> str:
+    """DoseComment (LO, at most 64 characters): method, kernel and C."""
     method = computation.inputs["method"].upper()
     kernel = computation.dose.kernel
-    source = f", kernel {kernel['source']}" if kernel else ""
-    return (
-        f"Y-90 absorbed dose to complete decay (Gy), {method}{source}, "
-        f"C = {computation.energy_j_per_gbq:g} J/GBq, y90dose"
-    )
+    source = f" {kernel['source']}" if kernel else ""
+    return f"Y-90 dose to decay {method}{source} C={computation.energy_j_per_gbq:g}J/GBq"[:64]
 
 
 def write_dvh_png(computation: VoxelComputation, path: Path) -> Path:

@@ -1,0 +1,65 @@
+"""``y90dose compare``: planned vs delivered per-VOI mean dose and D70 of two voxel runs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from y90dose.cli.output import CommandOutput, add_json_flag
+from y90dose.pipeline.compare import ComparisonResult, compare_runs
+
+
+def register(subparsers: Any) -> None:
+    """Add ``compare``."""
+    text = (
+        "planned (MAA) vs delivered (post-treatment) dose: per-VOI mean dose and D70 of two "
+        "`y90dose voxel` output folders of the same patient"
+    )
+    parser = subparsers.add_parser("compare", help=text, description=text)
+    parser.add_argument(
+        "--planned",
+        required=True,
+        metavar="DIR",
+        help="output folder of the predictive run (its VOIs are used)",
+    )
+    parser.add_argument(
+        "--delivered", required=True, metavar="DIR", help="output folder of the post-treatment run"
+    )
+    parser.add_argument(
+        "--transform",
+        metavar="FILE",
+        help="rigid ITK transform file mapping planned points to delivered "
+        "points (when the frames of reference differ)",
+    )
+    add_json_flag(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> CommandOutput:
+    """Compare the two runs."""
+    result = compare_runs(args.planned, args.delivered, transform_path=args.transform)
+    return CommandOutput(data=result.to_dict(), human=compare_text(result))
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f} %"
+
+
+def compare_text(result: ComparisonResult) -> str:
+    """A table: VOI, planned/delivered/difference of mean dose and D70."""
+    lines = [
+        f"registration: {result.registration}",
+        f"methods: planned {result.planned_method}, delivered {result.delivered_method}",
+        "",
+        f"{'VOI':<16} {'mean plan':>10} {'mean deliv':>10} {'diff':>9} "
+        f"{'D70 plan':>10} {'D70 deliv':>10} {'diff':>9}",
+    ]
+    for name, c in result.vois.items():
+        lines.append(
+            f"{name[:16]:<16} {c.planned_mean_gy:>10.1f} {c.delivered_mean_gy:>10.1f} "
+            f"{_pct(c.difference_mean_percent):>9} {c.planned_d70_gy:>10.1f} "
+            f"{c.delivered_d70_gy:>10.1f} {_pct(c.difference_d70_percent):>9}"
+        )
+    lines.append("(doses in Gy; difference = (delivered - planned) / planned)")
+    lines += [f"warning: {w}" for w in result.warnings]
+    return "\n".join(lines)

@@ -183,9 +183,8 @@ def dvk_dose(
     spacing_mm: float | Sequence[float],
     density_g_ml: float | ArrayLike = LIVER_DENSITY_G_ML.value,
     energy_j_per_gbq: float = ENERGY_EANM_J_PER_GBQ.value,
-    kernel: VoxelKernel | None = None,
+    kernel: VoxelKernel | KernelSource | str = KernelSource.AUTO,
     tissue: Tissue | str = Tissue.SOFT,
-    kernel_source: KernelSource | str = KernelSource.AUTO,
     normalisation: DvkNormalisation | str = DvkNormalisation.ENERGY_CONSTANT,
     half_life_h: float = Y90_HALF_LIFE_H.value,
     workers: int | None = None,
@@ -204,10 +203,12 @@ def dvk_dose(
     energy_j_per_gbq
         C, J per GBq decayed to completion (default 49.67, EANM 2022).
     kernel
-        A kernel to use; its voxel size must match ``spacing_mm`` within 0.01 mm.
-        ``None``: ``voxel_kernel(spacing_mm, tissue, kernel_source)``.
-    tissue, kernel_source
-        Passed to :func:`y90dose.voxel.kernels.voxel_kernel` when ``kernel`` is None.
+        ``"auto"`` (default), ``"dpk"`` or ``"lanconelli"``: the kernel
+        ``voxel_kernel(spacing_mm, tissue, kernel)`` (auto: Lanconelli 2012 at its tabulated
+        sizes, else the integrated Graves DPK); or a :class:`VoxelKernel`, whose voxel size
+        must match ``spacing_mm`` within 0.01 mm.
+    tissue
+        Kernel medium when ``kernel`` is a source name: ``"soft"`` (default) or ``"bone"``.
     normalisation
         ``"energy_constant"`` (default): the kernel distributes exactly C per GBq;
         ``"kernel"``: the kernel's own energy per decay with ``half_life_h``. See the
@@ -246,8 +247,8 @@ def dvk_dose(
         raise InputError(
             "normalisation", normalisation, "one of 'energy_constant', 'kernel'"
         ) from None
-    if kernel is None:
-        kernel = voxel_kernel(spacing, tissue, kernel_source)
+    if not isinstance(kernel, VoxelKernel):
+        kernel = voxel_kernel(spacing, tissue, kernel)
     if any(
         abs(a - b) > KERNEL_SPACING_TOLERANCE_MM
         for a, b in zip(kernel.voxel_size_mm, spacing, strict=True)
@@ -284,8 +285,9 @@ def dvk_dose(
     if low_density:
         warnings.append(
             f"{low_density} voxel(s) receiving dose have density < {limit:g} g/mL (lung or "
-            f"air): the {kernel.tissue.value}-tissue kernel is inaccurate there; their dose "
-            "is energy / local mass without transport correction"
+            f"air): the {kernel.tissue.value}-tissue kernel is inaccurate there (energy is "
+            "spread with tissue ranges and divided by the small local mass, without "
+            "transport correction)"
         )
     warnings.extend(kernel.notes)
     info: dict[str, Any] = {

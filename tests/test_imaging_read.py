@@ -195,3 +195,23 @@ def test_orientation_is_honoured(direction: np.ndarray, tmp_path: Path) -> None:
     assert back.origin_mm == pytest.approx(image.origin_mm, abs=1e-4)
     assert back.spacing_mm == pytest.approx(image.spacing_mm)
     assert np.array_equal(back.array, values)
+
+
+def test_rounded_positions_are_accepted_and_duplicates_refused(
+    study: SyntheticStudy, tmp_path: Path
+) -> None:
+    folder = tmp_path / "ct"
+    shutil.copytree(study.ct_folder, folder)
+    files = sorted(folder.iterdir())
+    for index, path in enumerate(files):  # positions rounded to 0.01 mm as some scanners do
+        ds = pydicom.dcmread(path)
+        z = float(ds.ImagePositionPatient[2]) + (0.004 if index % 2 else -0.004)
+        ds.ImagePositionPatient = [*ds.ImagePositionPatient[:2], f"{z:.3f}"]
+        ds.save_as(path)
+    ct = read_image(folder)
+    assert ct.spacing_mm[2] == pytest.approx(2.5, abs=1e-3)
+    duplicate = pydicom.dcmread(files[3])
+    duplicate.SOPInstanceUID = pydicom.uid.generate_uid()
+    duplicate.save_as(folder / "copy.dcm")
+    with pytest.raises(ImageError, match="same position"):
+        read_image(folder)

@@ -35,8 +35,12 @@ from y90dose.imaging.image import Image
 #: Modalities that hold a voxel volume (others, e.g. RTSTRUCT or SEG, are VOIs or documents).
 IMAGE_MODALITIES = frozenset({"CT", "PT", "NM", "MR", "RTDOSE", "OT"})
 
-#: Largest spread of slice spacings (mm) still treated as a uniform grid.
+#: Slices closer than this (mm) along the normal are duplicates (several volumes).
 SLICE_SPACING_TOLERANCE_MM = 0.01
+#: Largest distance (mm) of a slice from the uniform grid fitted to the series, also at
+#: least 1 % of the slice spacing: scanners round positions to 0.01 mm or so, while a
+#: missing slice moves the rest by a whole spacing.
+SLICE_POSITION_TOLERANCE_MM = 0.02
 #: Largest in-plane shift (mm) between consecutive slice positions (gantry tilt) accepted.
 SLICE_ALIGNMENT_TOLERANCE_MM = 0.01
 
@@ -317,10 +321,14 @@ def _slice_axis(
             "the series holds several volumes (time frames, gates or energy windows) and "
             "is not one 3-D image"
         )
-    if float(steps.max() - steps.min()) > SLICE_SPACING_TOLERANCE_MM:
+    spacing = float(sorted_along[-1] - sorted_along[0]) / (len(order) - 1)
+    residual = np.abs(sorted_along - (sorted_along[0] + spacing * np.arange(len(order))))
+    tolerance = max(SLICE_POSITION_TOLERANCE_MM, 0.01 * spacing)
+    if float(residual.max()) > tolerance:
         raise ImageError(
             f"{where}: slice spacing is not uniform ({steps.min():.4f} to {steps.max():.4f} mm;"
-            f" allowed spread {SLICE_SPACING_TOLERANCE_MM} mm): missing or irregular slices"
+            f" a slice lies {float(residual.max()):.3f} mm off the uniform grid, allowed "
+            f"{tolerance:.3f} mm): missing or irregular slices"
         )
     offsets = positions_mm[order] - positions_mm[order[0]]
     lateral = offsets - np.outer(offsets @ normal, normal)
@@ -329,7 +337,7 @@ def _slice_axis(
             f"{where}: slice positions drift {float(np.abs(lateral).max()):.3f} mm sideways "
             "(gantry tilt or sheared grid), which a rectilinear grid cannot represent"
         )
-    return order, float(steps.mean())
+    return order, spacing
 
 
 def read_single_frame_series(files: Sequence[Path], *, where: Path) -> Image:

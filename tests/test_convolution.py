@@ -198,6 +198,12 @@ def test_kernel_choice_by_name() -> None:
     with pytest.raises(InputError) as info:
         dvk_dose(activity, spacing_mm=4.42, kernel="lanconelli")
     assert info.value.field == "voxel_size_mm"
+    # the same choice under the keyword kernel_source
+    by_keyword = dvk_dose(activity, spacing_mm=4.8, kernel_source="dpk")
+    assert by_keyword.kernel is not None and by_keyword.kernel["source"] == "dpk"
+    with pytest.raises(InputError) as info:
+        dvk_dose(activity, spacing_mm=4.8, kernel="lanconelli", kernel_source="dpk")
+    assert info.value.field == "kernel_source"
 
 
 def test_bad_options_refused() -> None:

@@ -185,6 +185,7 @@ def dvk_dose(
     energy_j_per_gbq: float = ENERGY_EANM_J_PER_GBQ.value,
     kernel: VoxelKernel | KernelSource | str = KernelSource.AUTO,
     tissue: Tissue | str = Tissue.SOFT,
+    kernel_source: KernelSource | str | None = None,
     normalisation: DvkNormalisation | str = DvkNormalisation.ENERGY_CONSTANT,
     half_life_h: float = Y90_HALF_LIFE_H.value,
     workers: int | None = None,
@@ -209,6 +210,9 @@ def dvk_dose(
         must match ``spacing_mm`` within 0.01 mm.
     tissue
         Kernel medium when ``kernel`` is a source name: ``"soft"`` (default) or ``"bone"``.
+    kernel_source
+        The source name given under this keyword instead of ``kernel`` (kept for callers
+        written against the first version); giving both, differently, is refused.
     normalisation
         ``"energy_constant"`` (default): the kernel distributes exactly C per GBq;
         ``"kernel"``: the kernel's own energy per decay with ``half_life_h``. See the
@@ -247,6 +251,15 @@ def dvk_dose(
         raise InputError(
             "normalisation", normalisation, "one of 'energy_constant', 'kernel'"
         ) from None
+    if kernel_source is not None:
+        if isinstance(kernel, VoxelKernel) or str(kernel) not in (
+            KernelSource.AUTO.value,
+            str(kernel_source),
+        ):
+            raise InputError(
+                "kernel_source", kernel_source, "either 'kernel' or 'kernel_source', not both"
+            )
+        kernel = kernel_source
     if not isinstance(kernel, VoxelKernel):
         kernel = voxel_kernel(spacing, tissue, kernel)
     if any(

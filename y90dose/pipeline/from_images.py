@@ -36,7 +36,7 @@ from y90dose.imaging.image import Image
 from y90dose.imaging.vois import Vois, with_normal_liver
 from y90dose.models.common import PlanResult
 from y90dose.models.partition import PartitionPlanInput, plan_partition
-from y90dose.pipeline.inputs import read_ct, read_emission_image, read_vois
+from y90dose.pipeline.inputs import read_ct, read_emission_image, read_vois, with_whole_liver
 from y90dose.pipeline.progress import ProgressFn, Stages
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 from y90dose.validation import parse
@@ -193,13 +193,18 @@ def plan_from_images(
         if liver_roi in missing:
             option = "liver_roi"
         raise InputError(option, missing, f"VOI names in {rois_path}: {sorted(vois_spect)}")
-    vois_spect = with_normal_liver(vois_spect.select(wanted), liver=liver_roi, tumours=tumours)
+    warnings: list[str] = []
+    vois_spect, note = with_whole_liver(vois_spect.select(wanted), liver_roi, tumours)
+    if note:
+        warnings.append(note)
+    vois_spect = with_normal_liver(vois_spect, liver=liver_roi, tumours=tumours)
     density = None
     vois_volume = vois_spect
     if ct is not None:
         stages.report(0.5, "VOIs on the CT grid")
         vois_ct, _ = read_vois(rois_path, ct.grid, roi_names=roi_names)
-        vois_volume = with_normal_liver(vois_ct.select(wanted), liver=liver_roi, tumours=tumours)
+        vois_ct, _ = with_whole_liver(vois_ct.select(wanted), liver_roi, tumours)
+        vois_volume = with_normal_liver(vois_ct, liver=liver_roi, tumours=tumours)
         density = _ct_density_on_ct(ct)
 
     stages.report(0.8, "measuring")
@@ -218,7 +223,6 @@ def plan_from_images(
             f"--spect {spect_path}: tumour VOI(s) {zero} hold no counts (TN = 0); a partition "
             "plan needs tumours that take up MAA"
         )
-    warnings: list[str] = []
     lsf_measured = None
     if lung_roi is not None:
         lung_counts = measured[lung_roi].counts

@@ -6,7 +6,8 @@ Every failure is a domain error naming the file or the option (``--spect``, ``--
 VOIs come from
 
 - a DICOM RTSTRUCT file (contours rasterised onto the dose grid by voxel-centre
-  inclusion, :func:`y90dose.imaging.rtstruct.read_rtstruct`);
+  inclusion, :func:`y90dose.imaging.rtstruct.read_rtstruct`), or a DICOM SEG
+  (:func:`y90dose.imaging.seg.read_seg`);
 - a label map (NIfTI, NRRD or MHA integer image; 0 is background) with a name for each
   label, given as a JSON object ``{"1": "liver", "2": "tumor1"}`` on the command line, in
   a JSON file, or in a sidecar next to the label map (``<name>.json`` or ``names.json``).
@@ -29,6 +30,7 @@ from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.read import SITK_SUFFIXES, is_sitk_file, read_image, read_sitk_file
 from y90dose.imaging.resample import resample_labels
 from y90dose.imaging.rtstruct import read_rtstruct
+from y90dose.imaging.seg import read_seg
 from y90dose.imaging.vois import EmptyVoiError, Vois
 
 #: Modalities accepted as the emission image (SPECT as NM, PET or quantitative SPECT as PT).
@@ -164,7 +166,7 @@ class VoiSource:
     """Where the VOIs came from (for the report)."""
 
     path: str
-    kind: str  # "rtstruct" or "labelmap"
+    kind: str  # "rtstruct", "seg" or "labelmap"
     names: tuple[str, ...]
 
 
@@ -214,29 +216,35 @@ def read_vois(
         )
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file())
-        structs = [p for p in files if _is_rtstruct(p)]
+        structs = [p for p in files if _voi_modality(p) in ("RTSTRUCT", "SEG")]
         if len(structs) != 1:
             raise ImageError(
-                f"--rois {path}: expected one RTSTRUCT file in the folder, found {len(structs)}"
+                f"--rois {path}: expected one RTSTRUCT or SEG file in the folder, found "
+                f"{len(structs)}"
             )
         path = structs[0]
     wanted: list[str] | None = None
     if roi_names is not None:
         wanted = list(parse_roi_names(roi_names).values())
+    kind = "seg" if _voi_modality(path) == "SEG" else "rtstruct"
     try:
-        vois = read_rtstruct(path, grid, names=wanted, allow_partial=allow_partial)
+        if kind == "seg":
+            vois = read_seg(path, grid, names=wanted)
+        else:
+            vois = read_rtstruct(path, grid, names=wanted, allow_partial=allow_partial)
     except ImageError as exc:
         message = str(exc)
         raise type(exc)(message if str(path) in message else f"--rois {path}: {message}") from exc
-    return vois, VoiSource(str(path), "rtstruct", tuple(vois))
+    return vois, VoiSource(str(path), kind, tuple(vois))
 
 
-def _is_rtstruct(path: Path) -> bool:
+def _voi_modality(path: Path) -> str:
+    """The DICOM Modality of a file (``""`` when it is not readable DICOM)."""
     try:
         ds = read_dataset(path, header_only=True)
     except ImageError:
-        return False
-    return str(ds.get("Modality", "")) == "RTSTRUCT"
+        return ""
+    return str(ds.get("Modality", ""))
 
 
 def _fraction_outside(mask: np.ndarray[Any, Any], source: Grid, target: Grid) -> float:
@@ -291,3 +299,31 @@ def _labelmap_vois(
             )
         masks[name] = mask
     return Vois(grid, masks)
+
+
+def with_whole_liver(
+    vois: Vois, liver: str, tumours: list[str] | tuple[str, ...]
+) -> tuple[Vois, str | None]:
+    """Make the liver VOI the whole liver, tumours included.
+
+    An RTSTRUCT liver contour usually encloses the tumours; in a label map every voxel has
+    one label, so the ``liver`` label excludes them. The whole liver (for the activity
+    normalisation, the LSF and the liver metrics) is liver OR tumours in both cases.
+
+    Returns
+    -------
+    tuple
+        The VOIs (liver replaced when tumour voxels were added) and a note saying so, or
+        ``None`` when the liver already held every tumour voxel.
+    """
+    if liver not in vois or not tumours:
+        return vois, None
+    whole = vois[liver] | vois.union(list(tumours))
+    added = int(np.count_nonzero(whole & ~vois[liver]))
+    if not added:
+        return vois, None
+    note = (
+        f"VOI {liver!r} was extended by {added} tumour voxel(s) outside it, so that it is the "
+        "whole liver (tumours included), as label maps store tumours apart from the liver"
+    )
+    return vois.with_masks({liver: whole}), note

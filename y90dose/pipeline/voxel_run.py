@@ -63,6 +63,7 @@ from y90dose.pipeline.inputs import (
     read_ct,
     read_emission_image,
     read_vois,
+    with_whole_liver,
 )
 from y90dose.pipeline.progress import ProgressFn, Stages
 from y90dose.voxel.activity import (
@@ -189,6 +190,11 @@ def _activity(
     predictive: bool,
 ) -> ActivityMap:
     values = spect.array
+    if not np.all(np.isfinite(values)):
+        raise ImageError(
+            f"--spect {spect.metadata.get('source_path', '')}: "
+            f"{int((~np.isfinite(values)).sum())} voxel(s) are NaN or infinite"
+        )
     if float(values.min()) < 0.0:
         raise ImageError(
             f"--spect {spect.metadata.get('source_path', '')}: {int((values < 0).sum())} "
@@ -375,12 +381,15 @@ def compute_voxel_dose(
         tumours = tuple(tumor_rois)
     else:
         tumours = tuple(name for name in tumour_names(vois) if name != liver_roi)
+    warnings: list[str] = []
+    vois, note = with_whole_liver(vois, liver_roi, tumours)
+    if note:
+        warnings.append(note)
     if liver_roi in vois and tumours:
         vois = with_normal_liver(vois, liver=liver_roi, tumours=list(tumours))
 
     x, y, z = spect.spacing_mm
     spacing_zyx = (z, y, x)
-    warnings: list[str] = []
     density_map: npt.NDArray[np.float64] | float
     if density_mode is DensitySource.CT and ct is not None:
         stages.report(0.25, "densities from the CT")
@@ -422,7 +431,7 @@ def compute_voxel_dose(
             spacing_mm=spacing_zyx,
             density_g_ml=density_map,
             energy_j_per_gbq=constant,
-            kernel_source=kernel_source,
+            kernel=kernel_source,
         )
     else:
         dose = ldm_dose(

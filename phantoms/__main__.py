@@ -7,6 +7,7 @@ Examples
     python -m phantoms list
     python -m phantoms generate liver --out /tmp/phantoms/liver
     python -m phantoms generate nema-iec --out DIR --param sphere_to_background=8
+    python -m phantoms known-answers          # rewrite phantoms/known_answers/*.json
     python -m phantoms mc s-values-3mm-water lung-slab [--scale 4]   # needs y90dose[mc]
 """
 
@@ -50,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     gen.add_argument("--no-dicom", action="store_true")
     gen.add_argument("--no-nifti", action="store_true")
+    sub.add_parser("known-answers", help="write phantoms/known_answers/*.json (default parameters)")
     mc = sub.add_parser("mc", help="recompute Monte Carlo references (needs y90dose[mc])")
     mc.add_argument("names", nargs="+")
     mc.add_argument("--scale", type=float, default=1.0, help="multiply the default histories")
@@ -71,6 +73,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for role, path in paths.items():
                 print(f"{role:20s} {path}")
+            return 0
+        if args.command == "known-answers":
+            from phantoms.base import document
+            from phantoms.generators import generate
+
+            folder = Path(__file__).resolve().parent / "known_answers"
+            folder.mkdir(exist_ok=True)
+            for name in GENERATORS:
+                path = folder / f"{name}.json"
+                path.write_text(json.dumps(document(generate(name)), indent=1) + "\n")
+                print(path)
             return 0
         from phantoms.montecarlo.references import compute_reference, write_reference
 

@@ -65,6 +65,8 @@ class Phantom:
     spect_counts: FloatArray | None = None
     spect_truth_counts: FloatArray | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    emission_units: str = "CNTS"
+    """Units of ``spect_counts``: ``"CNTS"`` (relative counts) or ``"BQML"`` (Bq/mL)."""
 
     def label_map(self) -> tuple[npt.NDArray[np.int16], dict[int, str]]:
         """Exclusive labels (later VOIs win where they overlap) and their names."""
@@ -92,13 +94,21 @@ def voi_truth(phantom: Phantom, energy_j_per_gbq: float) -> dict[str, dict[str, 
 
     ``volume_ml`` = voxels x voxel volume; ``activity_gbq`` = sum of the exact map;
     ``mean_ldm_dose_gy`` = mean over the VOI's voxels of C x A_voxel / (rho_voxel x V).
+    ``normal_liver`` (liver minus tumours) is added when both exist.
     The VOI is the set of voxels whose centre lies inside the analytic shape, so these
     differ from the analytic compartment values by the voxelisation only.
     """
     v_ml = phantom.grid.voxel_volume_ml
     dose = energy_j_per_gbq * (phantom.activity_bq / 1e9) / (phantom.density_g_ml * v_ml / 1000.0)
     out: dict[str, dict[str, float]] = {}
-    for name, mask in phantom.vois.items():
+    vois = dict(phantom.vois)
+    tumours = [n for n in vois if n.startswith("tumor")]
+    if "liver" in vois and tumours:
+        normal = vois["liver"].copy()
+        for n in tumours:
+            normal &= ~vois[n]
+        vois["normal_liver"] = normal
+    for name, mask in vois.items():
         if not mask.any():
             continue
         out[name] = {

@@ -7,8 +7,9 @@ clinic's data would take through the readers. Layout of ``out_dir``::
     known_answers.json
     files.json                 roles -> relative paths
     dicom/ct/CT_*.dcm          CT in HU
-    dicom/nm/                  emission image: SPECT counts (CNTS) for liver and nema-iec,
-                               else the exact activity concentration (BQML)
+    dicom/nm/                  emission image: MAA-like SPECT counts (CNTS) for liver, the
+                               blurred activity concentration (BQML) for nema-iec, else the
+                               exact activity concentration (BQML)
     dicom/pt/                  the exact activity concentration, Bq/mL (BQML)
     dicom/rtstruct.dcm         the VOIs (marching-squares contours on the CT grid)
     nifti/*.nii.gz, nifti/labels.json
@@ -67,13 +68,15 @@ def write_dicom_set(phantom: Phantom, out_dir: Path) -> dict[str, Path]:
     paths["ct"] = dicom / "ct"
     concentration = phantom.activity_bq / g.voxel_volume_ml
     if phantom.spect_counts is not None:
-        nm = Image(phantom.spect_counts, modality="NM", units="CNTS", **common)
+        units = phantom.emission_units
+        kind = "counts" if units == "CNTS" else "Bq/mL"
+        nm = Image(phantom.spect_counts, modality="NM", units=units, **common)
         paths["nm"] = write_nm_multiframe(
             nm,
             dicom / "nm" / "NM_SPECT.dcm",
             study=study,
-            units="CNTS",
-            series_description="MAA-like SPECT (counts)",
+            units=units,
+            series_description=f"emission image ({kind})",
             uid_seed=seed,
         )
     else:

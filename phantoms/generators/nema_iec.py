@@ -123,9 +123,10 @@ def generate(
         & ((x**2 + y**2) > (LUNG_INSERT_RADIUS_MM + 15.0) ** 2)
         & (np.abs(z) < HALF_LENGTH_MM - 15.0)
     )
-    # Recovery coefficient per activity unit: truth blurred, in expected-count units
-    # scaled back to activity concentration.
+    # The emission image is quantitative (Bq/mL, like a calibrated PET or SPECT): the
+    # expected counts scaled back so that the noise-free image holds the true activity.
     scale = float(activity.sum() / expected.sum())
+    to_bq_ml = scale / grid.voxel_volume_ml
     energy = ENERGY_EANM_J_PER_GBQ.value
     rho_water = TISSUES["water"][1]
     volumes = [sphere_volume_ml(d / 2) for d in SPHERE_DIAMETERS_MM]
@@ -182,8 +183,9 @@ def generate(
         activity_bq=activity,
         vois=vois,
         known_answers=known,
-        spect_counts=counts,
-        spect_truth_counts=expected,
+        spect_counts=counts * to_bq_ml,
+        spect_truth_counts=expected * to_bq_ml,
+        emission_units="BQML",
         parameters={
             "background_mbq_ml": background_mbq_ml,
             "sphere_to_background": sphere_to_background,

@@ -30,6 +30,7 @@ COMMANDS: tuple[str, ...] = (
     "kernel",
     "voxel",
     "compare",
+    "validate",
 )
 
 EXIT_OK = 0

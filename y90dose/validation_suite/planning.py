@@ -16,7 +16,7 @@ from y90dose.constants import (
     GLASS_VIALS_GBQ,
     Y90_HALF_LIFE_H,
 )
-from y90dose.validation_suite.result import CheckResult, boolean_check, compare
+from y90dose.validation_suite.result import CheckResult, as_float, boolean_check, compare
 
 PHYSICS_MD = "physics.md"
 EXACT = 1e-9
@@ -97,7 +97,7 @@ def _rules_of_thumb() -> list[CheckResult]:
             "planning/rules",
             "1 GBq in 1 kg, glass (Gy)",
             50.0,
-            float(result.doses_gy["perfused"]),
+            as_float(result.doses_gy["perfused"]),
             rel_tol=EXACT,
             source="TheraSphere IFU: D = 50 x A / M",
         ),
@@ -105,7 +105,7 @@ def _rules_of_thumb() -> list[CheckResult]:
             "planning/rules",
             "1 GBq in 1 kg, resin (Gy) vs 'about 50 Gy'",
             50.0,
-            float(resin.doses_gy["perfused"]),
+            as_float(resin.doses_gy["perfused"]),
             rel_tol=0.015,
             source="Sirtex rule of thumb 1 GBq/kg ~ 50 Gy (physics.md 1)",
             note="rule of thumb; the three published C differ by at most 1.3 %",
@@ -152,7 +152,7 @@ def _mird() -> list[CheckResult]:
             "planning/mird",
             "lung dose of that plan (Gy)",
             lung,
-            float(result.doses_gy["lung"]),
+            as_float(result.doses_gy["lung"]),
             rel_tol=EXACT,
             source="physics.md 4.4: D_L = C A_delivered LSF / M_L, M_L = 1 kg",
         ),
@@ -196,7 +196,7 @@ def _partition() -> list[CheckResult]:
             "planning/partition",
             "tumour dose = TN x D_N (Gy)",
             160.0,
-            float(plan.doses_gy["tumor"]),
+            as_float(plan.doses_gy["tumor"]),
             rel_tol=EXACT,
             source="physics.md 4.3",
         ),
@@ -204,7 +204,7 @@ def _partition() -> list[CheckResult]:
             "planning/partition",
             "lung dose (Gy)",
             c * hand_a * 0.08 / 1.0,
-            float(plan.doses_gy["lung"]),
+            as_float(plan.doses_gy["lung"]),
             rel_tol=EXACT,
             source="physics.md 4.3/4.4",
         ),
@@ -234,8 +234,8 @@ def _partition() -> list[CheckResult]:
         compare(
             "planning/partition",
             "two tumours: normal-liver dose (Gy)",
-            float(hand["normal_gy"]),
-            float(dose.doses_gy["normal"]),
+            as_float(hand["normal_gy"]),
+            as_float(dose.doses_gy["normal"]),
             rel_tol=EXACT,
             source="physics.md 4.3 inverse form: sum TN_i M_T,i",
         )
@@ -247,7 +247,7 @@ def _partition() -> list[CheckResult]:
             compare(
                 "planning/partition",
                 f"two tumours: tumour {i + 1} dose (Gy)",
-                float(exp),
+                as_float(exp),
                 float(got),
                 rel_tol=EXACT,
                 source="physics.md 4.3",

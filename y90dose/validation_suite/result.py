@@ -301,3 +301,10 @@ def render_markdown(
             out += [f"- *{r.case} / {r.quantity}*: {r.note}" for r in noted]
         out.append("")
     return "\n".join(out)
+
+
+def as_float(value: object) -> float:
+    """A scalar from a result mapping (``doses_gy`` values are float or list)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {type(value).__name__}: {value!r}")
+    return float(value)

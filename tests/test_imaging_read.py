@@ -215,3 +215,12 @@ def test_rounded_positions_are_accepted_and_duplicates_refused(
     duplicate.save_as(folder / "copy.dcm")
     with pytest.raises(ImageError, match="same position"):
         read_image(folder)
+
+
+def test_nm_projections_are_not_read_as_a_volume(study: SyntheticStudy, tmp_path: Path) -> None:
+    assert study.nm_path is not None
+    ds = pydicom.dcmread(study.nm_path)
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "TOMO", "EMISSION"]
+    ds.save_as(tmp_path / "projections.dcm")
+    with pytest.raises(ImageError, match="RECON TOMO"):
+        read_image(tmp_path / "projections.dcm")

@@ -435,7 +435,8 @@ def read_multiframe(path: Path, ds: Dataset | None = None) -> Image:
     if modality == "NM":
         kind = image_type[2] if len(image_type) > 2 else ""
         shown_type = "\\".join(image_type)
-        if kind and kind not in ("RECON TOMO", "TOMO", "RECON"):
+        # "TOMO" alone is the projection data of a tomographic acquisition, not a volume
+        if kind and kind != "RECON TOMO":
             raise ImageError(
                 f"{path}: NM ImageType {shown_type} is not a reconstructed "
                 "tomographic volume (expected RECON TOMO); planar, dynamic and gated NM "

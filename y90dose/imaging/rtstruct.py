@@ -247,6 +247,7 @@ def read_rtstruct(
     """
     path = Path(path)
     grid = image.grid if isinstance(image, Image) else image
+    requested = None if names is None else list(names)
     rois, ds = read_rois(path)
     require_same_frame(
         structure_set_frame_uid(ds),
@@ -256,15 +257,15 @@ def read_rtstruct(
     )
     by_name: dict[str, Roi] = {}
     for roi in rois:
-        if roi.name in by_name and (names is None or roi.name in set(names)):
+        if roi.name in by_name and (requested is None or roi.name in requested):
             raise ImageError(f"{path}: two ROIs are named {roi.name!r}; names must be unique")
         by_name[roi.name] = roi
-    if names is None:
+    if requested is None:
         wanted = [roi.name for roi in rois if roi.contours_mm]
         if not wanted:
             raise EmptyVoiError(f"{path}: no ROI has closed planar contours")
     else:
-        wanted = list(names)
+        wanted = requested
         missing = [n for n in wanted if n not in by_name]
         if missing:
             raise VoiNotFoundError(f"{path}: no ROI named {missing}; available: {sorted(by_name)}")

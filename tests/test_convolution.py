@@ -249,3 +249,24 @@ def test_dvk_is_linear_in_activity(a: np.ndarray, b: np.ndarray, alpha: float, b
     ).dose_gy.astype(np.float64)
     scale = max(1.0, float(np.abs(separate).max()))
     assert np.allclose(combined, separate, rtol=1e-4, atol=1e-5 * scale)
+
+
+@given(
+    core=arrays(np.float64, (4, 3, 5), elements=st.floats(0.0, 1.0)),
+    constant=st.floats(40.0, 60.0),
+    density=st.floats(0.8, 2.0),
+)
+@settings(max_examples=25, deadline=None)
+def test_dvk_conserves_energy_away_from_the_border(
+    core: np.ndarray, constant: float, density: float
+) -> None:
+    """With a margin wider than the kernel, all of C x A is deposited: sum(D x m) = C x A."""
+    activity = np.zeros((16, 15, 17))
+    activity[6:10, 6:9, 6:11] = core
+    result = dvk_dose(activity, spacing_mm=4.8, energy_j_per_gbq=constant, density_g_ml=density)
+    released = constant * float(core.sum())
+    mass_kg = density * 4.8**3 / 1e6
+    assert result.deposited_energy_j == pytest.approx(released, rel=1e-5, abs=1e-9)
+    assert float(result.dose_gy.sum(dtype=np.float64)) * mass_kg == pytest.approx(
+        released, rel=1e-5, abs=1e-9
+    )

@@ -15,7 +15,7 @@ import pytest
 import SimpleITK as sitk  # noqa: N813
 
 from y90dose.errors import GeometryError, InputError
-from y90dose.imaging import Image, read_image, resample_image, write_rtdose
+from y90dose.imaging import Image, read_image, resample_image, write_pt_series, write_rtdose
 from y90dose.imaging.rtdose import RT_PLAN_STORAGE, dose_grid_scaling
 from y90dose.imaging.synthetic import SyntheticStudy, make_sphere_study
 
@@ -143,11 +143,13 @@ def test_dciodvfy_finds_no_error(rtdose_path: Path, tmp_path: Path) -> None:
 @pytest.mark.skipif(DCIODVFY is None, reason="dciodvfy (Debian package dicom3tools) not installed")
 def test_dciodvfy_accepts_the_synthetic_study(study: SyntheticStudy, tmp_path: Path) -> None:
     assert study.nm_path is not None
+    nm_series = write_pt_series(study.spect, tmp_path / "nm", study=study.study, modality="NM")
     for path in (
         study.rtstruct_path,
         sorted(study.ct_folder.iterdir())[0],
         sorted(study.spect_folder.iterdir())[0],
         study.nm_path,
+        nm_series[3],
     ):
         output = _dciodvfy(path, tmp_path)
         assert not [line for line in output.splitlines() if line.startswith("Error")], output

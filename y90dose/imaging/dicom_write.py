@@ -363,18 +363,18 @@ def write_pt_series(
         ds.InstanceNumber = k + 1
         ds.BodyPartExamined = "ABDOMEN"
         ds.Units = units
-        ds.DecayCorrection = decay_correction
         ds.AcquisitionDate = ds.SeriesDate
         ds.AcquisitionTime = ds.SeriesTime
         ds.PatientOrientationCodeSequence = DicomSequence()
         ds.PatientGantryRelationshipCodeSequence = DicomSequence()
         _set_radiopharmaceutical(ds, radiopharmaceutical_start, injected_activity_bq, half_life_s)
-        set_plane(ds, activity.grid, k)
         values = activity.array[k].astype(np.float64)
         slope = _slope_for(values)
         ds.RescaleSlope = ds_value(slope)
         ds.RescaleIntercept = "0"
         if modality == "PT":
+            set_plane(ds, activity.grid, k)
+            ds.DecayCorrection = decay_correction
             ds.ImageType = ["ORIGINAL", "PRIMARY"]
             ds.CountsSource = "EMISSION"
             ds.CollimatorType = "NONE"
@@ -386,16 +386,8 @@ def write_pt_series(
             ds.ActualFrameDuration = 1
             if decay_correction != "NONE":
                 ds.DecayFactor = "1"
-        else:
-            ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
-            ds.NumberOfFrames = 1
-            ds.FrameIncrementPointer = pydicom.tag.Tag("SliceVector")
-            ds.SliceVector = [k + 1]
-            ds.NumberOfSlices = n_slices
-            detector = Dataset()
-            detector.ImagePositionPatient = ds.ImagePositionPatient
-            detector.ImageOrientationPatient = ds.ImageOrientationPatient
-            ds.DetectorInformationSequence = DicomSequence([detector])
+        else:  # each file is a one-slice NM volume placed by DetectorInformationSequence
+            _set_nm_modules(ds, activity.grid, k, n_frames=1)
         set_pixels(ds, np.rint(values / slope).astype(np.int16))
         paths.append(_save(ds, folder / f"{modality}_{k:04d}.dcm"))
     return paths
@@ -418,6 +410,34 @@ def _set_radiopharmaceutical(
     if len(item):
         item.RadionuclideCodeSequence = DicomSequence()
     ds.RadiopharmaceuticalInformationSequence = DicomSequence([item] if len(item) else [])
+
+
+def _set_nm_modules(ds: Dataset, grid: Grid, first_slice: int, *, n_frames: int) -> None:
+    """NM Multi-frame, Detector, Tomo Acquisition and Reconstruction attributes of a
+    reconstructed tomographic volume of ``n_frames`` slices starting at ``first_slice``."""
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
+    ds.NumberOfFrames = n_frames
+    ds.FrameIncrementPointer = pydicom.tag.Tag("SliceVector")
+    ds.SliceVector = list(range(1, n_frames + 1))
+    ds.NumberOfSlices = n_frames
+    ds.NumberOfDetectors = 1
+    ds.NumberOfEnergyWindows = 1
+    ds.NumberOfRotations = 1
+    ds.CountsAccumulated = ""
+    ds.EnergyWindowInformationSequence = DicomSequence()
+    ds.RotationInformationSequence = DicomSequence()
+    if "RadiopharmaceuticalInformationSequence" not in ds:
+        ds.RadiopharmaceuticalInformationSequence = DicomSequence()
+    plane = Dataset()
+    set_plane(plane, grid, first_slice)
+    detector = Dataset()
+    detector.ImagePositionPatient = plane.ImagePositionPatient
+    detector.ImageOrientationPatient = plane.ImageOrientationPatient
+    detector.CollimatorType = "PARA"
+    ds.DetectorInformationSequence = DicomSequence([detector])
+    ds.PixelSpacing = plane.PixelSpacing
+    ds.SliceThickness = plane.SliceThickness
+    ds.SpacingBetweenSlices = ds_value(grid.spacing_mm[2])
 
 
 def write_nm_multiframe(
@@ -457,33 +477,13 @@ def write_nm_multiframe(
         series_number=series_number,
         series_description=series_description,
     )
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
     ds.InstanceNumber = 1
     ds.Units = units
-    ds.NumberOfFrames = n_frames
-    ds.FrameIncrementPointer = pydicom.tag.Tag("SliceVector")
-    ds.SliceVector = list(range(1, n_frames + 1))
-    ds.NumberOfSlices = n_frames
-    ds.NumberOfDetectors = 1
-    ds.NumberOfEnergyWindows = 1
-    ds.NumberOfRotations = 1
     ds.BodyPartExamined = "ABDOMEN"
-    ds.CountsAccumulated = ""
-    ds.EnergyWindowInformationSequence = DicomSequence()
     ds.RadiopharmaceuticalInformationSequence = DicomSequence()
-    ds.RotationInformationSequence = DicomSequence()
     ds.PatientOrientationCodeSequence = DicomSequence()
     ds.PatientGantryRelationshipCodeSequence = DicomSequence()
-    plane = Dataset()
-    set_plane(plane, activity.grid, 0)
-    detector = Dataset()
-    detector.ImagePositionPatient = plane.ImagePositionPatient
-    detector.ImageOrientationPatient = plane.ImageOrientationPatient
-    detector.CollimatorType = "PARA"
-    ds.DetectorInformationSequence = DicomSequence([detector])
-    ds.PixelSpacing = plane.PixelSpacing
-    ds.SliceThickness = plane.SliceThickness
-    ds.SpacingBetweenSlices = ds_value(activity.spacing_mm[2])
+    _set_nm_modules(ds, activity.grid, 0, n_frames=n_frames)
     if per_frame_rescale:
         slopes = [_slope_for(values[k]) for k in range(n_frames)]
         groups = []

@@ -1,0 +1,112 @@
+"""``y90dose validate``: the suite passes, and its table, exit codes and renderings work.
+
+The suite's own expected values are published numbers, hand formulas and analytic
+phantoms (see y90dose/validation_suite); here we assert that it runs green on this
+installation and that a failing check turns into a failing exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from y90dose.cli.main import main
+from y90dose.validation_suite import run_suite
+from y90dose.validation_suite.result import (
+    CheckResult,
+    Status,
+    SuiteResult,
+    compare,
+    render_markdown,
+    render_text,
+)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("phantom-cache")
+
+
+def test_compare_semantics() -> None:
+    row = compare("c", "q", 100.0, 101.0, rel_tol=0.02, source="s")
+    assert row.status is Status.PASS and row.difference == pytest.approx(0.01)
+    assert compare("c", "q", 100.0, 103.0, rel_tol=0.02, source="s").status is Status.FAIL
+    assert compare("c", "q", 0.0, 1e-7, abs_tol=1e-6, source="s").mode == "absolute"
+    info = compare("c", "q", 1.0, 2.0, source="s", info_only=True)
+    assert info.status is Status.INFO and info.tolerance is None
+    assert compare("c", "q", 1.0, float("nan"), rel_tol=1.0, source="s").status is Status.FAIL
+
+
+def test_fast_groups_pass() -> None:
+    suite = run_suite(["planning", "kernels", "reproducibility"])
+    failing = [r for r in suite.results if r.status in (Status.FAIL, Status.ERROR)]
+    assert not failing, render_text(SuiteResult(tuple(failing), 0.0))
+    # The published decay check is in the table with its source.
+    decay = [r for r in suite.results if r.case == "planning/decay"][0]
+    assert decay.expected == 0.0235 and "Hoang" in decay.source
+
+
+@pytest.mark.parametrize("group", ["point-source", "uniform-sphere"])
+def test_small_phantoms_pass(group: str, cache: Path) -> None:
+    suite = run_suite([group], cache=cache)
+    failing = [r for r in suite.results if r.status in (Status.FAIL, Status.ERROR)]
+    assert not failing, render_text(SuiteResult(tuple(failing), 0.0))
+    assert sum(r.status is Status.PASS for r in suite.results) >= 8
+
+
+@pytest.mark.slow
+def test_default_suite_passes(cache: Path) -> None:
+    suite = run_suite(cache=cache)
+    failing = [r for r in suite.results if r.status in (Status.FAIL, Status.ERROR)]
+    assert not failing, render_text(SuiteResult(tuple(failing), 0.0))
+    groups = {r.case.split("/")[0] for r in suite.results}
+    assert {"planning", "kernels", "phantom", "reproducibility"} <= groups
+
+
+def test_cli_json_and_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--cases", "planning", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["passed"] is True and data["counts"]["fail"] == 0
+    assert {
+        "case",
+        "quantity",
+        "expected",
+        "computed",
+        "difference",
+        "tolerance",
+        "status",
+        "source",
+    } <= set(data["results"][0])
+
+
+def test_cli_unknown_case_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--cases", "no-such-group"]) == 2
+    assert "--cases" in capsys.readouterr().err
+
+
+def test_cli_failing_check_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import y90dose.validation_suite as suite_module
+
+    def broken(name: str, **_: object) -> list[CheckResult]:
+        return [compare("planning/x", "q", 1.0, 2.0, rel_tol=0.01, source="test")]
+
+    monkeypatch.setattr(suite_module, "_group", broken)
+    assert main(["validate", "--cases", "planning"]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_markdown_report(tmp_path: Path) -> None:
+    out = tmp_path / "validation.md"
+    assert main(["validate", "--cases", "planning", "--markdown", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("# y90dose validation report")
+    assert (
+        "| case | quantity | expected | computed | difference | tolerance | result | source |"
+        in text
+    )
+    suite = SuiteResult((compare("a/b", "q", 1.0, 1.0, rel_tol=0.1, source="s"),), 1.0)
+    assert "**Result: PASSED**" in render_markdown(suite)

@@ -59,7 +59,7 @@ def test_liver_compartments_and_partition_doses_by_hand() -> None:
     m_t = [v * 1.03 / 1000 for v in v_t]
     m_n = v_n * 1.03 / 1000
     m_l = v_lungs * 0.25 / 1000
-    d_n = C_EANM * 2.0 * (1 - 0.08) / (sum(t * m for t, m in zip(tn, m_t)) + m_n)
+    d_n = C_EANM * 2.0 * (1 - 0.08) / (sum(t * m for t, m in zip(tn, m_t, strict=True)) + m_n)
     doses = k["partition_doses_gy"]["value"]
     assert doses["normal_gy"] == pytest.approx(d_n, rel=1e-12)
     assert doses["tumors_gy"] == pytest.approx([t * d_n for t in tn], rel=1e-12)
@@ -70,7 +70,7 @@ def test_liver_compartments_and_partition_doses_by_hand() -> None:
     assert p.activity_bq[p.vois["lungs"]].sum() / p.activity_bq.sum() == pytest.approx(
         0.08, rel=0.05
     )
-    c_normal = 2e9 * 0.92 / (v_n + sum(t * v for t, v in zip(tn, v_t)))
+    c_normal = 2e9 * 0.92 / (v_n + sum(t * v for t, v in zip(tn, v_t, strict=True)))
     full = p.grid.voxel_volume_ml
     assert p.activity_bq.max() == pytest.approx(6.0 * c_normal * full, rel=1e-9)
     # Noise-free SPECT: blurring keeps counts (activity far from the FOV edge).

@@ -44,7 +44,7 @@ def test_fast_groups_pass() -> None:
     failing = [r for r in suite.results if r.status in (Status.FAIL, Status.ERROR)]
     assert not failing, render_text(SuiteResult(tuple(failing), 0.0))
     # The published decay check is in the table with its source.
-    decay = [r for r in suite.results if r.case == "planning/decay"][0]
+    decay = next(r for r in suite.results if r.case == "planning/decay")
     assert decay.expected == 0.0235 and "Hoang" in decay.source
 
 

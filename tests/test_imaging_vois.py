@@ -88,6 +88,10 @@ def test_label_map_with_json_sidecar(vois: Vois, ct: Image, tmp_path: Path) -> N
     spect = read_image(Path(ct.metadata["source_path"]).parent / "spect")
     coarse = read_labelmap(path, spect, names={1: "liver_only", 2: "tumor1"})
     assert coarse.volume_ml("tumor1") == pytest.approx(vois.volume_ml("tumor1"), rel=0.03)
+    # the wrapped form the phantom generator writes
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(json.dumps({"labels": {"1": "liver_only", "2": "tumor1"}, "note": "x"}))
+    assert set(read_labelmap(path, ct, names=wrapped)) == {"liver_only", "tumor1"}
 
 
 def test_label_map_refusals(vois: Vois, ct: Image, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Label maps: an integer image whose values name VOIs, with names from a dict or JSON.
 
-A sidecar JSON maps label values to names, ``{"1": "liver", "2": "tumor1"}``; by
+A sidecar JSON maps label values to names, ``{"1": "liver", "2": "tumor1"}`` (or
+``{"labels": {...}}``); by
 default it is looked for beside the image as ``<name>.json`` (``mask.nii.gz`` ->
 ``mask.json``). Labels are resampled onto the target grid by nearest neighbour, so
 each target voxel takes the label of the closest source voxel centre.
@@ -35,6 +36,9 @@ def sidecar_path(path: Path) -> Path:
 def read_label_names(source: Mapping[Any, str] | str | Path) -> dict[int, str]:
     """Label value -> name from a mapping or a JSON file ``{"1": "liver", ...}``.
 
+    The JSON may also wrap the mapping as ``{"labels": {"1": "liver", ...}, ...}`` (other
+    keys, e.g. a note, are then ignored), the form :mod:`phantoms` writes.
+
     Raises
     ------
     InputError
@@ -48,6 +52,8 @@ def read_label_names(source: Mapping[Any, str] | str | Path) -> dict[int, str]:
             raw = json.loads(Path(source).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise InputError(where, str(error), 'a JSON object {"1": "liver", ...}') from error
+        if isinstance(raw, dict) and isinstance(raw.get("labels"), dict):
+            raw = raw["labels"]  # {"labels": {...}, "note": ...}, as the phantoms write
         if not isinstance(raw, dict):
             raise InputError(where, type(raw).__name__, 'a JSON object {"1": "liver", ...}')
         source = raw

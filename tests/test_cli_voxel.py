@@ -1,0 +1,277 @@
+"""``y90dose voxel``, ``y90dose compare`` and ``y90dose plan from-images`` from the command line.
+
+Bad inputs give exit code 2 and one line on stderr naming the file or option, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk  # noqa: N813
+
+from y90dose.cli import main as cli_main
+from y90dose.cli.plan_from_images import register_from_images
+from y90dose.cli.progress import TerminalProgress
+from y90dose.imaging.synthetic import make_sphere_study
+
+SPACING_MM = 4.8
+SHAPE = 30
+
+
+def _write(array: np.ndarray, path: Path, spacing_mm: float = SPACING_MM) -> Path:
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing((spacing_mm,) * 3)
+    sitk.WriteImage(image, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def phantom(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("cli")
+    k, j, i = np.meshgrid(*(np.arange(SHAPE),) * 3, indexing="ij")
+    liver = (i - 15) ** 2 + (j - 15) ** 2 + (k - 15) ** 2 <= 9**2
+    tumour = (i - 18) ** 2 + (j - 15) ** 2 + (k - 15) ** 2 <= 3**2
+    labels = np.where(liver, 1, 0).astype(np.uint8)
+    labels[tumour] = 2
+    counts = np.where(liver, 10.0, 0.0).astype(np.float32)
+    counts[tumour] = 50.0
+    paths = {
+        "spect": _write(counts, folder / "spect.nii.gz"),
+        "rois": _write(labels, folder / "labels.nii.gz"),
+        "folder": folder,
+    }
+    (folder / "labels.json").write_text(json.dumps({"1": "liver", "2": "tumor1"}))
+    return paths
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli_main.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_voxel_json(
+    phantom: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code, stdout, stderr = _run(
+        [
+            "voxel",
+            "--spect", str(phantom["spect"]),
+            "--rois", str(phantom["rois"]),
+            "--activity-gbq", "3.1",
+            "--lsf", "0.06",
+            "--method", "ldm",
+            "--out", str(out),
+            "--no-png",
+            "--json",
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert stderr == ""  # no progress bar when stderr is not a terminal
+    data = json.loads(stdout)
+    assert set(data["metrics"]) == {"liver", "tumor1", "normal_liver", "tumors"}
+    tumour = data["metrics"]["tumor1"]
+    normal = data["metrics"]["normal_liver"]
+    for key in ("mean_gy", "d70_gy", "v100_percent", "volume_ml"):
+        assert key in tumour
+    # LDM, uniform compartments, one density: dose ratio = concentration ratio 5
+    assert tumour["mean_gy"] / normal["mean_gy"] == pytest.approx(5.0, rel=1e-6)
+    assert data["method"] == "ldm" and data["kernel"] is None
+    assert data["activity"]["target_activity_gbq"] == pytest.approx(3.1 * 0.94)
+    assert (out / data["files"]["rtdose"]).is_file()
+    # the human report prints the table and the lung statement
+    code, stdout, _ = _run(["compare", "--planned", str(out), "--delivered", str(out)], capsys)
+    assert code == 0 and "tumor1" in stdout and "+0.0 %" in stdout
+
+
+def test_voxel_dvk_human(
+    phantom: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, stderr = _run(
+        [
+            "voxel",
+            "--spect", str(phantom["spect"]),
+            "--rois", str(phantom["rois"]),
+            "--activity-gbq", "2",
+            "--out", str(tmp_path / "dvk"),
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "method DVK, kernel lanconelli" in stdout
+    assert "lung" in stdout
+    assert (tmp_path / "dvk" / "slices_tumor1.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"--spect": "missing.nii.gz"}, "--spect"),
+        ({"--rois": "missing.dcm"}, "--rois"),
+        ({"--activity-gbq": "-1"}, "--activity-gbq"),
+        ({"--lsf": "6"}, "--lsf"),
+        ({"--roi-names": '{"1": "liver", "7": "tumor9"}'}, "label 7"),
+        ({"--roi-names": "not json"}, "--roi-names"),
+        ({"--normalize-to": "perfused"}, "--normalize-to"),
+    ],
+)
+def test_bad_inputs_one_line(
+    phantom: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: dict[str, str],
+    expected: str,
+) -> None:
+    options = {
+        "--spect": str(phantom["spect"]),
+        "--rois": str(phantom["rois"]),
+        "--activity-gbq": "3",
+        "--out": str(tmp_path / "out"),
+    }
+    options.update(change)
+    argv = ["voxel", "--no-png"]
+    for key, value in options.items():
+        argv += [key, value]
+    code, stdout, stderr = _run(argv, capsys)
+    assert code == 2
+    assert stdout == ""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert expected in lines[0]
+    assert "Traceback" not in stderr
+
+
+def test_voi_outside_and_mismatched_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = make_sphere_study(tmp_path / "a")
+    other = make_sphere_study(tmp_path / "b", uid_seed="another-patient", write_nm=False)
+    code, _, stderr = _run(
+        [
+            "voxel",
+            "--spect", str(study.spect_folder),
+            "--ct", str(other.ct_folder),
+            "--rois", str(study.rtstruct_path),
+            "--out", str(tmp_path / "o1"),
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and len(stderr.strip().splitlines()) == 1
+    assert "FrameOfReferenceUID" in stderr and "--ct" in stderr
+    code, _, stderr = _run(
+        [
+            "voxel",
+            "--spect", str(study.spect_folder),
+            "--rois", str(other.rtstruct_path),
+            "--out", str(tmp_path / "o2"),
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and len(stderr.strip().splitlines()) == 1
+    assert "FrameOfReferenceUID" in stderr
+    # a label map whose VOI lies beyond the SPECT
+    labels = np.zeros((60, 60, 60), np.uint8)
+    labels[50:55, 50:55, 50:55] = 1
+    outside = _write(labels, tmp_path / "outside.nii.gz", spacing_mm=4.0)
+    code, _, stderr = _run(
+        [
+            "voxel",
+            "--spect", str(study.spect_folder),
+            "--rois", str(outside),
+            "--roi-names", '{"1": "liver"}',
+            "--out", str(tmp_path / "o3"),
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "outside" in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_out_folder_is_not_overwritten(
+    phantom: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    code, _, stderr = _run(
+        [
+            "voxel",
+            "--spect", str(phantom["spect"]),
+            "--rois", str(phantom["rois"]),
+            "--activity-gbq", "1",
+            "--out", str(tmp_path / "busy"),
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "--out" in stderr
+    assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
+
+
+def test_plan_from_images_cli(
+    phantom: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = cli_main.build_parser
+
+    def with_from_images() -> argparse.ArgumentParser:
+        parser = build()
+        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        plan_models = next(
+            a
+            for a in subparsers.choices["plan"]._actions
+            if isinstance(a, argparse._SubParsersAction)
+        )
+        if "from-images" not in plan_models.choices:  # until plan.py wires it itself
+            register_from_images(subparsers)
+        return parser
+
+    monkeypatch.setattr(cli_main, "build_parser", with_from_images)
+    code, stdout, stderr = _run(
+        [
+            "plan", "from-images",
+            "--spect", str(phantom["spect"]),
+            "--rois", str(phantom["rois"]),
+            "--liver-roi", "liver",
+            "--tumor-roi", "tumor1",
+            "--normal-dose-gy", "40",
+            "--lsf", "0.05",
+            "--json",
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, stderr
+    data = json.loads(stdout)
+    assert data["measured"]["tn_ratios"]["tumor1"] == pytest.approx(5.0)
+    assert data["plan"]["doses_gy"]["tumor"] == pytest.approx(200.0)
+    code, _, stderr = _run(
+        [
+            "plan", "from-images",
+            "--spect", str(phantom["spect"]),
+            "--rois", str(phantom["rois"]),
+            "--liver-roi", "liver",
+            "--tumor-roi", "tumor1",
+            "--normal-dose-gy", "40",
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "--lsf" in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_progress_only_on_a_terminal() -> None:
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    pipe, tty = io.StringIO(), Tty()
+    TerminalProgress(pipe)(0.5, "dose")
+    bar = TerminalProgress(tty)
+    bar(0.5, "dose")
+    bar(1.0, "done")
+    assert pipe.getvalue() == ""
+    assert "50 %" in tty.getvalue() and tty.getvalue().endswith("\n")

@@ -167,7 +167,7 @@ def rasterise_contours(
     """
     mask = np.zeros(grid.shape_zyx, dtype=bool)
     if not contours_mm:
-        return mask, 1.0
+        return mask, 0.0
     nz, ny, nx = grid.shape_zyx
     planes: dict[float, list[npt.NDArray[np.float64]]] = {}
     outside = 0

@@ -10,9 +10,9 @@ reference image where one is given. The RT Dose writer is in :mod:`y90dose.imagi
 Contours of masks (:func:`mask_to_contours_mm`) come from marching squares (contourpy,
 the contour engine of matplotlib) at level 0.5 on each slice, zero-padded so every
 contour closes. The iso-line passes half way between an inside and an outside voxel
-centre, so rasterising it again by voxel-centre inclusion
-(:mod:`y90dose.imaging.rtstruct`) gives back the mask (exactly, except at diagonal saddle
-points, which the even-odd rule may resolve differently).
+centre, so rasterising it again by voxel-centre inclusion with the even-odd rule
+(:mod:`y90dose.imaging.rtstruct`) gives back the mask exactly, diagonal saddles included
+(property-tested on random masks).
 """
 
 from __future__ import annotations

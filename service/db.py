@@ -15,13 +15,32 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long an SQLite writer waits for another (worker processes write job progress)."""
 
 
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+"""Execution option naming the SQLite BEGIN mode: DEFERRED (reads) or IMMEDIATE (writes)."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not the driver, emits BEGIN (see _sqlite_begin), so the mode can be chosen.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """BEGIN IMMEDIATE for write sessions: they take the write lock before reading, so a
+    concurrent writer makes them wait (busy timeout) instead of failing on a stale snapshot.
+    """
+    mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """Whether ``engine`` talks to SQLite."""
+    return engine.dialect.name == "sqlite"
 
 
 def make_engine(url: str) -> Engine:
@@ -32,12 +51,20 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_write_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for requests that write: on SQLite their transaction begins IMMEDIATE."""
+    if is_sqlite(engine):
+        engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
     return sessionmaker(engine, expire_on_commit=False)
 
 

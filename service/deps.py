@@ -1,7 +1,8 @@
 """Request dependencies as ``Annotated`` aliases: the database session and the caller.
 
-``SessionDep`` is one session per request: rolled back if the request fails, so a
-failed request changes nothing stored; routes commit explicitly when they succeed.
+``SessionDep`` (reads) and ``WriteSessionDep`` (writes) are one session per request:
+rolled back if the request fails, so a failed request changes nothing stored; routes
+commit explicitly when they succeed.
 ``ViewerDep`` / ``PlannerDep`` / ``ApproverDep`` authenticate the API key (``Authorization:
 Bearer <key>`` or ``X-API-Key: <key>``) and check the role: 401 without a valid key,
 403 when the role is too low.
@@ -9,6 +10,7 @@ Bearer <key>`` or ``X-API-Key: <key>``) and check the role: 401 without a valid 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
@@ -47,8 +49,32 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def get_write_session(request: Request) -> Iterator[Session]:
+    """A session for a request that writes; rolled back unless the route committed.
+
+    On SQLite, writers of this process take turns on a lock (a quick hand-over instead
+    of SQLite's sleeping busy handler) and their transactions begin IMMEDIATE, so a read
+    followed by a write never meets a concurrent commit from another process.
+    """
+    factory: sessionmaker[Session] = request.app.state.write_sessionmaker
+    lock: threading.Lock | None = request.app.state.write_lock
+    if lock is not None:
+        lock.acquire()
+    session = factory()
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+        if lock is not None:
+            lock.release()
+
+
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+WriteSessionDep = Annotated[Session, Depends(get_write_session)]
 
 
 def _unauthorized(detail: str) -> ProblemError:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
+import shutil
 import threading
 import time
 import traceback
@@ -330,7 +331,9 @@ def execute_job(spec: JobSpec) -> None:
 
     data_dir = Path(spec.data_dir)
     output_dir = job_output_dir(data_dir, spec.job_id)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    if output_dir.exists():  # files of an interrupted earlier attempt
+        shutil.rmtree(output_dir)
+    output_dir.mkdir(parents=True)
     last_write = [0.0]
 
     def progress(fraction: float, stage: str) -> None:
@@ -370,19 +373,19 @@ def run_voxel_dosimetry_job(
 ) -> dict[str, Any]:
     """The default runner: the core's voxel-dosimetry pipeline on a stored study.
 
-    The pipeline is imported here, in the worker, so the service starts without it.
+    Calls :func:`y90dose.pipeline.run_study_job` (which finds the emission image, CT and
+    VOIs in the study folder and runs ``run_voxel_dosimetry``). The pipeline is imported
+    here, in the worker, so the service starts without its heavier imports.
     """
     try:
         pipeline = importlib.import_module("y90dose.pipeline")
     except ImportError:
         pipeline = None
-    run_voxel_dosimetry = getattr(pipeline, "run_voxel_dosimetry", None)
-    if run_voxel_dosimetry is None:
+    run_study_job = getattr(pipeline, "run_study_job", None)
+    if run_study_job is None:
         raise RuntimeError(
             "voxel dosimetry is not available in this y90dose version "
-            "(y90dose.pipeline.run_voxel_dosimetry is missing)"
+            "(y90dose.pipeline.run_study_job is missing)"
         )
-    result: dict[str, Any] = run_voxel_dosimetry(
-        study_path, output_dir=output_dir, progress=progress, **params
-    )
+    result: dict[str, Any] = run_study_job(study_path, params, output_dir, progress)
     return result

@@ -8,6 +8,7 @@ previous run left unfinished.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,7 +18,7 @@ from fastapi.openapi.utils import get_openapi
 
 import y90dose
 from service import problems
-from service.db import make_sessionmaker, open_database
+from service.db import is_sqlite, make_sessionmaker, make_write_sessionmaker, open_database
 from service.openapi import add_documented_models
 from service.settings import ServiceSettings
 from service.uploads import UploadLimitMiddleware
@@ -72,6 +73,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = factory
+    app.state.write_sessionmaker = make_write_sessionmaker(engine)
+    app.state.write_lock = threading.Lock() if is_sqlite(engine) else None
     app.state.key_cache = {}
     app.state.jobs = jobs
     problems.install(app)

@@ -123,6 +123,10 @@ def parse_names(data: Any, where: str) -> dict[str, str]:
             raise InvalidInputError(
                 [field_error(f"{where}.{key}", value, "a non-empty name for a label > 0")]
             )
+        if value.strip() in names.values():
+            raise InvalidInputError(
+                [field_error(f"{where}.{key}", value, "a different name for each label")]
+            )
         names[str(label)] = value.strip()
     return names
 
@@ -193,6 +197,8 @@ def describe_study(
             raise InvalidInputError(
                 [field_error("names", names_field, "a JSON object of label value to name")]
             ) from None
+        # the dose job reads names.json beside the images: the form field replaces it
+        (root / NAMES_NAME).write_text(json.dumps(names), encoding="utf-8")
     summary: dict[str, Any] = {"names": names}
     labels = _pick(
         manifest, "labels", nifti, lambda p: any(h in p.name.lower() for h in LABEL_HINTS)
@@ -214,7 +220,34 @@ def describe_study(
         )
     summary["image"] = _nifti_header(root, image)
     summary["labels"] = _nifti_header(root, labels)
+    if "ct" in manifest:
+        ct = _pick(manifest, "ct", [p for p in nifti if p not in (image, labels)], bool)
+        assert ct is not None
+        summary["ct"] = _nifti_header(root, ct)
     return "nifti", summary
+
+
+def dose_inputs(root: Path) -> dict[str, Any]:
+    """What a dose job would use from the study folder, or why it could not run.
+
+    Asks the pipeline's own :func:`y90dose.pipeline.find_study_inputs`, so the answer
+    follows the same rules as the job. Paths are relative to the study folder.
+    """
+    from y90dose.errors import Y90DoseError
+
+    try:
+        from y90dose.pipeline import find_study_inputs
+    except ImportError:
+        return {"usable": None, "problem": "voxel dosimetry is not installed"}
+    try:
+        found = find_study_inputs(root)
+    except Y90DoseError as exc:
+        return {"usable": False, "problem": str(exc)}
+    shown: dict[str, Any] = {"usable": True}
+    for key, value in found.items():
+        path = Path(value)
+        shown[key] = path.relative_to(root).as_posix() if path.is_relative_to(root) else "."
+    return shown
 
 
 def _pick(

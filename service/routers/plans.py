@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from service import audit
 from service.calculations import PLANNING
-from service.deps import ApproverDep, PlannerDep, SessionDep, ViewerDep
-from service.models import Approval, Plan, PlanVersion, as_utc
+from service.deps import ApproverDep, PlannerDep, SessionDep, ViewerDep, WriteSessionDep
+from service.models import Approval, Plan, PlanVersion, as_utc, new_id
 from service.problems import InvalidInputError, ProblemError, field_error, not_found
 from service.schemas.common import Page
 from service.schemas.plans import (
@@ -136,27 +136,31 @@ def _commit(session: Session, conflict: str) -> None:
 
 
 @router.post("", status_code=201, response_model=PlanPublic, summary="Create a plan (version 1)")
-def create_plan(body: PlanCreate, session: SessionDep, caller: PlannerDep) -> PlanPublic:
+def create_plan(body: PlanCreate, session: WriteSessionDep, caller: PlannerDep) -> PlanPublic:
     """Compute the plan with the core and store inputs, result, findings and constants."""
     inputs, result = compute(body.model, body.product, body.delivery, body.inputs)
-    plan = Plan(patient_ref=body.patient_ref, created_by=caller.name, latest_version=1)
-    session.add(plan)
-    session.flush()
-    plan.versions.append(
-        PlanVersion(
-            plan_id=plan.id,
-            version=1,
-            treatment_date=body.treatment_date,
-            product=body.product.value,
-            delivery=body.delivery.value,
-            model=body.model.value,
-            inputs=inputs,
-            result=result.json_dict(),
-            has_block=has_block(result.findings),
-            note=body.note,
-            created_by=caller.name,
-        )
+    first = PlanVersion(
+        version=1,
+        treatment_date=body.treatment_date,
+        product=body.product.value,
+        delivery=body.delivery.value,
+        model=body.model.value,
+        inputs=inputs,
+        result=result.json_dict(),
+        has_block=has_block(result.findings),
+        note=body.note,
+        created_by=caller.name,
     )
+    # Collections given at construction: no lazy load of the (empty) lists.
+    plan = Plan(
+        id=new_id(),
+        patient_ref=body.patient_ref,
+        created_by=caller.name,
+        latest_version=1,
+        versions=[first],
+        approvals=[],
+    )
+    session.add(plan)
     audit.record(
         session, caller, "plan.create", "plan", plan.id, {"version": 1, "model": body.model.value}
     )
@@ -231,7 +235,7 @@ def get_version(
     summary="Revise a plan: store a new version",
 )
 def revise_plan(
-    plan_id: str, body: RevisionCreate, session: SessionDep, caller: PlannerDep
+    plan_id: str, body: RevisionCreate, session: WriteSessionDep, caller: PlannerDep
 ) -> PlanPublic:
     """New version from the latest one's values and the given changes; 409 if stale."""
     plan = _get_plan(session, plan_id, for_update=True)
@@ -277,7 +281,7 @@ def revise_plan(
     summary="Approve the latest version of a plan",
 )
 def approve_plan(
-    plan_id: str, body: ApprovalCreate, session: SessionDep, caller: ApproverDep
+    plan_id: str, body: ApprovalCreate, session: WriteSessionDep, caller: ApproverDep
 ) -> PlanPublic:
     """Record the approver and version. 409: not the latest version, a block finding,
     or already approved by this key."""

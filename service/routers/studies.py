@@ -21,7 +21,7 @@ from service.models import Study, as_utc, new_id
 from service.problems import not_found
 from service.schemas.common import Page
 from service.schemas.studies import StudyPublic
-from service.uploads import describe_study, too_large, unpack
+from service.uploads import describe_study, dose_inputs, too_large, unpack
 
 router = APIRouter(prefix="/studies", tags=["studies"])
 logger = logging.getLogger("y90dose.service")
@@ -69,6 +69,7 @@ def upload_study(
             max_bytes=settings.upload_max_bytes,
         )
         kind, summary = describe_study(files_dir, paths, names)
+        summary["dose_inputs"] = dose_inputs(files_dir)
         size_bytes = sum(files_dir.joinpath(*p.parts).stat().st_size for p in paths)
         row = Study(
             id=study_id,

@@ -7,10 +7,16 @@ and recovery at start: queued jobs are run, interrupted ones re-queued (or faile
 
 from __future__ import annotations
 
+import io
+import json
 import time
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pydicom
 import pytest
+import SimpleITK as sitk  # noqa: N813
 from conftest import add_key, assert_problem
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -210,20 +216,76 @@ def test_interrupted_job_is_rerun_after_restart(make_settings: Any) -> None:
     assert done["status"] == "succeeded" and done["attempts"] == 2
 
 
-def test_default_runner_without_pipeline_fails_clearly(settings: Any) -> None:
+def pipeline_available() -> bool:
     try:
-        from y90dose.pipeline import run_voxel_dosimetry  # noqa: F401
+        from y90dose.pipeline import run_study_job  # noqa: F401
     except ImportError:
-        pass
-    else:
-        pytest.skip("the voxel pipeline exists; tested with real data elsewhere")
+        return False
+    return True
+
+
+def nifti_study(tmp_path: Path) -> bytes:
+    """12^3 voxels of 4 mm; a uniform 8^3-voxel liver (label 1) holds every count."""
+    counts = np.zeros((12, 12, 12), np.float32)
+    counts[2:10, 2:10, 2:10] = 100.0
+    labels = (counts > 0).astype(np.uint8)
+    entries = {}
+    for name, array in (("spect.nii.gz", counts), ("labels.nii.gz", labels)):
+        image = sitk.GetImageFromArray(array)
+        image.SetSpacing((4.0, 4.0, 4.0))
+        sitk.WriteImage(image, str(tmp_path / name))
+        entries[name] = (tmp_path / name).read_bytes()
+    entries["names.json"] = json.dumps({"1": "liver"}).encode()
+    return make_zip(entries)
+
+
+@pytest.mark.skipif(not pipeline_available(), reason="y90dose.pipeline.run_study_job missing")
+def test_real_pipeline_job_gives_the_mird_dose(tmp_path: Path, settings: Any) -> None:
+    # All activity uniformly in the liver VOI, local deposition, no CT (liver density):
+    # every liver voxel gets the MIRD dose D = C x A x (1 - LSF) / M with C = 49.38 J/GBq
+    # (resin), A = 0.1 GBq, LSF 0.05, M = 512 x 0.064 mL x 1.03 g/mL = 33.751 g.
+    app = create_app(settings)
+    key = add_key(app, "p", "planner")
+    headers = {"X-API-Key": key}
+    with TestClient(app) as client:
+        study = client.post(
+            "/v1/studies", files={"file": ("s.zip", nifti_study(tmp_path))}, headers=headers
+        )
+        assert study.status_code == 201, study.text
+        assert study.json()["summary"]["dose_inputs"]["usable"] is True
+        body = {
+            "study_id": study.json()["id"],
+            "activity_gbq": 0.1,
+            "lsf": 0.05,
+            "product": "resin",
+            "method": "ldm",
+        }
+        job = client.post("/v1/dose-jobs", json=body, headers=headers).json()
+        done = wait_finished(client, key, job["id"])
+        assert done["status"] == "succeeded", done["message"]
+        liver = done["result"]["metrics"]["liver"]
+        expected_gy = 49.38 * 0.1 * 0.95 / (512 * 0.064 * 1.03 / 1000)
+        assert liver["mean_gy"] == pytest.approx(expected_gy, rel=1e-5)
+        assert liver["d70_gy"] == pytest.approx(expected_gy, rel=1e-5)
+        names = {f["name"] for f in done["files"]}
+        assert {"rtdose.dcm", "dvh.csv", "metrics.json"} <= names
+        rtdose = client.get(f"/v1/dose-jobs/{job['id']}/files/rtdose.dcm", headers=headers)
+        assert rtdose.status_code == 200
+        assert pydicom.dcmread(io.BytesIO(rtdose.content)).Modality == "RTDOSE"
+
+
+def test_study_without_vois_fails_with_the_reason(settings: Any) -> None:
     app = create_app(settings)
     key = add_key(app, "p", "planner")
     with TestClient(app) as client:
-        study_id = upload_study(client, key)
+        study_id = upload_study(client, key)  # CT slices only: no emission image, no VOIs
         job = client.post(
             "/v1/dose-jobs", json={"study_id": study_id, **JOB}, headers={"X-API-Key": key}
         ).json()
         done = wait_finished(client, key, job["id"])
     assert done["status"] == "failed"
-    assert "voxel dosimetry is not available" in done["message"]
+    if pipeline_available():
+        assert done["message"].startswith("study: ")
+        assert "RTSTRUCT or a label map" in done["message"]
+    else:
+        assert "voxel dosimetry is not available" in done["message"]

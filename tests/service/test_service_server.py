@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 START_TIMEOUT_S = 60.0
 
@@ -75,6 +76,7 @@ def running_server(data_dir: Path, db_url: str) -> Iterator[tuple[str, str]]:
         running_server.last_stderr = stderr  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_plan_survives_restart(tmp_path: Path, db_url: str) -> None:
     data_dir = tmp_path / "server-data"
     with running_server(data_dir, db_url) as (base, _):

@@ -224,3 +224,39 @@ def test_nm_projections_are_not_read_as_a_volume(study: SyntheticStudy, tmp_path
     ds.save_as(tmp_path / "projections.dcm")
     with pytest.raises(ImageError, match="RECON TOMO"):
         read_image(tmp_path / "projections.dcm")
+
+
+def test_per_frame_plane_positions_are_used_and_sorted(
+    study: SyntheticStudy, tmp_path: Path
+) -> None:
+    """Enhanced-style layout: frames stored top-down, each placed by its own
+    PlanePositionSequence, orientation in the shared functional groups."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence as DicomSequence
+
+    assert study.nm_path is not None
+    ds = pydicom.dcmread(study.nm_path)
+    frames = ds.pixel_array[::-1].copy()
+    n_frames = frames.shape[0]
+    groups = []
+    for f in range(n_frames):
+        position = Dataset()
+        k = n_frames - 1 - f
+        position.ImagePositionPatient = [
+            f"{v:.6f}" for v in study.spect.index_to_physical_mm([0.0, 0.0, float(k)])
+        ]
+        group = Dataset()
+        group.PlanePositionSequence = DicomSequence([position])
+        groups.append(group)
+    ds.PerFrameFunctionalGroupsSequence = DicomSequence(groups)
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = ds.DetectorInformationSequence[0].ImageOrientationPatient
+    shared = Dataset()
+    shared.PlaneOrientationSequence = DicomSequence([orientation])
+    ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
+    del ds.DetectorInformationSequence
+    ds.PixelData = frames.astype("<i2").tobytes()
+    ds.save_as(tmp_path / "enhanced.dcm")
+    back = read_image(tmp_path / "enhanced.dcm")
+    assert back.same_geometry(study.spect)
+    assert np.abs(back.array - study.spect.array).max() <= study.tumor_bq_per_ml / 32767

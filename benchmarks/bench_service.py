@@ -43,7 +43,7 @@ PLAN_BODY = {
     "model": "mird",
     "inputs": MIRD_BODY,
 }
-TARGETS = {
+TARGETS: dict[str, dict[str, float | None]] = {
     "mird": {"min_rps": 500.0, "max_p99_ms": 50.0},
     "plans": {"min_rps": 100.0, "max_p99_ms": None},
 }
@@ -216,10 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     database = "postgresql" if args.database_url else "sqlite"
     report = {"database": database, "cpus": os.cpu_count(), "results": results, "targets": TARGETS}
     for name, result in results.items():
-        target = TARGETS[name]
-        ok = result["errors"] == 0 and result["requests_per_s"] >= target["min_rps"]
-        if target["max_p99_ms"] is not None:
-            ok = ok and result["latency_ms"]["p99"] <= target["max_p99_ms"]
+        min_rps, max_p99_ms = TARGETS[name]["min_rps"], TARGETS[name]["max_p99_ms"]
+        ok = result["errors"] == 0 and result["requests_per_s"] >= (min_rps or 0.0)
+        if max_p99_ms is not None:
+            ok = ok and result["latency_ms"]["p99"] <= max_p99_ms
         result["meets_target"] = ok
     if args.json:
         print(json.dumps(report, indent=2))

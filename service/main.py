@@ -48,7 +48,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     >>> app = create_app(ServiceSettings(data_dir="/tmp/y90"))  # doctest: +SKIP
     """
     from service.jobs import JobManager
-    from service.routers import calculations, dose_jobs, health, plans, studies
+    from service.routers import audit, calculations, dose_jobs, health, plans, studies
 
     settings = settings or ServiceSettings()
     engine = open_database(settings)
@@ -86,6 +86,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     v1.include_router(plans.router)
     v1.include_router(studies.router)
     v1.include_router(dose_jobs.router)
+    v1.include_router(audit.router)
     app.include_router(v1)
 
     def openapi() -> dict[str, Any]:

@@ -50,7 +50,7 @@ def test_same_json_as_cli_and_core(
     client: TestClient, keys: Keys, capsys: pytest.CaptureFixture[str]
 ) -> None:
     service = post(client, keys, "mird", MIRD).json()
-    core = plan_mird(MirdPlanInput(**MIRD)).json_dict()  # type: ignore[arg-type]
+    core = plan_mird(MirdPlanInput(**MIRD)).json_dict()
     assert service == core
     code = cli_main(
         [

@@ -50,6 +50,6 @@ def test_empty_database_migrates_to_head_matching_models(db_url: str) -> None:
 
 
 def test_default_database_is_sqlite_in_data_dir(tmp_path: object) -> None:
-    settings = ServiceSettings(data_dir=tmp_path)  # type: ignore[arg-type]
+    settings = ServiceSettings(data_dir=tmp_path)
     assert settings.resolved_database_url().startswith("sqlite:///")
     assert settings.resolved_database_url().endswith("y90dose.sqlite3")

@@ -252,6 +252,12 @@ def test_audit_trail_and_no_patient_ref_in_logs(
         ("plan.revise", "planner-key", plan["id"], 2),
         ("plan.approve", "approver-key", plan["id"], 2),
     ]
+    events = client.get(
+        "/v1/audit-events", params={"resource_id": plan["id"]}, headers=keys.approver
+    ).json()
+    assert [e["action"] for e in events["items"]] == ["plan.approve", "plan.revise", "plan.create"]
+    assert events["items"][0]["key_name"] == "approver-key"
+    assert_problem(client.get("/v1/audit-events", headers=keys.planner), 403)
     assert plan["id"] in caplog.text
     assert "SECRET-MRN-777" not in caplog.text
     assert all("SECRET" not in str(e) for e in trail)

@@ -167,3 +167,12 @@ def test_negative_or_foreign_dose_is_refused(dose_on_ct: Image, ct: Image, tmp_p
     nifti_ct = Image(ct.array, ct.origin_mm, ct.spacing_mm)
     with pytest.raises(InputError, match="StudyInstanceUID"):
         write_rtdose(dose_on_ct, nifti_ct, tmp_path / "d.dcm")
+
+
+def test_absolute_grid_frame_offsets_are_understood(rtdose_path: Path, tmp_path: Path) -> None:
+    """PS3.3 C.8.8.3.2: offsets may be absolute z (first value = ImagePositionPatient z)."""
+    ds = pydicom.dcmread(rtdose_path)
+    z0 = float(ds.ImagePositionPatient[2])
+    ds.GridFrameOffsetVector = [f"{z0 + float(v):.4f}" for v in ds.GridFrameOffsetVector]
+    ds.save_as(tmp_path / "absolute.dcm")
+    assert read_image(tmp_path / "absolute.dcm").same_geometry(read_image(rtdose_path))

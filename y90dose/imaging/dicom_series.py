@@ -419,6 +419,15 @@ def _functional(ds: Dataset, frame: int, sequence: str, keyword: str) -> Any:
     return None
 
 
+def _thickness(ds: Dataset) -> float:
+    """Slice spacing of a one-slice volume: SpacingBetweenSlices, SliceThickness, or 1 mm."""
+    for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+        value = ds.get(keyword)
+        if value not in (None, "") and float(value) != 0:
+            return abs(float(value))
+    return 1.0
+
+
 def read_multiframe(path: Path, ds: Dataset | None = None) -> Image:
     """Read a multi-frame volume: NM tomographic reconstruction, RTDOSE, enhanced CT/PT.
 
@@ -506,6 +515,9 @@ def read_multiframe(path: Path, ds: Dataset | None = None) -> Image:
             offsets = _floats(
                 ds.get("GridFrameOffsetVector"), frames, "GridFrameOffsetVector", path
             )
+            # PS3.3 C.8.8.3.2: relative offsets start at 0; the absolute form (first value =
+            # the z of ImagePositionPatient, axial only) gives the same after subtraction.
+            offsets = offsets - offsets[0]
             positions = origin + np.outer(offsets, normal)
             order, spacing_k = _slice_axis(positions, normal, str(path))
             origin = positions[order[0]]
@@ -560,7 +572,7 @@ def read_multiframe(path: Path, ds: Dataset | None = None) -> Image:
     return Image(
         volume,
         origin_mm=tuple(origin),
-        spacing_mm=(spacing_i, spacing_j, spacing_k if spacing_k > 0 else 1.0),
+        spacing_mm=(spacing_i, spacing_j, spacing_k if spacing_k > 0 else _thickness(ds)),
         direction=orientation,
         rescale_applied=rescaled,
         sop_instance_uids=(str(ds.SOPInstanceUID),) if "SOPInstanceUID" in ds else (),

@@ -27,9 +27,11 @@ import y90dose.pipeline.outputs
 import y90dose.pipeline.progress
 from y90dose.constants import ENERGY_GLASS_J_PER_GBQ, LIVER_DENSITY_G_ML
 from y90dose.errors import ImageError, InputError
+from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.synthetic import make_sphere_study
 from y90dose.pipeline import compute_voxel_dose, run_voxel_dosimetry
-from y90dose.voxel.density import DEFAULT_HU_DENSITY_CURVE
+from y90dose.pipeline.ct_density import density_on_grid
+from y90dose.voxel.density import DEFAULT_HU_DENSITY_CURVE, hu_to_density
 
 SPACING_MM = 4.8  # a Lanconelli 2012 size: the DVK uses the tabulated kernel
 SHAPE = 40
@@ -286,3 +288,49 @@ def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def _brute_force_density(ct: Image, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Mean CT density per target voxel by assigning every CT voxel centre (slow, exact)."""
+    rho = hu_to_density(ct.array).density_g_ml.astype(np.float64)
+    k, j, i = np.meshgrid(*[np.arange(n) for n in ct.shape_zyx], indexing="ij")
+    ijk = np.stack([i, j, k], axis=-1).reshape(-1, 3).astype(np.float64)
+    index = np.floor(grid.physical_mm_to_index(ct.index_to_physical_mm(ijk)) + 0.5).astype(int)
+    inside = np.all((index >= 0) & (index < np.asarray(grid.shape_zyx[::-1])), axis=1)
+    sums = np.zeros(grid.shape_zyx)
+    counts = np.zeros(grid.shape_zyx)
+    where = (index[inside, 2], index[inside, 1], index[inside, 0])
+    np.add.at(sums, where, rho.ravel()[inside])
+    np.add.at(counts, where, 1.0)
+    return sums, counts
+
+
+@pytest.mark.parametrize(
+    "direction",
+    [
+        np.eye(3),
+        np.diag([1.0, -1.0, -1.0]),  # flipped axes: still the separable path
+        np.array([[0.8, -0.6, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]]),  # oblique: general
+    ],
+)
+def test_ct_density_is_the_mean_over_ct_voxels(direction: np.ndarray) -> None:
+    rng = np.random.default_rng(3)
+    spacing = np.array([0.977, 0.977, 2.5])
+    half_extent = spacing * (np.array([23, 25, 14]) - 1) / 2  # (x, y, z)
+    origin = -(direction @ half_extent) + np.array([0.3, -0.2, 0.4])  # centred near 0
+    ct = Image(
+        rng.uniform(-1000, 1500, (14, 25, 23)).astype(np.float32),
+        tuple(origin.tolist()),
+        tuple(spacing.tolist()),
+        direction=direction,
+    )
+    grid = Grid((7, 8, 9), (-19.0, -15.0, -16.0), (4.8, 4.1, 5.0))
+    result = density_on_grid(ct, grid)
+    sums, counts = _brute_force_density(ct, grid)
+    filled = counts > 0
+    assert filled.sum() > 50
+    np.testing.assert_allclose(
+        result.density_g_ml[filled], sums[filled] / counts[filled], rtol=1e-6
+    )
+    assert result.averaged_voxels == int(filled.sum())
+    assert np.all(np.isfinite(result.density_g_ml))

@@ -70,11 +70,28 @@ def _bin_indices(count: int, scale: float, offset: float, size: int) -> npt.NDAr
     return index
 
 
-def _one_hot(index: npt.NDArray[np.intp], size: int) -> npt.NDArray[np.float64]:
-    matrix = np.zeros((index.size, size), dtype=np.float64)
-    valid = index >= 0
-    matrix[np.flatnonzero(valid), index[valid]] = 1.0
-    return matrix
+def _bin_sum(
+    values: npt.NDArray[np.float64], index: npt.NDArray[np.intp], size: int, axis: int
+) -> npt.NDArray[np.float64]:
+    """Sum of ``values`` along ``axis`` into ``size`` bins given each element's bin (-1: none).
+
+    ``index`` is monotonic along the axis (an axis-aligned grid), so the valid elements of
+    each bin are contiguous and one ``np.add.reduceat`` does the binning.
+    """
+    shape = list(values.shape)
+    shape[axis] = size
+    out = np.zeros(shape, dtype=np.float64)
+    valid = np.flatnonzero(index >= 0)
+    if valid.size == 0:
+        return out
+    chosen = index[valid]
+    taken = np.take(values, valid, axis=axis)
+    starts = np.flatnonzero(np.concatenate([[True], chosen[1:] != chosen[:-1]]))
+    sums = np.add.reduceat(taken, starts, axis=axis)
+    target = [slice(None)] * values.ndim
+    target[axis] = chosen[starts]  # type: ignore[call-overload]
+    out[tuple(target)] = sums  # each bin's elements are contiguous: one sum per bin
+    return out
 
 
 def density_on_grid(
@@ -113,11 +130,12 @@ def density_on_grid(
     )
     cz, cy, cx = ct.shape_zyx
     if matrix is not None:
-        rows = _one_hot(_bin_indices(cy, matrix[1, 1], offset[1], ny), ny)  # (cy, ny)
-        cols = _one_hot(_bin_indices(cx, matrix[0, 0], offset[0], nx), nx)  # (cx, nx)
+        rows = _bin_indices(cy, matrix[1, 1], offset[1], ny)
+        cols = _bin_indices(cx, matrix[0, 0], offset[0], nx)
         slices = _bin_indices(cz, matrix[2, 2], offset[2], nz)
-        row_counts = rows.sum(axis=0)
-        col_counts = cols.sum(axis=0)
+        per_plane = np.outer(
+            np.bincount(rows[rows >= 0], minlength=ny), np.bincount(cols[cols >= 0], minlength=nx)
+        )
         for k in range(cz):
             tk = int(slices[k])
             if tk < 0:
@@ -126,8 +144,8 @@ def density_on_grid(
             below += converted.below_range_voxels
             above += converted.above_range_voxels
             plane = converted.density_g_ml.astype(np.float64)
-            sums[tk] += rows.T @ plane @ cols
-            counts[tk] += np.outer(row_counts, col_counts)
+            sums[tk] += _bin_sum(_bin_sum(plane, rows, ny, 0), cols, nx, 1)
+            counts[tk] += per_plane
     else:
         inverse = np.linalg.inv(target.index_to_physical_matrix)
         jj, ii = np.meshgrid(np.arange(cy), np.arange(cx), indexing="ij")

@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.dicom_write import StudyInfo
-from y90dose.imaging.image import Image
+from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.nifti import write_dose_nifti, write_image_file, write_mask_file
 from y90dose.imaging.resample import resample_image, resample_mask
 from y90dose.imaging.rtdose import write_rtdose
@@ -192,40 +192,41 @@ def write_slices_png(
     from matplotlib import pyplot as plt
 
     mask_dose = computation.vois[tumour]
+    dose_grid = computation.dose_image.grid
+    centre_mm = dose_grid.index_to_physical_mm(
+        np.asarray(_centroid_index(mask_dose)[::-1], dtype=np.float64)
+    )
     if dose_on_ct is not None and computation.ct is not None:
         background: npt.NDArray[Any] | None = computation.ct.array
         dose = dose_on_ct.array
         grid = computation.ct.grid
-        mask = resample_mask(mask_dose, computation.vois.grid, grid)
-        if not mask.any():
-            mask = np.zeros(grid.shape_zyx, dtype=bool)
     else:
         background = None
         dose = computation.dose_image.array
-        grid = computation.dose_image.grid
-        mask = mask_dose
-    if mask.any():
-        k, j, i = _centroid_index(mask)
-    else:
-        centre = computation.dose_image.grid.index_to_physical_mm(
-            np.asarray(_centroid_index(mask_dose)[::-1], dtype=np.float64)
-        )
-        i, j, k = (round(float(v)) for v in grid.physical_mm_to_index(centre))
-        k = min(max(k, 0), grid.shape_zyx[0] - 1)
-        j = min(max(j, 0), grid.shape_zyx[1] - 1)
-        i = min(max(i, 0), grid.shape_zyx[2] - 1)
+        grid = dose_grid
+    nz, ny, nx = grid.shape_zyx
+    i, j, k = (round(float(v)) for v in grid.physical_mm_to_index(centre_mm))
+    k, j, i = min(max(k, 0), nz - 1), min(max(j, 0), ny - 1), min(max(i, 0), nx - 1)
     sx, sy, sz = grid.spacing_mm
     views = [
-        ("axial", (slice(k, k + 1), slice(None), slice(None)), sy / sx),
-        ("coronal", (slice(None), slice(j, j + 1), slice(None)), sz / sx),
-        ("sagittal", (slice(None), slice(None), slice(i, i + 1)), sz / sy),
+        ("axial", (slice(k, k + 1), slice(None), slice(None)), sy / sx, (0.0, 0.0, k)),
+        ("coronal", (slice(None), slice(j, j + 1), slice(None)), sz / sx, (0.0, j, 0.0)),
+        ("sagittal", (slice(None), slice(None), slice(i, i + 1)), sz / sy, (i, 0.0, 0.0)),
     ]
+    shapes = [(1, ny, nx), (nz, 1, nx), (nz, ny, 1)]
     peak = float(computation.metrics[tumour].max_gy) or 1.0
     figure, axes = plt.subplots(1, 3, figsize=(15, 5.2), dpi=100)
     image_handle = None
-    for axis, (title, where, aspect) in zip(axes, views, strict=True):
+    for axis, (title, where, aspect, corner), shape in zip(axes, views, shapes, strict=True):
         dose_plane = np.squeeze(dose[where])
-        mask_plane = np.squeeze(mask[where])
+        plane_grid = Grid(
+            shape,
+            tuple(grid.index_to_physical_mm(np.asarray(corner, dtype=np.float64)).tolist()),
+            grid.spacing_mm,
+            grid.direction,
+            grid.frame_of_reference_uid,
+        )
+        mask_plane = np.squeeze(resample_mask(mask_dose, dose_grid, plane_grid))
         origin = "upper" if title == "axial" else "lower"
         if background is not None:
             axis.imshow(

@@ -182,7 +182,13 @@ def test_quantitative_dicom_study_with_ct(tmp_path: Path) -> None:
     # normal liver: C x c / rho, rho from the calibration curve at the liver's 60 HU
     rho = float(np.interp(60.0, DEFAULT_HU_DENSITY_CURVE.hu, DEFAULT_HU_DENSITY_CURVE.density_g_ml))
     c_j_per_gbq = summary["energy_j_per_gbq"]
-    expected = c_j_per_gbq * study.normal_liver_bq_per_ml * 1e-9 / (rho / 1000.0)
+    # the PT series is at acquisition (12:00, DecayCorrection NONE), administration 10:00:
+    # activity at implantation = 2^(2 h / 64.1 h) x the image's
+    decay = summary["activity"]["decay_correction"]
+    assert decay["elapsed_h"] == pytest.approx(2.0)
+    to_implant = 2.0 ** (2.0 / 64.1)
+    assert decay["factor"] == pytest.approx(to_implant, rel=1e-12)
+    expected = to_implant * c_j_per_gbq * study.normal_liver_bq_per_ml * 1e-9 / (rho / 1000.0)
     assert summary["metrics"]["normal_liver"]["d70_gy"] == pytest.approx(expected, rel=1e-5)
     assert summary["rtdose_reference"] == "CT"
 

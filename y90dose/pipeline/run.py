@@ -78,6 +78,7 @@ def summarise(
     activity = computation.activity.provenance()
     activity["image_units"] = computation.spect.units
     activity["quantitative_image"] = computation.inputs["image_units"] == "BQML"
+    activity["decay_correction"] = computation.decay_correction
     dose = computation.dose
     return VoxelRunResult(
         software=f"y90dose {y90dose.__version__}",

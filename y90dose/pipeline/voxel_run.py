@@ -30,6 +30,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,10 @@ from y90dose.constants import (
     ENERGY_EANM_J_PER_GBQ,
     KERNEL_LOW_DENSITY_WARNING_G_ML,
     LIVER_DENSITY_G_ML,
+    SECONDS_PER_HOUR,
+    Y90_HALF_LIFE_H,
 )
+from y90dose.decay import decay_factor
 from y90dose.devices import Product, default_energy_j_per_gbq
 from y90dose.dvh import (
     DEFAULT_V_THRESHOLDS_GY,
@@ -133,6 +137,7 @@ class VoxelComputation:
     energy_source: str
     inputs: dict[str, Any]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    decay_correction: dict[str, Any] | None = None
 
     @property
     def spacing_zyx_mm(self) -> tuple[float, float, float]:
@@ -203,8 +208,9 @@ def _activity(
         )
     if is_quantitative(spect):
         mask = vois.get(normalize_to)
+        factor, _ = decay_to_implant(spect)
         return activity_from_concentration(
-            values,
+            values * factor if factor != 1.0 else values,
             spacing_mm=spacing_zyx,
             mask=mask,
             mask_name=normalize_to if mask is not None else None,
@@ -237,6 +243,91 @@ def _activity(
         residual_fraction=residual,
         mask_name=normalize_to,
     )
+
+
+def _dicom_datetime(date: Any, time_text: Any) -> datetime | None:
+    """A naive datetime from DICOM DA + TM strings (the scanner's local clock)."""
+    if not date or not time_text:
+        return None
+    text = f"{str(date).strip()}{str(time_text).strip()}"
+    digits = text.split(".")[0]
+    for layout in ("%Y%m%d%H%M%S", "%Y%m%d%H%M", "%Y%m%d%H"):
+        try:
+            return datetime.strptime(digits, layout)
+        except ValueError:
+            continue
+    return None
+
+
+def decay_to_implant(image: Image) -> tuple[float, dict[str, Any]]:
+    """Factor that takes a Bq/mL image back to the implantation (administration) time.
+
+    A quantitative PET/SPECT states its reference time in DICOM: ``DecayCorrection`` ADMIN
+    (already at administration: factor 1), START (at the acquisition start) or NONE (as
+    acquired; the acquisition start is used, the frame's own decay is neglected). The
+    activity at implantation is A0 = A(t) x 2^(dt / T1/2), dt from
+    RadiopharmaceuticalStartDateTime (the administration) to AcquisitionDate/Time (or
+    SeriesDate/Time), T1/2 of Y-90 (constants). Microspheres are a permanent implant, so the
+    dose to complete decay needs A0. Without the times the values are used as they are and
+    the report says so.
+
+    Returns
+    -------
+    tuple
+        (factor, description for the report).
+    """
+    meta = image.metadata
+    correction = str(meta.get("DecayCorrection") or "").upper()
+    info: dict[str, Any] = {"dicom_decay_correction": correction or None, "factor": 1.0}
+    if not correction:
+        info["description"] = (
+            "no DICOM decay-correction information: values are taken to be at implantation"
+        )
+        return 1.0, info
+    if correction == "ADMIN":
+        info["description"] = "image decay-corrected to the administration time by the scanner"
+        return 1.0, info
+    pharma = meta.get("radiopharmaceutical") or {}
+    admin = None
+    start_dt = pharma.get("RadiopharmaceuticalStartDateTime")
+    if start_dt:
+        admin = _dicom_datetime(str(start_dt)[:8], str(start_dt)[8:])
+    if admin is None:
+        admin = _dicom_datetime(
+            meta.get("SeriesDate") or meta.get("AcquisitionDate"),
+            pharma.get("RadiopharmaceuticalStartTime"),
+        )
+    scan = _dicom_datetime(meta.get("AcquisitionDate"), meta.get("AcquisitionTime"))
+    if scan is None:
+        scan = _dicom_datetime(meta.get("SeriesDate"), meta.get("SeriesTime"))
+    if admin is None or scan is None:
+        info["description"] = (
+            f"DecayCorrection {correction} but no administration or acquisition time in the "
+            "image: values used as they are (the dose is underestimated by the decay between "
+            "implantation and the scan)"
+        )
+        info["warning"] = True
+        return 1.0, info
+    elapsed_h = (scan - admin).total_seconds() / SECONDS_PER_HOUR
+    if elapsed_h < 0:
+        raise ImageError(
+            f"--spect {meta.get('source_path', '')}: acquisition ({scan.isoformat()}) is before "
+            f"the administration ({admin.isoformat()})"
+        )
+    factor = 1.0 / decay_factor(elapsed_h)
+    info.update(
+        factor=factor,
+        administration=admin.isoformat(),
+        acquisition=scan.isoformat(),
+        elapsed_h=elapsed_h,
+        half_life_h=Y90_HALF_LIFE_H.value,
+        description=(
+            f"image at acquisition ({correction}) decay-corrected back to the administration "
+            f"{elapsed_h:.2f} h earlier: x {factor:.5f} = 2^({elapsed_h:.3f} h / "
+            f"{Y90_HALF_LIFE_H.value} h)"
+        ),
+    )
+    return factor, info
 
 
 def _bin_width_gy(max_dose_gy: float) -> float:
@@ -424,6 +515,12 @@ def compute_voxel_dose(
         predictive=predictive,
     )
 
+    decay_info: dict[str, Any] | None = None
+    if is_quantitative(spect):
+        _, decay_info = decay_to_implant(spect)
+        if decay_info.get("warning"):
+            warnings.append(str(decay_info["description"]))
+
     stages.report(0.45, f"absorbed dose ({dose_method.value})")
     if dose_method is DoseMethod.DVK:
         dose = dvk_dose(
@@ -521,6 +618,7 @@ def compute_voxel_dose(
         energy_source=constant_source,
         inputs=inputs,
         warnings=tuple(dict.fromkeys(warnings)),
+        decay_correction=decay_info,
     )
 
 

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import Keys, add_key, assert_problem
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from service_helpers import Keys, add_key, assert_problem
 from sqlalchemy import select
 
 from service.models import ApiKey

@@ -14,8 +14,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Keys, assert_problem
 from fastapi.testclient import TestClient
+from service_helpers import Keys, assert_problem
 
 from y90dose.cli.main import main as cli_main
 from y90dose.models.mird import MirdPlanInput, plan_mird

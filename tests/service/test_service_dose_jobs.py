@@ -17,11 +17,10 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk  # noqa: N813
-from conftest import add_key, assert_problem
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from service_helpers import add_key, assert_problem, dicom_bytes, make_zip
 from sqlalchemy import select
-from test_service_studies import dicom_bytes, make_zip
 
 from service.main import create_app
 from service.models import AuditEvent, DoseJob, Study

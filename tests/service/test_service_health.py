@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import Keys, assert_problem
 from fastapi.testclient import TestClient
+from service_helpers import Keys, assert_problem
 
 
 def test_healthz_needs_no_key(client: TestClient) -> None:

@@ -12,9 +12,9 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import Keys, assert_problem
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from service_helpers import Keys, assert_problem
 from sqlalchemy import func, select
 
 from service.models import AuditEvent, Plan, PlanVersion

@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813
-from conftest import Keys, assert_problem
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from service_helpers import SERIES_UID, Keys, assert_problem, dicom_bytes, make_zip
 from sqlalchemy import func, select
 
 from service.models import AuditEvent, Study
-
-SERIES_UID = generate_uid()
-
-
-def dicom_bytes(modality: str = "CT") -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = modality
-    ds.SeriesInstanceUID = SERIES_UID
-    ds.PatientID = "SECRET-PATIENT-ID"
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def nifti_bytes(tmp_path: Path, name: str, labels: bool = False) -> bytes:
@@ -48,14 +25,6 @@ def nifti_bytes(tmp_path: Path, name: str, labels: bool = False) -> bytes:
     path = tmp_path / name
     sitk.WriteImage(image, str(path))
     return path.read_bytes()
-
-
-def make_zip(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
 
 
 def upload(client: TestClient, keys: Keys, data: bytes, **form: Any) -> Any:
@@ -141,7 +110,7 @@ def test_unreadable_dicom_names_the_file(app: FastAPI, client: TestClient, keys:
 
 
 def test_too_many_files_is_413(make_settings: Any) -> None:
-    from conftest import add_key
+    from service_helpers import add_key
 
     from service.main import create_app
 
@@ -157,7 +126,7 @@ def test_too_many_files_is_413(make_settings: Any) -> None:
 
 
 def test_too_large_is_413(make_settings: Any) -> None:
-    from conftest import add_key
+    from service_helpers import add_key
 
     from service.main import create_app
 

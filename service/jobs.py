@@ -388,4 +388,6 @@ def run_voxel_dosimetry_job(
             "(y90dose.pipeline.run_study_job is missing)"
         )
     result: dict[str, Any] = run_study_job(study_path, params, output_dir, progress)
+    if "out_dir" in result:  # the server's own path: files are served by name instead
+        result["out_dir"] = "."
     return result

@@ -276,3 +276,22 @@ def test_failure_inside_transaction_stores_nothing(
         response = failing.post("/v1/plans", json=PLAN, headers=keys.planner)
     assert_problem(response, 500)
     assert count(app, Plan) == 0 and count(app, PlanVersion) == 0
+
+
+def test_concurrent_revisions_get_distinct_versions(client: TestClient, keys: Keys) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    plan = create(client, keys)
+    url = f"/v1/plans/{plan['id']}/revisions"
+
+    def revise(i: int) -> int:
+        body = {"reason": f"r{i}", "inputs": {**INPUTS, "perfused_volume_ml": 1000.0 + i}}
+        return client.post(url, json=body, headers=keys.planner).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = list(pool.map(revise, range(12)))
+    assert codes == [201] * 12
+    final = client.get(f"/v1/plans/{plan['id']}", headers=keys.viewer).json()
+    assert [v["version"] for v in final["versions"]] == list(range(1, 14))
+    assert final["latest_version"] == 13
+    assert sorted(v["note"] for v in final["versions"][1:]) == sorted(f"r{i}" for i in range(12))

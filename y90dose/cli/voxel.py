@@ -201,6 +201,11 @@ def voxel_text(result: VoxelRunResult) -> str:
         f"{result.dose_quantity}; method {result.method.upper()}{kernel_text}",
         f"C = {result.energy_j_per_gbq:g} J/GBq ({result.energy_source})",
         f"activity: {result.activity['description']}",
+        *(
+            [f"decay: {result.activity['decay_correction']['description']}"]
+            if result.activity.get("decay_correction")
+            else []
+        ),
         f"density: {result.density.get('source')}",
         f"energy: {max(0.0, result.energy_balance['escaped_energy_fraction']) * 100:.2f} % of the "
         "released energy left the grid",

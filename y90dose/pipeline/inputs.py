@@ -133,6 +133,8 @@ def parse_roi_names(value: str | Mapping[str, Any] | Mapping[int, Any] | None) -
             raise InputError(
                 "roi_names", value, f'a JSON object such as {{"1": "liver"}} or its file ({exc})'
             ) from None
+    if isinstance(raw, Mapping) and isinstance(raw.get("labels"), Mapping):
+        raw = raw["labels"]  # {"labels": {...}}, the form the phantoms write
     if not isinstance(raw, Mapping):
         raise InputError("roi_names", value, 'a JSON object such as {"1": "liver", "2": "tumor1"}')
     names: dict[int, str] = {}

@@ -579,7 +579,9 @@ def compute_voxel_dose(
             voi_name=name,
         )
         if _LUNG_NAME.search(name):
-            warnings.append(f"VOI {name!r}: {LUNG_KERNEL_STATEMENT}")
+            warnings.append(
+                f"VOI {name!r}: lung; its dose assumes soft-tissue transport (lung_statement)"
+            )
 
     inputs = {
         "spect_path": str(spect_path),

@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.settings import ServiceSettings
+from y90dose.errors import Y90DoseError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long an SQLite writer waits for another (worker processes write job progress)."""
@@ -90,9 +92,33 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+class DatabaseUnavailableError(Y90DoseError):
+    """The configured database cannot be opened or migrated (message names it, no password)."""
+
+
 def open_database(settings: ServiceSettings) -> Engine:
-    """Create the data directory, connect and migrate; the one start-up path of every tool."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url())
-    migrate(engine)
+    """Create the data directory, connect and migrate; the one start-up path of every tool.
+
+    Raises
+    ------
+    DatabaseUnavailableError
+        The URL is malformed, the server unreachable or the credentials refused.
+    """
+    url = settings.resolved_database_url()
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(url)
+        migrate(engine)
+    except (ArgumentError, OperationalError, OSError, ImportError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DatabaseUnavailableError(
+            f"cannot open the database {_shown(url)} (Y90DOSE_DATABASE_URL / --data-dir): {reason}"
+        ) from None
     return engine
+
+
+def _shown(url: str) -> str:
+    try:
+        return safe_url(url)
+    except ArgumentError:
+        return "<malformed URL>"

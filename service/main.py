@@ -78,7 +78,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.key_cache = {}
     app.state.jobs = jobs
     problems.install(app)
-    app.add_middleware(UploadLimitMiddleware, max_bytes=settings.upload_max_bytes)
+    app.add_middleware(
+        UploadLimitMiddleware,
+        max_upload_bytes=settings.upload_max_bytes,
+        max_body_bytes=settings.request_max_bytes,
+    )
 
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")

@@ -42,6 +42,11 @@ class ServiceSettings(BaseSettings):
         description="Largest study upload accepted (bytes, compressed and uncompressed); "
         "larger uploads get 413.",
     )
+    request_max_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest JSON request body accepted (bytes); larger gets 413.",
+    )
     upload_max_files: int = Field(
         default=10_000, gt=0, description="Most entries a study zip may hold; more gets 413."
     )

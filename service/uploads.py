@@ -277,31 +277,42 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 class UploadLimitMiddleware:
-    """Refuse an upload body past the limit before it is read (Content-Length) or while it
-    streams (chunked), so that an oversized upload never fills the disk; 413 either way.
+    """Refuse a request body past its limit before it is read (Content-Length) or while it
+    streams (chunked), so that an oversized body never fills memory or disk; 413 either way.
+
+    Study uploads may reach ``max_upload_bytes`` (plus the multipart framing); every
+    other request body ``max_body_bytes``.
     """
 
-    def __init__(self, app: Any, max_bytes: int, paths: tuple[str, ...] = ("/v1/studies",)):
+    def __init__(
+        self,
+        app: Any,
+        max_upload_bytes: int,
+        max_body_bytes: int,
+        upload_paths: tuple[str, ...] = ("/v1/studies",),
+    ) -> None:
         self.app = app
-        self.limit = max_bytes + MULTIPART_OVERHEAD_BYTES
-        self.max_bytes = max_bytes
-        self.paths = paths
+        self.max_upload_bytes = max_upload_bytes
+        self.max_body_bytes = max_body_bytes
+        self.upload_paths = upload_paths
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"].rstrip("/") not in self.paths
-        ):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         from starlette.exceptions import HTTPException
 
         from service.problems import problem_response
 
-        detail = f"the upload is larger than {self.max_bytes} bytes, the limit"
+        if scope["path"].rstrip("/") in self.upload_paths:
+            shown, limit = self.max_upload_bytes, self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+            what = "upload"
+        else:
+            shown = limit = self.max_body_bytes
+            what = "request body"
+        detail = f"the {what} is larger than {shown} bytes, the limit"
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await problem_response(413, "too-large", detail)(scope, receive, send)
                 return
         received = 0
@@ -311,7 +322,7 @@ class UploadLimitMiddleware:
             message = await receive()
             if message.get("type") == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise HTTPException(413, detail)
             return message
 

@@ -21,7 +21,20 @@ class DoseMethod(StrEnum):
 class DoseJobCreate(BaseModel):
     """Run voxel dosimetry on an uploaded study."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "study_id": "3f1c6d2e-0000-4000-8000-000000000000",
+                    "activity_gbq": 2.5,
+                    "lsf": 0.06,
+                    "product": "resin",
+                    "method": "kernel",
+                }
+            ]
+        },
+    )
 
     study_id: str = Field(description="id of a study uploaded with POST /v1/studies")
     activity_gbq: float = Field(gt=0.0, le=100.0, description="administered activity (GBq)")

@@ -32,7 +32,21 @@ class PlanCreate(BaseModel):
     or ``BsaPlanInput``): a target dose plans an activity, ``activity_gbq`` computes doses.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "patient_ref": "MRN-0042",
+                    "treatment_date": "2026-12-01",
+                    "product": "glass",
+                    "delivery": "lobar",
+                    "model": "mird",
+                    "inputs": {"target_dose_gy": 120, "perfused_volume_ml": 1165, "lsf": 0.08},
+                }
+            ]
+        },
+    )
 
     patient_ref: str = Field(
         min_length=1,

@@ -239,3 +239,8 @@ def test_wording_matches_cli(
     assert code == 2
     cli_line = capsys.readouterr().err
     assert problem["errors"][0]["allowed"] in cli_line
+
+
+def test_oversized_json_body_is_413(client: TestClient, keys: Keys) -> None:
+    huge = {**MIRD, "padding": "x" * (2 * 1024 * 1024)}
+    assert_problem(post(client, keys, "mird", huge), 413)

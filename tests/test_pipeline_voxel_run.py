@@ -15,6 +15,7 @@ from __future__ import annotations
 import doctest
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from y90dose.constants import ENERGY_GLASS_J_PER_GBQ, LIVER_DENSITY_G_ML
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.synthetic import make_sphere_study
-from y90dose.pipeline import compute_voxel_dose, run_voxel_dosimetry
+from y90dose.pipeline import compute_voxel_dose, run_study_job, run_voxel_dosimetry
 from y90dose.pipeline.ct_density import density_on_grid
 from y90dose.voxel.density import DEFAULT_HU_DENSITY_CURVE, hu_to_density
 
@@ -340,3 +341,36 @@ def test_ct_density_is_the_mean_over_ct_voxels(direction: np.ndarray) -> None:
     )
     assert result.averaged_voxels == int(filled.sum())
     assert np.all(np.isfinite(result.density_g_ml))
+
+
+def test_service_runner_on_study_folders(tmp_path: Path, sphere_phantom: dict[str, Path]) -> None:
+    """``run_study_job`` follows the service's runner protocol on DICOM and NIfTI studies."""
+    study = make_sphere_study(tmp_path / "dicom_study", write_nm=False)
+    params = {
+        "activity_gbq": 3.0,
+        "lsf": 0.05,
+        "residual": 0.0,
+        "product": "glass",
+        "method": "kernel",
+        "options": {"predictive": False},
+    }
+    seen: list[float] = []
+    result = run_study_job(
+        tmp_path / "dicom_study", params, tmp_path / "job1", lambda f, s: seen.append(f)
+    )
+    json.dumps(result)  # plain JSON for the job's database row
+    assert result["method"] == "dvk"
+    assert result["inputs"]["ct_path"] is not None  # the CT series was found
+    assert result["energy_j_per_gbq"] == ENERGY_GLASS_J_PER_GBQ.value
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    assert set(result["metrics"]) >= {"liver", "tumor1", "normal_liver"}
+    assert study.folder.is_dir()
+
+    nifti = tmp_path / "nifti_study"
+    nifti.mkdir()
+    shutil.copy(sphere_phantom["spect"], nifti / "spect.nii.gz")
+    shutil.copy(sphere_phantom["labels"], nifti / "labels.nii.gz")
+    (nifti / "names.json").write_text(json.dumps({"1": "liver"}))
+    result = run_study_job(nifti, {**params, "method": "ldm"}, tmp_path / "job2", lambda f, s: None)
+    in_liver = 3.0 * 0.95
+    assert result["activity"]["activity_in_mask_gbq"] == pytest.approx(in_liver, rel=1e-9)

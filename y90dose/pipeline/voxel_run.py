@@ -523,13 +523,22 @@ def compute_voxel_dose(
 
     stages.report(0.45, f"absorbed dose ({dose_method.value})")
     if dose_method is DoseMethod.DVK:
-        dose = dvk_dose(
-            activity.activity_gbq,
-            spacing_mm=spacing_zyx,
-            density_g_ml=density_map,
-            energy_j_per_gbq=constant,
-            kernel=kernel_source,
-        )
+        try:
+            dose = dvk_dose(
+                activity.activity_gbq,
+                spacing_mm=spacing_zyx,
+                density_g_ml=density_map,
+                energy_j_per_gbq=constant,
+                kernel=kernel_source,
+            )
+        except InputError as exc:
+            if exc.field != "voxel_size_mm":
+                raise
+            raise InputError(
+                "kernel",
+                kernel_source.value,
+                f"a kernel for the image's voxel size {spacing_zyx} mm (z, y, x): {exc.allowed}",
+            ) from None
     else:
         dose = ldm_dose(
             activity.activity_gbq,

@@ -102,3 +102,46 @@ def test_not_a_run_folder(tmp_path: Path, runs: dict[str, Path]) -> None:
     with pytest.raises(InputError) as error:
         compare_runs(tmp_path, runs["planned"])
     assert error.value.field == "planned"
+
+
+def test_translation_convention(tmp_path: Path) -> None:
+    """The transform maps planned points to delivered points (ITK resampling convention).
+
+    The delivered images are the planned ones moved by +2 voxels along x (patient
+    coordinates), so the transform p -> p + (2 x 4.8 mm, 0, 0) aligns them exactly: no
+    difference; its inverse misaligns them and the tumour's dose changes.
+    """
+    k, j, i = np.meshgrid(*(np.arange(SHAPE),) * 3, indexing="ij")
+    liver = (i - 14) ** 2 + (j - 16) ** 2 + (k - 16) ** 2 <= 9**2
+    tumour = (i - 17) ** 2 + (j - 16) ** 2 + (k - 16) ** 2 <= 3**2
+    labels = np.where(liver, 1, 0).astype(np.uint8)
+    labels[tumour] = 2
+    counts = np.where(liver, 10.0, 0.0).astype(np.float32)
+    counts[tumour] = 60.0
+    folders = {}
+    for name, shift in (("planned", 0), ("delivered", 2)):
+        folder = tmp_path / name
+        folder.mkdir()
+        _write(np.roll(counts, shift, axis=2), folder / "spect.nii.gz")
+        _write(np.roll(labels, shift, axis=2), folder / "labels.nii.gz")
+        (folder / "labels.json").write_text(json.dumps({"1": "liver", "2": "tumor1"}))
+        run_voxel_dosimetry(
+            folder / "spect.nii.gz",
+            folder / "labels.nii.gz",
+            folder / "out",
+            activity_gbq=2.0,
+            method="ldm",
+            write_pngs=False,
+        )
+        folders[name] = _with_frame(folder / "out", tmp_path / f"{name}_run", f"1.2.{shift}")
+    moved = sitk.TranslationTransform(3, (2 * SPACING_MM, 0.0, 0.0))
+    right = tmp_path / "right.tfm"
+    sitk.WriteTransform(moved, str(right))
+    result = compare_runs(folders["planned"], folders["delivered"], transform_path=right)
+    tumour_result = result.vois["tumor1"]
+    assert tumour_result.difference_mean_gy == pytest.approx(0.0, abs=1e-4)
+    assert tumour_result.delivered_coverage_percent == 100.0
+    wrong = tmp_path / "wrong.tfm"
+    sitk.WriteTransform(moved.GetInverse(), str(wrong))
+    misaligned = compare_runs(folders["planned"], folders["delivered"], transform_path=wrong)
+    assert misaligned.vois["tumor1"].difference_mean_percent < -20.0

@@ -88,6 +88,9 @@ _LUNG_NAME = re.compile(r"lung", re.IGNORECASE)
 #: Largest number of DVH points per VOI; the bin width grows past it (1 Gy by default).
 DVH_MAX_POINTS = 10_000
 DVH_BIN_WIDTH_GY = 1.0
+QUANTITATIVE_MISMATCH = 0.2
+"""A Bq/mL image whose activity in the normalisation VOI differs from A x (1 - LSF) x
+(1 - R) by more than this fraction is flagged (it is still used as it is)."""
 
 LUNG_KERNEL_STATEMENT = (
     "A soft-tissue dose kernel (and local deposition with soft-tissue transport) is "
@@ -520,6 +523,26 @@ def compute_voxel_dose(
         _, decay_info = decay_to_implant(spect)
         if decay_info.get("warning"):
             warnings.append(str(decay_info["description"]))
+        if activity_gbq is not None and activity.mask_name is not None:
+            expected = float(activity_gbq) * (1.0 - lsf) * (1.0 - residual)
+            ratio = activity.activity_in_mask_gbq / expected
+            decay_info["activity_check"] = {
+                "expected_in_mask_gbq": expected,
+                "image_in_mask_gbq": activity.activity_in_mask_gbq,
+                "ratio": ratio,
+            }
+            if abs(ratio - 1.0) > QUANTITATIVE_MISMATCH:
+                warnings.append(
+                    f"the Bq/mL image holds {activity.activity_in_mask_gbq:.4g} GBq in "
+                    f"{activity.mask_name!r}, {100 * (ratio - 1):+.0f} % from the "
+                    f"{expected:.4g} GBq expected from --activity-gbq, --lsf and --residual "
+                    "(the image is used as it is)"
+                )
+    elif predictive and lsf == 0.0:
+        warnings.append(
+            "predictive dose with LSF 0: the whole planned activity is put in the liver; give "
+            "the measured --lsf"
+        )
 
     stages.report(0.45, f"absorbed dose ({dose_method.value})")
     if dose_method is DoseMethod.DVK:

@@ -374,3 +374,15 @@ def test_service_runner_on_study_folders(tmp_path: Path, sphere_phantom: dict[st
     result = run_study_job(nifti, {**params, "method": "ldm"}, tmp_path / "job2", lambda f, s: None)
     in_liver = 3.0 * 0.95
     assert result["activity"]["activity_in_mask_gbq"] == pytest.approx(in_liver, rel=1e-9)
+
+
+def test_service_runner_refuses_server_paths(tmp_path: Path) -> None:
+    params = {"activity_gbq": 1.0, "lsf": 0.0, "method": "ldm"}
+    for options in ({"ct_path": "/etc"}, {"hu_density_curve": "/etc/passwd"}, {"bogus": 1}):
+        with pytest.raises(InputError) as refused:
+            run_study_job(tmp_path, {**params, "options": options}, tmp_path / "o", print)
+        assert refused.value.field == "options"
+    with pytest.raises(InputError):
+        run_study_job(
+            tmp_path, {**params, "options": {"roi_names": "/etc/x.json"}}, tmp_path / "o", print
+        )

@@ -222,6 +222,22 @@ def run_voxel_dosimetry(
     return result
 
 
+_DIRECT_NAMES = (
+    "ct_path",
+    "roi_names",
+    "activity_gbq",
+    "lsf",
+    "residual",
+    "normalize_to",
+    "method",
+    "kernel",
+    "write_pngs",
+)
+"""Keywords of :func:`run_voxel_dosimetry` a service job may set besides ``_OPTION_NAMES``."""
+
+_NOT_FROM_SERVICE = ("ct_path", "hu_density_curve")
+"""Options naming files on the server: a service job may not set them."""
+
 _OPTION_NAMES = (
     "image_units",
     "predictive",
@@ -317,18 +333,28 @@ def run_study_job(
     """The service's dose-job runner protocol: ``(study_dir, params, output_dir, progress)``.
 
     ``params`` are the job's (``activity_gbq``, ``lsf``, ``residual``, ``product``,
-    ``method``, ``options``); returns the JSON summary.
+    ``method``, ``options``); returns the JSON summary. Options that name a file
+    (``ct_path``, ``hu_density_curve``) are refused: a job reads only its study folder.
     """
-    keywords = dict(params)
-    options = dict(keywords.pop("options", None) or {})
+    top = dict(params)
+    merged = {**dict(top.pop("options", None) or {}), **top}  # the job's own fields win
+    allowed = sorted(
+        name for name in (*_DIRECT_NAMES, *_OPTION_NAMES) if name not in _NOT_FROM_SERVICE
+    )
+    unknown = sorted(set(merged) - set(allowed))
+    if unknown:
+        raise InputError("options", unknown, f"options among {', '.join(allowed)}")
+    if "roi_names" in merged and not isinstance(merged["roi_names"], Mapping):
+        raise InputError("options.roi_names", merged["roi_names"], 'an object {"1": "liver"}')
+    direct = {k: v for k, v in merged.items() if k in _DIRECT_NAMES}
     result = run_voxel_dosimetry(
         study_dir,
         None,
         output_dir,
         progress=progress,
         overwrite=False,
-        options={**options, **{k: v for k, v in keywords.items() if k in _OPTION_NAMES}},
-        **{k: v for k, v in keywords.items() if k not in _OPTION_NAMES},
+        options={k: v for k, v in merged.items() if k in _OPTION_NAMES},
+        **direct,
     )
     return result.to_dict()
 

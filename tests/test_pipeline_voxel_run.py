@@ -30,7 +30,12 @@ from y90dose.constants import ENERGY_GLASS_J_PER_GBQ, LIVER_DENSITY_G_ML
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.synthetic import make_sphere_study
-from y90dose.pipeline import compute_voxel_dose, run_study_job, run_voxel_dosimetry
+from y90dose.pipeline import (
+    compute_voxel_dose,
+    find_study_inputs,
+    run_study_job,
+    run_voxel_dosimetry,
+)
 from y90dose.pipeline.ct_density import density_on_grid
 from y90dose.voxel.density import DEFAULT_HU_DENSITY_CURVE, hu_to_density
 
@@ -386,3 +391,21 @@ def test_service_runner_refuses_server_paths(tmp_path: Path) -> None:
         run_study_job(
             tmp_path, {**params, "options": {"roi_names": "/etc/x.json"}}, tmp_path / "o", print
         )
+
+
+def test_find_study_inputs(tmp_path: Path, sphere_phantom: dict[str, Path]) -> None:
+    study = make_sphere_study(tmp_path / "dicom", write_nm=False)
+    found = find_study_inputs(study.folder)
+    assert found["spect_path"] == found["ct_path"] == found["rois_path"] == study.folder
+    # DICOM images with a NIfTI label map instead of an RTSTRUCT
+    study.rtstruct_path.unlink()
+    shutil.copy(sphere_phantom["labels"], study.folder / "voi_labels.nii.gz")
+    assert find_study_inputs(study.folder)["rois_path"] == study.folder / "voi_labels.nii.gz"
+    # a manifest may not point outside the study
+    nifti = tmp_path / "nifti"
+    nifti.mkdir()
+    shutil.copy(sphere_phantom["spect"], nifti / "image.nii.gz")
+    (nifti / "study.json").write_text(json.dumps({"image": "image.nii.gz", "labels": "../x"}))
+    with pytest.raises(InputError) as escaped:
+        find_study_inputs(nifti)
+    assert escaped.value.field == "study"

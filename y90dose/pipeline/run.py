@@ -260,14 +260,24 @@ def _known_options(keywords: Mapping[str, Any]) -> dict[str, Any]:
     return dict(keywords)
 
 
+def _inside(folder: Path, relative: Any) -> Path:
+    """``folder / relative``, refusing a path that leaves the folder."""
+    path = (folder / str(relative)).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise InputError("study", str(relative), "a path inside the study folder")
+    return path
+
+
 def find_study_inputs(folder: Path) -> dict[str, Any]:
     """The emission image, CT, VOIs and label names of a study folder.
 
-    A folder with DICOM files: the emission image is its one NM or PT series, the CT its
-    CT series (if any) and the VOIs its one RTSTRUCT. A folder of NIfTI files: ``study.json``
-    may name ``{"image": ..., "labels": ..., "ct": ...}``; otherwise the label map is the
-    file whose name contains ``label``, ``mask``, ``seg``, ``voi`` or ``roi`` and the image
-    the other one; label names come from ``names.json``.
+    - DICOM: the emission image is the folder's one NM or PT series, the CT its CT series
+      (if any), the VOIs its one RTSTRUCT or SEG, or else a NIfTI label map in the folder.
+    - NIfTI only: ``study.json`` may name ``{"image": ..., "labels": ..., "ct": ...}``;
+      otherwise the label map is the file whose name contains ``label``, ``mask``,
+      ``seg``, ``voi`` or ``roi`` and the image the other one.
+
+    Label names come from ``names.json`` (or a sidecar of the label map).
 
     Raises
     ------
@@ -286,44 +296,68 @@ def find_study_inputs(folder: Path) -> dict[str, Any]:
         if isinstance(loaded, dict):
             manifest = loaded
     images = sorted(p for p in folder.rglob("*") if p.is_file() and is_sitk_file(p))
-    names_path = folder / "names.json"
     found: dict[str, Any] = {}
-    if names_path.is_file():
-        found["roi_names"] = str(names_path)
-    if images:
+    if (folder / "names.json").is_file():
+        found["roi_names"] = str(folder / "names.json")
+    labels: Path | None = None
+    if manifest.get("labels"):
+        labels = _inside(folder, manifest["labels"])
+    elif images:
         hints = ("label", "mask", "seg", "voi", "roi")
-        labels = manifest.get("labels")
-        if labels is None:
-            candidates = [p for p in images if any(h in p.name.lower() for h in hints)]
-            if len(candidates) != 1:
-                raise InputError(
-                    "study",
-                    [p.name for p in images],
-                    "one label map whose name contains label/mask/seg/voi/roi, or study.json",
-                )
-            labels = candidates[0].relative_to(folder).as_posix()
-        image = manifest.get("image")
-        if image is None:
-            others = [p for p in images if p.relative_to(folder).as_posix() != labels]
-            if len(others) != 1:
-                raise InputError(
-                    "study", [p.name for p in others], "one image besides the label map"
-                )
-            image = others[0].relative_to(folder).as_posix()
-        found["spect_path"] = folder / str(image)
-        found["rois_path"] = folder / str(labels)
-        if manifest.get("ct"):
-            found["ct_path"] = folder / str(manifest["ct"])
-        return found
+        candidates = [p for p in images if any(h in p.name.lower() for h in hints)]
+        if len(candidates) > 1:
+            raise InputError(
+                "study",
+                [p.name for p in candidates],
+                "one label map whose name contains label/mask/seg/voi/roi, or study.json",
+            )
+        labels = candidates[0] if candidates else None
+
     from y90dose.imaging.dicom_series import scan_folder
 
     modalities = {s.modality for s in scan_folder(folder)}
-    if "RTSTRUCT" not in modalities:
-        raise InputError("study", str(folder), "a study with an RTSTRUCT or a label map")
-    found["spect_path"] = folder
-    found["rois_path"] = folder
-    if "CT" in modalities:
-        found["ct_path"] = folder
+    if modalities & {"NM", "PT"}:
+        found["spect_path"] = folder
+        if "CT" in modalities:
+            found["ct_path"] = folder
+        if modalities & {"RTSTRUCT", "SEG"}:
+            found["rois_path"] = folder
+        elif labels is not None:
+            found["rois_path"] = labels
+        else:
+            raise InputError(
+                "study", str(folder), "a study with an RTSTRUCT or a label map (or a DICOM SEG)"
+            )
+        return found
+    if not images:
+        raise InputError(
+            "study",
+            str(folder),
+            "a study with an emission image (NM/PT DICOM series or NIfTI) and an RTSTRUCT "
+            "or a label map (or a DICOM SEG)",
+        )
+    if labels is None:
+        raise InputError(
+            "study",
+            [p.name for p in images],
+            "a label map whose name contains label/mask/seg/voi/roi, or study.json",
+        )
+    if manifest.get("image"):
+        image = _inside(folder, manifest["image"])
+    else:
+        others = [
+            p
+            for p in images
+            if p.resolve() != labels.resolve()
+            and (not manifest.get("ct") or p.resolve() != _inside(folder, manifest["ct"]))
+        ]
+        if len(others) != 1:
+            raise InputError("study", [p.name for p in others], "one image besides the label map")
+        image = others[0]
+    found["spect_path"] = image
+    found["rois_path"] = labels
+    if manifest.get("ct"):
+        found["ct_path"] = _inside(folder, manifest["ct"])
     return found
 
 

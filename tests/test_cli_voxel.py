@@ -120,6 +120,8 @@ def test_voxel_dvk_human(
         ({"--roi-names": '{"1": "liver", "7": "tumor9"}'}, "label 7"),
         ({"--roi-names": "not json"}, "--roi-names"),
         ({"--normalize-to": "perfused"}, "--normalize-to"),
+        ({"--v-thresholds-gy": "-5"}, "--v-thresholds-gy"),
+        ({"--energy-j-per-gbq": "500"}, "--energy-j-per-gbq"),
     ],
 )
 def test_bad_inputs_one_line(

@@ -149,17 +149,30 @@ class VoxelComputation:
         return (z, y, x)
 
 
+def _number(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _positive_number(value: Any) -> bool:
+    return _number(value) and float(value) > 0
+
+
 def _check_fraction(name: str, value: float) -> float:
+    if not _number(value):
+        raise InputError(name, value, "a fraction 0 <= value < 1 (not a percentage)")
     number = float(value)
-    if not math.isfinite(number) or number < 0.0 or number >= 1.0:
+    if number < 0.0 or number >= 1.0:
         raise InputError(name, value, "a fraction 0 <= value < 1 (not a percentage)")
     return number
 
 
 def _energy(energy_j_per_gbq: float | None, product: Product | str | None) -> tuple[float, str]:
     if energy_j_per_gbq is not None:
-        value = float(energy_j_per_gbq)
-        if not math.isfinite(value) or not 45.0 <= value <= 55.0:
+        value = float(energy_j_per_gbq) if _number(energy_j_per_gbq) else math.nan
+        if not 45.0 <= value <= 55.0:
             raise InputError(
                 "energy_j_per_gbq", energy_j_per_gbq, "a number 45-55 J/GBq (e.g. 49.67)"
             )
@@ -416,10 +429,9 @@ def compute_voxel_dose(
         An unreadable file, an empty VOI, a VOI outside the image, mismatched frames.
     """
     stages = Stages(progress)
-    if activity_gbq is not None:
-        activity_value = float(activity_gbq)
-        if not math.isfinite(activity_value) or activity_value <= 0.0:
-            raise InputError("activity_gbq", activity_gbq, "an activity > 0 GBq")
+    if activity_gbq is not None and not _positive_number(activity_gbq):
+        raise InputError("activity_gbq", activity_gbq, "an activity > 0 GBq")
+    activity_gbq = None if activity_gbq is None else float(activity_gbq)
     lsf = _check_fraction("lsf", lsf)
     residual = _check_fraction("residual", residual)
     try:
@@ -430,10 +442,13 @@ def compute_voxel_dose(
         kernel_source = KernelSource(kernel)
     except ValueError:
         raise InputError("kernel", kernel, "one of 'auto', 'dpk', 'lanconelli'") from None
-    if eud_alpha_per_gy is not None and not (
-        math.isfinite(float(eud_alpha_per_gy)) and float(eud_alpha_per_gy) > 0
-    ):
+    if eud_alpha_per_gy is not None and not _positive_number(eud_alpha_per_gy):
         raise InputError("eud_alpha_per_gy", eud_alpha_per_gy, "a radiosensitivity > 0 per Gy")
+    thresholds = list(v_thresholds_gy)
+    if not thresholds or not all(
+        _positive_number(t) or (_number(t) and float(t) == 0) for t in thresholds
+    ):
+        raise InputError("v_thresholds_gy", thresholds, "one or more doses >= 0 Gy")
     constant, constant_source = _energy(energy_j_per_gbq, product)
     curve = DEFAULT_HU_DENSITY_CURVE
     if isinstance(hu_density_curve, HuDensityCurve):
@@ -599,7 +614,7 @@ def compute_voxel_dose(
             spacing_mm=spacing_zyx,
             voi_name=name,
             density_g_ml=density_map,
-            v_thresholds_gy=v_thresholds_gy,
+            v_thresholds_gy=[float(t) for t in thresholds],
             radiobiology=params,
         )
         dvhs[name] = cumulative_dvh(
@@ -632,7 +647,7 @@ def compute_voxel_dose(
         "liver_roi": liver_roi,
         "tumor_rois": list(tumours),
         "eud_alpha_per_gy": eud_alpha_per_gy,
-        "v_thresholds_gy": [float(t) for t in v_thresholds_gy],
+        "v_thresholds_gy": [float(t) for t in thresholds],
     }
     return VoxelComputation(
         spect=spect,

@@ -107,8 +107,11 @@ ModelTable = Mapping[str, tuple[type[BaseModel], Any, str]]
 
 def add_model_group(
     subparsers: Any, command: str, help_text: str, models: ModelTable, handler: Any
-) -> None:
-    """Add ``command`` with one subcommand per model, each with its schema's options."""
+) -> Any:
+    """Add ``command`` with one subcommand per model, each with its schema's options.
+
+    Returns the command's own subparsers, for subcommands that are not schema-driven.
+    """
     parser = subparsers.add_parser(command, help=help_text, description=help_text)
     group = parser.add_subparsers(dest="model", metavar="MODEL", parser_class=type(parser))
     group.required = True
@@ -117,3 +120,4 @@ def add_model_group(
         add_model_options(sub, schema)
         sub.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         sub.set_defaults(handler=handler)
+    return group

@@ -7,6 +7,7 @@ from typing import Any
 
 from y90dose.cli.model_options import ModelTable, add_model_group, model_from_args
 from y90dose.cli.output import CommandOutput
+from y90dose.cli.plan_from_images import register_from_images
 from y90dose.cli.render import plan_text
 from y90dose.findings import has_block
 from y90dose.models.bsa import BsaPlanInput, plan_bsa
@@ -36,9 +37,15 @@ def result_output(result: PlanResult) -> CommandOutput:
 
 def register(subparsers: Any) -> None:
     """Add ``plan`` and its model subcommands."""
-    add_model_group(
-        subparsers, "plan", "activity for a prescription (mird, partition, bsa)", MODELS, run
+    group = add_model_group(
+        subparsers,
+        "plan",
+        "activity for a prescription (mird, partition, bsa; from-images: partition from "
+        "MAA SPECT/CT VOIs)",
+        MODELS,
+        run,
     )
+    register_from_images(group)
 
 
 def run(args: argparse.Namespace) -> CommandOutput:

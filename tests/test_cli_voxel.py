@@ -277,3 +277,23 @@ def test_progress_only_on_a_terminal() -> None:
     bar(1.0, "done")
     assert pipe.getvalue() == ""
     assert "50 %" in tty.getvalue() and tty.getvalue().endswith("\n")
+
+
+def test_unreadable_dicom_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    # a DICOM preamble followed by garbage: pydicom warns, the command prints one line
+    (folder / "x.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00garbage" * 10)
+    code, stdout, stderr = _run(
+        [
+            "voxel",
+            "--spect", str(folder),
+            "--rois", str(folder / "x.dcm"),
+            "--activity-gbq", "1",
+            "--out", str(tmp_path / "out"),
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and stdout == ""
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert "x.dcm" in stderr

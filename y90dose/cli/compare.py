@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from y90dose.cli.output import CommandOutput, add_json_flag
+from y90dose.cli.progress import quiet_library_warnings
 from y90dose.pipeline.compare import ComparisonResult, compare_runs
 
 
@@ -37,7 +38,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> CommandOutput:
     """Compare the two runs."""
-    result = compare_runs(args.planned, args.delivered, transform_path=args.transform)
+    with quiet_library_warnings():
+        result = compare_runs(args.planned, args.delivered, transform_path=args.transform)
     return CommandOutput(data=result.to_dict(), human=compare_text(result))
 
 

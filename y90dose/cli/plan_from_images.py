@@ -14,7 +14,7 @@ import argparse
 from typing import Any
 
 from y90dose.cli.output import CommandOutput, add_json_flag
-from y90dose.cli.progress import TerminalProgress
+from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
 from y90dose.cli.render import plan_text
 from y90dose.findings import has_block
 from y90dose.models.common import PlanResult
@@ -123,6 +123,11 @@ _PLAN_OPTIONS = (
 
 def run(args: argparse.Namespace) -> CommandOutput:
     """Measure, plan, report."""
+    with quiet_library_warnings():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> CommandOutput:
     progress = TerminalProgress()
     try:
         result = plan_from_images(

@@ -6,8 +6,11 @@ so ``--json`` output and logs stay clean.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from typing import TextIO
 
 BAR_WIDTH = 24
@@ -68,3 +71,16 @@ class TerminalProgress:
             self._stream.write("\n")
             self._stream.flush()
         self._finished = True
+
+
+@contextlib.contextmanager
+def quiet_library_warnings() -> Iterator[None]:
+    """Silence the Python warnings of pydicom/SimpleITK/numpy while a command runs.
+
+    Non-conformant but readable DICOM makes pydicom warn on stderr for every odd value;
+    the command's own result carries what matters, and a refusal stays one line.
+    """
+    with warnings.catch_warnings():
+        for module in ("pydicom", "SimpleITK", "numpy", "matplotlib"):
+            warnings.filterwarnings("ignore", module=module)
+        yield

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from y90dose.cli.output import CommandOutput, add_json_flag
-from y90dose.cli.progress import TerminalProgress
+from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
 from y90dose.dvh import DEFAULT_V_THRESHOLDS_GY
 from y90dose.pipeline.run import VoxelRunResult, run_voxel_dosimetry
 
@@ -150,6 +150,11 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> CommandOutput:
     """Run the pipeline and report per-VOI metrics."""
+    with quiet_library_warnings():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> CommandOutput:
     progress = TerminalProgress()
     try:
         result = run_voxel_dosimetry(

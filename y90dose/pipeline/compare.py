@@ -247,6 +247,11 @@ def compare_runs(
             difference_d70_percent=_percent(d70_delivered - d70_plan, d70_plan),
             delivered_coverage_percent=coverage,
         )
+    if delivered_summary.get("inputs", {}).get("predictive"):
+        warnings.append(
+            "the --delivered run is a predictive (MAA) run; a delivered dose comes from a "
+            "post-treatment Y-90 SPECT or PET"
+        )
     planned_method = str(planned_summary.get("method", "?"))
     delivered_method = str(delivered_summary.get("method", "?"))
     if planned_method != delivered_method:

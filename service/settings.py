@@ -6,7 +6,6 @@ Every field can be set by an environment variable (``Y90DOSE_DATA_DIR``,
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field
@@ -14,9 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def default_data_dir() -> Path:
-    """``$XDG_DATA_HOME/y90dose``, else ``~/.local/share/y90dose`` (the XDG default)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "y90dose"
+    """``./data`` under the current directory (as README's ``python3 tasks.py serve``)."""
+    return Path.cwd() / "data"
 
 
 class ServiceSettings(BaseSettings):

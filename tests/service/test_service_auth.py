@@ -130,3 +130,17 @@ def test_keys_cli_create_list_revoke(
     assert json.loads(capsys.readouterr().out)["keys"][0]["revoked_at"] is not None
     assert cli_main(["keys", "revoke", "nobody"]) == 2
     assert os.path.exists(data_dir / "y90dose.sqlite3")
+
+
+def test_demo_creates_key_and_phantom_study_once(app: FastAPI, settings: object) -> None:
+    from service.demo import prepare_demo
+
+    first = prepare_demo(settings, app.state.sessionmaker)  # type: ignore[arg-type]
+    assert first["key"] and first["key"].startswith("y90_") and first["study_id"]
+    again = prepare_demo(settings, app.state.sessionmaker)  # type: ignore[arg-type]
+    assert again == {"key": first["key"], "study_id": None}  # same key shown, no new study
+    with TestClient(app) as client:
+        headers = {"X-API-Key": first["key"]}
+        study = client.get(f"/v1/studies/{first['study_id']}", headers=headers).json()
+    assert study["kind"] == "nifti" and study["summary"]["dose_inputs"]["usable"] is True
+    assert study["summary"]["names"]["3"] == "liver"

@@ -23,7 +23,7 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
         "--data-dir",
         type=Path,
         default=None,
-        help="service data directory (default: $Y90DOSE_DATA_DIR, else ~/.local/share/y90dose)",
+        help="service data directory (default: $Y90DOSE_DATA_DIR, else ./data)",
     )
 
 

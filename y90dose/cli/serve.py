@@ -39,6 +39,25 @@ def _serve(args: argparse.Namespace) -> CommandOutput:
         f"y90dose serve: database {safe_url(settings.resolved_database_url())} (migrated)",
         file=sys.stderr,
     )
+    if args.demo:
+        from service.demo import prepare_demo
+
+        demo = prepare_demo(settings, app.state.sessionmaker)
+        if demo["key"]:
+            print(
+                f"y90dose serve: demo API key (role approver): {demo['key']}\n"
+                f"    (kept in {settings.data_dir / 'demo-key.txt'}; for trying only)",
+                file=sys.stderr,
+            )
+            live_keys = 1
+        if demo["study_id"]:
+            print(
+                f"y90dose serve: demo study {demo['study_id']} (liver phantom) stored; run "
+                "voxel dosimetry with POST /v1/dose-jobs "
+                f'{{"study_id": "{demo["study_id"]}", "activity_gbq": 2.0, "lsf": 0.08, '
+                '"product": "resin", "method": "kernel"}',
+                file=sys.stderr,
+            )
     if not live_keys:
         data_dir_option = f" --data-dir {args.data_dir}" if args.data_dir is not None else ""
         print(
@@ -71,6 +90,12 @@ def register(subparsers: Any) -> None:
         default="info",
         choices=("critical", "error", "warning", "info", "debug"),
         help="uvicorn log level (default info)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="for trying the service: create a 'demo' approver key if there is no key "
+        "(printed at each start) and store the liver phantom as a study if there is none",
     )
     add_data_dir(parser)
     parser.set_defaults(handler=_serve)

@@ -6,7 +6,6 @@ traceback.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import pytest
 import SimpleITK as sitk  # noqa: N813
 
 from y90dose.cli import main as cli_main
-from y90dose.cli.plan_from_images import register_from_images
 from y90dose.cli.progress import TerminalProgress
 from y90dose.imaging.synthetic import make_sphere_study
 
@@ -214,24 +212,7 @@ def test_out_folder_is_not_overwritten(
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
 
 
-def test_plan_from_images_cli(
-    phantom: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    build = cli_main.build_parser
-
-    def with_from_images() -> argparse.ArgumentParser:
-        parser = build()
-        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        plan_models = next(
-            a
-            for a in subparsers.choices["plan"]._actions
-            if isinstance(a, argparse._SubParsersAction)
-        )
-        if "from-images" not in plan_models.choices:  # until plan.py wires it itself
-            register_from_images(subparsers)
-        return parser
-
-    monkeypatch.setattr(cli_main, "build_parser", with_from_images)
+def test_plan_from_images_cli(phantom: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, stderr = _run(
         [
             "plan", "from-images",

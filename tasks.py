@@ -63,7 +63,7 @@ def task_test(args: list[str]) -> int:
     """Lint (ruff), type-check (mypy) and run the test suite (pytest)."""
     ensure_environment()
     run([str(BIN / "ruff"), "check", "."])
-    run([str(BIN / "mypy"), "y90dose", "service", "phantoms"])
+    run([str(BIN / "mypy"), "y90dose", "service", "phantoms", "tests", "benchmarks", "tasks.py"])
     code = run([str(PYTHON), "-m", "pytest", *args], check=False)
     if code == 5:
         print("tasks: pytest collected no tests; that is a failure here", file=sys.stderr)

@@ -71,10 +71,9 @@ def test_energy_is_conserved_between_liver_and_lung() -> None:
             activity_gbq=2.5, perfused_volume_ml=800, lsf=0.12, residual=0.05, lung_mass_kg=0.8
         )
     )
-    energy_j = (
-        result.doses_gy["perfused"] * result.masses_kg["perfused"]
-        + result.doses_gy["lung"] * result.masses_kg["lung"]
-    )
+    energy_j = result.dose_gy("perfused") * result.mass_kg("perfused") + result.dose_gy(
+        "lung"
+    ) * result.mass_kg("lung")
     assert energy_j == pytest.approx(50.0 * 2.5 * 0.95)
 
 

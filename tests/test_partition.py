@@ -86,12 +86,12 @@ def test_energy_conservation_over_compartments() -> None:
             residual=0.02,
         )
     )
-    m = result.masses_kg
-    liver_j = sum(d * mt for d, mt in zip(result.doses_gy["tumors"], m["tumors"], strict=True))
-    liver_j += result.doses_gy["normal"] * m["normal"]
-    lung_j = result.doses_gy["lung"] * m["lung"]
+    tumours = zip(result.tumor_doses_gy(), result.tumor_masses_kg(), strict=True)
+    liver_j = sum(d * m for d, m in tumours)
+    liver_j += result.dose_gy("normal") * result.mass_kg("normal")
+    lung_j = result.dose_gy("lung") * result.mass_kg("lung")
     assert liver_j + lung_j == pytest.approx(50.0 * 1.8 * 0.98)
-    assert result.doses_gy["perfused"] * m["perfused"] == pytest.approx(liver_j)
+    assert result.dose_gy("perfused") * result.mass_kg("perfused") == pytest.approx(liver_j)
 
 
 def test_glass_normal_liver_and_tumour_findings() -> None:

@@ -144,4 +144,6 @@ def test_translation_convention(tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.tfm"
     sitk.WriteTransform(moved.GetInverse(), str(wrong))
     misaligned = compare_runs(folders["planned"], folders["delivered"], transform_path=wrong)
-    assert misaligned.vois["tumor1"].difference_mean_percent < -20.0
+    misaligned_percent = misaligned.vois["tumor1"].difference_mean_percent
+    assert misaligned_percent is not None
+    assert misaligned_percent < -20.0

@@ -114,6 +114,30 @@ class PlanResult(BaseModel):
     constants: ConstantsUsed
     details: dict[str, Any] = Field(default_factory=dict)
 
+    def dose_gy(self, name: str) -> float:
+        """One compartment's dose (Gy): ``perfused``, ``normal``, ``tumor``, ``lung``, ..."""
+        value = self.doses_gy[name]
+        if isinstance(value, list):
+            raise KeyError(f"doses_gy[{name!r}] is a list; use tumor_doses_gy()")
+        return value
+
+    def tumor_doses_gy(self) -> list[float]:
+        """Every tumour's dose (Gy) in input order; empty for single-compartment models."""
+        value = self.doses_gy.get("tumors", [])
+        return list(value) if isinstance(value, list) else [value]
+
+    def mass_kg(self, name: str) -> float:
+        """One compartment's mass (kg)."""
+        value = self.masses_kg[name]
+        if isinstance(value, list):
+            raise KeyError(f"masses_kg[{name!r}] is a list; use tumor_masses_kg()")
+        return value
+
+    def tumor_masses_kg(self) -> list[float]:
+        """Every tumour's mass (kg) in input order."""
+        value = self.masses_kg.get("tumors", [])
+        return list(value) if isinstance(value, list) else [value]
+
     def json_dict(self) -> dict[str, Any]:
         """The result as plain JSON types (what the CLI prints and the service returns)."""
         return self.model_dump(mode="json")

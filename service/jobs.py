@@ -52,6 +52,9 @@ PROGRESS_MIN_INTERVAL_S = 0.5
 
 MESSAGE_MAX_CHARS = 4000
 
+ENGINE_RESUBMIT_MAX = 3
+"""Times a job the engine lost before it started is submitted again."""
+
 
 class JobStatus(StrEnum):
     """Life cycle: queued -> running -> succeeded | failed."""
@@ -160,6 +163,7 @@ class JobManager:
         self.sessions = sessions
         self._factory = executor_factory
         self._executor: JobExecutor | None = None
+        self._resubmits: dict[str, int] = {}
 
     def start(self) -> None:
         """Start the executor and recover what a previous run left unfinished."""
@@ -227,13 +231,37 @@ class JobManager:
         self._executor.submit(spec, self._engine_failed)
 
     def _engine_failed(self, spec: JobSpec, exc: BaseException) -> None:
+        """The engine lost a job: fail it if it had started, else queue it again.
+
+        A worker that dies (killed, out of memory) breaks a process pool, and every job
+        waiting in that pool is reported too; those never started, so they are
+        re-submitted (up to ``ENGINE_RESUBMIT_MAX`` times) instead of failed.
+        """
         logger.error("dose job %s: executor failure %s", spec.job_id, type(exc).__name__)
         with self.sessions() as session:
+            job = session.get(DoseJob, spec.job_id)
+            retries = self._resubmits.get(spec.job_id, 0)
+            if (
+                job is not None
+                and job.status == JobStatus.QUEUED.value
+                and job.run_token == spec.run_token
+                and retries < ENGINE_RESUBMIT_MAX
+            ):
+                self._resubmits[spec.job_id] = retries + 1
+                job.run_token = str(uuid.uuid4())
+                session.commit()
+                self._submit(self.spec(job.id, job.run_token))
+                return
+            died = isinstance(exc, BrokenProcessPool)
             _finish(
                 session,
                 spec,
                 JobStatus.FAILED,
-                message=f"the worker running this job failed: {type(exc).__name__}: {exc}",
+                message=(
+                    "the worker process running this job died (killed, or out of memory?)"
+                    if died
+                    else f"the worker running this job failed: {type(exc).__name__}: {exc}"
+                ),
             )
 
 

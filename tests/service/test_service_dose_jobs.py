@@ -287,3 +287,24 @@ def test_study_without_vois_fails_with_the_reason(settings: Any) -> None:
         assert done["message"].startswith("study: "), done["message"]
     else:
         assert "voxel dosimetry is not available" in done["message"]
+
+
+def test_dead_worker_fails_its_job_and_requeues_the_waiting_one(make_settings: Any) -> None:
+    app = create_app(make_settings(dose_job_runner="service_jobrunners:crash_if_asked"))
+    key = add_key(app, "p", "planner")
+    headers = {"X-API-Key": key}
+    with TestClient(app) as client:
+        study_id = upload_study(client, key)
+        crash = client.post(
+            "/v1/dose-jobs",
+            json={"study_id": study_id, **JOB, "options": {"crash": True}},
+            headers=headers,
+        ).json()
+        waiting = client.post(
+            "/v1/dose-jobs", json={"study_id": study_id, **JOB}, headers=headers
+        ).json()
+        crashed = wait_finished(client, key, crash["id"])
+        survived = wait_finished(client, key, waiting["id"])
+    assert crashed["status"] == "failed"
+    assert "worker process running this job died" in crashed["message"]
+    assert survived["status"] == "succeeded" and survived["result"] == {"ok": True}

@@ -33,7 +33,9 @@ def command_env(db_url: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(data_dir: Path, db_url: str) -> Iterator[tuple[str, str]]:
+def running_server(
+    data_dir: Path, db_url: str, log_level: str = "warning"
+) -> Iterator[tuple[str, str]]:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -46,7 +48,7 @@ def running_server(data_dir: Path, db_url: str) -> Iterator[tuple[str, str]]:
             "--data-dir",
             str(data_dir),
             "--log-level",
-            "warning",
+            log_level,
         ],
         env=command_env(db_url),
         stdout=subprocess.PIPE,
@@ -113,14 +115,16 @@ def test_plan_survives_restart(tmp_path: Path, db_url: str) -> None:
         "model": "mird",
         "inputs": {"target_dose_gy": 120.0, "perfused_volume_ml": 1165.0, "lsf": 0.08},
     }
-    with running_server(data_dir, db_url) as (base, _):
+    with running_server(data_dir, db_url, log_level="info") as (base, _):
         response = httpx.post(f"{base}/v1/plans", json=plan_body, headers=headers)
         assert response.status_code == 201, response.text
         plan = response.json()
         bad = httpx.post(f"{base}/v1/calculations/mird", json={"lsf": 2}, headers=headers)
         assert bad.status_code == 422
         assert bad.headers["content-type"] == "application/problem+json"
-    assert "MRN-1" not in running_server.last_stderr  # type: ignore[attr-defined]
+    logs = running_server.last_stderr  # type: ignore[attr-defined]
+    assert f"plan.create plan {plan['id']} by key admin" in logs  # the audit log line
+    assert "MRN-1" not in logs  # never the patient reference
     with running_server(data_dir, db_url) as (base, _):
         again = httpx.get(f"{base}/v1/plans/{plan['id']}", headers=headers)
         assert again.status_code == 200

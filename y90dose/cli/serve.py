@@ -7,6 +7,7 @@ Without any API key yet, the start-up message says how to create the first one.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -28,6 +29,11 @@ def _serve(args: argparse.Namespace) -> CommandOutput:
 
     if not 0 < args.port < 65536:
         raise InputError("port", args.port, "a TCP port, 1..65535")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     settings = service_settings(args)
     app = create_app(settings)
     with app.state.sessionmaker() as session:

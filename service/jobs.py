@@ -105,14 +105,19 @@ class ProcessPoolJobExecutor:
         )
 
     def submit(self, spec: JobSpec, on_error: Callable[[JobSpec, BaseException], None]) -> None:
-        """Queue ``spec`` in the pool; a dead pool is replaced and the job reported failed."""
+        """Queue ``spec`` in the pool; a dead pool is replaced and the job reported."""
         with self._lock:
+            pool = self._pool
             try:
-                future = self._pool.submit(execute_job, spec)
+                future = pool.submit(execute_job, spec)
             except BrokenProcessPool as exc:
-                self._pool = self._new_pool()
-                on_error(spec, exc)
-                return
+                self._replace(pool)
+                error: BaseException | None = exc
+            else:
+                error = None
+        if error is not None:
+            on_error(spec, error)
+            return
 
         def done(fut: Future[None]) -> None:
             exc = fut.exception() if not fut.cancelled() else None
@@ -120,10 +125,19 @@ class ProcessPoolJobExecutor:
                 return
             if isinstance(exc, BrokenProcessPool):
                 with self._lock:
-                    self._pool = self._new_pool()
+                    self._replace(pool)
             on_error(spec, exc)
 
         future.add_done_callback(done)
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """A fresh pool instead of ``broken``, once (every job of a broken pool reports it).
+
+        Call with the lock held.
+        """
+        if self._pool is broken and not self._closing:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
 
     def shutdown(self) -> None:
         """Stop the pool now: queued futures are cancelled and running workers terminated.

@@ -23,7 +23,8 @@ spectrum; cached in `phantoms/reference/`), or an external tool (`dciodvfy`,
 `plastimatch dvh`) on the same files. `info` rows are shown on purpose without a pass
 criterion (a known limitation, e.g. a soft-tissue kernel in lung, or the partial-volume
 loss of a 13 mm SPECT); `skip` rows could not run on the machine that made the report.
-How each tolerance was chosen is in the notes and in `docs/validation-method.md`."""
+How each tolerance was chosen is in the notes and in `phantoms/README.md`; what failed
+during development and how it was fixed is at the end of this report."""
 
 
 def register(subparsers: Any) -> None:

@@ -257,7 +257,11 @@ def render_text(suite: SuiteResult) -> str:
 
 
 def render_markdown(
-    suite: SuiteResult, *, title: str = "y90dose validation report", preamble: str = ""
+    suite: SuiteResult,
+    *,
+    title: str = "y90dose validation report",
+    preamble: str = "",
+    appendix: str = "",
 ) -> str:
     """The validation report as Markdown (``docs/validation.md``)."""
     counts = suite.counts()
@@ -300,6 +304,8 @@ def render_markdown(
             out += ["", "Notes:", ""]
             out += [f"- *{r.case} / {r.quantity}*: {r.note}" for r in noted]
         out.append("")
+    if appendix:
+        out += [appendix.strip(), ""]
     return "\n".join(out)
 
 

@@ -232,6 +232,11 @@ def test_bad_revision_and_approval_bodies(app: FastAPI, client: TestClient, keys
         client.post("/v1/plans/nope/approve", json={"version": 1}, headers=keys.approver), 404
     )
     assert_problem(client.get("/v1/plans/nope", headers=keys.viewer), 404)
+    bad_path = assert_problem(
+        client.get(f"{url}/versions/first", headers=keys.viewer), 422, "version"
+    )
+    assert bad_path["errors"][0]["location"] == "path"
+    assert bad_path["errors"][0]["value"] == "first"
     assert count(app, PlanVersion) == 1
 
 

@@ -90,6 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in args.names:
             data = compute_reference(name, scale=args.scale)
             print(write_reference(name, data, args.out))
+        if args.out is None and any(n.endswith("slab") for n in args.names):
+            from phantoms.base import document
+            from phantoms.generators import generate
+
+            # The lung-slab known answers embed the slab references: keep them in step
+            # (the validation's reproducibility group compares them with the generator).
+            path = Path(__file__).resolve().parent / "known_answers" / "lung-slab.json"
+            path.write_text(json.dumps(document(generate("lung-slab")), indent=1) + "\n")
+            print(path)
         return 0
     except Y90DoseError as exc:
         print(f"phantoms: error: {exc}", file=sys.stderr)

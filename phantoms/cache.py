@@ -2,7 +2,8 @@
 
 ``phantom_dir(name)`` returns a folder holding the exported phantom (DICOM, NIfTI,
 ``known_answers.json``), generating it when missing or when the generator version or
-parameters changed. The cache root is ``$Y90DOSE_PHANTOM_CACHE`` or
+parameters changed. The cache root is ``$Y90DOSE_PHANTOM_CACHE``, else
+``$Y90DOSE_CACHE_DIR/phantoms`` (the y90dose cache, shared with the kernels), else
 ``~/.cache/y90dose/phantoms``. Generation is deterministic (seeded), so a cached folder and
 a fresh one hold the same data.
 """
@@ -23,7 +24,10 @@ def cache_root() -> Path:
     """The cache directory (created on use)."""
     override = os.environ.get("Y90DOSE_PHANTOM_CACHE")
     if override:
-        return Path(override)
+        return Path(override).expanduser()
+    shared = os.environ.get("Y90DOSE_CACHE_DIR")
+    if shared:
+        return Path(shared).expanduser() / "phantoms"
     return Path.home() / ".cache" / "y90dose" / "phantoms"
 
 

@@ -228,6 +228,7 @@ def compute_lung_slab(
 REFERENCE_FILES = {
     "s-values-3mm-water": "mc_s_values_3mm_water.json",
     "s-values-3mm-icru-tissue": "mc_s_values_3mm_icru_tissue.json",
+    "s-values-4.8mm-bone": "mc_s_values_4.8mm_bone.json",
     "lung-slab": "mc_lung_slab.json",
     "water-slab": "mc_water_slab.json",
 }
@@ -241,6 +242,10 @@ def compute_reference(name: str, *, scale: float = 1.0, seed: int | None = None)
     """
     if name not in REFERENCE_FILES:
         raise InputError("name", name, f"one of {sorted(REFERENCE_FILES)}")
+    if name == "s-values-4.8mm-bone":
+        return compute_s_values(
+            4.8, "bone", n_histories=int(200_000 * scale), seed=92 if seed is None else seed
+        )
     if name.startswith("s-values-3mm-"):
         medium = "water" if name.endswith("water") else "icru-tissue"
         return compute_s_values(

@@ -262,6 +262,22 @@ def test_any_mask_survives_export_and_rasterisation(
         mask.shape, (3.0, -7.0, 11.0), spacing, np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
     )
     contours = mask_to_contours_mm(mask, grid)
-    back, fraction_outside = rasterise_contours(contours, grid)
+    back, fraction_outside = rasterise_contours(contours, grid, plane_spacing_mm=spacing[2])
     assert np.array_equal(back, mask)
     assert fraction_outside == 0.0
+
+
+def test_gap_inside_one_roi_stays_empty(tmp_path: Path) -> None:
+    """Two lesions in one ROI, one empty slice apart, beside an ROI drawn on every slice:
+    the structure set's plane spacing is one slice, so the gap is not bridged."""
+    info = StudyInfo.new(uid_prefix="gap")
+    ref = _reference(info, (7, 12, 12), (2.0, 2.0, 3.0), (0.0, 0.0, 0.0))
+    lesions = np.zeros((7, 12, 12), dtype=bool)
+    lesions[1, 3:7, 3:7] = True
+    lesions[3, 3:7, 3:7] = True  # slice 2 empty between two one-slice lesions
+    body = np.zeros_like(lesions)
+    body[:, 1:11, 1:11] = True
+    path = write_rtstruct_from_masks({"lesions": lesions, "body": body}, ref, tmp_path / "rs.dcm")
+    vois = read_rtstruct(path, ref)
+    assert np.array_equal(vois["lesions"], lesions)
+    assert np.array_equal(vois["body"], body)

@@ -8,7 +8,10 @@ contour lies in a plane of the grid; oblique contours are refused). Contours are
 by plane; each grid slice takes the contours of the *nearest* plane, provided that plane
 is within half a plane spacing (or half a voxel, whichever is larger) - so a contour
 stands for a slab as thick as the spacing between contour planes, the usual
-convention of planning systems (and of Pinnacle/Eclipse volume calculation).
+convention of planning systems (and of Pinnacle/Eclipse volume calculation). The plane
+spacing is the smallest gap between contour planes over the whole structure set (the
+slice spacing of the image the contours were drawn on), so a gap inside one ROI stays
+empty instead of being bridged.
 
 In-plane filling uses the even-odd rule on voxel centres, all contours of a plane
 together: a voxel is inside when a ray from its centre crosses the plane's contours an
@@ -142,11 +145,41 @@ def _crossings_mask(
     return parity.astype(bool)
 
 
+def _smallest_gap(positions: npt.NDArray[np.float64]) -> float:
+    """Smallest distance between consecutive contour planes (1 when there is one plane).
+
+    The smallest gap, not the median: a gap of several planes inside an ROI (two lesions,
+    or a structure that stops and starts) must stay empty rather than be bridged.
+    """
+    gaps = np.diff(positions)
+    gaps = gaps[gaps > 1e-3]
+    return float(gaps.min()) if gaps.size else 1.0
+
+
+def structure_set_plane_spacing_mm(
+    contour_sets: Iterable[Sequence[npt.NDArray[np.float64]]], grid: Grid
+) -> float | None:
+    """The contouring plane spacing of a whole structure set (mm along the grid's slice axis).
+
+    The smallest gap between contour planes over every ROI: the slice spacing of the image
+    the contours were drawn on. An ROI contoured on two planes two slices apart is then
+    read as two slabs with an empty slice between them, as drawn.
+    """
+    positions: set[float] = set()
+    for contours in contour_sets:
+        for points in contours:
+            positions.add(round(float(grid.physical_mm_to_index(points)[:, 2].mean()), 3))
+    if len(positions) < 2:
+        return None
+    return _smallest_gap(np.asarray(sorted(positions))) * grid.spacing_mm[2]
+
+
 def rasterise_contours(
     contours_mm: Sequence[npt.NDArray[np.float64]],
     grid: Grid,
     *,
     name: str = "ROI",
+    plane_spacing_mm: float | None = None,
 ) -> tuple[BoolArray, float]:
     """Boolean mask of closed planar contours on ``grid`` and the fraction of contour
     points outside the grid.
@@ -188,7 +221,10 @@ def rasterise_contours(
         key = round(float(k.mean()), 3)
         planes.setdefault(key, []).append(ijk[:, :2])
     positions = np.asarray(sorted(planes))
-    plane_spacing = float(np.median(np.diff(positions))) if positions.size > 1 else 1.0
+    if plane_spacing_mm is not None:
+        plane_spacing = plane_spacing_mm / grid.spacing_mm[2]
+    else:
+        plane_spacing = _smallest_gap(positions)
     reach = max(0.5, plane_spacing / 2.0) + 1e-6
     slices = np.arange(nz, dtype=np.float64)
     nearest = np.abs(slices[:, None] - positions[None, :]).argmin(axis=1)
@@ -270,6 +306,9 @@ def read_rtstruct(
         if missing:
             raise VoiNotFoundError(f"{path}: no ROI named {missing}; available: {sorted(by_name)}")
     masks: dict[str, BoolArray] = {}
+    plane_spacing_mm = structure_set_plane_spacing_mm(
+        [roi.contours_mm for roi in rois if roi.contours_mm], grid
+    )
     for name in wanted:
         roi = by_name[name]
         require_same_frame(
@@ -280,7 +319,9 @@ def read_rtstruct(
         )
         if not roi.contours_mm:
             raise EmptyVoiError(f"{path}: ROI {name!r} has no closed planar contour")
-        mask, fraction_outside = rasterise_contours(roi.contours_mm, grid, name=name)
+        mask, fraction_outside = rasterise_contours(
+            roi.contours_mm, grid, name=name, plane_spacing_mm=plane_spacing_mm
+        )
         if not mask.any():
             raise EmptyVoiError(
                 f"{path}: ROI {name!r} has no voxel on the image grid "

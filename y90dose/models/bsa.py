@@ -25,12 +25,6 @@ from __future__ import annotations
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from y90dose.checks import (
-    activity_findings,
-    lsf_findings,
-    lung_findings,
-    segmentectomy_findings,
-)
 from y90dose.constants import (
     BSA_DUBOIS_COEFFICIENT,
     BSA_DUBOIS_HEIGHT_EXPONENT,
@@ -43,11 +37,9 @@ from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.errors import InputError
 from y90dose.findings import Code, Finding, Severity
-from y90dose.lung import lung_dose_gy
-from y90dose.models.common import PlanOptions, PlanResult, constants_used
-from y90dose.models.mird import mird_dose_gy
+from y90dose.models.common import PlanOptions, PlanResult
+from y90dose.models.mird import mird_result
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
-from y90dose.units import volume_ml_to_mass_kg
 
 
 class BsaPlanInput(PlanOptions):
@@ -145,11 +137,6 @@ def plan_bsa(inputs: BsaPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS
     reduction = lsf_reduction(inputs.lsf)
     activity = whole_liver_gbq * treated_fraction * (1.0 - (reduction or 0.0))
 
-    energy = inputs.energy()
-    mass_kg = volume_ml_to_mass_kg(treated_ml, inputs.density_g_ml)
-    delivered_gbq = activity * (1.0 - inputs.residual)
-    perfused_gy = mird_dose_gy(activity, mass_kg, inputs.lsf, inputs.residual, energy)
-    lung_gy = lung_dose_gy(delivered_gbq, inputs.lsf, inputs.lung_mass_kg, energy)
     findings: list[Finding] = []
     if reduction:
         findings.append(
@@ -159,29 +146,14 @@ def plan_bsa(inputs: BsaPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS
                 message=f"lung shunt {inputs.lsf:.1%}: BSA activity reduced by {reduction:.0%}",
             )
         )
-    findings += [
-        *lsf_findings(inputs, settings),
-        *lung_findings(lung_gy, inputs, settings),
-        *segmentectomy_findings(perfused_gy, inputs, settings),
-        *activity_findings(activity, inputs),
-    ]
-    return PlanResult(
+    return mird_result(
+        inputs,
+        activity,
+        treated_ml,
+        "plan",
+        settings,
         model="bsa",
-        direction="plan",
-        product=inputs.product,
-        delivery=inputs.delivery,
-        activity_gbq=activity,
-        delivered_activity_gbq=delivered_gbq,
-        doses_gy={
-            "perfused": perfused_gy,
-            "lung": lung_gy,
-            "lung_cumulative": inputs.prior_lung_dose_gy + lung_gy,
-        },
-        masses_kg={"perfused": mass_kg, "lung": inputs.lung_mass_kg},
-        lsf=inputs.lsf,
-        residual=inputs.residual,
-        findings=findings,
-        constants=constants_used(inputs),
+        findings_first=findings,
         details={
             "bsa_m2": bsa_m2,
             "whole_liver_activity_gbq": whole_liver_gbq,

@@ -8,6 +8,8 @@ receives C x A x (1 - R) x LSF / M_L, so perfused plus lung energy equals C x A 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import Field
 
 from y90dose.checks import (
@@ -17,6 +19,7 @@ from y90dose.checks import (
     perfused_range_findings,
     segmentectomy_findings,
 )
+from y90dose.findings import Finding
 from y90dose.lung import lung_dose_gy
 from y90dose.models.common import PlanOptions, PlanResult, constants_used
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
@@ -55,19 +58,29 @@ def mird_dose_gy(
     return energy_j_per_gbq * activity_gbq * (1.0 - lsf) * (1.0 - residual) / mass_kg
 
 
-def _mird_result(
+def mird_result(
     options: PlanOptions,
     activity_gbq: float,
     perfused_volume_ml: float,
     direction: str,
     settings: ClinicalSettings,
+    *,
+    model: str = "mird",
+    details: dict[str, object] | None = None,
+    findings_first: Sequence[Finding] = (),
 ) -> PlanResult:
+    """Doses and findings of ``activity_gbq`` spread uniformly over the perfused volume.
+
+    Shared by the MIRD model and the BSA method (whose doses are MIRD doses of its
+    activity); ``model``, ``details`` and ``findings_first`` say which method made it.
+    """
     energy = options.energy()
     mass_kg = volume_ml_to_mass_kg(perfused_volume_ml, options.density_g_ml)
     delivered_gbq = activity_gbq * (1.0 - options.residual)
     perfused_gy = mird_dose_gy(activity_gbq, mass_kg, options.lsf, options.residual, energy)
     lung_gy = lung_dose_gy(delivered_gbq, options.lsf, options.lung_mass_kg, energy)
     findings = [
+        *findings_first,
         *lsf_findings(options, settings),
         *lung_findings(lung_gy, options, settings),
         *segmentectomy_findings(perfused_gy, options, settings),
@@ -75,7 +88,7 @@ def _mird_result(
         *activity_findings(activity_gbq, options),
     ]
     return PlanResult(
-        model="mird",
+        model=model,
         direction=direction,
         product=options.product,
         delivery=options.delivery,
@@ -91,6 +104,7 @@ def _mird_result(
         residual=options.residual,
         findings=findings,
         constants=constants_used(options),
+        details=details or {},
     )
 
 
@@ -110,9 +124,9 @@ def plan_mird(inputs: MirdPlanInput, settings: ClinicalSettings = DEFAULT_SETTIN
     activity = mird_activity_gbq(
         inputs.target_dose_gy, mass_kg, inputs.lsf, inputs.residual, inputs.energy()
     )
-    return _mird_result(inputs, activity, inputs.perfused_volume_ml, "plan", settings)
+    return mird_result(inputs, activity, inputs.perfused_volume_ml, "plan", settings)
 
 
 def dose_mird(inputs: MirdDoseInput, settings: ClinicalSettings = DEFAULT_SETTINGS) -> PlanResult:
     """Perfused-volume and lung doses that ``activity_gbq`` gives (the inverse of plan_mird)."""
-    return _mird_result(inputs, inputs.activity_gbq, inputs.perfused_volume_ml, "dose", settings)
+    return mird_result(inputs, inputs.activity_gbq, inputs.perfused_volume_ml, "dose", settings)

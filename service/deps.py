@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.problems import ProblemError
+from service.problems import InvalidInputError, ProblemError, field_error
 from service.security import Caller, Role, hash_key, verify_key
 from service.settings import ServiceSettings
 
@@ -70,6 +70,20 @@ def get_write_session(request: Request) -> Iterator[Session]:
         session.close()
         if lock is not None:
             lock.release()
+
+
+def refuse_nul(request: Request) -> None:
+    """422 for a NUL character in the path or a query parameter (every ``/v1`` route).
+
+    PostgreSQL cannot compare or store text holding NUL; refusing it here keeps ids and
+    filters from ever reaching the database with one (a 500 otherwise).
+    """
+    allowed = "text without NUL characters"
+    if "\x00" in request.url.path:
+        raise InvalidInputError([field_error("path", request.url.path, allowed, "path")])
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise InvalidInputError([field_error(name, value, allowed, "query")])
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]

@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 import y90dose
 from service import problems
 from service.db import is_sqlite, make_sessionmaker, make_write_sessionmaker, open_database
+from service.deps import refuse_nul
 from service.openapi import add_documented_models
 from service.settings import ServiceSettings
 from service.uploads import UploadLimitMiddleware
@@ -85,7 +86,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
 
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1")
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(refuse_nul)])
     v1.include_router(calculations.router)
     v1.include_router(plans.router)
     v1.include_router(studies.router)

@@ -135,8 +135,11 @@ async def _on_request_validation(_request: Request, exc: Exception) -> JSONRespo
     for error in exc.errors():
         location, loc = _split_location(tuple(error.get("loc", ())))
         field, value, allowed = describe_error({**error, "loc": loc})
-        if field == "input" and location != "body":
+        if not any(not isinstance(part, int) for part in loc):
+            # the request part as a whole (an empty body, a list instead of an object):
+            # name the part and show what was sent, not "input" / "(this combination ...)"
             field = location
+            value = None if error.get("type") == "missing" else error.get("input")
         errors.append(field_error(field, value, allowed, location))
     return invalid_input(errors or [field_error("body", None, "a valid request")])
 

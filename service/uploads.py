@@ -2,8 +2,10 @@
 
 Refusals: more entries than ``upload_max_files`` or more bytes (compressed or
 unpacked) than ``upload_max_bytes`` -> 413; an entry with an absolute path, a drive
-letter, a ``..`` component or a symbolic link -> 422 naming the entry; a file that is
-neither NIfTI, JSON nor readable DICOM -> 422 naming the file.
+letter, a ``..`` component or a symbolic link, an encrypted, corrupt or unknown-method
+entry, a name that is also a folder of other entries or too long for the file system
+-> 422 naming the entry; a file that is neither NIfTI, JSON nor readable DICOM -> 422
+naming the file.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import re
 import stat
 import zipfile
+import zlib
 from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -25,6 +28,9 @@ IGNORED_PARTS = ("__MACOSX",)
 IGNORED_NAMES = (".DS_Store", "Thumbs.db")
 LABEL_HINTS = ("label", "mask", "seg", "voi", "roi")
 COPY_CHUNK_BYTES = 1024 * 1024
+ZIP_ENCRYPTED_FLAG = 0x1
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+"""Compression methods Python's zipfile reads; anything else cannot be unpacked."""
 
 
 def too_large(detail: str) -> ProblemError:
@@ -73,6 +79,12 @@ def unpack(
                 raise _bad_entry(info.filename, "regular files (no symbolic links)")
             if info.is_dir() or path.name in IGNORED_NAMES or path.parts[0] in IGNORED_PARTS:
                 continue
+            if info.flag_bits & ZIP_ENCRYPTED_FLAG:
+                raise _bad_entry(info.filename, "entries without encryption (no password)")
+            if info.compress_type not in ZIP_METHODS:
+                raise _bad_entry(
+                    info.filename, "entries stored or compressed with deflate, bzip2 or LZMA"
+                )
             members.append((info, path))
             total_bytes += info.file_size
         if len(members) > max_files:
@@ -84,20 +96,30 @@ def unpack(
         if not members:
             raise _bad_entry("the uploaded zip", "a zip with at least one file")
         seen: set[str] = set()
+        folders = {parent.as_posix().lower() for _, path in members for parent in path.parents}
         written = 0
         for info, path in members:
             key = path.as_posix().lower()
             if key in seen:
                 raise _bad_entry(info.filename, "one entry per file name")
+            if key in folders:
+                raise _bad_entry(info.filename, "a name that is not also a folder of other entries")
             seen.add(key)
             destination = target.joinpath(*path.parts)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as source, destination.open("wb") as sink:
-                while chunk := source.read(COPY_CHUNK_BYTES):
-                    written += len(chunk)
-                    if written > max_bytes:  # sizes in the zip directory can lie
-                        raise too_large(f"the zip unpacks to more than {max_bytes} bytes")
-                    sink.write(chunk)
+            try:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as source, destination.open("wb") as sink:
+                    while chunk := source.read(COPY_CHUNK_BYTES):
+                        written += len(chunk)
+                        if written > max_bytes:  # sizes in the zip directory can lie
+                            raise too_large(f"the zip unpacks to more than {max_bytes} bytes")
+                        sink.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                raise _bad_entry(info.filename, f"an intact zip entry ({exc})") from None
+            except OSError as exc:  # a name too long or otherwise unusable on this system
+                raise _bad_entry(
+                    info.filename, f"a file name this server can store ({exc.strerror})"
+                ) from None
     return [path for _, path in members]
 
 
@@ -241,8 +263,11 @@ def dose_inputs(root: Path) -> dict[str, Any]:
         return {"usable": None, "problem": "voxel dosimetry is not installed"}
     try:
         found = find_study_inputs(root)
-    except Y90DoseError as exc:
-        return {"usable": False, "problem": str(exc)}
+    except Y90DoseError as exc:  # its message names the folder: not the server's path
+        problem = str(exc)
+        for server_path in sorted({str(root.resolve()), str(root)}, key=len, reverse=True):
+            problem = problem.replace(server_path, "<study>")
+        return {"usable": False, "problem": problem}
     shown: dict[str, Any] = {"usable": True}
     for key, value in found.items():
         path = Path(value)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from service.deps import ApproverDep, SessionDep
 from service.models import AuditEvent, as_utc
-from service.schemas.common import Page
+from service.schemas.common import OFFSET_MAX, Page
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
 
@@ -39,7 +39,7 @@ def list_events(
     _caller: ApproverDep,
     resource_id: Annotated[str | None, Query(description="only this plan/study/job")] = None,
     key_name: Annotated[str | None, Query(description="only this key's actions")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page[AuditEventPublic]:
     """Paginated audit events, filterable by resource and key."""

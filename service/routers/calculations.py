@@ -33,7 +33,7 @@ async def read_json(request: Request) -> Any:
     raw = await request.body()
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
         shown = raw[:80].decode("utf-8", "replace")
         raise InvalidInputError(
             [field_error("body", shown, "a JSON object (Content-Type: application/json)")]

@@ -19,7 +19,7 @@ from service.deps import PlannerDep, SessionDep, SettingsDep, ViewerDep, WriteSe
 from service.jobs import JobManager, JobStatus, job_output_dir
 from service.models import DoseJob, Study, as_utc
 from service.problems import InvalidInputError, ProblemError, field_error, not_found
-from service.schemas.common import Page
+from service.schemas.common import OFFSET_MAX, Page
 from service.schemas.dose_jobs import DoseJobCreate, DoseJobPublic, JobFile
 
 router = APIRouter(prefix="/dose-jobs", tags=["dose jobs"])
@@ -91,7 +91,7 @@ def list_jobs(
     _caller: ViewerDep,
     study_id: Annotated[str | None, Query(description="only this study's jobs")] = None,
     status: Annotated[JobStatus | None, Query(description="only jobs in this state")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[DoseJobPublic]:
     """Paginated job list."""

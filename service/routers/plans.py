@@ -20,7 +20,7 @@ from service.calculations import PLANNING
 from service.deps import ApproverDep, PlannerDep, SessionDep, ViewerDep, WriteSessionDep
 from service.models import Approval, Plan, PlanVersion, as_utc, new_id
 from service.problems import InvalidInputError, ProblemError, field_error, not_found
-from service.schemas.common import Page
+from service.schemas.common import OFFSET_MAX, Page
 from service.schemas.plans import (
     ApprovalCreate,
     ApprovalPublic,
@@ -173,7 +173,7 @@ def list_plans(
     session: SessionDep,
     _caller: ViewerDep,
     patient_ref: Annotated[str | None, Query(description="only this patient's plans")] = None,
-    offset: Annotated[int, Query(ge=0, description="plans to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX, description="plans to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX, description="page size")] = 50,
 ) -> Page[PlanSummary]:
     """Paginated plan list, optionally of one patient."""

@@ -19,7 +19,7 @@ from service.deps import PlannerDep, SessionDep, SettingsDep, ViewerDep
 from service.jobs import study_dir
 from service.models import Study, as_utc, new_id
 from service.problems import not_found
-from service.schemas.common import Page
+from service.schemas.common import OFFSET_MAX, Page
 from service.schemas.studies import StudyPublic
 from service.uploads import describe_study, dose_inputs, too_large, unpack
 
@@ -94,7 +94,7 @@ def upload_study(
 def list_studies(
     session: SessionDep,
     _caller: ViewerDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[StudyPublic]:
     """Paginated study list."""

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+import re
+from datetime import date
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 ItemT = TypeVar("ItemT")
+
+OFFSET_MAX = 2**63 - 1
+"""Largest ``offset`` of a list: SQL OFFSET is a signed 64-bit integer (SQLite and
+PostgreSQL); a larger one would fail in the driver instead of being refused as input."""
 
 
 class Page(BaseModel, Generic[ItemT]):
@@ -16,3 +22,34 @@ class Page(BaseModel, Generic[ItemT]):
     total: int = Field(description="number of items matching the filter, over all pages")
     offset: int = Field(description="items skipped before this page")
     limit: int = Field(description="largest page size asked for")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _one_line(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("printable characters on one line (no control characters)")
+    return value
+
+
+def _free_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("text without control characters (tab and line breaks are fine)")
+    return value
+
+
+def _date_as_text(value: Any) -> Any:
+    if isinstance(value, str | date):
+        return value
+    raise ValueError("a date as text, YYYY-MM-DD (a number is not read as a date)")
+
+
+OneLineText = Annotated[str, AfterValidator(_one_line)]
+"""Identifiers and references: printable, one line (PostgreSQL refuses NUL in text)."""
+
+FreeText = Annotated[str, AfterValidator(_free_text)]
+"""Notes and comments: any text but control characters other than tab and line breaks."""
+
+DateText = Annotated[date, BeforeValidator(_date_as_text)]
+"""A calendar date given as ``YYYY-MM-DD``; a number (Unix seconds) is refused."""

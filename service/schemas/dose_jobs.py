@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.schemas.common import OneLineText
 from y90dose.devices import Product
 
 
@@ -36,7 +37,7 @@ class DoseJobCreate(BaseModel):
         },
     )
 
-    study_id: str = Field(description="id of a study uploaded with POST /v1/studies")
+    study_id: OneLineText = Field(description="id of a study uploaded with POST /v1/studies")
     activity_gbq: float = Field(gt=0.0, le=100.0, description="administered activity (GBq)")
     lsf: float = Field(ge=0.0, lt=1.0, description="lung shunt fraction, 0 <= LSF < 1")
     residual: float = Field(

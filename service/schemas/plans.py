@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.schemas.common import DateText, FreeText, OneLineText
 from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.models.common import PlanResult
@@ -48,12 +49,12 @@ class PlanCreate(BaseModel):
         },
     )
 
-    patient_ref: str = Field(
+    patient_ref: OneLineText = Field(
         min_length=1,
         max_length=PATIENT_REF_MAX_CHARS,
         description="the department's patient reference (never logged)",
     )
-    treatment_date: date = Field(description="planned treatment date (YYYY-MM-DD)")
+    treatment_date: DateText = Field(description="planned treatment date (YYYY-MM-DD)")
     product: Product = Field(description="microsphere product: glass or resin")
     delivery: Delivery = Field(description="whole, lobar, segmental or segmentectomy")
     model: PlanModel = Field(description="planning model: mird, partition or bsa")
@@ -61,7 +62,7 @@ class PlanCreate(BaseModel):
         description="the model's inputs with units in their names (see MirdPlanInput, ...); "
         "product and delivery come from the fields above"
     )
-    note: str | None = Field(None, max_length=2000, description="free text for the record")
+    note: FreeText | None = Field(None, max_length=2000, description="free text for the record")
 
 
 class RevisionCreate(BaseModel):
@@ -73,13 +74,13 @@ class RevisionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=2000, description="why the plan changes")
+    reason: FreeText = Field(min_length=1, max_length=2000, description="why the plan changes")
     base_version: int | None = Field(
         None,
         ge=1,
         description="the version this revision was made from; 409 if the plan has moved on",
     )
-    treatment_date: date | None = Field(None, description="planned treatment date")
+    treatment_date: DateText | None = Field(None, description="planned treatment date")
     product: Product | None = Field(None, description="glass or resin")
     delivery: Delivery | None = Field(None, description="delivery type")
     model: PlanModel | None = Field(None, description="planning model")
@@ -92,7 +93,7 @@ class ApprovalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1, description="the version being approved (the latest)")
-    comment: str | None = Field(None, max_length=2000)
+    comment: FreeText | None = Field(None, max_length=2000)
 
 
 class ApprovalPublic(BaseModel):

@@ -337,6 +337,16 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def hide_paths(text: str, places: dict[str, Path]) -> str:
+    """``text`` with each server path of ``places`` (as given and resolved) replaced by its
+    label, longest first: callers see ``<study>``, not where the data directory lives."""
+    pairs = {str(path): label for label, path in places.items()}
+    pairs.update({str(path.resolve()): label for label, path in places.items()})
+    for shown in sorted(pairs, key=len, reverse=True):
+        text = text.replace(shown, pairs[shown])
+    return text
+
+
 def job_output_dir(data_dir: Path, job_id: str) -> Path:
     """Where a job's files go."""
     return data_dir / "jobs" / job_id
@@ -398,8 +408,16 @@ def execute_job(spec: JobSpec) -> None:
     except Exception as exc:
         logger.info("dose job %s failed: %s", spec.job_id, type(exc).__name__)
         logger.debug("%s", traceback.format_exc())
+        message = hide_paths(
+            describe_failure(exc),
+            {
+                "<study>": study_dir(data_dir, study_id),
+                "<output>": output_dir,
+                "<data_dir>": data_dir,
+            },
+        )
         with sessions() as session:
-            _finish(session, spec, JobStatus.FAILED, message=describe_failure(exc))
+            _finish(session, spec, JobStatus.FAILED, message=message)
         return
     files = [
         {"name": path.relative_to(output_dir).as_posix(), "size_bytes": path.stat().st_size}

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from service.jobs import hide_paths
 from service.problems import InvalidInputError, ProblemError, field_error
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -264,10 +265,7 @@ def dose_inputs(root: Path) -> dict[str, Any]:
     try:
         found = find_study_inputs(root)
     except Y90DoseError as exc:  # its message names the folder: not the server's path
-        problem = str(exc)
-        for server_path in sorted({str(root.resolve()), str(root)}, key=len, reverse=True):
-            problem = problem.replace(server_path, "<study>")
-        return {"usable": False, "problem": problem}
+        return {"usable": False, "problem": hide_paths(str(exc), {"<study>": root})}
     shown: dict[str, Any] = {"usable": True}
     for key, value in found.items():
         path = Path(value)

@@ -283,8 +283,11 @@ def test_study_without_vois_fails_with_the_reason(settings: Any) -> None:
         ).json()
         done = wait_finished(client, key, job["id"])
     assert done["status"] == "failed"
+    data_dir = settings.data_dir.resolve()
+    assert str(data_dir) not in done["message"] and str(settings.data_dir) not in done["message"]
     if pipeline_available():  # the pipeline's InputError names the study folder
         assert done["message"].startswith("study: "), done["message"]
+        assert "<study>" in done["message"], done["message"]
     else:
         assert "voxel dosimetry is not available" in done["message"]
 

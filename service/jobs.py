@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
+import os
 import shutil
 import threading
 import time
@@ -90,6 +91,24 @@ class JobExecutor(Protocol):
         """Stop taking work; running jobs may be abandoned (they are recovered at start)."""
 
 
+def exit_with_parent() -> None:
+    """Pool worker initializer: end this worker as soon as the service process is gone.
+
+    A pool worker whose service was killed outright (SIGKILL, out of memory) would
+    otherwise live on: idle forever, or still computing a job that the next start
+    re-runs into the same output folder.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:  # pragma: no cover - only called in pool workers
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class ProcessPoolJobExecutor:
     """Jobs in a local process pool (``spawn`` start method: no forked threads or locks)."""
 
@@ -101,7 +120,9 @@ class ProcessPoolJobExecutor:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self._workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
         )
 
     def submit(self, spec: JobSpec, on_error: Callable[[JobSpec, BaseException], None]) -> None:

@@ -311,3 +311,45 @@ def test_dead_worker_fails_its_job_and_requeues_the_waiting_one(make_settings: A
     assert crashed["status"] == "failed"
     assert "worker process running this job died" in crashed["message"]
     assert survived["status"] == "succeeded" and survived["result"] == {"ok": True}
+
+
+ORPHAN_SCRIPT = """
+import os, sys, time
+from service.jobs import ProcessPoolJobExecutor
+executor = ProcessPoolJobExecutor(1)
+print(executor._pool.submit(os.getpid).result(), flush=True)
+time.sleep(120)
+"""
+
+
+def test_workers_exit_when_the_service_process_is_killed() -> None:
+    """A service killed outright (SIGKILL, OOM) must not leave its pool workers running:
+    they would keep computing a job that the next start re-runs, writing into its folder."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    service = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_SCRIPT], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert service.stdout is not None
+        worker = int(service.stdout.readline())
+        os.kill(service.pid, signal.SIGKILL)
+        service.wait(timeout=10)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            stat = Path(f"/proc/{worker}/stat")
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                return
+            if stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z":
+                return  # exited, waiting to be reaped by init
+            time.sleep(0.1)
+        os.kill(worker, signal.SIGKILL)  # do not leave it behind
+        raise AssertionError(f"pool worker {worker} outlived the killed service process")
+    finally:
+        if service.poll() is None:
+            service.kill()

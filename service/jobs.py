@@ -38,13 +38,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.models import DoseJob, utcnow
 from service.settings import ServiceSettings
+from y90dose.errors import Y90DoseError
 
 logger = logging.getLogger("y90dose.service.jobs")
 
@@ -185,6 +186,40 @@ def default_executor(settings: ServiceSettings) -> JobExecutor:
     return ProcessPoolJobExecutor(settings.job_workers)
 
 
+LOCK_NAME = "service.lock"
+"""File in the data directory that the running service holds locked."""
+
+
+class ServiceRunningError(Y90DoseError):
+    """Another service already runs on this data directory."""
+
+
+def lock_data_dir(data_dir: Path) -> IO[str] | None:
+    """Hold ``data_dir/service.lock`` locked, or raise ServiceRunningError if another
+    process holds it. No lock where ``fcntl`` is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        return None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (data_dir / LOCK_NAME).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise ServiceRunningError(
+            f"another y90dose service (pid {holder}) runs on the data directory "
+            f"{data_dir.resolve()}; stop it first (its running dose jobs would be taken)"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
 class JobManager:
     """Submits dose jobs and recovers unfinished ones at start."""
 
@@ -199,9 +234,19 @@ class JobManager:
         self._factory = executor_factory
         self._executor: JobExecutor | None = None
         self._resubmits: dict[str, int] = {}
+        self._lock: IO[str] | None = None
 
     def start(self) -> None:
-        """Start the executor and recover what a previous run left unfinished."""
+        """Start the executor and recover what a previous run left unfinished.
+
+        Raises
+        ------
+        ServiceRunningError
+            Another service runs on the same data directory: recovering its running
+            jobs would take them from it.
+        """
+        if self._lock is None:  # this manager may already hold it (an app started twice)
+            self._lock = lock_data_dir(self.settings.data_dir)
         self._executor = self._factory(self.settings)
         for spec in self.recover():
             self._submit(spec)
@@ -211,6 +256,9 @@ class JobManager:
         if self._executor is not None:
             self._executor.shutdown()
             self._executor = None
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
+            self._lock = None
 
     def recover(self) -> list[JobSpec]:
         """Re-queue interrupted jobs (or fail them after too many starts); specs to submit."""

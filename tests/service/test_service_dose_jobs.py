@@ -353,3 +353,34 @@ def test_workers_exit_when_the_service_process_is_killed() -> None:
     finally:
         if service.poll() is None:
             service.kill()
+
+
+def test_second_service_on_the_same_data_leaves_running_jobs_alone(make_settings: Any) -> None:
+    """A second ``serve`` on the same data directory (by mistake, or one that then fails to
+    bind its port) must not re-queue the jobs the running service is computing."""
+    slow = make_settings(dose_job_runner="service_jobrunners:slow_runner")
+    app = create_app(slow)
+    key = add_key(app, "p", "planner")
+    with TestClient(app) as client:
+        study_id = upload_study(client, key)
+        job = client.post(
+            "/v1/dose-jobs", json={"study_id": study_id, **JOB}, headers={"X-API-Key": key}
+        ).json()
+        deadline = time.monotonic() + POLL_TIMEOUT_S
+        while (
+            client.get(f"/v1/dose-jobs/{job['id']}", headers={"X-API-Key": key}).json()["status"]
+            != "running"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with app.state.sessionmaker() as session:
+            token = session.get(DoseJob, job["id"]).run_token
+        second = create_app(slow)
+        with pytest.raises(Exception, match="another y90dose service"):
+            with TestClient(second):
+                pass
+        with app.state.sessionmaker() as session:
+            row = session.get(DoseJob, job["id"])
+            assert row.status == "running" and row.run_token == token
+    with TestClient(create_app(slow)):  # the lock goes with the service that held it
+        pass

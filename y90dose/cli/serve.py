@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace) -> CommandOutput:
     from sqlalchemy import func, select
 
     from service.db import safe_url
+    from service.jobs import lock_data_dir
     from service.main import create_app
     from service.models import ApiKey
 
@@ -35,6 +36,9 @@ def _serve(args: argparse.Namespace) -> CommandOutput:
         stream=sys.stderr,
     )
     settings = service_settings(args)
+    held = lock_data_dir(settings.data_dir)  # a clear error now if another service runs here
+    if held is not None:
+        held.close()  # the app takes the lock for good when it starts
     app = create_app(settings)
     with app.state.sessionmaker() as session:
         live_keys = session.scalar(

@@ -156,19 +156,21 @@ def parse_names(data: Any, where: str) -> dict[str, str]:
 
 def _dicom_summary(root: Path, paths: list[PurePosixPath]) -> list[dict[str, Any]]:
     from pydicom import dcmread
-    from pydicom.errors import InvalidDicomError
 
     series: Counter[tuple[str, str]] = Counter()
     for path in paths:
         try:
             ds = dcmread(root.joinpath(*path.parts), stop_before_pixels=True)
-        except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError) as exc:
+            # elements are decoded when read, so a corrupt one fails here, not in dcmread
+            found = (str(ds.get("Modality", "")), str(ds.get("SeriesInstanceUID", "")))
+        except Exception as exc:  # any failure of the parser on untrusted bytes
             raise _bad_entry(
                 path.as_posix(),
                 f"a readable DICOM file, a NIfTI file ({', '.join(NIFTI_SUFFIXES)}), "
-                f"{MANIFEST_NAME} or {NAMES_NAME}; DICOM reading said: {exc}",
+                f"{MANIFEST_NAME} or {NAMES_NAME}; DICOM reading said: "
+                f"{type(exc).__name__}: {exc}",
             ) from None
-        series[(str(ds.get("Modality", "")), str(ds.get("SeriesInstanceUID", "")))] += 1
+        series[found] += 1
     return [
         {"modality": modality, "series_instance_uid": uid, "files": count}
         for (modality, uid), count in sorted(series.items())

@@ -209,3 +209,31 @@ def test_study_summary_does_not_show_server_paths(
     data_dir = str(app.state.settings.data_dir.resolve())
     assert data_dir not in response.text
     assert str(app.state.settings.data_dir) not in response.text
+
+
+def _bad_vr() -> bytes:
+    data = bytearray(dicom_bytes())
+    at = data.find(b"\x08\x00\x60\x00CS")  # (0008,0060) Modality, explicit VR CS
+    data[at + 4 : at + 6] = b"Q!"
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("case", "content"),
+    [
+        ("unknown VR", _bad_vr),
+        ("cut inside the meta header length", lambda: dicom_bytes()[:142]),
+        ("cut inside an element header", lambda: dicom_bytes()[:153]),
+    ],
+)
+def test_corrupt_dicom_is_named_not_a_500(
+    app: FastAPI, client: TestClient, keys: Keys, case: str, content: Any
+) -> None:
+    response = client.post(
+        "/v1/studies",
+        files={"file": ("s.zip", make_zip({"CT/bad.dcm": content()}), "application/zip")},
+        headers=keys.planner,
+    )
+    problem = assert_problem(response, 422, "file")
+    assert problem["errors"][0]["value"] == "CT/bad.dcm", case
+    assert count(app, Study) == 0

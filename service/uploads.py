@@ -127,7 +127,7 @@ def unpack(
 def _read_json(root: Path, path: PurePosixPath) -> Any:
     try:
         return json.loads(root.joinpath(*path.parts).read_text("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
         raise _bad_entry(path.as_posix(), f"valid UTF-8 JSON ({exc})") from None
 
 
@@ -218,7 +218,7 @@ def describe_study(
     if names_field is not None:
         try:
             names = parse_names(json.loads(names_field), "names")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidInputError(
                 [field_error("names", names_field, "a JSON object of label value to name")]
             ) from None

@@ -237,3 +237,32 @@ def test_corrupt_dicom_is_named_not_a_500(
     problem = assert_problem(response, 422, "file")
     assert problem["errors"][0]["value"] == "CT/bad.dcm", case
     assert count(app, Study) == 0
+
+
+DEEP_JSON = b"[" * 50_000 + b"]" * 50_000
+
+
+@pytest.mark.parametrize("entry", ["study.json", "names.json"])
+def test_deeply_nested_json_in_the_zip_is_named(
+    app: FastAPI, client: TestClient, keys: Keys, entry: str
+) -> None:
+    archive = make_zip({"a.dcm": dicom_bytes(), entry: DEEP_JSON})
+    response = client.post(
+        "/v1/studies", files={"file": ("s.zip", archive, "application/zip")}, headers=keys.planner
+    )
+    problem = assert_problem(response, 422)
+    assert entry in str(problem["errors"][0]["field"]) + str(problem["errors"][0]["value"])
+    assert count(app, Study) == 0
+
+
+def test_deeply_nested_names_field_is_a_problem(
+    app: FastAPI, client: TestClient, keys: Keys
+) -> None:
+    response = client.post(
+        "/v1/studies",
+        files={"file": ("s.zip", make_zip({"a.dcm": dicom_bytes()}), "application/zip")},
+        data={"names": "[" * 50_000 + "]" * 50_000},
+        headers=keys.planner,
+    )
+    assert_problem(response, 422, "names")
+    assert count(app, Study) == 0

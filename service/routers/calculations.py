@@ -7,6 +7,8 @@ prints. Any key (viewer or above) may calculate.
 from __future__ import annotations
 
 import json
+import math
+import sys
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -15,6 +17,7 @@ from service.calculations import PLANNING, validate
 from service.deps import ViewerDep
 from service.openapi import json_body
 from service.problems import InvalidInputError, field_error
+from y90dose.constants import Y90_HALF_LIFE_H
 from y90dose.decay import DecayInput, DecayResult, decay
 from y90dose.lung import LsfInput, LsfResult, lsf_from_counts
 from y90dose.models.bsa import BsaPlanInput
@@ -38,6 +41,24 @@ async def read_json(request: Request) -> Any:
         raise InvalidInputError(
             [field_error("body", shown, "a JSON object (Content-Type: application/json)")]
         ) from None
+
+
+BACKWARD_LIMIT_YEARS = math.log2(sys.float_info.max) * Y90_HALF_LIFE_H.value / (365.25 * 24)
+"""How far back in time an activity can be decayed before 2^(t / T1/2) overflows (~7.5 y)."""
+
+
+def _overflow(field: str, value: Any, reference: str) -> InvalidInputError:
+    """An instant so far before ``reference`` that the activity overflows a float."""
+    return InvalidInputError(
+        [
+            field_error(
+                field,
+                value.isoformat() if hasattr(value, "isoformat") else value,
+                f"an instant less than {BACKWARD_LIMIT_YEARS:.1f} years before {reference} "
+                "(further back the activity A0 x 2^(t / T1/2) overflows; is a year mistyped?)",
+            )
+        ]
+    )
 
 
 def _planning(name: str, body: Any) -> Response:
@@ -109,7 +130,11 @@ async def lsf(request: Request, _caller: ViewerDep) -> Response:
 async def decay_activity(request: Request, _caller: ViewerDep) -> Response:
     """A(t) = A0 x 2^(-t / T1/2) with T1/2 = 64.1 h; an earlier instant gives more activity."""
     inputs = validate(DecayInput, await read_json(request))
-    return Response(decay(inputs).model_dump_json(), media_type=JSON)
+    try:
+        result = decay(inputs)
+    except OverflowError:
+        raise _overflow("to_time", inputs.to_time, "from_time") from None
+    return Response(result.model_dump_json(), media_type=JSON)
 
 
 @router.post(
@@ -121,4 +146,8 @@ async def decay_activity(request: Request, _caller: ViewerDep) -> Response:
 async def vial(request: Request, _caller: ViewerDep) -> Response:
     """Smallest vial holding at least the needed activity at treatment, with findings."""
     inputs = validate(VialInput, await read_json(request))
-    return Response(choose_vial(inputs).model_dump_json(), media_type=JSON)
+    try:
+        result = choose_vial(inputs)
+    except OverflowError:
+        raise _overflow("treatment_time", inputs.treatment_time, "calibration_time") from None
+    return Response(result.model_dump_json(), media_type=JSON)

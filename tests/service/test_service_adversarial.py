@@ -266,3 +266,34 @@ def test_deeply_nested_names_field_is_a_problem(
     )
     assert_problem(response, 422, "names")
     assert count(app, Study) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/v1/calculations/decay",
+            {
+                "activity_gbq": 3.0,
+                "from_time": "2036-01-01T00:00:00Z",  # a year typed 2036 for 2026
+                "to_time": "2026-01-01T00:00:00Z",
+            },
+            "to_time",
+        ),
+        (
+            "/v1/calculations/vial",
+            {
+                "activity_gbq": 3.0,
+                "product": "resin",
+                "calibration_time": "2036-01-01T00:00:00Z",
+                "treatment_time": "2026-01-01T00:00:00Z",
+            },
+            "treatment_time",
+        ),
+    ],
+)
+def test_instants_years_apart_backwards_are_a_problem(
+    client: TestClient, keys: Keys, path: str, body: dict[str, Any], field: str
+) -> None:
+    """Going back ten years multiplies the activity by 2^1366: a float overflow."""
+    assert_problem(client.post(path, json=body, headers=keys.viewer), 422, field)

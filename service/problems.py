@@ -66,7 +66,9 @@ def not_found(resource: str, resource_id: str) -> ProblemError:
 
 def _jsonable(value: Any) -> Any:
     """A value safe to put in JSON (NaN/inf and odd objects as text)."""
-    if value is None or isinstance(value, bool | int | str):
+    if isinstance(value, str):  # unpaired surrogates shown escaped: the answer is UTF-8
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
@@ -81,7 +83,12 @@ def _jsonable(value: Any) -> Any:
 
 def field_error(field: str, value: Any, allowed: str, location: str = "body") -> dict[str, Any]:
     """One entry of a problem's ``errors`` list."""
-    return {"field": field, "value": _jsonable(value), "allowed": allowed, "location": location}
+    return {
+        "field": _jsonable(field),
+        "value": _jsonable(value),
+        "allowed": _jsonable(allowed),
+        "location": location,
+    }
 
 
 def sentence(field: str, value: Any, allowed: str) -> str:

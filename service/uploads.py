@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from service.jobs import hide_paths
 from service.problems import InvalidInputError, ProblemError, field_error
+from service.schemas.common import unpaired_surrogate
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 MANIFEST_NAME = "study.json"
@@ -136,6 +137,9 @@ def parse_names(data: Any, where: str) -> dict[str, str]:
     allowed = 'a JSON object of label value to name, e.g. {"1": "liver", "2": "tumor"}'
     if not isinstance(data, dict):
         raise InvalidInputError([field_error(where, data, allowed)])
+    bad = unpaired_surrogate(data, where)
+    if bad is not None:
+        raise InvalidInputError([field_error(bad, "(unpaired surrogate)", "valid Unicode text")])
     names: dict[str, str] = {}
     for key, value in data.items():
         try:

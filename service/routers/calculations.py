@@ -17,6 +17,7 @@ from service.calculations import PLANNING, validate
 from service.deps import ViewerDep
 from service.openapi import json_body
 from service.problems import InvalidInputError, field_error
+from service.schemas.common import unpaired_surrogate
 from y90dose.constants import Y90_HALF_LIFE_H
 from y90dose.decay import DecayInput, DecayResult, decay
 from y90dose.lung import LsfInput, LsfResult, lsf_from_counts
@@ -35,12 +36,18 @@ async def read_json(request: Request) -> Any:
     """The request's JSON body, or a 422 saying it is not JSON."""
     raw = await request.body()
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
         shown = raw[:80].decode("utf-8", "replace")
         raise InvalidInputError(
             [field_error("body", shown, "a JSON object (Content-Type: application/json)")]
         ) from None
+    where = unpaired_surrogate(body)
+    if where is not None:
+        raise InvalidInputError(
+            [field_error(where, "(text with an unpaired surrogate)", "valid Unicode text")]
+        )
+    return body
 
 
 BACKWARD_LIMIT_YEARS = math.log2(sys.float_info.max) * Y90_HALF_LIFE_H.value / (365.25 * 24)

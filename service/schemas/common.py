@@ -24,7 +24,36 @@ class Page(BaseModel, Generic[ItemT]):
     limit: int = Field(description="largest page size asked for")
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def unpaired_surrogate(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first text (key or value) in ``value`` holding an unpaired
+    surrogate (JSON can spell ``\\ud800``; no UTF-8 text can hold it), else None."""
+    if isinstance(value, str):
+        return path or "." if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return where
+            found = unpaired_surrogate(item, where)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = unpaired_surrogate(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _unicode_only(value: dict[str, Any]) -> dict[str, Any]:
+    where = unpaired_surrogate(value)
+    if where is not None:
+        raise ValueError(f"text without unpaired surrogates (\\ud800-\\udfff) at {where}")
+    return value
 
 
 def _one_line(value: str) -> str:
@@ -35,7 +64,9 @@ def _one_line(value: str) -> str:
 
 def _free_text(value: str) -> str:
     if _CONTROL.search(value):
-        raise ValueError("text without control characters (tab and line breaks are fine)")
+        raise ValueError(
+            "text without control characters or unpaired surrogates (tab and line breaks are fine)"
+        )
     return value
 
 
@@ -53,3 +84,6 @@ FreeText = Annotated[str, AfterValidator(_free_text)]
 
 DateText = Annotated[date, BeforeValidator(_date_as_text)]
 """A calendar date given as ``YYYY-MM-DD``; a number (Unix seconds) is refused."""
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_unicode_only)]
+"""A JSON object whose texts are all valid Unicode (storable and printable as UTF-8)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.schemas.common import OneLineText
+from service.schemas.common import JsonObject, OneLineText
 from y90dose.devices import Product
 
 
@@ -47,7 +47,7 @@ class DoseJobCreate(BaseModel):
     method: DoseMethod = Field(
         DoseMethod.LDM, description="ldm (local deposition) or kernel (DPK convolution)"
     )
-    options: dict[str, Any] = Field(
+    options: JsonObject = Field(
         default_factory=dict,
         description="further keyword options passed to the voxel-dosimetry pipeline",
     )

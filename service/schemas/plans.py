@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.schemas.common import DateText, FreeText, OneLineText
+from service.schemas.common import DateText, FreeText, JsonObject, OneLineText
 from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.models.common import PlanResult
@@ -58,7 +58,7 @@ class PlanCreate(BaseModel):
     product: Product = Field(description="microsphere product: glass or resin")
     delivery: Delivery = Field(description="whole, lobar, segmental or segmentectomy")
     model: PlanModel = Field(description="planning model: mird, partition or bsa")
-    inputs: dict[str, Any] = Field(
+    inputs: JsonObject = Field(
         description="the model's inputs with units in their names (see MirdPlanInput, ...); "
         "product and delivery come from the fields above"
     )
@@ -84,7 +84,7 @@ class RevisionCreate(BaseModel):
     product: Product | None = Field(None, description="glass or resin")
     delivery: Delivery | None = Field(None, description="delivery type")
     model: PlanModel | None = Field(None, description="planning model")
-    inputs: dict[str, Any] = Field(description="the model's complete inputs")
+    inputs: JsonObject = Field(description="the model's complete inputs")
 
 
 class ApprovalCreate(BaseModel):

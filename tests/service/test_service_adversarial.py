@@ -297,3 +297,79 @@ def test_instants_years_apart_backwards_are_a_problem(
 ) -> None:
     """Going back ten years multiplies the activity by 2^1366: a float overflow."""
     assert_problem(client.post(path, json=body, headers=keys.viewer), 422, field)
+
+
+def _study(client: TestClient, keys: Keys) -> str:
+    response = client.post(
+        "/v1/studies",
+        files={"file": ("s.zip", make_zip({"a.dcm": dicom_bytes()}), "application/zip")},
+        headers=keys.planner,
+    )
+    study_id: str = response.json()["id"]
+    return study_id
+
+
+PLAN_TEXT = (
+    '{"patient_ref": %s, "treatment_date": "2026-12-01", "product": "glass", '
+    '"delivery": "lobar", "model": "mird", "note": %s, '
+    '"inputs": {"target_dose_gy": 120, "perfused_volume_ml": 1165, "lsf": 0.08}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "field"),
+    [("patient_ref", "patient_ref"), ("note", "note"), ("options", "options"), ("calc", "x")],
+)
+def test_unpaired_surrogates_in_json_are_refused_and_nothing_stored(
+    app: FastAPI, client: TestClient, keys: Keys, case: str, field: str
+) -> None:
+    """JSON may spell a lone surrogate (\\ud800) that no UTF-8 text holds: the answer
+    used to crash while being written (a 500, after the job or study was stored)."""
+    headers = {**keys.planner, "Content-Type": "application/json"}
+    lone = '"\\ud800"'
+    if case in ("patient_ref", "note"):
+        body = PLAN_TEXT % ((lone, '"ok"') if case == "patient_ref" else ('"MRN-1"', lone))
+        response = client.post("/v1/plans", content=body, headers=headers)
+    elif case == "options":
+        study_id = _study(client, keys)
+        body = (
+            (
+                '{"study_id": "STUDY", "activity_gbq": 1, "lsf": 0.1, "product": "glass", '
+                '"options": {"x": LONE}}'
+            )
+            .replace("STUDY", study_id)
+            .replace("LONE", lone)
+        )
+        response = client.post("/v1/dose-jobs", content=body, headers=headers)
+    else:
+        body = '{"target_dose_gy": 120, "perfused_volume_ml": 1165, "lsf": 0.08, "x": LONE}'
+        body = body.replace("LONE", lone)
+        response = client.post("/v1/calculations/mird", content=body, headers=headers)
+    assert_problem(response, 422, field)
+    assert count(app, Plan) == 0
+    with app.state.sessionmaker() as session:
+        assert not session.scalars(
+            select(AuditEvent).where(AuditEvent.action != "study.upload")
+        ).all()
+
+
+@pytest.mark.parametrize("where", ["field", "names.json", "study.json"])
+def test_unpaired_surrogates_in_study_names_are_refused(
+    app: FastAPI, client: TestClient, keys: Keys, where: str
+) -> None:
+    entries = {"a.dcm": dicom_bytes()}
+    form = {}
+    if where == "field":
+        form["names"] = '{"1": "\\ud800"}'
+    elif where == "names.json":
+        entries["names.json"] = b'{"1": "\\ud800"}'
+    else:
+        entries["study.json"] = b'{"labels": "\\ud800"}'
+    response = client.post(
+        "/v1/studies",
+        files={"file": ("s.zip", make_zip(entries), "application/zip")},
+        data=form,
+        headers=keys.planner,
+    )
+    assert_problem(response, 422)
+    assert count(app, Study) == 0

@@ -167,6 +167,17 @@ async def _on_problem(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+        # FastAPI's bare 400 for a JSON body its parser gave up on (not UTF-8, too deep)
+        return invalid_input(
+            [
+                field_error(
+                    "body",
+                    f"(unreadable: {type(exc.__cause__).__name__})",
+                    "a JSON object in UTF-8 (Content-Type: application/json)",
+                )
+            ]
+        )
     kind = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
         exc.status_code, "http-error"
     )

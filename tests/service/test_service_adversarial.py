@@ -373,3 +373,14 @@ def test_unpaired_surrogates_in_study_names_are_refused(
     )
     assert_problem(response, 422)
     assert count(app, Study) == 0
+
+
+@pytest.mark.parametrize("path", ["/v1/plans", "/v1/dose-jobs"])
+def test_unparsable_json_body_names_the_body(client: TestClient, keys: Keys, path: str) -> None:
+    """FastAPI answers a body its JSON parser gives up on (nested too deep) with a bare 400."""
+    response = client.post(
+        path,
+        content=b"[" * 100_000 + b"]" * 100_000,
+        headers={**keys.planner, "Content-Type": "application/json"},
+    )
+    assert_problem(response, 422, "body")

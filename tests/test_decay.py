@@ -1,5 +1,6 @@
 """Decay between time-zone-aware instants (physics.md 2)."""
 
+import math
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -68,3 +69,32 @@ def test_decay_round_trip(activity: float, hours: float) -> None:
 def test_hours_until_activity_inverts_decay(activity: float, target: float) -> None:
     hours = hours_until_activity(activity, target)
     assert activity * decay_factor(hours) == pytest.approx(target, rel=1e-9)
+
+
+def test_a_mistyped_year_backwards_is_refused_naming_the_instant() -> None:
+    # 2036 typed for 2026: ten years back is 1366 half-lives, 2^1366 exceeds any float
+    with pytest.raises(InputError) as info:
+        decay(
+            DecayInput(
+                activity_gbq=3.0,
+                from_time=datetime(2036, 1, 1, tzinfo=UTC),
+                to_time=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )
+    assert info.value.field == "to_time"
+    assert "7.3 years" in info.value.allowed
+
+
+def test_backward_limit_is_a_thousand_half_lives_and_finite_up_to_it() -> None:
+    # 1000 half-lives back is allowed and finite even for a large activity; one hour more is not
+    factor = decay_factor(-1000 * 64.1)
+    assert factor == 2.0**1000
+    assert math.isfinite(1000.0 * factor)
+    with pytest.raises(InputError):
+        decay_factor(-1000 * 64.1 - 1.0)
+
+
+def test_far_future_decays_to_zero_without_error() -> None:
+    # forward in time there is no overflow: ten years on nothing measurable is left
+    result = activity_at(3.0, T0, T0 + timedelta(days=3653))
+    assert 0.0 <= result < 1e-300

@@ -109,3 +109,18 @@ def test_vial_choice_is_the_smallest_sufficient() -> None:
         smaller = [v for v in (3, 5, 7, 10, 15, 20) if v < result.vial_gbq]
         assert all(v * decay_factor(24.0) < needed for v in smaller)
     assert timedelta(hours=24) == treatment - result.calibration_time
+
+
+@pytest.mark.parametrize("product", ["glass", "resin"])
+def test_treatment_years_before_calibration_is_refused(product: str) -> None:
+    # a calibration instant typed 2036 for 2026: the vial's activity would exceed any float
+    with pytest.raises(InputError) as info:
+        choose_vial(
+            VialInput(
+                activity_gbq=2.0,
+                treatment_time=at("2026-03-04T10:00:00-05:00"),
+                product=product,
+                calibration_time=at("2036-03-03T10:00:00-05:00"),
+            )
+        )
+    assert info.value.field == "treatment_time"

@@ -41,6 +41,7 @@ class Constant:
 MBQ_PER_MCI = Constant("megabecquerel per millicurie", 37.0, "MBq/mCi", "definition of the Ci")
 J_PER_MEV = Constant("joule per MeV", 1.602176634e-13, "J/MeV", "CODATA 2018 (exact)")
 SECONDS_PER_HOUR = 3600.0
+HOURS_PER_JULIAN_YEAR = 365.25 * 24.0  # IAU Julian year
 
 # --- Y-90 nuclear data ---------------------------------------------------------------
 Y90_HALF_LIFE_H = Constant(

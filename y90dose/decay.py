@@ -11,7 +11,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from y90dose.constants import SECONDS_PER_HOUR, Y90_HALF_LIFE_H
+from y90dose.constants import HOURS_PER_JULIAN_YEAR, SECONDS_PER_HOUR, Y90_HALF_LIFE_H
 from y90dose.errors import InputError
 from y90dose.units import gbq_to_mci
 
@@ -31,11 +31,61 @@ def elapsed_hours(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / SECONDS_PER_HOUR
 
 
+MAX_BACKWARD_HALF_LIVES = 1000.0
+"""Furthest back (in half-lives) an activity is decayed: 2^1000 ~ 1e301 keeps A0 x 2^n a
+finite float for any A0 below 1e7 GBq; for Y-90 that is ~7.3 years, far beyond any real
+calibration-to-treatment interval, so reaching it means a mistyped date."""
+
+
 def decay_factor(elapsed_h: float, half_life_h: float = Y90_HALF_LIFE_H.value) -> float:
-    """Fraction of activity left after ``elapsed_h`` hours (> 1 for negative times)."""
+    """Fraction of activity left after ``elapsed_h`` hours (> 1 for negative times).
+
+    Raises
+    ------
+    InputError
+        When ``elapsed_h`` lies more than :data:`MAX_BACKWARD_HALF_LIVES` half-lives in the
+        past (the factor would overflow a float), or is not finite.
+    """
     if half_life_h <= 0 or not math.isfinite(half_life_h):
         raise InputError("half_life_h", half_life_h, "a finite number > 0")
+    if not math.isfinite(elapsed_h) or -elapsed_h / half_life_h > MAX_BACKWARD_HALF_LIVES:
+        raise InputError(
+            "elapsed_h",
+            elapsed_h,
+            f"a finite time no more than {MAX_BACKWARD_HALF_LIVES * half_life_h:.0f} h "
+            "into the past",
+        )
     return float(2.0 ** (-elapsed_h / half_life_h))
+
+
+def factor_between(
+    start: datetime,
+    end: datetime,
+    end_field: str = "to",
+    half_life_h: float = Y90_HALF_LIFE_H.value,
+) -> float:
+    """Decay factor from ``start`` to ``end``; a too-early ``end`` is named as ``end_field``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> t0 = datetime(2036, 1, 1, tzinfo=timezone.utc)  # a year typed 2036 for 2026
+    >>> factor_between(t0, t0.replace(year=2026), "to_time")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    y90dose.errors.InputError: to_time: ... expected an instant less than 7.3 years before ...
+    """
+    elapsed = elapsed_hours(start, end)
+    if -elapsed / half_life_h > MAX_BACKWARD_HALF_LIVES:
+        years = MAX_BACKWARD_HALF_LIVES * half_life_h / HOURS_PER_JULIAN_YEAR
+        raise InputError(
+            end_field,
+            end.isoformat(),
+            f"an instant less than {years:.1f} years before {start.isoformat()} "
+            "(further back the activity A0 x 2^(t / T1/2) exceeds any float: "
+            "is a year mistyped?)",
+        )
+    return decay_factor(elapsed, half_life_h)
 
 
 def activity_at(
@@ -43,6 +93,7 @@ def activity_at(
     reference_time: datetime,
     when: datetime,
     half_life_h: float = Y90_HALF_LIFE_H.value,
+    when_field: str = "when",
 ) -> float:
     """Activity (GBq) at ``when`` of a source that had ``activity_gbq`` at ``reference_time``.
 
@@ -55,7 +106,7 @@ def activity_at(
     """
     if activity_gbq < 0 or not math.isfinite(activity_gbq):
         raise InputError("activity_gbq", activity_gbq, "a finite number >= 0")
-    return activity_gbq * decay_factor(elapsed_hours(reference_time, when), half_life_h)
+    return activity_gbq * factor_between(reference_time, when, when_field, half_life_h)
 
 
 def hours_until_activity(
@@ -102,7 +153,7 @@ class DecayResult(BaseModel):
 def decay(inputs: DecayInput) -> DecayResult:
     """Decay ``inputs.activity_gbq`` from ``from_time`` to ``to_time`` (earlier: grows)."""
     elapsed = elapsed_hours(inputs.from_time, inputs.to_time)
-    factor = decay_factor(elapsed)
+    factor = factor_between(inputs.from_time, inputs.to_time, "to_time")
     return DecayResult(
         activity_gbq=inputs.activity_gbq * factor,
         activity_mci=gbq_to_mci(inputs.activity_gbq * factor),

@@ -107,7 +107,7 @@ class VialResult(BaseModel):
 
 def _glass_choice(required_gbq: float, calibration: datetime, treatment: datetime) -> float | None:
     for vial in sorted(GLASS_VIALS_GBQ):
-        if activity_at(vial, calibration, treatment) >= required_gbq:
+        if activity_at(vial, calibration, treatment, when_field="treatment_time") >= required_gbq:
             return vial
     return None
 
@@ -118,7 +118,8 @@ def choose_vial(inputs: VialInput) -> VialResult:
     Raises
     ------
     InputError
-        For resin without a calibration instant.
+        For resin without a calibration instant, or a treatment instant so far before the
+        calibration that the activity overflows (a mistyped year).
     """
     findings: list[Finding] = []
     if inputs.product is Product.GLASS:
@@ -134,7 +135,9 @@ def choose_vial(inputs: VialInput) -> VialResult:
             )
         calibration = inputs.calibration_time
         vial = RESIN_VIAL_GBQ.value
-    at_treatment = activity_at(vial, calibration, inputs.treatment_time)
+    at_treatment = activity_at(
+        vial, calibration, inputs.treatment_time, when_field="treatment_time"
+    )
     exact = calibration + timedelta(hours=hours_until_activity(vial, inputs.activity_gbq))
     if at_treatment < inputs.activity_gbq:
         findings.append(

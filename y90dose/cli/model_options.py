@@ -93,12 +93,20 @@ def model_from_args(
     try:
         return parse(model, data)
     except InputError as exc:
-        field = exc.field.split(".")[0]
-        option = option_for(field, renames) if field in model.model_fields else exc.field
-        allowed = exc.allowed
-        for name in sorted(model.model_fields, key=len, reverse=True):
-            allowed = re.sub(rf"\b{name}\b", option_for(name, renames), allowed)
-        raise InputError(option, exc.value, allowed) from None
+        raise option_error(exc, model, renames) from None
+
+
+def option_error(
+    exc: InputError, model: type[BaseModel], renames: Mapping[str, str] | None = None
+) -> InputError:
+    """``exc`` about a field of ``model``, re-worded with the CLI options' names."""
+    renames = renames or {}
+    field = exc.field.split(".")[0]
+    option = option_for(field, renames) if field in model.model_fields else exc.field
+    allowed = exc.allowed
+    for name in sorted(model.model_fields, key=len, reverse=True):
+        allowed = re.sub(rf"\b{name}\b", option_for(name, renames), allowed)
+    return InputError(option, exc.value, allowed)
 
 
 ModelTable = Mapping[str, tuple[type[BaseModel], Any, str]]

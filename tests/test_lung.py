@@ -3,6 +3,8 @@
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from y90dose.errors import InputError
 from y90dose.lung import LsfInput, lsf_from_counts, lung_dose_gy
@@ -40,3 +42,31 @@ def test_zero_liver_counts_refused() -> None:
 def test_lung_dose() -> None:
     # 50 J/GBq x 3 GBq x 0.1 / 0.8 kg = 18.75 Gy
     assert lung_dose_gy(3.0, 0.1, 0.8, 50.0) == pytest.approx(18.75)
+
+
+@given(
+    st.floats(0, 1.7e308),
+    st.floats(0, 1.7e308),
+    st.floats(1e-300, 1.7e308),
+    st.floats(1e-300, 1.7e308),
+)
+def test_lsf_is_a_fraction_for_any_finite_counts(
+    lung_ant: float, lung_post: float, liver_ant: float, liver_post: float
+) -> None:
+    # no overflow to inf/nan, whatever the count scale; and LSF_lung + LSF_liver = 1
+    result = lsf_from_counts(
+        LsfInput(lung_ant=lung_ant, lung_post=lung_post, liver_ant=liver_ant, liver_post=liver_post)
+    )
+    assert 0.0 <= result.lsf <= 1.0
+    g_lung, g_liver = result.lung_geometric_mean, result.liver_geometric_mean
+    assert math.isfinite(g_lung) and math.isfinite(g_liver)
+    if g_lung + g_liver < 1e300:
+        assert result.lsf == pytest.approx(g_lung / (g_lung + g_liver), rel=1e-12)
+
+
+def test_huge_counts_give_the_same_lsf_as_scaled_ones() -> None:
+    # LSF is scale-free: 1e300 x the counts of the 10 % example is still 10 %
+    result = lsf_from_counts(
+        LsfInput(lung_ant=1e300, lung_post=1e300, liver_ant=9e300, liver_post=9e300)
+    )
+    assert result.lsf == pytest.approx(0.1)

@@ -36,8 +36,8 @@ class LsfResult(BaseModel):
 
 
 def geometric_mean(anterior: float, posterior: float) -> float:
-    """Geometric mean of conjugate-view counts, sqrt(A x P)."""
-    return math.sqrt(anterior * posterior)
+    """Geometric mean of conjugate-view counts, sqrt(A x P) (as sqrt A x sqrt P: no overflow)."""
+    return math.sqrt(anterior) * math.sqrt(posterior)
 
 
 def lsf_from_counts(counts: LsfInput) -> LsfResult:
@@ -50,7 +50,7 @@ def lsf_from_counts(counts: LsfInput) -> LsfResult:
     """
     g_lung = geometric_mean(counts.lung_ant, counts.lung_post)
     g_liver = geometric_mean(counts.liver_ant, counts.liver_post)
-    lsf = g_lung / (g_lung + g_liver)
+    lsf = 1.0 / (1.0 + g_liver / g_lung) if g_lung > 0 else 0.0  # = G_lung / (G_lung + G_liver)
     return LsfResult(
         lsf=lsf,
         lsf_percent=100.0 * lsf,

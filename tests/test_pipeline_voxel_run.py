@@ -37,6 +37,7 @@ from y90dose.pipeline import (
     run_voxel_dosimetry,
 )
 from y90dose.pipeline.ct_density import density_on_grid
+from y90dose.pipeline.voxel_run import decay_to_implant
 from y90dose.voxel.density import DEFAULT_HU_DENSITY_CURVE, hu_to_density
 
 SPACING_MM = 4.8  # a Lanconelli 2012 size: the DVK uses the tabulated kernel
@@ -409,3 +410,25 @@ def test_find_study_inputs(tmp_path: Path, sphere_phantom: dict[str, Path]) -> N
     with pytest.raises(InputError) as escaped:
         find_study_inputs(nifti)
     assert escaped.value.field == "study"
+
+
+def _pt_with_times(acquisition_date: str) -> Image:
+    metadata = {
+        "DecayCorrection": "START",
+        "radiopharmaceutical": {"RadiopharmaceuticalStartDateTime": "20260301100000"},
+        "AcquisitionDate": acquisition_date,
+        "AcquisitionTime": "120000",
+    }
+    return Image(np.ones((2, 2, 2)), (0, 0, 0), (4.0, 4.0, 4.0), metadata=metadata)
+
+
+def test_decay_to_implant_grows_by_two_to_the_elapsed_half_lives() -> None:
+    factor, info = decay_to_implant(_pt_with_times("20260303"))  # 50 h after administration
+    assert info["elapsed_h"] == pytest.approx(50.0)
+    assert factor == pytest.approx(2.0 ** (50.0 / 64.1), rel=1e-12)
+
+
+def test_decay_to_implant_refuses_a_scan_dated_years_later() -> None:
+    # a scanner clock or a typed year ten years off: 2^(87650 h / 64.1 h) is no factor
+    with pytest.raises(ImageError, match="check the DICOM dates"):
+        decay_to_implant(_pt_with_times("20360301"))

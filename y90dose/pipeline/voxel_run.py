@@ -330,7 +330,14 @@ def decay_to_implant(image: Image) -> tuple[float, dict[str, Any]]:
             f"--spect {meta.get('source_path', '')}: acquisition ({scan.isoformat()}) is before "
             f"the administration ({admin.isoformat()})"
         )
-    factor = 1.0 / decay_factor(elapsed_h)
+    try:  # growth back to the administration; refused past ~7 years (a wrong DICOM date)
+        factor = decay_factor(-elapsed_h)
+    except InputError:
+        raise ImageError(
+            f"--spect {meta.get('source_path', '')}: acquisition ({scan.isoformat()}) is "
+            f"{elapsed_h / 24:.0f} days after the administration ({admin.isoformat()}); "
+            "decay correction over that span is meaningless: check the DICOM dates"
+        ) from None
     info.update(
         factor=factor,
         administration=admin.isoformat(),

@@ -115,7 +115,7 @@ GLASS_CALIBRATION_WEEKDAY = 6
 GLASS_CALIBRATION_HOUR = 12
 """... at 12:00 ..."""
 GLASS_CALIBRATION_TIMEZONE = "America/New_York"
-"""... US Eastern time. IFU-glass; a product setting (``GlassVialConvention``)."""
+"""... US Eastern time. IFU-glass; a product setting (``vials.GlassCalibrationConvention``)."""
 RESIN_VIAL_GBQ = Constant(
     "SIR-Spheres vial activity at calibration", 3.0, "GBq", "IFU-resin (+/- 10 %)"
 )

@@ -428,6 +428,16 @@ def test_decay_to_implant_grows_by_two_to_the_elapsed_half_lives() -> None:
     assert factor == pytest.approx(2.0 ** (50.0 / 64.1), rel=1e-12)
 
 
+def test_decay_to_implant_without_decay_information_warns() -> None:
+    # A Bq/mL image with no DecayCorrection (a NIfTI, a quantitative NM SPECT) is used as it
+    # is; if it holds the activity at a scan 24 h after implantation, A0 = A x 2^(24/64.1)
+    # and the dose is low by 1 - 2^(-24/64.1) = 22.86 %: the run must say so as a warning.
+    factor, info = decay_to_implant(Image(np.ones((2, 2, 2)), (0, 0, 0), (4.0, 4.0, 4.0)))
+    assert factor == 1.0
+    assert info["warning"] is True
+    assert "23%" in info["description"]
+
+
 def test_decay_to_implant_refuses_a_scan_dated_years_later() -> None:
     # a scanner clock or a typed year ten years off: 2^(87650 h / 64.1 h) is no factor
     with pytest.raises(ImageError, match="check the DICOM dates"):

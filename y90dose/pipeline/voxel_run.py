@@ -296,9 +296,14 @@ def decay_to_implant(image: Image) -> tuple[float, dict[str, Any]]:
     correction = str(meta.get("DecayCorrection") or "").upper()
     info: dict[str, Any] = {"dicom_decay_correction": correction or None, "factor": 1.0}
     if not correction:
+        day = 2.0 ** (-24.0 / Y90_HALF_LIFE_H.value)
         info["description"] = (
-            "no DICOM decay-correction information: values are taken to be at implantation"
+            "no DICOM decay-correction information (DecayCorrection): the Bq/mL values are "
+            "taken to be at implantation; if they are at the scan time, every dose is low by "
+            f"the decay in between ({1.0 - day:.0%} for a scan 24 h after implantation): "
+            "decay-correct the image to the administration time"
         )
+        info["warning"] = True
         return 1.0, info
     if correction == "ADMIN":
         info["description"] = "image decay-corrected to the administration time by the scanner"

@@ -225,6 +225,35 @@ def test_quantitative_dicom_study_with_ct(tmp_path: Path) -> None:
     assert (out / "dvh.png").stat().st_size > 1000
 
 
+def test_predictive_dose_from_a_bq_per_ml_maa_image_uses_the_planned_activity(
+    tmp_path: Path,
+) -> None:
+    # A quantitative MAA SPECT is in Tc-99m Bq/mL; a predictive run must distribute the
+    # planned Y-90 activity by it. Energy conservation (LDM, every decay's energy stays in
+    # its voxel): sum over the liver of D x m = C x A_planned x (1 - LSF), independent of
+    # the image's absolute scale (the study holds about 0.03 GBq, the plan 3 GBq).
+    study = make_sphere_study(tmp_path / "study", write_nm=False)
+    planned, lsf = 3.0, 0.05
+    computation = compute_voxel_dose(
+        study.spect_folder,
+        study.rtstruct_path,
+        ct_path=study.ct_folder,
+        method="ldm",
+        predictive=True,
+        activity_gbq=planned,
+        lsf=lsf,
+    )
+    assert computation.activity.method.value == "predictive_maa"
+    assert computation.decay_correction is None  # no Y-90 decay applied to a Tc-99m image
+    liver = computation.vois["liver"]
+    voxel_kg = np.prod(computation.spacing_zyx_mm) / 1e6
+    mass_kg = np.asarray(computation.density_g_ml)[liver] * voxel_kg
+    energy_j = float((computation.dose_image.array[liver] * mass_kg).sum())
+    c = computation.energy_j_per_gbq
+    assert energy_j == pytest.approx(c * planned * (1 - lsf), rel=1e-4)
+    assert any("relative counts" in w for w in computation.warnings)
+
+
 def test_counts_need_an_activity_and_known_normalisation(
     sphere_phantom: dict[str, Path],
 ) -> None:
@@ -426,6 +455,16 @@ def test_decay_to_implant_grows_by_two_to_the_elapsed_half_lives() -> None:
     factor, info = decay_to_implant(_pt_with_times("20260303"))  # 50 h after administration
     assert info["elapsed_h"] == pytest.approx(50.0)
     assert factor == pytest.approx(2.0 ** (50.0 / 64.1), rel=1e-12)
+
+
+def test_decay_to_implant_without_decay_information_warns() -> None:
+    # A Bq/mL image with no DecayCorrection (a NIfTI, a quantitative NM SPECT) is used as it
+    # is; if it holds the activity at a scan 24 h after implantation, A0 = A x 2^(24/64.1)
+    # and the dose is low by 1 - 2^(-24/64.1) = 22.86 %: the run must say so as a warning.
+    factor, info = decay_to_implant(Image(np.ones((2, 2, 2)), (0, 0, 0), (4.0, 4.0, 4.0)))
+    assert factor == 1.0
+    assert info["warning"] is True
+    assert "23%" in info["description"]
 
 
 def test_decay_to_implant_refuses_a_scan_dated_years_later() -> None:

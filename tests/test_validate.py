@@ -39,6 +39,26 @@ def test_compare_semantics() -> None:
     assert compare("c", "q", 1.0, float("nan"), rel_tol=1.0, source="s").status is Status.FAIL
 
 
+def test_voi_dose_check_catches_a_density_error() -> None:
+    """A density map 5 % too high lowers the LDM mean dose by 1/1.05 (D = C A / (rho V)) and
+    raises the VOI mass by 5 %: the mean-dose check must fail, whatever the mass says."""
+    from types import SimpleNamespace
+
+    from y90dose.validation_suite.phantom_checks import _voi_rows
+
+    truth = {"lungs": {"mean_ldm_dose_gy": 15.0, "mass_kg": 0.4}}
+
+    def run(scale: float) -> Status:
+        metrics = SimpleNamespace(mean_gy=15.0 / scale, mass_g=400.0 * scale)
+        computation = SimpleNamespace(metrics={"lungs": metrics})
+        (row,) = _voi_rows("phantom/x", computation, truth, "LDM")
+        return row.status
+
+    assert run(1.05) is Status.FAIL
+    assert run(0.97) is Status.FAIL
+    assert run(1.0036) is Status.PASS  # the default curve's known +0.36 % at -750 HU
+
+
 def test_fast_groups_pass() -> None:
     suite = run_suite(["planning", "kernels", "reproducibility"])
     failing = [r for r in suite.results if r.status in (Status.FAIL, Status.ERROR)]

@@ -9,7 +9,8 @@ Steps (each reported through ``progress(fraction, stage)``):
 2. Activity per voxel (:mod:`y90dose.voxel.activity`): an image in Bq/mL (DICOM Units
    BQML, or ``image_units="bqml"``) is used as is; an image in counts is scaled so that the
    normalisation VOI (default ``liver``) holds A x (1 - LSF) x (1 - R), or, with
-   ``predictive=True``, the planned activity distributed by the MAA counts.
+   ``predictive=True``, the planned activity distributed by the MAA image (its values are
+   relative even in Bq/mL: Tc-99m becquerels say nothing about the Y-90 activity).
 3. Density per dose voxel: the CT's mean density in each voxel
    (:mod:`y90dose.pipeline.ct_density`) with ``density="ct"`` (default when a CT is
    given), else the liver density everywhere.
@@ -222,7 +223,9 @@ def _activity(
             f"voxel(s) have negative values (minimum {float(values.min()):.4g}); an activity "
             "image must be >= 0 (reconstruct without negative values, e.g. OSEM)"
         )
-    if is_quantitative(spect):
+    # A predictive run scales the MAA image's distribution to the planned Y-90 activity even
+    # when the image is in Bq/mL: those are Tc-99m becquerels, not the Y-90 activity.
+    if is_quantitative(spect) and not predictive:
         mask = vois.get(normalize_to)
         factor, _ = decay_to_implant(spect)
         return activity_from_concentration(
@@ -296,9 +299,14 @@ def decay_to_implant(image: Image) -> tuple[float, dict[str, Any]]:
     correction = str(meta.get("DecayCorrection") or "").upper()
     info: dict[str, Any] = {"dicom_decay_correction": correction or None, "factor": 1.0}
     if not correction:
+        day = 2.0 ** (-24.0 / Y90_HALF_LIFE_H.value)
         info["description"] = (
-            "no DICOM decay-correction information: values are taken to be at implantation"
+            "no DICOM decay-correction information (DecayCorrection): the Bq/mL values are "
+            "taken to be at implantation; if they are at the scan time, every dose is low by "
+            f"the decay in between ({1.0 - day:.0%} for a scan 24 h after implantation): "
+            "decay-correct the image to the administration time"
         )
+        info["warning"] = True
         return 1.0, info
     if correction == "ADMIN":
         info["description"] = "image decay-corrected to the administration time by the scanner"
@@ -409,7 +417,8 @@ def compute_voxel_dose(
     image_units
         ``"counts"`` or ``"bqml"``: overrides the image's own units.
     predictive
-        The image is a Tc-99m MAA SPECT and ``activity_gbq`` the planned activity.
+        The image is a Tc-99m MAA SPECT (counts or Bq/mL, used as relative counts) and
+        ``activity_gbq`` the planned activity.
     product, energy_j_per_gbq
         Energy constant C: given, else the product's, else EANM 49.67 J/GBq.
     density
@@ -541,7 +550,12 @@ def compute_voxel_dose(
     )
 
     decay_info: dict[str, Any] | None = None
-    if is_quantitative(spect):
+    if predictive and is_quantitative(spect):
+        warnings.append(
+            "predictive dose: the MAA image's Bq/mL (Tc-99m) values are used as relative "
+            f"counts, scaled so that {normalize_to!r} holds the planned Y-90 activity"
+        )
+    if is_quantitative(spect) and not predictive:
         _, decay_info = decay_to_implant(spect)
         if decay_info.get("warning"):
             warnings.append(str(decay_info["description"]))

@@ -33,6 +33,12 @@ VOXELISED = "phantom voi_truth (exact map over voxelised VOIs)"
 STORAGE_TOL = 0.002
 """Pipeline vs voxelised truth: int16 storage of the activity image (per-slice slope, 1 part
 in 32767 of the slice maximum per voxel), integer HU, contour round trip: 0.2 %."""
+CALIBRATION_TOL = 0.004
+"""Pipeline vs voxelised truth: the phantoms' densities follow rho = 1 + HU/1000 (air 0.0012
+g/mL), the default y90dose HU curve runs from air at 0.00121 g/mL to water, so it is higher
+by 0.00121 x (-HU/1000) g/mL between -1000 and 0 HU: +0.36 % for the phantoms' lung (-750
+HU), 0 for water, liver, tumour and soft tissue. Fixed in advance (rounded up to 0.4 %),
+never taken from the pipeline's own output, so a density error larger than this fails."""
 
 
 def _known(study: Path) -> dict[str, Any]:
@@ -81,26 +87,27 @@ def _readback(case: str, computation: Any, rtdose: Path) -> CheckResult:
 def _voi_rows(case: str, computation: Any, truth: dict[str, Any], label: str) -> list[CheckResult]:
     """Mean dose per VOI vs the voxelised truth.
 
-    Tolerance 0.2 % (storage) plus the difference between the pipeline's VOI mass (its CT
-    calibration) and the phantom's analytic mass: the phantom's CT numbers follow
-    rho = 1 + HU/1000, the default y90dose curve puts air at 0.00121 g/mL, which makes
-    lung (-750 HU) 0.2509 instead of 0.25 g/mL (+0.36 %).
+    Tolerance 0.2 % (storage, :data:`STORAGE_TOL`) plus 0.4 % (the default HU curve vs the
+    phantoms' rho = 1 + HU/1000, :data:`CALIBRATION_TOL`), both fixed in advance. (The
+    tolerance used to grow by the pipeline's own VOI-mass error, so a density error moved
+    the dose and the tolerance together and could never fail.)
     """
     rows = []
     for name, expected in truth.items():
         if name not in computation.metrics:
             continue
         metrics = computation.metrics[name]
-        calibration = abs(metrics.mass_g / 1000.0 / expected["mass_kg"] - 1.0)
+        calibration = metrics.mass_g / 1000.0 / expected["mass_kg"] - 1.0
         rows.append(
             compare(
                 case,
                 f"{label}: mean dose {name} (Gy)",
                 expected["mean_ldm_dose_gy"],
                 metrics.mean_gy,
-                rel_tol=STORAGE_TOL + calibration,
+                rel_tol=STORAGE_TOL + CALIBRATION_TOL,
                 source=VOXELISED,
-                note=f"0.2 % + CT calibration vs analytic mass ({calibration:.2%})",
+                note=f"0.2 % storage + 0.4 % HU curve vs the phantom's densities (VOI mass "
+                f"{calibration:+.2%} from the analytic one)",
             )
         )
     return rows

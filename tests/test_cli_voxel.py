@@ -278,3 +278,27 @@ def test_unreadable_dicom_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 2 and stdout == ""
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert "x.dcm" in stderr
+
+
+def test_truncated_nifti_is_refused_not_read_as_zeros(
+    phantom: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = tmp_path / "cut.nii.gz"
+    whole = phantom["spect"].read_bytes()
+    cut.write_bytes(whole[: int(len(whole) * 0.9)])  # ITK alone reads the rest as zeros
+    out = tmp_path / "out"
+    code, stdout, stderr = _run(
+        [
+            "voxel",
+            "--spect", str(cut),
+            "--rois", str(phantom["rois"]),
+            "--activity-gbq", "3",
+            "--out", str(out),
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 2, stderr
+    assert stdout == ""
+    assert len(stderr.strip().splitlines()) == 1
+    assert str(cut) in stderr and "truncated or corrupt" in stderr
+    assert not out.exists() or not any(out.iterdir())

@@ -31,6 +31,39 @@ def is_sitk_file(path: Path) -> bool:
     return path.name.lower().endswith(SITK_SUFFIXES)
 
 
+def is_utf8_path(path: str | Path) -> bool:
+    """False for a name with bytes that are not UTF-8 (Python holds them as surrogates)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown_path(path: str | Path) -> str:
+    """``path`` printable, its non-UTF-8 bytes as ``\\xff`` escapes."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def sitk_path(path: str | Path) -> str:
+    """``path`` as the string SimpleITK takes.
+
+    SimpleITK converts names to UTF-8 C++ strings; a name that is not valid UTF-8 makes it
+    abort the whole process (``std::logic_error``, exit 134), so it is refused here.
+
+    Raises
+    ------
+    ImageError
+        If the name holds bytes that are not UTF-8.
+    """
+    if not is_utf8_path(path):
+        raise ImageError(
+            f"{_shown_path(path)}: the name is not valid UTF-8, which SimpleITK cannot open; "
+            "rename the file or folder"
+        )
+    return str(path)
+
+
 _NIFTI_CHUNK_BYTES = 1 << 20
 
 
@@ -95,10 +128,11 @@ def read_sitk_file(path: Path, *, units: str | None = None, modality: str | None
         If SimpleITK cannot read it, a NIfTI file is truncated, or it is not a 3-D scalar
         image.
     """
+    name = sitk_path(path)
     if path.name.lower().endswith((".nii", ".nii.gz")):
         check_nifti_complete(path)
     try:
-        image = sitk.ReadImage(str(path))
+        image = sitk.ReadImage(name)
     except RuntimeError as error:
         raise ImageError(f"cannot read image file {path}: {str(error).strip()}") from error
     try:

@@ -10,7 +10,7 @@ label; the prescribed activity is drawn from it.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -138,7 +138,11 @@ def choose_vial(inputs: VialInput) -> VialResult:
     at_treatment = activity_at(
         vial, calibration, inputs.treatment_time, when_field="treatment_time"
     )
-    exact = calibration + timedelta(hours=hours_until_activity(vial, inputs.activity_gbq))
+    # in UTC: aware + timedelta adds wall-clock time, an hour off across a DST change
+    exact = (
+        calibration.astimezone(UTC)
+        + timedelta(hours=hours_until_activity(vial, inputs.activity_gbq))
+    ).astimezone(calibration.tzinfo)
     if at_treatment < inputs.activity_gbq:
         findings.append(
             Finding(

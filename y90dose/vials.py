@@ -29,6 +29,10 @@ from y90dose.errors import InputError
 from y90dose.findings import Code, Finding, Severity
 from y90dose.units import gbq_to_mci
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+"""Years a treatment or calibration instant may fall in: Y-90 microspheres date from the
+1990s, and anything outside is a mistyped year, not a treatment."""
+
 
 class GlassCalibrationConvention(BaseModel):
     """When glass vials are calibrated: a weekday, an hour and a time zone."""
@@ -80,6 +84,15 @@ class VialInput(BaseModel):
         None, gt=0.0, description="dose the needed activity gives (Gy), to report the vial's dose"
     )
     convention: GlassCalibrationConvention = Field(default_factory=GlassCalibrationConvention)
+
+    @field_validator("treatment_time", "calibration_time")
+    @classmethod
+    def _plausible_year(cls, when: datetime | None) -> datetime | None:
+        # the weekly calibration and the exact instant are a week or years away from it:
+        # at the calendar's ends (years 1 and 9999) that date arithmetic overflows
+        if when is not None and not FIRST_YEAR <= when.year <= LAST_YEAR:
+            raise ValueError(f"an instant in the years {FIRST_YEAR}-{LAST_YEAR} (mistyped year?)")
+        return when
 
 
 class VialResult(BaseModel):

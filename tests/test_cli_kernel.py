@@ -103,3 +103,19 @@ def test_through_the_installed_script(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["s_values"][0][0][0] == pytest.approx(0.342)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """``y90dose kernel ... --json | head -c 1``: a closed pipe is not an error to report."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "y90dose.cli.main", "kernel", "--voxel-size-mm", "0.5", "--json"],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(1) == b"{"  # ~300 kB follow: more than a pipe buffer holds
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, stderr
+    assert stderr == ""

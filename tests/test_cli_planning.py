@@ -1,9 +1,11 @@
 """The planning CLI through its real entry point (the installed ``y90dose`` script)."""
 
 import json
+import math
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -369,3 +371,46 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], path: list[s
     assert out.startswith("usage: y90dose")
     if path[0] in {"plan", "dose", "lsf", "decay", "vial"}:
         assert "--json" in out
+
+
+def test_vial_for_a_tiny_activity_is_a_finite_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    """3 GBq / 1e-308 GBq overflowed to inf: the exact instant was an internal error (70)."""
+    code = main(
+        [
+            "vial",
+            "--activity-gbq", "1e-308",
+            "--treatment-time", "2026-03-04T10:00:00-05:00",
+            "--calibration-time", "2026-03-01T17:00:00+00:00",
+            "--json",
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    data = json.loads(captured.out)
+    assert data["vial_gbq"] == 3.0
+    elapsed = datetime.fromisoformat(data["exact_time"]) - datetime.fromisoformat(
+        data["calibration_time"]
+    )
+    # 3 GBq holds 1e-308 GBq 64.1 x log2(3 / 1e-308) h after calibration (~7.5 years)
+    expected_h = 64.1 * (math.log2(3.0) + 308 * math.log2(10.0))
+    assert elapsed.total_seconds() / 3600 == pytest.approx(expected_h, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("option", "instant"),
+    [
+        ("--treatment-time", "0001-01-01T00:00:00-12:00"),  # was OverflowError, exit 70
+        ("--treatment-time", "9999-12-31T23:59:59+14:00"),
+        ("--calibration-time", "1026-03-01T12:00:00-05:00"),
+    ],
+)
+def test_vial_instant_at_the_calendar_ends_names_the_option(
+    option: str, instant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["vial", "--activity-gbq", "3", "--treatment-time", "2026-03-04T10:00:00-05:00"]
+    argv += [option, instant]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"y90dose vial: error: {option}: ")
+    assert "1900-2999" in captured.err

@@ -7,6 +7,10 @@ traceback.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -278,3 +282,55 @@ def test_unreadable_dicom_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 2 and stdout == ""
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert "x.dcm" in stderr
+
+
+def test_truncated_nifti_is_refused_not_read_as_zeros(
+    phantom: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = tmp_path / "cut.nii.gz"
+    whole = phantom["spect"].read_bytes()
+    cut.write_bytes(whole[: int(len(whole) * 0.9)])  # ITK alone reads the rest as zeros
+    out = tmp_path / "out"
+    code, stdout, stderr = _run(
+        [
+            "voxel",
+            "--spect", str(cut),
+            "--rois", str(phantom["rois"]),
+            "--activity-gbq", "3",
+            "--out", str(out),
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 2, stderr
+    assert stdout == ""
+    assert len(stderr.strip().splitlines()) == 1
+    assert str(cut) in stderr and "truncated or corrupt" in stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def _run_process(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in its own process: a C++ abort there must not take pytest down with it."""
+    return subprocess.run(
+        [sys.executable, "-m", "y90dose.cli.main", *argv],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_non_utf8_names_are_refused_not_aborted(phantom: dict[str, Path], tmp_path: Path) -> None:
+    """SimpleITK aborts the process (exit 134) on a file name that is not UTF-8."""
+    odd = tmp_path / os.fsdecode(b"spect-\xff.nii.gz")
+    shutil.copy(phantom["spect"], odd)
+    common = ["--rois", str(phantom["rois"]), "--activity-gbq", "3", "--no-png"]
+    done = _run_process("voxel", "--spect", str(odd), *common, "--out", str(tmp_path / "o1"))
+    assert done.returncode == 2, done.stderr
+    assert "spect-\\xff.nii.gz" in done.stderr and "UTF-8" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    out = tmp_path / os.fsdecode(b"out-\xfe")
+    done = _run_process("voxel", "--spect", str(phantom["spect"]), *common, "--out", str(out))
+    assert done.returncode == 2, done.stderr
+    assert "--out" in done.stderr and "UTF-8" in done.stderr
+    assert not out.exists()  # refused before anything is written

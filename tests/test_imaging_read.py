@@ -4,6 +4,7 @@ Bq/mL, and the STS PET/CT (TCIA Soft-tissue-Sarcoma, IBSI subset)."""
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -260,3 +261,19 @@ def test_per_frame_plane_positions_are_used_and_sorted(
     back = read_image(tmp_path / "enhanced.dcm")
     assert back.same_geometry(study.spect)
     assert np.abs(back.array - study.spect.array).max() <= study.tumor_bq_per_ml / 32767
+
+
+@pytest.mark.parametrize("name", ["image.nii", "image.nii.gz"])
+def test_truncated_nifti_is_refused(tmp_path: Path, name: str) -> None:
+    """ITK reads the missing voxels of a cut-short NIfTI as zeros: that must not pass."""
+    values = np.ones((6, 6, 6))
+    path = write_image_file(Image(values, (0.0, 0.0, 0.0), (2.0, 2.0, 2.0)), tmp_path / name)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: int(len(whole) * 0.9)])  # a copy cut short
+    with pytest.raises(ImageError, match=rf"{name.replace('.', '[.]')}: .*(truncated|ended)"):
+        read_image(path)
+    if name.endswith(".gz"):  # a complete gzip stream of a cut-short .nii
+        raw = gzip.decompress(whole)
+        path.write_bytes(gzip.compress(raw[:-100]))
+        with pytest.raises(ImageError, match="truncated"):
+            read_image(path)

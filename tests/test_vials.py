@@ -1,6 +1,6 @@
 """Vial choice and calibration timing for glass and resin."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -124,3 +124,21 @@ def test_treatment_years_before_calibration_is_refused(product: str) -> None:
             )
         )
     assert info.value.field == "treatment_time"
+
+
+def test_exact_time_is_right_across_a_dst_change() -> None:
+    """Calibration Sunday 2026-03-01 12:00 EST; US DST starts 2026-03-08 02:00.
+
+    3 GBq holds 0.5 GBq 64.1 x log2(6) = 165.696 h later: 2026-03-08 14:41:46 EST, which is
+    10:41:46 EDT, after the 10:00 EDT treatment (the vial still holds 0.5038 GBq then).
+    Adding the hours to the wall clock gave 09:41:46 EDT, an hour early.
+    """
+    result = choose_vial(VialInput(activity_gbq=0.5, treatment_time=at("2026-03-08T10:00-04:00")))
+    assert result.calibration_time == at("2026-03-01T12:00:00-05:00")
+    assert result.vial_gbq == 3.0
+    # same-zone subtraction is wall-clock too: compare in UTC
+    elapsed = result.exact_time.astimezone(UTC) - result.calibration_time.astimezone(UTC)
+    elapsed_h = elapsed.total_seconds() / 3600
+    assert elapsed_h == pytest.approx(165.69610, abs=1e-5)
+    assert result.exact_time > result.treatment_time
+    assert result.exact_time.utcoffset() == timedelta(hours=-4)  # shown in EDT

@@ -112,12 +112,16 @@ def activity_at(
 def hours_until_activity(
     activity_gbq: float, target_activity_gbq: float, half_life_h: float = Y90_HALF_LIFE_H.value
 ) -> float:
-    """Hours for ``activity_gbq`` to decay to ``target_activity_gbq`` (negative: earlier)."""
+    """Hours for ``activity_gbq`` to decay to ``target_activity_gbq`` (negative: earlier).
+
+    The log of the ratio is taken as a difference of logs: the ratio itself overflows to
+    infinity for a target near the smallest float (20 GBq / 1e-308 GBq).
+    """
     if activity_gbq <= 0:
         raise InputError("activity_gbq", activity_gbq, "a number > 0")
     if target_activity_gbq <= 0:
         raise InputError("target_activity_gbq", target_activity_gbq, "a number > 0")
-    return half_life_h * math.log2(activity_gbq / target_activity_gbq)
+    return half_life_h * (math.log2(activity_gbq) - math.log2(target_activity_gbq))
 
 
 def cumulated_activity_gbq_h(

@@ -10,7 +10,7 @@ label; the prescribed activity is drawn from it.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -28,6 +28,10 @@ from y90dose.devices import Product
 from y90dose.errors import InputError
 from y90dose.findings import Code, Finding, Severity
 from y90dose.units import gbq_to_mci
+
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+"""Years a treatment or calibration instant may fall in: Y-90 microspheres date from the
+1990s, and anything outside is a mistyped year, not a treatment."""
 
 
 class GlassCalibrationConvention(BaseModel):
@@ -80,6 +84,15 @@ class VialInput(BaseModel):
         None, gt=0.0, description="dose the needed activity gives (Gy), to report the vial's dose"
     )
     convention: GlassCalibrationConvention = Field(default_factory=GlassCalibrationConvention)
+
+    @field_validator("treatment_time", "calibration_time")
+    @classmethod
+    def _plausible_year(cls, when: datetime | None) -> datetime | None:
+        # the weekly calibration and the exact instant are a week or years away from it:
+        # at the calendar's ends (years 1 and 9999) that date arithmetic overflows
+        if when is not None and not FIRST_YEAR <= when.year <= LAST_YEAR:
+            raise ValueError(f"an instant in the years {FIRST_YEAR}-{LAST_YEAR} (mistyped year?)")
+        return when
 
 
 class VialResult(BaseModel):
@@ -138,7 +151,11 @@ def choose_vial(inputs: VialInput) -> VialResult:
     at_treatment = activity_at(
         vial, calibration, inputs.treatment_time, when_field="treatment_time"
     )
-    exact = calibration + timedelta(hours=hours_until_activity(vial, inputs.activity_gbq))
+    # in UTC: aware + timedelta adds wall-clock time, an hour off across a DST change
+    exact = (
+        calibration.astimezone(UTC)
+        + timedelta(hours=hours_until_activity(vial, inputs.activity_gbq))
+    ).astimezone(calibration.tzinfo)
     if at_treatment < inputs.activity_gbq:
         findings.append(
             Finding(

@@ -97,7 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
-    emit(output, as_json=getattr(args, "json", False))
+    try:
+        emit(output, as_json=getattr(args, "json", False))
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (``| head``): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
     return output.exit_code
 
 

@@ -15,7 +15,7 @@ import SimpleITK as sitk  # noqa: N813
 
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Grid, Image
-from y90dose.imaging.read import is_sitk_file
+from y90dose.imaging.read import is_sitk_file, sitk_path
 
 
 def write_image_file(image: Image, path: str | Path, *, dtype: type = np.float32) -> Path:
@@ -46,7 +46,7 @@ def write_image_file(image: Image, path: str | Path, *, dtype: type = np.float32
         )
     out = image.with_array(image.array.astype(dtype)).to_sitk()
     try:
-        sitk.WriteImage(out, str(path), useCompression=path.name.endswith(".gz"))
+        sitk.WriteImage(out, sitk_path(path), useCompression=path.name.endswith(".gz"))
     except RuntimeError as error:
         raise ImageError(f"cannot write {path}: {str(error).strip()}") from error
     return path

@@ -10,6 +10,10 @@ Examples
 
 from __future__ import annotations
 
+import gzip
+import math
+import struct
+import zlib
 from pathlib import Path
 
 import SimpleITK as sitk  # noqa: N813
@@ -27,16 +31,108 @@ def is_sitk_file(path: Path) -> bool:
     return path.name.lower().endswith(SITK_SUFFIXES)
 
 
+def is_utf8_path(path: str | Path) -> bool:
+    """False for a name with bytes that are not UTF-8 (Python holds them as surrogates)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown_path(path: str | Path) -> str:
+    """``path`` printable, its non-UTF-8 bytes as ``\\xff`` escapes."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def sitk_path(path: str | Path) -> str:
+    """``path`` as the string SimpleITK takes.
+
+    SimpleITK converts names to UTF-8 C++ strings; a name that is not valid UTF-8 makes it
+    abort the whole process (``std::logic_error``, exit 134), so it is refused here.
+
+    Raises
+    ------
+    ImageError
+        If the name holds bytes that are not UTF-8.
+    """
+    if not is_utf8_path(path):
+        raise ImageError(
+            f"{_shown_path(path)}: the name is not valid UTF-8, which SimpleITK cannot open; "
+            "rename the file or folder"
+        )
+    return str(path)
+
+
+_NIFTI_CHUNK_BYTES = 1 << 20
+
+
+def _nifti_bytes_needed(header: bytes) -> int | None:
+    """vox_offset + voxels x bytes per voxel of a NIfTI-1 or NIfTI-2 header; None if not one."""
+    for order in "<>":
+        if len(header) >= 348 and struct.unpack_from(order + "i", header)[0] == 348:
+            dims = struct.unpack_from(order + "8h", header, 40)
+            bitpix = struct.unpack_from(order + "h", header, 72)[0]
+            offset = int(struct.unpack_from(order + "f", header, 108)[0])
+            break
+        if len(header) >= 540 and struct.unpack_from(order + "i", header)[0] == 540:
+            dims = struct.unpack_from(order + "8q", header, 16)
+            bitpix = struct.unpack_from(order + "h", header, 14)[0]
+            offset = struct.unpack_from(order + "q", header, 168)[0]
+            break
+    else:
+        return None
+    if not 1 <= dims[0] <= 7:
+        return None
+    voxels = math.prod(max(int(d), 1) for d in dims[1 : dims[0] + 1])
+    return offset + voxels * max(int(bitpix), 8) // 8
+
+
+def check_nifti_complete(path: Path) -> None:
+    """Refuse a NIfTI file shorter than its header says (a truncated copy or download).
+
+    ITK reads the voxels a truncated ``.nii`` or ``.nii.gz`` lacks as zeros without a
+    word, which would silently remove activity from a dose calculation.
+
+    Raises
+    ------
+    ImageError
+        If the (decompressed) file holds fewer bytes than the header's voxel data needs,
+        or its gzip stream is cut short or corrupt.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as stream:
+            header = stream.read(540)
+            needed = _nifti_bytes_needed(header)
+            if needed is None:
+                return  # not a NIfTI header: SimpleITK's own error names the file
+            size = len(header)
+            while size < needed and (chunk := stream.read(_NIFTI_CHUNK_BYTES)):
+                size += len(chunk)
+    except (OSError, EOFError, zlib.error) as error:
+        raise ImageError(f"cannot read image file {path}: {error} (truncated or corrupt)") from None
+    if size < needed:
+        raise ImageError(
+            f"cannot read image file {path}: it holds {size} bytes where its header needs "
+            f"{needed}: the file is truncated (copy it again)"
+        )
+
+
 def read_sitk_file(path: Path, *, units: str | None = None, modality: str | None = None) -> Image:
     """Read a NIfTI/NRRD/MHA file with SimpleITK (geometry in LPS, as SimpleITK reports it).
 
     Raises
     ------
     ImageError
-        If SimpleITK cannot read it or it is not a 3-D scalar image.
+        If SimpleITK cannot read it, a NIfTI file is truncated, or it is not a 3-D scalar
+        image.
     """
+    name = sitk_path(path)
+    if path.name.lower().endswith((".nii", ".nii.gz")):
+        check_nifti_complete(path)
     try:
-        image = sitk.ReadImage(str(path))
+        image = sitk.ReadImage(name)
     except RuntimeError as error:
         raise ImageError(f"cannot read image file {path}: {str(error).strip()}") from error
     try:

@@ -21,6 +21,7 @@ delivered - planned (Gy) and 100 x (delivered - planned) / planned (%).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from y90dose.dvh import dose_metrics
 from y90dose.errors import GeometryError, ImageError, InputError
 from y90dose.imaging.image import Image
-from y90dose.imaging.read import read_sitk_file
+from y90dose.imaging.read import is_utf8_path, read_sitk_file
 from y90dose.pipeline.outputs import DOSE_NIFTI, METRICS_JSON, VOI_INDEX
 
 RIGID_TOLERANCE = 1e-4
@@ -99,6 +100,8 @@ def read_transform(path: str | Path) -> sitk.Transform:
     InputError
         (``--transform``) unreadable, not 3-D, or not rigid.
     """
+    if not is_utf8_path(path):  # SimpleITK would abort the process on such a name
+        raise InputError("transform", os.fsencode(path), "a file name that is valid UTF-8")
     try:
         transform = sitk.ReadTransform(str(path))
     except RuntimeError as exc:

@@ -25,6 +25,7 @@ study and frame of reference (stated in the summary), since DICOM requires both.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -37,6 +38,7 @@ from y90dose.errors import ImageError, InputError
 from y90dose.imaging.dicom_write import StudyInfo
 from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.nifti import write_dose_nifti, write_image_file, write_mask_file
+from y90dose.imaging.read import is_utf8_path
 from y90dose.imaging.resample import resample_image, resample_mask
 from y90dose.imaging.rtdose import write_rtdose
 from y90dose.pipeline.voxel_run import VoxelComputation, radiobiology_maps
@@ -79,9 +81,12 @@ def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     Raises
     ------
     InputError
-        (``--out``) when the folder is a file, not empty, or not writable.
+        (``--out``) when the folder is a file, not empty, not writable, or its name is not
+        valid UTF-8.
     """
     path = Path(out_dir)
+    if not is_utf8_path(path):  # SimpleITK cannot write the NIfTI files there
+        raise InputError("out", os.fsencode(path), "a folder name that is valid UTF-8")
     if path.exists() and not path.is_dir():
         raise InputError("out", str(path), "a folder (this is a file)")
     if path.is_dir() and any(path.iterdir()):

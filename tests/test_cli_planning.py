@@ -51,7 +51,7 @@ def test_bad_volume_is_one_line_without_traceback() -> None:
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert "--perfused-volume-ml" in lines[0] and "> 0" in lines[0]
+    assert "--perfused-volume-ml" in lines[0] and ">= 0.1" in lines[0]
     assert "Traceback" not in done.stderr
 
 
@@ -414,3 +414,105 @@ def test_vial_instant_at_the_calendar_ends_names_the_option(
     assert captured.out == ""
     assert captured.err.startswith(f"y90dose vial: error: {option}: ")
     assert "1900-2999" in captured.err
+
+
+MIRD = ["plan", "mird", "--target-dose-gy", "120", "--lsf", "0.05"]
+PARTITION = ["plan", "partition", "--tumor-dose-gy", "5000", "--lsf", "0.05"]
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "allowed"),
+    [
+        # each of these once ended in ZeroDivisionError (exit 70) or printed 'inf GBq'
+        ([*MIRD, "--perfused-volume-ml", "5e-324"], "--perfused-volume-ml", ">= 0.1"),
+        (
+            ["dose", "mird", "--activity-gbq", "3", "--lsf", "0", "--perfused-volume-ml", "1e-300"],
+            "--perfused-volume-ml",
+            ">= 0.1",
+        ),
+        (
+            [*MIRD, "--perfused-volume-ml", "1000", "--lung-mass-kg", "1e-308"],
+            "--lung-mass-kg",
+            ">= 0.1",
+        ),
+        (
+            [*MIRD, "--perfused-volume-ml", "1000", "--density-g-ml", "1e-308"],
+            "--density-g-ml",
+            ">= 0.5",
+        ),
+        (
+            [
+                *PARTITION,
+                "--tumor-volume-ml",
+                "50",
+                "--tn-ratio",
+                "5e-324",
+                "--normal-volume-ml",
+                "1000",
+            ],
+            "--tn-ratio",
+            ">= 0.01",
+        ),
+        (
+            [
+                *PARTITION,
+                "--tumor-volume-ml",
+                "5e-324",
+                "--tn-ratio",
+                "3",
+                "--normal-volume-ml",
+                "5e-324",
+            ],
+            "--tumor-volume-ml",
+            ">= 0.1",
+        ),
+        (
+            [
+                "vial",
+                "--activity-gbq",
+                "3",
+                "--treatment-time",
+                "2026-03-04T10:00:00-05:00",
+                "--prescribed-dose-gy",
+                "1e308",
+            ],
+            "--prescribed-dose-gy",
+            "<= 5000",
+        ),
+    ],
+)
+def test_values_that_would_underflow_or_overflow_are_refused(
+    capsys: pytest.CaptureFixture[str], args: list[str], option: str, allowed: str
+) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert option in err and allowed in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_smallest_accepted_inputs_give_finite_plans(capsys: pytest.CaptureFixture[str]) -> None:
+    # at every lower bound at once the arithmetic stays finite: 0.1 mL at 0.5 g/mL, 120 Gy
+    # A = D M / (C (1 - LSF)) = 120 x 5e-5 kg / (50 x 0.95) = 1.2632e-4 GBq
+    data = json_of(
+        capsys,
+        *MIRD,
+        "--perfused-volume-ml",
+        "0.1",
+        "--density-g-ml",
+        "0.5",
+        "--lung-mass-kg",
+        "0.1",
+        "--json",
+    )
+    assert data["activity_gbq"] == pytest.approx(120 * 5e-5 / (50 * 0.95), rel=1e-9)
+    assert math.isfinite(data["doses_gy"]["lung"])
+
+
+def test_help_shows_each_options_limits(capsys: pytest.CaptureFixture[str]) -> None:
+    # the limits shown are the schema's own, list items (one per tumour) included
+    with pytest.raises(SystemExit):
+        main(["plan", "partition", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "perfused non-tumoral liver volume (mL); >= 0.1, <= 10000" in out
+    assert "ratio of each tumour; >= 0.01, <= 1000" in out
+    assert "lung shunt fraction (a fraction, not %); >= 0, < 1" in out

@@ -27,6 +27,7 @@ from y90dose.decay import activity_at, hours_until_activity
 from y90dose.devices import Product
 from y90dose.errors import InputError
 from y90dose.findings import Code, Finding, Severity
+from y90dose.models.common import MAX_DOSE_GY
 from y90dose.units import gbq_to_mci
 
 FIRST_YEAR, LAST_YEAR = 1900, 2999
@@ -81,7 +82,10 @@ class VialInput(BaseModel):
         "resin: required (the label's calibration instant)",
     )
     prescribed_dose_gy: float | None = Field(
-        None, gt=0.0, description="dose the needed activity gives (Gy), to report the vial's dose"
+        None,
+        gt=0.0,
+        le=MAX_DOSE_GY,
+        description="dose the needed activity gives (Gy), to report the vial's dose",
     )
     convention: GlassCalibrationConvention = Field(default_factory=GlassCalibrationConvention)
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from y90dose.errors import InputError
 from y90dose.validation import parse
@@ -33,6 +34,25 @@ def _enum_values(annotation: object) -> list[str]:
         if isinstance(candidate, type) and issubclass(candidate, enum.Enum):
             return [str(member.value) for member in candidate]
     return []
+
+
+_BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+
+
+def _bounds(info: FieldInfo) -> str:
+    """The field's numeric limits in words (``>= 0.1, <= 10000``), also of list items."""
+    constraints = list(info.metadata)
+    if _is_list(info.annotation):
+        (item,) = typing.get_args(info.annotation) or (None,)
+        for extra in getattr(item, "__metadata__", ()):  # Annotated[float, Field(...)]
+            constraints += list(getattr(extra, "metadata", [extra]))
+    parts = [
+        f"{sign} {getattr(constraint, attr):g}"
+        for attr, sign in _BOUNDS
+        for constraint in constraints
+        if isinstance(getattr(constraint, attr, None), int | float)
+    ]
+    return ", ".join(parts)
 
 
 def option_for(field: str, renames: Mapping[str, str]) -> str:
@@ -55,6 +75,9 @@ def add_model_options(
         if name in skipped:
             continue
         help_text = info.description or ""
+        bounds = _bounds(info)
+        if bounds:
+            help_text += f"; {bounds}"
         if info.is_required():
             help_text += " (required)"
         elif info.default is not None and not callable(info.default):

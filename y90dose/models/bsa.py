@@ -37,7 +37,7 @@ from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.errors import InputError
 from y90dose.findings import Code, Finding, Severity
-from y90dose.models.common import PlanOptions, PlanResult
+from y90dose.models.common import MIN_VOLUME_ML, PlanOptions, PlanResult
 from y90dose.models.mird import mird_result
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 
@@ -50,10 +50,13 @@ class BsaPlanInput(PlanOptions):
     weight_kg: float = Field(gt=20.0, le=300.0, description="patient weight (kg)")
     tumor_volume_ml: float = Field(ge=0.0, description="total tumour volume (mL)")
     liver_volume_ml: float = Field(
-        gt=0.0, le=10000.0, description="whole liver volume, tumour included (mL)"
+        ge=MIN_VOLUME_ML, le=10000.0, description="whole liver volume, tumour included (mL)"
     )
     treated_volume_ml: float | None = Field(
-        None, gt=0.0, description="volume of the lobe or segments treated (mL); default whole liver"
+        None,
+        ge=MIN_VOLUME_ML,
+        le=10000.0,
+        description="volume of the lobe or segments treated (mL); default whole liver",
     )
 
     @field_validator("liver_volume_ml")

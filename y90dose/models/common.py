@@ -19,23 +19,40 @@ from y90dose.delivery import Delivery
 from y90dose.devices import Product, default_energy_j_per_gbq
 from y90dose.findings import Finding
 
+# Smallest inputs accepted: below these a value is a typing error, not a patient, and the
+# arithmetic would run into float underflow (5e-324 mL gave a division by zero).
+MIN_VOLUME_ML = 0.1
+"""~ one SPECT voxel ((4.4 mm)^3 = 0.085 mL): no smaller volume can be measured."""
+MIN_LUNG_MASS_KG = 0.1
+"""A tenth of the 1 kg adult default (MIRD Pamphlet 21 reference lungs ~1 kg)."""
+MIN_DENSITY_G_ML = 0.5
+"""Half of soft tissue; liver and tumour are ~1.03-1.06 g/mL."""
+MIN_TN_RATIO = 0.01
+"""Tumour-to-normal uptake ratios below 1 occur (hypovascular tumours), not below 1/100."""
+MAX_DOSE_GY = 5000.0
+"""Largest dose any plan input accepts (segmentectomy prescriptions reach ~1000 Gy)."""
+
 
 class PlanOptions(BaseModel):
     """Options common to every planning model (MIRD, partition, BSA)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    lsf: float = Field(
-        ge=0.0, lt=1.0, description="lung shunt fraction, 0 <= LSF < 1 (a fraction, not %)"
-    )
+    lsf: float = Field(ge=0.0, lt=1.0, description="lung shunt fraction (a fraction, not %)")
     residual: float = Field(
-        0.0, ge=0.0, lt=1.0, description="fraction of activity left in vial and tubing, 0..1"
+        0.0, ge=0.0, lt=1.0, description="fraction of activity left in vial and tubing"
     )
     lung_mass_kg: float = Field(
-        LUNG_MASS_KG.value, gt=0.0, le=5.0, description="lung mass (kg); 1 kg when not measured"
+        LUNG_MASS_KG.value,
+        ge=MIN_LUNG_MASS_KG,
+        le=5.0,
+        description="lung mass (kg); 1 kg when not measured",
     )
     density_g_ml: float = Field(
-        LIVER_DENSITY_G_ML.value, gt=0.0, le=3.0, description="liver and tumour density (g/mL)"
+        LIVER_DENSITY_G_ML.value,
+        ge=MIN_DENSITY_G_ML,
+        le=3.0,
+        description="liver and tumour density (g/mL)",
     )
     product: Product = Field(Product.GLASS, description="microsphere product: glass or resin")
     energy_j_per_gbq: float | None = Field(

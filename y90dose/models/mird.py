@@ -21,7 +21,7 @@ from y90dose.checks import (
 )
 from y90dose.findings import Finding
 from y90dose.lung import lung_dose_gy
-from y90dose.models.common import PlanOptions, PlanResult, constants_used
+from y90dose.models.common import MIN_VOLUME_ML, PlanOptions, PlanResult, constants_used
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 from y90dose.units import volume_ml_to_mass_kg
 
@@ -31,7 +31,7 @@ class MirdPlanInput(PlanOptions):
 
     target_dose_gy: float = Field(gt=0.0, le=2000.0, description="perfused-volume dose (Gy)")
     perfused_volume_ml: float = Field(
-        gt=0.0, le=10000.0, description="perfused volume incl. tumour (mL)"
+        ge=MIN_VOLUME_ML, le=10000.0, description="perfused volume incl. tumour (mL)"
     )
 
 
@@ -40,7 +40,7 @@ class MirdDoseInput(PlanOptions):
 
     activity_gbq: float = Field(gt=0.0, le=100.0, description="administered activity (GBq)")
     perfused_volume_ml: float = Field(
-        gt=0.0, le=10000.0, description="perfused volume incl. tumour (mL)"
+        ge=MIN_VOLUME_ML, le=10000.0, description="perfused volume incl. tumour (mL)"
     )
 
 

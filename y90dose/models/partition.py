@@ -26,12 +26,19 @@ from y90dose.checks import (
     segmentectomy_findings,
 )
 from y90dose.lung import lung_dose_gy
-from y90dose.models.common import PlanOptions, PlanResult, constants_used
+from y90dose.models.common import (
+    MAX_DOSE_GY,
+    MIN_TN_RATIO,
+    MIN_VOLUME_ML,
+    PlanOptions,
+    PlanResult,
+    constants_used,
+)
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 from y90dose.units import volume_ml_to_mass_kg
 
-TumorVolumeMl = Annotated[float, Field(gt=0.0, le=10000.0)]
-TnRatio = Annotated[float, Field(gt=0.0, le=1000.0)]
+TumorVolumeMl = Annotated[float, Field(ge=MIN_VOLUME_ML, le=10000.0)]
+TnRatio = Annotated[float, Field(ge=MIN_TN_RATIO, le=1000.0)]
 
 
 class _PartitionGeometry(PlanOptions):
@@ -42,10 +49,10 @@ class _PartitionGeometry(PlanOptions):
     )
     tn_ratio: list[TnRatio] = Field(
         min_length=1,
-        description="tumour-to-normal activity-concentration ratio of each tumour (> 0)",
+        description="tumour-to-normal activity-concentration ratio of each tumour",
     )
     normal_volume_ml: float = Field(
-        gt=0.0, le=10000.0, description="perfused non-tumoral liver volume (mL)"
+        ge=MIN_VOLUME_ML, le=10000.0, description="perfused non-tumoral liver volume (mL)"
     )
 
     @field_validator("tn_ratio")
@@ -69,7 +76,7 @@ class PartitionPlanInput(_PartitionGeometry):
     tumor_dose_gy: float | None = Field(
         None,
         gt=0.0,
-        le=5000.0,
+        le=MAX_DOSE_GY,
         validate_default=True,
         description="target dose of the lowest-TN tumour (Gy)",
     )

@@ -195,3 +195,26 @@ def test_dvh_properties(dose: np.ndarray, x: float) -> None:
     if above.size:
         assert volume_at_dose_percent(dose, mask, float(above.min())) < x
     assert dose_at_volume_gy(dose, mask, min(100.0, x + 0.4)) <= d_x
+
+
+def test_mean_absorbed_dose_is_energy_over_mass() -> None:
+    # two 1 mL voxels: 10 Gy in 1.0 g/mL tissue, 40 Gy in 0.25 g/mL lung
+    # energy = 10 Gy x 1 g + 40 Gy x 0.25 g = 20 mJ; mass 1.25 g -> 16 Gy; voxel mean 25 Gy
+    dose = np.array([10.0, 40.0]).reshape(1, 1, 2)
+    density = np.array([1.0, 0.25]).reshape(1, 1, 2)
+    inside = np.ones_like(dose, dtype=bool)
+    for weighting in ("volume", "mass"):
+        m = dose_metrics(dose, inside, spacing_mm=10.0, density_g_ml=density, weighting=weighting)
+        assert m.mean_absorbed_gy == pytest.approx(16.0)
+        assert m.energy_j == pytest.approx(0.020)
+    by_volume = dose_metrics(dose, inside, spacing_mm=10.0, density_g_ml=density)
+    assert by_volume.mean_gy == pytest.approx(25.0)
+
+
+def test_mean_absorbed_equals_voxel_mean_for_uniform_density() -> None:
+    rng = np.random.default_rng(7)
+    dose = rng.uniform(0.0, 300.0, size=(6, 7, 8))
+    m = dose_metrics(dose, dose > 50.0, spacing_mm=(4.0, 4.0, 5.0), density_g_ml=1.03)
+    assert m.mean_absorbed_gy == pytest.approx(m.mean_gy, rel=1e-12)
+    # energy = mean dose x mass
+    assert m.energy_j == pytest.approx(m.mean_gy * m.mass_g / 1000.0, rel=1e-12)

@@ -111,6 +111,10 @@ def test_ldm_sphere_is_c_times_a_over_m(sphere_phantom: dict[str, Path], tmp_pat
     )
     assert summary["activity"]["activity_in_mask_gbq"] == pytest.approx(in_liver_gbq, rel=1e-9)
     assert summary["energy_j_per_gbq"] == c
+    # local deposition keeps every joule where it is released: E_liver = C x A_liver, and
+    # with one density the energy/mass mean is the voxel mean
+    assert liver["energy_j"] == pytest.approx(c * in_liver_gbq, rel=1e-6)
+    assert liver["mean_absorbed_gy"] == pytest.approx(liver["mean_gy"], rel=1e-9)
 
 
 def test_dvk_interior_equals_ldm_and_conserves_energy(

@@ -16,6 +16,10 @@ Every voxel of a VOI carries a weight: its volume (default) or its mass (density
   D50 = 100 Gy, D51 = 50 Gy. This is the ICRU 83 definition applied to voxels.
 - median_gy is D50 under this convention (the upper weighted median).
 - Mean: weighted mean (volume or mass). min/max over the VOI's voxels.
+- Mean absorbed dose: energy / mass = sum(D_i m_i) / sum(m_i), whatever the weighting.
+  This is the MIRD mean absorbed dose of the region (the quantity of D_L = C A LSF / M_L);
+  it equals the volume-weighted mean where the density is uniform, and is lower than it
+  where low-density voxels (airways, lung edges) carry high doses.
 
 Radiobiology (optional, needs tissue parameters): BED and EQD2 of the mean dose; the mean
 of the voxel BED and EQD2 maps (>= the former, BED is convex); EUD
@@ -171,6 +175,7 @@ def eqd2_map_gy(dose_gy: NDArray[np.floating], params: RadiobiologyParameters) -
 class _Voi:
     doses_gy: NDArray[np.float64]  # sorted decreasing
     weights: NDArray[np.float64]  # same order
+    masses_g: NDArray[np.float64]  # same order
     volume_ml: float
     mass_g: float
     weighting: DvhWeighting
@@ -204,6 +209,7 @@ def _voi(
     return _Voi(
         doses_gy=doses[order],
         weights=np.asarray(weights, dtype=np.float64)[order],
+        masses_g=np.asarray(mass_per_voxel, dtype=np.float64)[order],
         volume_ml=float(doses.size * voxel_ml),
         mass_g=float(mass_per_voxel.sum()),
         weighting=mode,
@@ -423,6 +429,8 @@ class VoiDoseMetrics:
     mass_g: float
     weighting: DvhWeighting
     mean_gy: float
+    mean_absorbed_gy: float
+    energy_j: float
     min_gy: float
     max_gy: float
     median_gy: float
@@ -447,6 +455,8 @@ class VoiDoseMetrics:
             "mass_g": self.mass_g,
             "weighting": self.weighting.value,
             "mean_gy": self.mean_gy,
+            "mean_absorbed_gy": self.mean_absorbed_gy,
+            "energy_j": self.energy_j,
             "min_gy": self.min_gy,
             "max_gy": self.max_gy,
             "median_gy": self.median_gy,
@@ -508,6 +518,7 @@ def dose_metrics(
     voi = _voi(dose_gy, mask, spacing_mm, density_g_ml, weighting, voi_name)
     doses, weights = voi.doses_gy, voi.weights
     mean = float(np.sum(doses * weights) / np.sum(weights))
+    energy_j = float(np.sum(doses * voi.masses_g)) / 1000.0  # Gy x kg = J
     d_values = {f"D{_label(x)}": _dose_at(voi, float(x)) for x in dx_percent}
     v_values = {f"V{_label(t)}": _volume_at(voi, float(t)) for t in v_thresholds_gy}
     metrics: dict[str, Any] = {}
@@ -529,6 +540,8 @@ def dose_metrics(
         mass_g=voi.mass_g,
         weighting=voi.weighting,
         mean_gy=mean,
+        mean_absorbed_gy=energy_j / (voi.mass_g / 1000.0),
+        energy_j=energy_j,
         min_gy=float(doses[-1]),
         max_gy=float(doses[0]),
         median_gy=_dose_at(voi, 50.0),

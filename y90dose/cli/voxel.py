@@ -11,6 +11,8 @@ from y90dose.dvh import DEFAULT_V_THRESHOLDS_GY
 from y90dose.pipeline.run import VoxelRunResult, run_voxel_dosimetry
 
 DEFAULT_OUT = "y90dose-voxel"
+MEAN_DIFFERENCE = 0.01
+"""Report the energy/mass mean of a VOI when it differs from the voxel mean by over 1 %."""
 
 
 def register(subparsers: Any) -> None:
@@ -225,6 +227,14 @@ def voxel_text(result: VoxelRunResult) -> str:
             f"{_number(m.get('max_gy')):>9} {_number(m.get('v100_percent')):>8}"
         )
     lines.append("")
+    for name, m in result.metrics.items():
+        mean, absorbed = m.get("mean_gy"), m.get("mean_absorbed_gy")
+        if mean and absorbed is not None and abs(absorbed - mean) > MEAN_DIFFERENCE * mean:
+            lines.append(
+                f"note: {name}: mean absorbed dose (energy / mass) {absorbed:.1f} Gy, "
+                f"{100 * (absorbed - mean) / mean:+.1f} % from the voxel mean {mean:.1f} Gy "
+                "(low-density voxels in the VOI)"
+            )
     lines.append(f"note: {result.lung_statement}")
     for warning in result.warnings:
         lines.append(f"warning: {warning}")

@@ -60,9 +60,10 @@ def task_serve(args: list[str]) -> int:
 
 
 def task_test(args: list[str]) -> int:
-    """Lint (ruff), type-check (mypy) and run the test suite (pytest)."""
+    """Lint and format-check (ruff), type-check (mypy) and run the test suite (pytest)."""
     ensure_environment()
     run([str(BIN / "ruff"), "check", "."])
+    run([str(BIN / "ruff"), "format", "--check", "."])
     run([str(BIN / "mypy"), "y90dose", "service", "phantoms", "tests", "benchmarks", "tasks.py"])
     code = run([str(PYTHON), "-m", "pytest", *args], check=False)
     if code == 5:

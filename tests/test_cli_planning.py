@@ -516,3 +516,24 @@ def test_help_shows_each_options_limits(capsys: pytest.CaptureFixture[str]) -> N
     assert "perfused non-tumoral liver volume (mL); >= 0.1, <= 10000" in out
     assert "ratio of each tumour; >= 0.01, <= 1000" in out
     assert "lung shunt fraction (a fraction, not %); >= 0, < 1" in out
+
+
+def test_human_report_names_the_target_tumour_from_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # TN 4 and 2: the tumour target applies to the second (lowest TN), index 1 in the JSON
+    args = [*PARTITION[:3], "200", "--lsf", "0.05", "--normal-volume-ml", "1200"]
+    args += ["--tumor-volume-ml", "50", "--tn-ratio", "4", "--tumor-volume-ml", "30"]
+    args += ["--tn-ratio", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "target_tumor_index: 1 (tumour 2:" in out
+    assert json_of(capsys, *args, "--json")["details"]["target_tumor_index"] == 1
+
+
+def test_human_report_says_yes_not_true(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["plan", "bsa", "--height-cm", "170", "--weight-kg", "70", "--tumor-volume-ml"]
+    args += ["100", "--liver-volume-ml", "1500", "--treated-volume-ml", "900", "--lsf", "0.05"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "delivery_inferred_from_treated_volume: yes" in out and "True" not in out

@@ -16,6 +16,17 @@ def findings_text(findings: list[Finding]) -> list[str]:
     ]
 
 
+def _detail_text(name: str, value: object) -> str:
+    """A detail for people: yes/no, 4 significant digits, indices also counted from 1."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if name == "target_tumor_index" and isinstance(value, int):
+        return f"{value} (tumour {value + 1}: the JSON counts from 0, the findings from 1)"
+    return str(value)
+
+
 def plan_text(result: PlanResult) -> str:
     """A plan or dose result as a short report."""
     lines = [
@@ -32,8 +43,7 @@ def plan_text(result: PlanResult) -> str:
         else:
             lines.append(f"  {name:<16} {dose:.1f}")
     for name, value in result.details.items():
-        shown = f"{value:.4g}" if isinstance(value, float) else value
-        lines.append(f"{name}: {shown}")
+        lines.append(f"{name}: {_detail_text(name, value)}")
     c = result.constants
     lines.append(
         f"constants: C = {c.energy_j_per_gbq:g} J/GBq ({c.energy_source}); "

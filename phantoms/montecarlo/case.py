@@ -153,7 +153,7 @@ def run_case(
     ------
     RuntimeError
         If the child process fails (its last output lines are in the message) or
-        ``ompmc`` / ``icrp107-database`` are missing (``pip install 'y90dose[mc]'``).
+        ``ompmc`` / ``icrp107-database`` are missing (``pip install -e '.[mc]'`` from the checkout).
     """
     with tempfile.TemporaryDirectory(prefix="y90mc-") as tmp:
         work = Path(tmp)

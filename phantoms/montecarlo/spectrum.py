@@ -103,13 +103,14 @@ def y90_beta_spectrum() -> BetaSpectrum:
     Raises
     ------
     ImportError
-        If ``icrp107-database`` is not installed (``pip install y90dose[mc]``).
+        If ``icrp107-database`` is not installed (``pip install -e '.[mc]'`` from the checkout).
     """
     try:
         from icrp107_database import get_icrp107_spectrum
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "the Monte Carlo reference needs icrp107-database: pip install 'y90dose[mc]'"
+            "the Monte Carlo reference needs icrp107-database: "
+            "from the checkout, pip install -e '.[mc]'"
         ) from exc
     data = get_icrp107_spectrum("Y-90", "b-spectra")
     energy = np.asarray(data["energies"], dtype=np.float64)

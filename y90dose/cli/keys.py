@@ -34,7 +34,7 @@ def service_settings(args: argparse.Namespace) -> Any:
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise SystemExit(
             f"y90dose {args.command}: the service is not installed ({exc}); "
-            "install with: pip install 'y90dose[service]'"
+            "install from the checkout with: pip install -e '.[service]'"
         ) from None
     if args.data_dir is not None:
         return ServiceSettings(data_dir=args.data_dir)

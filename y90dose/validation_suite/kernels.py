@@ -221,7 +221,7 @@ def mc_rerun(scale: float = 1.0) -> list[CheckResult]:
             skipped(
                 "kernels/monte-carlo-rerun",
                 "fresh MC S values",
-                "ompmc/icrp107-database not installed (pip install 'y90dose[mc]')",
+                "ompmc/icrp107-database not installed (from the checkout: pip install -e '.[mc]')",
             )
         ]
     fresh = {

@@ -445,14 +445,16 @@ def test_find_study_inputs(tmp_path: Path, sphere_phantom: dict[str, Path]) -> N
     assert escaped.value.field == "study"
 
 
-def _pt_with_times(acquisition_date: str) -> Image:
+def _pt_with_times(acquisition_date: str, series_time: str | None = None) -> Image:
     metadata = {
         "DecayCorrection": "START",
         "radiopharmaceutical": {"RadiopharmaceuticalStartDateTime": "20260301100000"},
         "AcquisitionDate": acquisition_date,
         "AcquisitionTime": "120000",
     }
-    return Image(np.ones((2, 2, 2)), (0, 0, 0), (4.0, 4.0, 4.0), metadata=metadata)
+    if series_time is not None:
+        metadata |= {"SeriesDate": acquisition_date, "SeriesTime": series_time}
+    return Image(np.ones((2, 2, 2)), (0, 0, 0), (4.0, 4.0, 4.0), modality="PT", metadata=metadata)
 
 
 def test_decay_to_implant_grows_by_two_to_the_elapsed_half_lives() -> None:
@@ -475,3 +477,10 @@ def test_decay_to_implant_refuses_a_scan_dated_years_later() -> None:
     # a scanner clock or a typed year ten years off: 2^(87650 h / 64.1 h) is no factor
     with pytest.raises(ImageError, match="check the DICOM dates"):
         decay_to_implant(_pt_with_times("20360301"))
+
+
+def test_pet_start_decay_is_referenced_to_the_series_time() -> None:
+    # DICOM PET: SeriesTime (11:00) is the decay reference, not the AcquisitionTime (12:00)
+    factor, info = decay_to_implant(_pt_with_times("20260303", series_time="110000"))
+    assert info["elapsed_h"] == pytest.approx(49.0)
+    assert factor == pytest.approx(2.0 ** (49.0 / 64.1), rel=1e-12)

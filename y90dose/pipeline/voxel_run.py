@@ -286,8 +286,9 @@ def decay_to_implant(image: Image) -> tuple[float, dict[str, Any]]:
     acquired; the acquisition start is used, the frame's own decay is neglected). The
     activity at implantation is A0 = A(t) x 2^(dt / T1/2), dt from
     RadiopharmaceuticalStartDateTime (the administration) to AcquisitionDate/Time (or
-    SeriesDate/Time), T1/2 of Y-90 (constants). Microspheres are a permanent implant, so the
-    dose to complete decay needs A0. Without the times the values are used as they are and
+    SeriesDate/Time; for PET with START, SeriesDate/Time first, DICOM's reference), T1/2
+    of Y-90 (constants). Microspheres are a permanent implant, so the dose to complete
+    decay needs A0. Without the times the values are used as they are and
     the report says so.
 
     Returns
@@ -321,9 +322,12 @@ def decay_to_implant(image: Image) -> tuple[float, dict[str, Any]]:
             meta.get("SeriesDate") or meta.get("AcquisitionDate"),
             pharma.get("RadiopharmaceuticalStartTime"),
         )
-    scan = _dicom_datetime(meta.get("AcquisitionDate"), meta.get("AcquisitionTime"))
-    if scan is None:
-        scan = _dicom_datetime(meta.get("SeriesDate"), meta.get("SeriesTime"))
+    acquisition = _dicom_datetime(meta.get("AcquisitionDate"), meta.get("AcquisitionTime"))
+    series = _dicom_datetime(meta.get("SeriesDate"), meta.get("SeriesTime"))
+    # PET: Series Date/Time is the reference of every time-related value, decay correction
+    # START included (DICOM PS3.3 C.8.9.1.1.1); elsewhere the acquisition start is used
+    pet_start = image.modality == "PT" and correction == "START"
+    scan = (series or acquisition) if pet_start else (acquisition or series)
     if admin is None or scan is None:
         info["description"] = (
             f"DecayCorrection {correction} but no administration or acquisition time in the "

@@ -122,6 +122,12 @@ def test_voxel_dvk_human(
         ({"--roi-names": '{"1": "liver", "7": "tumor9"}'}, "label 7"),
         ({"--roi-names": "not json"}, "--roi-names"),
         ({"--normalize-to": "perfused"}, "--normalize-to"),
+        (
+            {"--liver-roi": "nope"},
+            "--liver-roi: 'nope' is not allowed; expected the name of "
+            "a VOI in the file: ['liver', 'tumor1']",
+        ),
+        ({"--tumor-roi": "nope"}, "--tumor-roi: ['nope'] is not allowed"),
         ({"--v-thresholds-gy": "-5"}, "--v-thresholds-gy"),
         ({"--energy-j-per-gbq": "500"}, "--energy-j-per-gbq"),
     ],

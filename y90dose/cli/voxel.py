@@ -107,9 +107,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--liver-roi",
-        default="liver",
         metavar="VOI",
-        help="whole-liver VOI (normal liver = liver - tumours; default liver)",
+        help="whole-liver VOI (normal liver = liver - tumours); must be in --rois "
+        "(default: liver, if there is one)",
     )
     parser.add_argument(
         "--tumor-roi",

@@ -89,6 +89,8 @@ _LUNG_NAME = re.compile(r"lung", re.IGNORECASE)
 #: Largest number of DVH points per VOI; the bin width grows past it (1 Gy by default).
 DVH_MAX_POINTS = 10_000
 DVH_BIN_WIDTH_GY = 1.0
+DEFAULT_LIVER_ROI = "liver"
+"""The whole-liver VOI when none is named (optional: without it, no normal-liver VOI)."""
 QUANTITATIVE_MISMATCH = 0.2
 """A Bq/mL image whose activity in the normalisation VOI differs from A x (1 - LSF) x
 (1 - R) by more than this fraction is flagged (it is still used as it is)."""
@@ -383,7 +385,7 @@ def compute_voxel_dose(
     energy_j_per_gbq: float | None = None,
     density: DensitySource | str | None = None,
     hu_density_curve: HuDensityCurve | str | Path | None = None,
-    liver_roi: str = "liver",
+    liver_roi: str | None = None,
     tumor_rois: Sequence[str] | None = None,
     eud_alpha_per_gy: float | None = None,
     v_thresholds_gy: Sequence[float] = DEFAULT_V_THRESHOLDS_GY,
@@ -426,8 +428,9 @@ def compute_voxel_dose(
     hu_density_curve
         A scanner's HU -> density calibration (curve or CSV path); default curve otherwise.
     liver_roi, tumor_rois
-        Names of the liver and tumour VOIs (tumours default to names like ``tumor``,
-        ``lesion``, ``GTV``, ``HCC``).
+        Names of the liver and tumour VOIs; a name given must be a VOI of the file. The
+        liver defaults to ``liver`` when there is one (else no normal-liver VOI), the
+        tumours to names like ``tumor``, ``lesion``, ``GTV``, ``HCC``.
     eud_alpha_per_gy
         Radiosensitivity for the EUD (1/Gy); no EUD without it (no consensus default).
     v_thresholds_gy
@@ -499,6 +502,9 @@ def compute_voxel_dose(
     vois, voi_source = read_vois(
         rois_path, spect.grid, roi_names=roi_names, allow_partial=allow_partial_vois
     )
+    if liver_roi is not None and liver_roi not in vois:
+        raise InputError("liver_roi", liver_roi, f"the name of a VOI in the file: {sorted(vois)}")
+    liver_roi = liver_roi or DEFAULT_LIVER_ROI
     if tumor_rois:
         missing = [name for name in tumor_rois if name not in vois]
         if missing:

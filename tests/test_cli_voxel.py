@@ -18,7 +18,9 @@ import pytest
 import SimpleITK as sitk  # noqa: N813
 
 from y90dose.cli import main as cli_main
+from y90dose.cli import voxel as cli_voxel
 from y90dose.cli.progress import TerminalProgress
+from y90dose.errors import InputError
 from y90dose.imaging.synthetic import make_sphere_study
 
 SPACING_MM = 4.8
@@ -118,6 +120,10 @@ def test_voxel_dvk_human(
         ({"--spect": "missing.nii.gz"}, "--spect"),
         ({"--rois": "missing.dcm"}, "--rois"),
         ({"--activity-gbq": "-1"}, "--activity-gbq"),
+        (
+            {"--activity-gbq": "1e308"},
+            "--activity-gbq: 1e+308 is not allowed; expected an activity > 0 and <= 100 GBq",
+        ),
         ({"--lsf": "6"}, "--lsf"),
         ({"--roi-names": '{"1": "liver", "7": "tumor9"}'}, "label 7"),
         ({"--roi-names": "not json"}, "--roi-names"),
@@ -156,6 +162,27 @@ def test_bad_inputs_one_line(
     assert len(lines) == 1, stderr
     assert expected in lines[0]
     assert "Traceback" not in stderr
+
+
+def test_error_about_a_computed_quantity_names_no_option(
+    phantom: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only real options are shown as ``--name``: ``dose_gy`` is not an option of voxel."""
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise InputError("dose_gy", "3 NaN or infinite voxel(s)", "finite values only")
+
+    monkeypatch.setattr(cli_voxel, "run_voxel_dosimetry", failing)
+    argv = ["voxel", "--spect", str(phantom["spect"]), "--rois", str(phantom["rois"])]
+    code, _, stderr = _run([*argv, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert stderr == (
+        "y90dose voxel: error: dose_gy: '3 NaN or infinite voxel(s)' is not allowed; "
+        "expected finite values only\n"
+    )
 
 
 def test_voi_outside_and_mismatched_frames(

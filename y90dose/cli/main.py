@@ -69,6 +69,20 @@ def option_name(field: str) -> str:
     return "--" + head.replace("_", "-")
 
 
+def command_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> set[str]:
+    """The option strings of the (sub)command ``args`` ran, e.g. ``{"--lsf", "--json"...}``."""
+    options: set[str] = set()
+    current: argparse.ArgumentParser | None = parser
+    while current is not None:
+        chosen = None
+        for action in current._actions:
+            options.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(str(getattr(args, action.dest, "")))
+        current = chosen
+    return options
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     parser = build_parser()
@@ -77,10 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         output: CommandOutput = args.handler(args)
     except InputError as exc:
-        print(
-            f"y90dose {args.command}: error: {exc.describe(option_name(exc.field))}",
-            file=sys.stderr,
-        )
+        # name the option when there is one; a computed quantity (dose_gy) keeps its name
+        name = option_name(exc.field)
+        shown = name if name in command_options(parser, args) else exc.field
+        print(f"y90dose {args.command}: error: {exc.describe(shown)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Y90DoseError as exc:
         print(f"y90dose {args.command}: error: {exc}", file=sys.stderr)

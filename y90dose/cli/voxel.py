@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
         "--activity-gbq",
         type=float,
         metavar="GBQ",
-        help="administered activity (GBq); not needed for an image in Bq/mL",
+        help="administered activity (GBq, <= 100); not needed for an image in Bq/mL",
     )
     parser.add_argument(
         "--lsf", type=float, default=0.0, help="lung shunt fraction 0..1 (default 0)"

@@ -61,6 +61,7 @@ from y90dose.dvh import (
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Image
 from y90dose.imaging.vois import Vois, tumour_names, with_normal_liver
+from y90dose.models.common import MAX_ACTIVITY_GBQ
 from y90dose.pipeline.ct_density import density_on_grid
 from y90dose.pipeline.inputs import (
     VoiSource,
@@ -448,8 +449,12 @@ def compute_voxel_dose(
         An unreadable file, an empty VOI, a VOI outside the image, mismatched frames.
     """
     stages = Stages(progress)
-    if activity_gbq is not None and not _positive_number(activity_gbq):
-        raise InputError("activity_gbq", activity_gbq, "an activity > 0 GBq")
+    if activity_gbq is not None and not (
+        _positive_number(activity_gbq) and float(activity_gbq) <= MAX_ACTIVITY_GBQ
+    ):
+        raise InputError(
+            "activity_gbq", activity_gbq, f"an activity > 0 and <= {MAX_ACTIVITY_GBQ:g} GBq"
+        )
     activity_gbq = None if activity_gbq is None else float(activity_gbq)
     lsf = _check_fraction("lsf", lsf)
     residual = _check_fraction("residual", residual)

@@ -135,6 +135,12 @@ def test_voxel_dvk_human(
         ),
         ({"--tumor-roi": "nope"}, "--tumor-roi: ['nope'] is not allowed"),
         ({"--v-thresholds-gy": "-5"}, "--v-thresholds-gy"),
+        ({"--eud-alpha-per-gy": "0"}, "--eud-alpha-per-gy: 0.0 is not allowed"),
+        (
+            {"--eud-alpha-per-gy": "1e308"},
+            "--eud-alpha-per-gy: 1e+308 is not allowed; expected a radiosensitivity > 0 and "
+            "<= 1 per Gy",
+        ),
         ({"--energy-j-per-gbq": "500"}, "--energy-j-per-gbq"),
     ],
 )

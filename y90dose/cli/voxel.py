@@ -121,7 +121,7 @@ def register(subparsers: Any) -> None:
         "--eud-alpha-per-gy",
         type=float,
         metavar="ALPHA",
-        help="radiosensitivity for the EUD (1/Gy); no EUD without it",
+        help="radiosensitivity for the EUD (1/Gy, 0 < alpha <= 1; e.g. 0.005); no EUD without it",
     )
     parser.add_argument(
         "--v-thresholds-gy",

@@ -72,6 +72,7 @@ from y90dose.pipeline.inputs import (
     with_whole_liver,
 )
 from y90dose.pipeline.progress import ProgressFn, Stages
+from y90dose.radiobiology import check_alpha_per_gy
 from y90dose.voxel.activity import (
     ActivityMap,
     activity_from_concentration,
@@ -466,8 +467,8 @@ def compute_voxel_dose(
         kernel_source = KernelSource(kernel)
     except ValueError:
         raise InputError("kernel", kernel, "one of 'auto', 'dpk', 'lanconelli'") from None
-    if eud_alpha_per_gy is not None and not _positive_number(eud_alpha_per_gy):
-        raise InputError("eud_alpha_per_gy", eud_alpha_per_gy, "a radiosensitivity > 0 per Gy")
+    if eud_alpha_per_gy is not None:
+        eud_alpha_per_gy = check_alpha_per_gy("eud_alpha_per_gy", eud_alpha_per_gy)
     thresholds = list(v_thresholds_gy)
     if not thresholds or not all(
         _positive_number(t) or (_number(t) and float(t) == 0) for t in thresholds

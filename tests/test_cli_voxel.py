@@ -142,6 +142,12 @@ def test_voxel_dvk_human(
             "<= 1 per Gy",
         ),
         ({"--energy-j-per-gbq": "500"}, "--energy-j-per-gbq"),
+        # an empty path is not the current folder
+        ({"--spect": ""}, "--spect: '' is not allowed; expected a file or folder name"),
+        ({"--rois": ""}, "--rois: '' is not allowed; expected a file or folder name"),
+        ({"--ct": ""}, "--ct: '' is not allowed; expected a file or folder name"),
+        ({"--out": ""}, "--out: '' is not allowed; expected a file or folder name"),
+        ({"--hu-density-curve": ""}, "--hu-density-curve: '' is not allowed; expected a file"),
     ],
 )
 def test_bad_inputs_one_line(
@@ -168,6 +174,16 @@ def test_bad_inputs_one_line(
     assert len(lines) == 1, stderr
     assert expected in lines[0]
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("option", ["--planned", "--delivered"])
+def test_compare_refuses_an_empty_folder_name(
+    option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folders = {"--planned": str(tmp_path), "--delivered": str(tmp_path), option: ""}
+    code, _, stderr = _run(["compare", *(x for kv in folders.items() for x in kv)], capsys)
+    assert code == 2
+    assert f"{option}: '' is not allowed; expected a file or folder name" in stderr
 
 
 def test_error_about_a_computed_quantity_names_no_option(

@@ -42,6 +42,7 @@ from y90dose.imaging.read import is_utf8_path
 from y90dose.imaging.resample import resample_image, resample_mask
 from y90dose.imaging.rtdose import write_rtdose
 from y90dose.pipeline.voxel_run import VoxelComputation, radiobiology_maps
+from y90dose.validation import given_path
 
 DOSE_NIFTI = "dose_gy.nii.gz"
 RTDOSE = "rtdose.dcm"
@@ -84,7 +85,7 @@ def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
         (``--out``) when the folder is a file, not empty, not writable, or its name is not
         valid UTF-8.
     """
-    path = Path(out_dir)
+    path = given_path(out_dir, "out")
     if not is_utf8_path(path):  # SimpleITK cannot write the NIfTI files there
         raise InputError("out", os.fsencode(path), "a folder name that is valid UTF-8")
     if path.exists() and not path.is_dir():

@@ -28,6 +28,7 @@ from y90dose.pipeline.voxel_run import (
     compute_voxel_dose,
     flat_metrics,
 )
+from y90dose.validation import given_path
 
 DOSE_QUANTITY = "absorbed dose to complete decay of a permanent implant (Gy)"
 
@@ -187,7 +188,7 @@ def run_voxel_dosimetry(
         raise InputError("out", None, "an output folder")
     keywords: dict[str, Any] = {**(options or {}), **more}
     if rois_path is None:
-        found = find_study_inputs(Path(spect_path))
+        found = find_study_inputs(given_path(spect_path, "spect"))
         spect_path = found["spect_path"]
         rois_path = found["rois_path"]
         ct_path = ct_path if ct_path is not None else found.get("ct_path")

@@ -174,6 +174,20 @@ def test_bad_inputs_one_line(
     assert len(lines) == 1, stderr
     assert expected in lines[0]
     assert "Traceback" not in stderr
+    assert not (tmp_path / "out").exists()  # a refused run leaves no (empty) folder
+
+
+def test_refused_overwrite_keeps_the_previous_run(
+    phantom: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["voxel", "--spect", str(phantom["spect"]), "--rois", str(phantom["rois"])]
+    argv += ["--method", "ldm", "--no-png", "--out", str(out), "--activity-gbq"]
+    assert _run([*argv, "3"], capsys)[0] == 0
+    before = sorted(p.name for p in out.rglob("*"))
+    code, _, stderr = _run([*argv, "300", "--overwrite"], capsys)
+    assert code == 2 and "--activity-gbq" in stderr
+    assert sorted(p.name for p in out.rglob("*")) == before
 
 
 @pytest.mark.parametrize("option", ["--planned", "--delivered"])

@@ -72,6 +72,37 @@ def safe_file_stem(name: str) -> str:
     return stem or "voi"
 
 
+def check_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """The checks of :func:`prepare_out_dir`, without creating or emptying anything.
+
+    A run checks its output folder before its inputs are read, and creates it only once
+    the dose is computed, so that a refused run leaves no empty folder behind.
+
+    Raises
+    ------
+    InputError
+        (``--out``) when the folder is a file, not empty, cannot be created or written, or
+        its name is empty or not valid UTF-8.
+    """
+    path = given_path(out_dir, "out")
+    if not is_utf8_path(path):  # SimpleITK cannot write the NIfTI files there
+        raise InputError("out", os.fsencode(path), "a folder name that is valid UTF-8")
+    if path.exists() and not path.is_dir():
+        raise InputError("out", str(path), "a folder (this is a file)")
+    previous_run = overwrite and (path / METRICS_JSON).is_file()
+    if path.is_dir() and any(path.iterdir()) and not previous_run:
+        raise InputError(
+            "out", str(path), "an empty or new folder (or a previous run's folder with --overwrite)"
+        )
+    absolute = path.absolute()
+    existing = next(p for p in (absolute, *absolute.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(
+            "out", str(path), f"a folder that can be created or written ({existing} is not)"
+        )
+    return path
+
+
 def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     """Create ``out_dir``; refuse a non-empty folder unless it is a previous run's.
 
@@ -82,21 +113,10 @@ def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     Raises
     ------
     InputError
-        (``--out``) when the folder is a file, not empty, not writable, or its name is not
-        valid UTF-8.
+        As :func:`check_out_dir`.
     """
-    path = given_path(out_dir, "out")
-    if not is_utf8_path(path):  # SimpleITK cannot write the NIfTI files there
-        raise InputError("out", os.fsencode(path), "a folder name that is valid UTF-8")
-    if path.exists() and not path.is_dir():
-        raise InputError("out", str(path), "a folder (this is a file)")
-    if path.is_dir() and any(path.iterdir()):
-        if not (overwrite and (path / METRICS_JSON).is_file()):
-            raise InputError(
-                "out",
-                str(path),
-                "an empty or new folder (or a previous run's folder with --overwrite)",
-            )
+    path = check_out_dir(out_dir, overwrite=overwrite)
+    if path.is_dir() and any(path.iterdir()):  # a previous run's, with overwrite
         for old in list(path.glob("*.nii.gz")) + list(path.glob("*.dcm")):
             old.unlink()
         for old in list(path.glob("*.png")) + list(path.glob("*.json")) + list(path.glob("*.csv")):

@@ -16,6 +16,7 @@ from y90dose.imaging.read import is_sitk_file
 from y90dose.pipeline.outputs import (
     METRICS_JSON,
     VOI_FOLDER,
+    check_out_dir,
     prepare_out_dir,
     rtdose_reference,
     write_json,
@@ -195,7 +196,7 @@ def run_voxel_dosimetry(
         roi_names = roi_names if roi_names is not None else found.get("roi_names")
     method = METHOD_ALIASES.get(str(method).lower(), str(method).lower())
     stages = Stages(progress)
-    path = prepare_out_dir(folder, overwrite=overwrite)
+    check_out_dir(folder, overwrite=overwrite)  # created once the dose is computed
     computation = compute_voxel_dose(
         spect_path,
         rois_path,
@@ -210,6 +211,7 @@ def run_voxel_dosimetry(
         progress=stages.report,
         **_known_options(keywords),
     )
+    path = prepare_out_dir(folder, overwrite=overwrite)
     files = write_outputs(computation, path, write_pngs=write_pngs, progress=stages.report)
     files["metrics_json"] = METRICS_JSON
     listed = set(files.values())

@@ -335,6 +335,15 @@ def test_blocking_plan_says_so(capsys: pytest.CaptureFixture[str]) -> None:
         ),
         (["plan", "nonsense"], "MODEL"),
         (["plan", "mird", "--no-such-option", "1"], "--no-such-option"),
+        # a single-valued option given twice: which one was meant?
+        (
+            ["plan", "mird", "--target-dose-gy", "120", "--target-dose-gy", "130"],
+            "argument --target-dose-gy: '130' is not allowed; expected the option once "
+            "(already given as '120')",
+        ),
+        (["plan", "partition", "--lsf", "0.1", "--lsf", "0.1"], "argument --lsf"),
+        (["voxel", "--spect", "a", "--spect", "b", "--rois", "r"], "argument --spect: 'b'"),
+        (["compare", "--planned", "a", "--planned", "b"], "argument --planned: 'b'"),
     ],
 )
 def test_bad_input_names_the_option(
@@ -407,8 +416,8 @@ def test_vial_for_a_tiny_activity_is_a_finite_answer(capsys: pytest.CaptureFixtu
 def test_vial_instant_at_the_calendar_ends_names_the_option(
     option: str, instant: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["vial", "--activity-gbq", "3", "--treatment-time", "2026-03-04T10:00:00-05:00"]
-    argv += [option, instant]
+    times = {"--treatment-time": "2026-03-04T10:00:00-05:00", option: instant}
+    argv = ["vial", "--activity-gbq", "3", *(x for kv in times.items() for x in kv)]
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""

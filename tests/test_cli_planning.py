@@ -344,6 +344,29 @@ def test_blocking_plan_says_so(capsys: pytest.CaptureFixture[str]) -> None:
         (["plan", "partition", "--lsf", "0.1", "--lsf", "0.1"], "argument --lsf"),
         (["voxel", "--spect", "a", "--spect", "b", "--rois", "r"], "argument --spect: 'b'"),
         (["compare", "--planned", "a", "--planned", "b"], "argument --planned: 'b'"),
+        # refused by plan_bsa after the schema accepted it: still named by option
+        (
+            [
+                "plan",
+                "bsa",
+                "--height-cm",
+                "175",
+                "--weight-kg",
+                "75",
+                "--lsf",
+                "0.05",
+                "--tumor-volume-ml",
+                "100",
+                "--liver-volume-ml",
+                "1500",
+                "--treated-volume-ml",
+                "800",
+                "--delivery",
+                "whole",
+            ],
+            "--delivery: 'whole' is not allowed; expected lobar, segmental or segmentectomy "
+            "when --treated-volume-ml is below --liver-volume-ml",
+        ),
     ],
 )
 def test_bad_input_names_the_option(
@@ -525,3 +548,14 @@ def test_help_shows_each_options_limits(capsys: pytest.CaptureFixture[str]) -> N
     assert "perfused non-tumoral liver volume (mL); >= 0.1, <= 10000" in out
     assert "ratio of each tumour; >= 0.01, <= 1000" in out
     assert "lung shunt fraction (a fraction, not %); >= 0, < 1" in out
+
+
+def test_option_error_names_each_option_of_a_combined_field() -> None:
+    from y90dose.cli.model_options import option_error
+    from y90dose.errors import InputError
+    from y90dose.models.bsa import BsaPlanInput
+
+    exc = InputError("height_cm/weight_kg", "51 cm, 21 kg", "a size whose liver_volume_ml is")
+    worded = option_error(exc, BsaPlanInput)
+    assert worded.field == "--height-cm/--weight-kg"
+    assert worded.allowed == "a size whose --liver-volume-ml is"

@@ -15,6 +15,7 @@ file                        content
 ``dvh.csv``, ``dvh.json``   cumulative DVH of each VOI (volume-weighted)
 ``dvh.png``                 the DVHs
 ``slices_<tumour>.png``     axial, coronal and sagittal dose over CT through each tumour
+                            (dose not drawn in air, density < 0.05 g/mL)
 ``metrics.json``            the run's summary: per-VOI metrics, scaling, method, files
 ==========================  ================================================================
 
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from y90dose.constants import AIR_DISPLAY_DENSITY_G_ML
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.dicom_write import StudyInfo
 from y90dose.imaging.image import Grid, Image
@@ -195,6 +197,33 @@ def write_dvh_png(computation: VoxelComputation, path: Path) -> Path:
     return path
 
 
+def display_dose_gy(
+    dose_gy: npt.NDArray[np.floating], density_g_ml: npt.NDArray[np.floating] | float
+) -> tuple[npt.NDArray[np.float32], int]:
+    """The dose the slice figures draw: 0 (not drawn) where the density is that of air.
+
+    With local deposition, image activity spilled outside the body lands on air
+    (0.0012 g/mL) and gets doses of ~1000 Gy, which would saturate the overlay. Voxels
+    below ``AIR_DISPLAY_DENSITY_G_ML`` are left out of the figures only: the NIfTI and RT
+    Dose maps and every metric keep the full dose.
+
+    Returns
+    -------
+    tuple
+        (dose to draw, Gy; number of voxels with dose left out as air).
+
+    Examples
+    --------
+    >>> shown, left_out = display_dose_gy(np.array([120.0, 900.0]), np.array([1.03, 0.0012]))
+    >>> shown.tolist(), left_out
+    ([120.0, 0.0], 1)
+    """
+    dose = np.asarray(dose_gy)
+    air = np.asarray(density_g_ml) < AIR_DISPLAY_DENSITY_G_ML.value
+    shown = np.where(air, 0.0, dose).astype(np.float32)
+    return shown, int(np.count_nonzero(air & (dose > 0)))
+
+
 def _centroid_index(mask: npt.NDArray[np.bool_]) -> tuple[int, int, int]:
     k, j, i = (round(float(v.mean())) for v in np.nonzero(mask))
     return k, j, i
@@ -205,12 +234,16 @@ def write_slices_png(
     tumour: str,
     path: Path,
     dose_on_ct: Image | None,
+    *,
+    air_voxels: int = 0,
 ) -> Path:
     """Axial, coronal and sagittal dose over CT through a tumour's centroid.
 
     The CT (or, without CT, nothing) is shown in grey, the dose in colour above 1 % of the
     tumour's maximum dose, and the tumour's outline in white. Views are in array (voxel)
-    orientation, with the aspect ratio of the voxel spacing.
+    orientation, with the aspect ratio of the voxel spacing. The dose drawn is
+    :func:`display_dose_gy`'s (none in air): ``dose_on_ct`` is that dose on the CT grid,
+    and ``air_voxels`` the number of dose voxels it left out, stated in the caption.
     """
     import matplotlib
 
@@ -228,7 +261,7 @@ def write_slices_png(
         grid = computation.ct.grid
     else:
         background = None
-        dose = computation.dose_image.array
+        dose, _ = display_dose_gy(computation.dose_image.array, computation.density_g_ml)
         grid = dose_grid
     nz, ny, nx = grid.shape_zyx
     i, j, k = (round(float(v)) for v in grid.physical_mm_to_index(centre_mm))
@@ -286,6 +319,16 @@ def write_slices_png(
         f"{tumour}: mean {computation.metrics[tumour].mean_gy:.1f} Gy, "
         f"D70 {computation.metrics[tumour].d_gy.get('D70', float('nan')):.1f} Gy"
     )
+    if air_voxels:
+        figure.text(
+            0.5,
+            0.02,
+            f"dose not drawn in air: {air_voxels} voxel(s) with density < "
+            f"{AIR_DISPLAY_DENSITY_G_ML.value:g} g/mL; the dose maps (NIfTI, RT Dose) and "
+            "the metrics keep their dose",
+            ha="center",
+            fontsize=9,
+        )
     figure.savefig(path)
     plt.close(figure)
     return path
@@ -375,9 +418,15 @@ def write_outputs(
         report(0.94, "drawing the DVH and slices")
         write_dvh_png(computation, out_dir / DVH_PNG)
         files["dvh_png"] = DVH_PNG
+        shown, air_voxels = display_dose_gy(dose.array, computation.density_g_ml)
+        shown_on_ct = dose_on_ct
+        if air_voxels and computation.ct is not None:
+            shown_on_ct = resample_image(dose.with_array(shown), computation.ct, outside_value=0.0)
         for tumour in computation.tumour_vois:
             name = f"slices_{safe_file_stem(tumour)}.png"
-            write_slices_png(computation, tumour, out_dir / name, dose_on_ct)
+            write_slices_png(
+                computation, tumour, out_dir / name, shown_on_ct, air_voxels=air_voxels
+            )
             files[f"slices_png:{tumour}"] = name
     return files
 

@@ -18,7 +18,9 @@ import pytest
 import SimpleITK as sitk  # noqa: N813
 
 from y90dose.cli import main as cli_main
+from y90dose.cli import voxel as cli_voxel
 from y90dose.cli.progress import TerminalProgress
+from y90dose.errors import InputError
 from y90dose.imaging.synthetic import make_sphere_study
 
 SPACING_MM = 4.8
@@ -118,12 +120,34 @@ def test_voxel_dvk_human(
         ({"--spect": "missing.nii.gz"}, "--spect"),
         ({"--rois": "missing.dcm"}, "--rois"),
         ({"--activity-gbq": "-1"}, "--activity-gbq"),
+        (
+            {"--activity-gbq": "1e308"},
+            "--activity-gbq: 1e+308 is not allowed; expected an activity > 0 and <= 100 GBq",
+        ),
         ({"--lsf": "6"}, "--lsf"),
         ({"--roi-names": '{"1": "liver", "7": "tumor9"}'}, "label 7"),
         ({"--roi-names": "not json"}, "--roi-names"),
         ({"--normalize-to": "perfused"}, "--normalize-to"),
+        (
+            {"--liver-roi": "nope"},
+            "--liver-roi: 'nope' is not allowed; expected the name of "
+            "a VOI in the file: ['liver', 'tumor1']",
+        ),
+        ({"--tumor-roi": "nope"}, "--tumor-roi: ['nope'] is not allowed"),
         ({"--v-thresholds-gy": "-5"}, "--v-thresholds-gy"),
+        ({"--eud-alpha-per-gy": "0"}, "--eud-alpha-per-gy: 0.0 is not allowed"),
+        (
+            {"--eud-alpha-per-gy": "1e308"},
+            "--eud-alpha-per-gy: 1e+308 is not allowed; expected a radiosensitivity > 0 and "
+            "<= 1 per Gy",
+        ),
         ({"--energy-j-per-gbq": "500"}, "--energy-j-per-gbq"),
+        # an empty path is not the current folder
+        ({"--spect": ""}, "--spect: '' is not allowed; expected a file or folder name"),
+        ({"--rois": ""}, "--rois: '' is not allowed; expected a file or folder name"),
+        ({"--ct": ""}, "--ct: '' is not allowed; expected a file or folder name"),
+        ({"--out": ""}, "--out: '' is not allowed; expected a file or folder name"),
+        ({"--hu-density-curve": ""}, "--hu-density-curve: '' is not allowed; expected a file"),
     ],
 )
 def test_bad_inputs_one_line(
@@ -150,6 +174,51 @@ def test_bad_inputs_one_line(
     assert len(lines) == 1, stderr
     assert expected in lines[0]
     assert "Traceback" not in stderr
+    assert not (tmp_path / "out").exists()  # a refused run leaves no (empty) folder
+
+
+def test_refused_overwrite_keeps_the_previous_run(
+    phantom: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["voxel", "--spect", str(phantom["spect"]), "--rois", str(phantom["rois"])]
+    argv += ["--method", "ldm", "--no-png", "--out", str(out), "--activity-gbq"]
+    assert _run([*argv, "3"], capsys)[0] == 0
+    before = sorted(p.name for p in out.rglob("*"))
+    code, _, stderr = _run([*argv, "300", "--overwrite"], capsys)
+    assert code == 2 and "--activity-gbq" in stderr
+    assert sorted(p.name for p in out.rglob("*")) == before
+
+
+@pytest.mark.parametrize("option", ["--planned", "--delivered"])
+def test_compare_refuses_an_empty_folder_name(
+    option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folders = {"--planned": str(tmp_path), "--delivered": str(tmp_path), option: ""}
+    code, _, stderr = _run(["compare", *(x for kv in folders.items() for x in kv)], capsys)
+    assert code == 2
+    assert f"{option}: '' is not allowed; expected a file or folder name" in stderr
+
+
+def test_error_about_a_computed_quantity_names_no_option(
+    phantom: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only real options are shown as ``--name``: ``dose_gy`` is not an option of voxel."""
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise InputError("dose_gy", "3 NaN or infinite voxel(s)", "finite values only")
+
+    monkeypatch.setattr(cli_voxel, "run_voxel_dosimetry", failing)
+    argv = ["voxel", "--spect", str(phantom["spect"]), "--rois", str(phantom["rois"])]
+    code, _, stderr = _run([*argv, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert stderr == (
+        "y90dose voxel: error: dose_gy: '3 NaN or infinite voxel(s)' is not allowed; "
+        "expected finite values only\n"
+    )
 
 
 def test_voi_outside_and_mismatched_frames(

@@ -484,3 +484,24 @@ def test_pet_start_decay_is_referenced_to_the_series_time() -> None:
     factor, info = decay_to_implant(_pt_with_times("20260303", series_time="110000"))
     assert info["elapsed_h"] == pytest.approx(49.0)
     assert factor == pytest.approx(2.0 ** (49.0 / 64.1), rel=1e-12)
+
+
+def test_slice_overlay_leaves_out_air_only() -> None:
+    """LDM puts ~1000 Gy on activity spilled into air: the figures must not draw it."""
+    from y90dose.pipeline.outputs import display_dose_gy
+
+    dose = np.full((2, 3, 4), 150.0)
+    density = np.full(dose.shape, LIVER_DENSITY_G_ML.value)
+    density[0, 0, :] = 0.0012  # air, with dose
+    density[1, 2, 3] = 0.049  # just below the air limit
+    density[1, 0, 0] = 0.26  # inflated lung: drawn
+    dose[0, 0, :] = 1200.0
+    shown, left_out = display_dose_gy(dose, density)
+    assert left_out == 5
+    assert np.all(shown[0, 0, :] == 0.0) and shown[1, 2, 3] == 0.0
+    tissue = density >= 0.05
+    assert np.array_equal(shown[tissue], dose[tissue])
+    assert dose[0, 0, 0] == 1200.0  # the dose itself is untouched
+    # without a CT (uniform liver density) nothing is left out
+    shown, left_out = display_dose_gy(dose, LIVER_DENSITY_G_ML.value)
+    assert left_out == 0 and np.array_equal(shown, dose)

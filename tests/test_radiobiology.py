@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from y90dose.errors import InputError
-from y90dose.radiobiology import bed_gy, eqd2_gy, eud_gy
+from y90dose.radiobiology import MAX_ALPHA_PER_GY, bed_gy, eqd2_gy, eud_gy
 
 
 def test_bed_hand_case() -> None:
@@ -35,7 +35,14 @@ def test_eud_of_two_values() -> None:
 
 
 def test_eud_tends_to_minimum_for_high_alpha_and_handles_huge_doses() -> None:
-    assert eud_gy([5000.0, 800.0, 3000.0], 2.0) == pytest.approx(800.0, abs=1.0)
+    # alpha 1/Gy: -ln((e^-800 + ~0 + ~0) / 3) = 800 + ln 3 Gy
+    assert eud_gy([5000.0, 800.0, 3000.0], MAX_ALPHA_PER_GY) == pytest.approx(800.0 + np.log(3))
+
+
+@pytest.mark.parametrize("alpha", [0.0, -0.01, 1.5, 1e308, float("nan"), float("inf")])
+def test_eud_refuses_an_implausible_alpha(alpha: float) -> None:
+    with pytest.raises(InputError, match=r"alpha_per_gy: .* expected a radiosensitivity > 0"):
+        eud_gy([10.0, 30.0], alpha)
 
 
 def test_eud_weights() -> None:

@@ -103,6 +103,13 @@ KERNEL_LOW_DENSITY_WARNING_G_ML = Constant(
     "y90dose policy: lung parenchyma is 0.2-0.4 g/mL (ICRU 46 inflated lung 0.26); beta "
     "transport there differs from soft tissue (physics.md section 6)",
 )
+AIR_DISPLAY_DENSITY_G_ML = Constant(
+    "density below which the slice figures draw no dose (air)",
+    0.05,
+    "g/mL",
+    "y90dose policy: air is 0.0012 g/mL, the lightest lung about 0.1 g/mL (inflated lung 0.26, "
+    "ICRU 46); local deposition gives air voxels ~1000 Gy that would saturate the figures",
+)
 LUNG_MASS_KG = Constant(
     "lung mass when not measured", 1.0, "kg", "IFU-glass; MPPG14a (CT-derived mass is better)"
 )

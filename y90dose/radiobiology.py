@@ -19,10 +19,41 @@ from y90dose.errors import InputError
 
 DoseT = TypeVar("DoseT", float, npt.NDArray[np.floating])
 
+# The tissue parameters (alpha/beta, repair half-times) are in y90dose.constants; the EUD's
+# radiosensitivity alpha has no consensus default, so the caller gives it, within:
+MAX_ALPHA_PER_GY = 1.0
+"""Largest radiosensitivity alpha accepted, 1/Gy. Published Y-90 tumour values are about
+0.001-0.05 /Gy and external-beam tumour values about 0.1-0.5 /Gy; above 1 /Gy the value
+is a unit or typing error (and alpha x dose overflows for absurd ones)."""
+
 
 def _positive(name: str, value: float) -> None:
     if not value > 0:
         raise InputError(name, value, "a number > 0")
+
+
+def check_alpha_per_gy(name: str, value: object) -> float:
+    """``value`` as a radiosensitivity alpha, 0 < alpha <= ``MAX_ALPHA_PER_GY`` (1/Gy).
+
+    Raises
+    ------
+    InputError
+        (``name``) when it is not a number in that range.
+
+    Examples
+    --------
+    >>> check_alpha_per_gy("alpha_per_gy", 0.005)
+    0.005
+    """
+    try:
+        alpha = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        alpha = float("nan")
+    if not 0.0 < alpha <= MAX_ALPHA_PER_GY:
+        raise InputError(
+            name, value, f"a radiosensitivity > 0 and <= {MAX_ALPHA_PER_GY:g} per Gy (e.g. 0.005)"
+        )
+    return alpha
 
 
 def bed_gy(
@@ -68,7 +99,7 @@ def eud_gy(
     Computed with a log-sum-exp so that doses of thousands of Gy do not underflow.
     A uniform dose D gives EUD = D exactly.
     """
-    _positive("alpha_per_gy", alpha_per_gy)
+    alpha_per_gy = check_alpha_per_gy("alpha_per_gy", alpha_per_gy)
     doses = np.asarray(doses_gy, dtype=np.float64).ravel()
     if doses.size == 0:
         raise InputError("doses_gy", "[]", "at least one dose value")

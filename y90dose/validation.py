@@ -6,6 +6,8 @@ share; this module gives their failures one wording: the field, the value, what 
 
 from __future__ import annotations
 
+from os import PathLike
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -57,3 +59,21 @@ def parse(model: type[ModelT], data: dict[str, Any]) -> ModelT:
     except ValidationError as exc:
         field, value, allowed = describe_error(exc.errors()[0])
         raise InputError(field, value, allowed) from None
+
+
+def given_path(value: str | PathLike[str], field: str) -> Path:
+    """``value`` as a ``Path``, refusing an empty name (``Path("")`` is the current folder).
+
+    Raises
+    ------
+    InputError
+        (``field``) when ``value`` is empty or blank.
+
+    Examples
+    --------
+    >>> given_path("ct/", "ct")
+    PosixPath('ct')
+    """
+    if isinstance(value, str) and not value.strip():
+        raise InputError(field, value, "a file or folder name (not empty)")
+    return Path(value)

@@ -27,7 +27,7 @@ from y90dose.decay import activity_at, hours_until_activity
 from y90dose.devices import Product
 from y90dose.errors import InputError
 from y90dose.findings import Code, Finding, Severity
-from y90dose.models.common import MAX_DOSE_GY
+from y90dose.models.common import MAX_ACTIVITY_GBQ, MAX_DOSE_GY
 from y90dose.units import gbq_to_mci
 
 FIRST_YEAR, LAST_YEAR = 1900, 2999
@@ -73,7 +73,9 @@ class VialInput(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    activity_gbq: float = Field(gt=0.0, le=100.0, description="activity needed at treatment (GBq)")
+    activity_gbq: float = Field(
+        gt=0.0, le=MAX_ACTIVITY_GBQ, description="activity needed at treatment (GBq)"
+    )
     treatment_time: AwareDatetime = Field(description="treatment instant, with time zone")
     product: Product = Field(Product.GLASS)
     calibration_time: AwareDatetime | None = Field(

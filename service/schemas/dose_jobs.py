@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.schemas.common import JsonObject, OneLineText
 from y90dose.devices import Product
+from y90dose.models.common import MAX_ACTIVITY_GBQ
 
 
 class DoseMethod(StrEnum):
@@ -38,7 +39,9 @@ class DoseJobCreate(BaseModel):
     )
 
     study_id: OneLineText = Field(description="id of a study uploaded with POST /v1/studies")
-    activity_gbq: float = Field(gt=0.0, le=100.0, description="administered activity (GBq)")
+    activity_gbq: float = Field(
+        gt=0.0, le=MAX_ACTIVITY_GBQ, description="administered activity (GBq)"
+    )
     lsf: float = Field(ge=0.0, lt=1.0, description="lung shunt fraction, 0 <= LSF < 1")
     residual: float = Field(
         0.0, ge=0.0, lt=1.0, description="fraction left in vial and tubing, 0..1"

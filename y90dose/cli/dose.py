@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from y90dose.cli.model_options import ModelTable, add_model_group, model_from_args
+from y90dose.cli.model_options import ModelTable, add_model_group, compute_from_args
 from y90dose.cli.output import CommandOutput
 from y90dose.cli.plan import result_output
 from y90dose.models.mird import MirdDoseInput, dose_mird
@@ -29,4 +29,4 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> CommandOutput:
     """Validate the options with the model's schema and compute the doses."""
     schema, compute, _ = MODELS[args.model]
-    return result_output(compute(model_from_args(schema, args)))
+    return result_output(compute_from_args(schema, compute, args))

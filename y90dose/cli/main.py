@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from y90dose.cli.output import CommandOutput, emit
 from y90dose.errors import InputError, Y90DoseError
@@ -39,8 +40,43 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 70
 
 
+class _StoreOnce(argparse.Action):
+    """argparse's ``store``, refusing an option given twice (argparse keeps the last value).
+
+    ``--target-dose-gy 120 --target-dose-gy 130`` is ambiguous: the user meant one of the
+    two. Options that take several values say so with ``action="append"``.
+    """
+
+    _GIVEN = "_y90dose_given_options"
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given: dict[str, Any] = namespace.__dict__.setdefault(self._GIVEN, {})
+        if self.dest in given and option_string is not None:
+            raise argparse.ArgumentError(
+                self,
+                f"{values!r} is not allowed; expected the option once "
+                f"(already given as {given[self.dest]!r})",
+            )
+        given[self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad command line in one line, without the usage block."""
+    """argparse that reports a bad command line in one line, without the usage block.
+
+    Single-valued options (argparse's default ``store`` action) may be given only once.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
@@ -69,6 +105,20 @@ def option_name(field: str) -> str:
     return "--" + head.replace("_", "-")
 
 
+def command_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> set[str]:
+    """The option strings of the (sub)command ``args`` ran, e.g. ``{"--lsf", "--json"...}``."""
+    options: set[str] = set()
+    current: argparse.ArgumentParser | None = parser
+    while current is not None:
+        chosen = None
+        for action in current._actions:
+            options.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(str(getattr(args, action.dest, "")))
+        current = chosen
+    return options
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     parser = build_parser()
@@ -77,10 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         output: CommandOutput = args.handler(args)
     except InputError as exc:
-        print(
-            f"y90dose {args.command}: error: {exc.describe(option_name(exc.field))}",
-            file=sys.stderr,
-        )
+        # name the option when there is one; a computed quantity (dose_gy) keeps its name
+        name = option_name(exc.field)
+        shown = name if name in command_options(parser, args) else exc.field
+        print(f"y90dose {args.command}: error: {exc.describe(shown)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Y90DoseError as exc:
         print(f"y90dose {args.command}: error: {exc}", file=sys.stderr)

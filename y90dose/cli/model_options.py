@@ -119,13 +119,32 @@ def model_from_args(
         raise option_error(exc, model, renames) from None
 
 
+def compute_from_args(
+    model: type[ModelT], compute: typing.Callable[[ModelT], Any], args: argparse.Namespace
+) -> Any:
+    """``compute(model_from_args(model, args))``; errors name the CLI options.
+
+    A computation may refuse a combination the schema accepts (BSA: ``delivery`` whole
+    with a ``treated_volume_ml`` below the liver volume); its error is re-worded too.
+    """
+    inputs = model_from_args(model, args)
+    try:
+        return compute(inputs)
+    except InputError as exc:
+        raise option_error(exc, model) from None
+
+
 def option_error(
     exc: InputError, model: type[BaseModel], renames: Mapping[str, str] | None = None
 ) -> InputError:
-    """``exc`` about a field of ``model``, re-worded with the CLI options' names."""
+    """``exc`` about a field of ``model``, re-worded with the CLI options' names.
+
+    A field may name several (``height_cm/weight_kg``): each becomes its option.
+    """
     renames = renames or {}
-    field = exc.field.split(".")[0]
-    option = option_for(field, renames) if field in model.model_fields else exc.field
+    fields = [part.split(".")[0] for part in exc.field.split("/")]
+    known = all(field in model.model_fields for field in fields)
+    option = "/".join(option_for(field, renames) for field in fields) if known else exc.field
     allowed = exc.allowed
     for name in sorted(model.model_fields, key=len, reverse=True):
         allowed = re.sub(rf"\b{name}\b", option_for(name, renames), allowed)

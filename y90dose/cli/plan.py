@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from y90dose.cli.model_options import ModelTable, add_model_group, model_from_args
+from y90dose.cli.model_options import ModelTable, add_model_group, compute_from_args
 from y90dose.cli.output import CommandOutput
 from y90dose.cli.plan_from_images import register_from_images
 from y90dose.cli.render import plan_text
@@ -51,4 +51,4 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> CommandOutput:
     """Validate the options with the model's schema and compute the plan."""
     schema, compute, _ = MODELS[args.model]
-    return result_output(compute(model_from_args(schema, args)))
+    return result_output(compute_from_args(schema, compute, args))

@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
         "--activity-gbq",
         type=float,
         metavar="GBQ",
-        help="administered activity (GBq); not needed for an image in Bq/mL",
+        help="administered activity (GBq, <= 100); not needed for an image in Bq/mL",
     )
     parser.add_argument(
         "--lsf", type=float, default=0.0, help="lung shunt fraction 0..1 (default 0)"
@@ -107,9 +107,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--liver-roi",
-        default="liver",
         metavar="VOI",
-        help="whole-liver VOI (normal liver = liver - tumours; default liver)",
+        help="whole-liver VOI (normal liver = liver - tumours); must be in --rois "
+        "(default: liver, if there is one)",
     )
     parser.add_argument(
         "--tumor-roi",
@@ -121,7 +121,7 @@ def register(subparsers: Any) -> None:
         "--eud-alpha-per-gy",
         type=float,
         metavar="ALPHA",
-        help="radiosensitivity for the EUD (1/Gy); no EUD without it",
+        help="radiosensitivity for the EUD (1/Gy, 0 < alpha <= 1; e.g. 0.005); no EUD without it",
     )
     parser.add_argument(
         "--v-thresholds-gy",

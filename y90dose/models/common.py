@@ -31,6 +31,9 @@ MIN_TN_RATIO = 0.01
 """Tumour-to-normal uptake ratios below 1 occur (hypovascular tumours), not below 1/100."""
 MAX_DOSE_GY = 5000.0
 """Largest dose any plan input accepts (segmentectomy prescriptions reach ~1000 Gy)."""
+MAX_ACTIVITY_GBQ = 100.0
+"""Largest administered activity any input accepts, GBq: several times the largest
+treatments (a few to ~20 GBq); a larger value is a unit error (MBq typed as GBq)."""
 
 
 class PlanOptions(BaseModel):

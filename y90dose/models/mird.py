@@ -21,7 +21,13 @@ from y90dose.checks import (
 )
 from y90dose.findings import Finding
 from y90dose.lung import lung_dose_gy
-from y90dose.models.common import MIN_VOLUME_ML, PlanOptions, PlanResult, constants_used
+from y90dose.models.common import (
+    MAX_ACTIVITY_GBQ,
+    MIN_VOLUME_ML,
+    PlanOptions,
+    PlanResult,
+    constants_used,
+)
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 from y90dose.units import volume_ml_to_mass_kg
 
@@ -38,7 +44,9 @@ class MirdPlanInput(PlanOptions):
 class MirdDoseInput(PlanOptions):
     """Doses by MIRD from an activity."""
 
-    activity_gbq: float = Field(gt=0.0, le=100.0, description="administered activity (GBq)")
+    activity_gbq: float = Field(
+        gt=0.0, le=MAX_ACTIVITY_GBQ, description="administered activity (GBq)"
+    )
     perfused_volume_ml: float = Field(
         ge=MIN_VOLUME_ML, le=10000.0, description="perfused volume incl. tumour (mL)"
     )

@@ -27,6 +27,7 @@ from y90dose.checks import (
 )
 from y90dose.lung import lung_dose_gy
 from y90dose.models.common import (
+    MAX_ACTIVITY_GBQ,
     MAX_DOSE_GY,
     MIN_TN_RATIO,
     MIN_VOLUME_ML,
@@ -94,7 +95,9 @@ class PartitionPlanInput(_PartitionGeometry):
 class PartitionDoseInput(_PartitionGeometry):
     """Compartment doses by partition model from an activity."""
 
-    activity_gbq: float = Field(gt=0.0, le=100.0, description="administered activity (GBq)")
+    activity_gbq: float = Field(
+        gt=0.0, le=MAX_ACTIVITY_GBQ, description="administered activity (GBq)"
+    )
 
 
 def weighted_mass_kg(

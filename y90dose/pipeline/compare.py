@@ -34,6 +34,7 @@ from y90dose.errors import GeometryError, ImageError, InputError
 from y90dose.imaging.image import Image
 from y90dose.imaging.read import is_utf8_path, read_sitk_file
 from y90dose.pipeline.outputs import DOSE_NIFTI, METRICS_JSON, VOI_INDEX
+from y90dose.validation import given_path
 
 RIGID_TOLERANCE = 1e-4
 """Largest deviation of R^T R from the identity (and of det R from 1) for a rigid transform."""
@@ -181,7 +182,8 @@ def compare_runs(
     >>> c.vois["tumor1"].difference_mean_percent  # doctest: +SKIP
     -12.4
     """
-    planned_path, delivered_path = Path(planned_dir), Path(delivered_dir)
+    planned_path = given_path(planned_dir, "planned")
+    delivered_path = given_path(delivered_dir, "delivered")
     planned_summary, planned = _load_run(planned_path, "planned")
     delivered_summary, delivered = _load_run(delivered_path, "delivered")
     warnings: list[str] = []

@@ -32,6 +32,7 @@ from y90dose.imaging.resample import resample_labels
 from y90dose.imaging.rtstruct import read_rtstruct
 from y90dose.imaging.seg import read_seg
 from y90dose.imaging.vois import EmptyVoiError, Vois
+from y90dose.validation import given_path
 
 #: Modalities accepted as the emission image (SPECT as NM, PET or quantitative SPECT as PT).
 EMISSION_MODALITIES = ("NM", "PT")
@@ -63,7 +64,7 @@ def read_emission_image(path: str | Path, *, image_units: str | None = None) -> 
     ImageError
         Unreadable files, no or several emission series (named).
     """
-    path = Path(path)
+    path = given_path(path, "spect")
     _require_exists(path, "spect")
     if image_units is not None and image_units.lower() not in IMAGE_UNITS:
         raise InputError("image_units", image_units, f"one of {', '.join(IMAGE_UNITS)}")
@@ -104,7 +105,7 @@ def read_ct(path: str | Path) -> Image:
     ImageError
         Unreadable files or no CT series.
     """
-    path = Path(path)
+    path = given_path(path, "ct")
     _require_exists(path, "ct")
     if path.is_file() and is_sitk_file(path):
         return read_sitk_file(path, units="HU", modality="CT")
@@ -201,7 +202,7 @@ def read_vois(
     ImageError
         Unreadable file, empty VOI, VOI outside the image, frame of reference mismatch.
     """
-    path = Path(path)
+    path = given_path(path, "rois")
     if not path.exists():
         raise InputError("rois", str(path), "an existing RTSTRUCT file or label-map file")
     if path.is_file() and is_sitk_file(path):

@@ -15,6 +15,7 @@ file                        content
 ``dvh.csv``, ``dvh.json``   cumulative DVH of each VOI (volume-weighted)
 ``dvh.png``                 the DVHs
 ``slices_<tumour>.png``     axial, coronal and sagittal dose over CT through each tumour
+                            (dose not drawn in air, density < 0.05 g/mL)
 ``metrics.json``            the run's summary: per-VOI metrics, scaling, method, files
 ==========================  ================================================================
 
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from y90dose.constants import AIR_DISPLAY_DENSITY_G_ML
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.dicom_write import StudyInfo
 from y90dose.imaging.image import Grid, Image
@@ -42,6 +44,7 @@ from y90dose.imaging.read import is_utf8_path
 from y90dose.imaging.resample import resample_image, resample_mask
 from y90dose.imaging.rtdose import write_rtdose
 from y90dose.pipeline.voxel_run import VoxelComputation, radiobiology_maps
+from y90dose.validation import given_path
 
 DOSE_NIFTI = "dose_gy.nii.gz"
 RTDOSE = "rtdose.dcm"
@@ -71,6 +74,37 @@ def safe_file_stem(name: str) -> str:
     return stem or "voi"
 
 
+def check_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """The checks of :func:`prepare_out_dir`, without creating or emptying anything.
+
+    A run checks its output folder before its inputs are read, and creates it only once
+    the dose is computed, so that a refused run leaves no empty folder behind.
+
+    Raises
+    ------
+    InputError
+        (``--out``) when the folder is a file, not empty, cannot be created or written, or
+        its name is empty or not valid UTF-8.
+    """
+    path = given_path(out_dir, "out")
+    if not is_utf8_path(path):  # SimpleITK cannot write the NIfTI files there
+        raise InputError("out", os.fsencode(path), "a folder name that is valid UTF-8")
+    if path.exists() and not path.is_dir():
+        raise InputError("out", str(path), "a folder (this is a file)")
+    previous_run = overwrite and (path / METRICS_JSON).is_file()
+    if path.is_dir() and any(path.iterdir()) and not previous_run:
+        raise InputError(
+            "out", str(path), "an empty or new folder (or a previous run's folder with --overwrite)"
+        )
+    absolute = path.absolute()
+    existing = next(p for p in (absolute, *absolute.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(
+            "out", str(path), f"a folder that can be created or written ({existing} is not)"
+        )
+    return path
+
+
 def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     """Create ``out_dir``; refuse a non-empty folder unless it is a previous run's.
 
@@ -81,21 +115,10 @@ def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     Raises
     ------
     InputError
-        (``--out``) when the folder is a file, not empty, not writable, or its name is not
-        valid UTF-8.
+        As :func:`check_out_dir`.
     """
-    path = Path(out_dir)
-    if not is_utf8_path(path):  # SimpleITK cannot write the NIfTI files there
-        raise InputError("out", os.fsencode(path), "a folder name that is valid UTF-8")
-    if path.exists() and not path.is_dir():
-        raise InputError("out", str(path), "a folder (this is a file)")
-    if path.is_dir() and any(path.iterdir()):
-        if not (overwrite and (path / METRICS_JSON).is_file()):
-            raise InputError(
-                "out",
-                str(path),
-                "an empty or new folder (or a previous run's folder with --overwrite)",
-            )
+    path = check_out_dir(out_dir, overwrite=overwrite)
+    if path.is_dir() and any(path.iterdir()):  # a previous run's, with overwrite
         for old in list(path.glob("*.nii.gz")) + list(path.glob("*.dcm")):
             old.unlink()
         for old in list(path.glob("*.png")) + list(path.glob("*.json")) + list(path.glob("*.csv")):
@@ -174,6 +197,33 @@ def write_dvh_png(computation: VoxelComputation, path: Path) -> Path:
     return path
 
 
+def display_dose_gy(
+    dose_gy: npt.NDArray[np.floating], density_g_ml: npt.NDArray[np.floating] | float
+) -> tuple[npt.NDArray[np.float32], int]:
+    """The dose the slice figures draw: 0 (not drawn) where the density is that of air.
+
+    With local deposition, image activity spilled outside the body lands on air
+    (0.0012 g/mL) and gets doses of ~1000 Gy, which would saturate the overlay. Voxels
+    below ``AIR_DISPLAY_DENSITY_G_ML`` are left out of the figures only: the NIfTI and RT
+    Dose maps and every metric keep the full dose.
+
+    Returns
+    -------
+    tuple
+        (dose to draw, Gy; number of voxels with dose left out as air).
+
+    Examples
+    --------
+    >>> shown, left_out = display_dose_gy(np.array([120.0, 900.0]), np.array([1.03, 0.0012]))
+    >>> shown.tolist(), left_out
+    ([120.0, 0.0], 1)
+    """
+    dose = np.asarray(dose_gy)
+    air = np.asarray(density_g_ml) < AIR_DISPLAY_DENSITY_G_ML.value
+    shown = np.where(air, 0.0, dose).astype(np.float32)
+    return shown, int(np.count_nonzero(air & (dose > 0)))
+
+
 def _centroid_index(mask: npt.NDArray[np.bool_]) -> tuple[int, int, int]:
     k, j, i = (round(float(v.mean())) for v in np.nonzero(mask))
     return k, j, i
@@ -184,12 +234,16 @@ def write_slices_png(
     tumour: str,
     path: Path,
     dose_on_ct: Image | None,
+    *,
+    air_voxels: int = 0,
 ) -> Path:
     """Axial, coronal and sagittal dose over CT through a tumour's centroid.
 
     The CT (or, without CT, nothing) is shown in grey, the dose in colour above 1 % of the
     tumour's maximum dose, and the tumour's outline in white. Views are in array (voxel)
-    orientation, with the aspect ratio of the voxel spacing.
+    orientation, with the aspect ratio of the voxel spacing. The dose drawn is
+    :func:`display_dose_gy`'s (none in air): ``dose_on_ct`` is that dose on the CT grid,
+    and ``air_voxels`` the number of dose voxels it left out, stated in the caption.
     """
     import matplotlib
 
@@ -207,7 +261,7 @@ def write_slices_png(
         grid = computation.ct.grid
     else:
         background = None
-        dose = computation.dose_image.array
+        dose, _ = display_dose_gy(computation.dose_image.array, computation.density_g_ml)
         grid = dose_grid
     nz, ny, nx = grid.shape_zyx
     i, j, k = (round(float(v)) for v in grid.physical_mm_to_index(centre_mm))
@@ -265,6 +319,16 @@ def write_slices_png(
         f"{tumour}: mean {computation.metrics[tumour].mean_gy:.1f} Gy, "
         f"D70 {computation.metrics[tumour].d_gy.get('D70', float('nan')):.1f} Gy"
     )
+    if air_voxels:
+        figure.text(
+            0.5,
+            0.02,
+            f"dose not drawn in air: {air_voxels} voxel(s) with density < "
+            f"{AIR_DISPLAY_DENSITY_G_ML.value:g} g/mL; the dose maps (NIfTI, RT Dose) and "
+            "the metrics keep their dose",
+            ha="center",
+            fontsize=9,
+        )
     figure.savefig(path)
     plt.close(figure)
     return path
@@ -354,9 +418,15 @@ def write_outputs(
         report(0.94, "drawing the DVH and slices")
         write_dvh_png(computation, out_dir / DVH_PNG)
         files["dvh_png"] = DVH_PNG
+        shown, air_voxels = display_dose_gy(dose.array, computation.density_g_ml)
+        shown_on_ct = dose_on_ct
+        if air_voxels and computation.ct is not None:
+            shown_on_ct = resample_image(dose.with_array(shown), computation.ct, outside_value=0.0)
         for tumour in computation.tumour_vois:
             name = f"slices_{safe_file_stem(tumour)}.png"
-            write_slices_png(computation, tumour, out_dir / name, dose_on_ct)
+            write_slices_png(
+                computation, tumour, out_dir / name, shown_on_ct, air_voxels=air_voxels
+            )
             files[f"slices_png:{tumour}"] = name
     return files
 

@@ -16,6 +16,7 @@ from y90dose.imaging.read import is_sitk_file
 from y90dose.pipeline.outputs import (
     METRICS_JSON,
     VOI_FOLDER,
+    check_out_dir,
     prepare_out_dir,
     rtdose_reference,
     write_json,
@@ -28,6 +29,7 @@ from y90dose.pipeline.voxel_run import (
     compute_voxel_dose,
     flat_metrics,
 )
+from y90dose.validation import given_path
 
 DOSE_QUANTITY = "absorbed dose to complete decay of a permanent implant (Gy)"
 
@@ -187,14 +189,14 @@ def run_voxel_dosimetry(
         raise InputError("out", None, "an output folder")
     keywords: dict[str, Any] = {**(options or {}), **more}
     if rois_path is None:
-        found = find_study_inputs(Path(spect_path))
+        found = find_study_inputs(given_path(spect_path, "spect"))
         spect_path = found["spect_path"]
         rois_path = found["rois_path"]
         ct_path = ct_path if ct_path is not None else found.get("ct_path")
         roi_names = roi_names if roi_names is not None else found.get("roi_names")
     method = METHOD_ALIASES.get(str(method).lower(), str(method).lower())
     stages = Stages(progress)
-    path = prepare_out_dir(folder, overwrite=overwrite)
+    check_out_dir(folder, overwrite=overwrite)  # created once the dose is computed
     computation = compute_voxel_dose(
         spect_path,
         rois_path,
@@ -209,6 +211,7 @@ def run_voxel_dosimetry(
         progress=stages.report,
         **_known_options(keywords),
     )
+    path = prepare_out_dir(folder, overwrite=overwrite)
     files = write_outputs(computation, path, write_pngs=write_pngs, progress=stages.report)
     files["metrics_json"] = METRICS_JSON
     listed = set(files.values())

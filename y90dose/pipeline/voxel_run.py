@@ -61,6 +61,7 @@ from y90dose.dvh import (
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Image
 from y90dose.imaging.vois import Vois, tumour_names, with_normal_liver
+from y90dose.models.common import MAX_ACTIVITY_GBQ
 from y90dose.pipeline.ct_density import density_on_grid
 from y90dose.pipeline.inputs import (
     VoiSource,
@@ -71,6 +72,7 @@ from y90dose.pipeline.inputs import (
     with_whole_liver,
 )
 from y90dose.pipeline.progress import ProgressFn, Stages
+from y90dose.radiobiology import check_alpha_per_gy
 from y90dose.voxel.activity import (
     ActivityMap,
     activity_from_concentration,
@@ -89,6 +91,8 @@ _LUNG_NAME = re.compile(r"lung", re.IGNORECASE)
 #: Largest number of DVH points per VOI; the bin width grows past it (1 Gy by default).
 DVH_MAX_POINTS = 10_000
 DVH_BIN_WIDTH_GY = 1.0
+DEFAULT_LIVER_ROI = "liver"
+"""The whole-liver VOI when none is named (optional: without it, no normal-liver VOI)."""
 QUANTITATIVE_MISMATCH = 0.2
 """A Bq/mL image whose activity in the normalisation VOI differs from A x (1 - LSF) x
 (1 - R) by more than this fraction is flagged (it is still used as it is)."""
@@ -387,7 +391,7 @@ def compute_voxel_dose(
     energy_j_per_gbq: float | None = None,
     density: DensitySource | str | None = None,
     hu_density_curve: HuDensityCurve | str | Path | None = None,
-    liver_roi: str = "liver",
+    liver_roi: str | None = None,
     tumor_rois: Sequence[str] | None = None,
     eud_alpha_per_gy: float | None = None,
     v_thresholds_gy: Sequence[float] = DEFAULT_V_THRESHOLDS_GY,
@@ -430,8 +434,9 @@ def compute_voxel_dose(
     hu_density_curve
         A scanner's HU -> density calibration (curve or CSV path); default curve otherwise.
     liver_roi, tumor_rois
-        Names of the liver and tumour VOIs (tumours default to names like ``tumor``,
-        ``lesion``, ``GTV``, ``HCC``).
+        Names of the liver and tumour VOIs; a name given must be a VOI of the file. The
+        liver defaults to ``liver`` when there is one (else no normal-liver VOI), the
+        tumours to names like ``tumor``, ``lesion``, ``GTV``, ``HCC``.
     eud_alpha_per_gy
         Radiosensitivity for the EUD (1/Gy); no EUD without it (no consensus default).
     v_thresholds_gy
@@ -449,8 +454,12 @@ def compute_voxel_dose(
         An unreadable file, an empty VOI, a VOI outside the image, mismatched frames.
     """
     stages = Stages(progress)
-    if activity_gbq is not None and not _positive_number(activity_gbq):
-        raise InputError("activity_gbq", activity_gbq, "an activity > 0 GBq")
+    if activity_gbq is not None and not (
+        _positive_number(activity_gbq) and float(activity_gbq) <= MAX_ACTIVITY_GBQ
+    ):
+        raise InputError(
+            "activity_gbq", activity_gbq, f"an activity > 0 and <= {MAX_ACTIVITY_GBQ:g} GBq"
+        )
     activity_gbq = None if activity_gbq is None else float(activity_gbq)
     lsf = _check_fraction("lsf", lsf)
     residual = _check_fraction("residual", residual)
@@ -462,8 +471,8 @@ def compute_voxel_dose(
         kernel_source = KernelSource(kernel)
     except ValueError:
         raise InputError("kernel", kernel, "one of 'auto', 'dpk', 'lanconelli'") from None
-    if eud_alpha_per_gy is not None and not _positive_number(eud_alpha_per_gy):
-        raise InputError("eud_alpha_per_gy", eud_alpha_per_gy, "a radiosensitivity > 0 per Gy")
+    if eud_alpha_per_gy is not None:
+        eud_alpha_per_gy = check_alpha_per_gy("eud_alpha_per_gy", eud_alpha_per_gy)
     thresholds = list(v_thresholds_gy)
     if not thresholds or not all(
         _positive_number(t) or (_number(t) and float(t) == 0) for t in thresholds
@@ -503,6 +512,9 @@ def compute_voxel_dose(
     vois, voi_source = read_vois(
         rois_path, spect.grid, roi_names=roi_names, allow_partial=allow_partial_vois
     )
+    if liver_roi is not None and liver_roi not in vois:
+        raise InputError("liver_roi", liver_roi, f"the name of a VOI in the file: {sorted(vois)}")
+    liver_roi = liver_roi or DEFAULT_LIVER_ROI
     if tumor_rois:
         missing = [name for name in tumor_rois if name not in vois]
         if missing:

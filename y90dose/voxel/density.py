@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from y90dose.errors import InputError
+from y90dose.validation import given_path
 
 __all__ = [
     "DEFAULT_HU_DENSITY_CURVE",
@@ -101,7 +102,7 @@ class HuDensityCurve:
     @classmethod
     def from_csv(cls, path: str | Path) -> HuDensityCurve:
         """Read ``hu,density_g_ml`` rows (a header line and ``#`` comments allowed)."""
-        file = Path(path)
+        file = given_path(path, "hu_density_curve")
         try:
             text = file.read_text(encoding="utf-8")
         except OSError as exc:

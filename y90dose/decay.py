@@ -37,6 +37,11 @@ finite float for any A0 below 1e7 GBq; for Y-90 that is ~7.3 years, far beyond a
 calibration-to-treatment interval, so reaching it means a mistyped date."""
 
 
+def _too_far_back(elapsed_h: float, half_life_h: float) -> bool:
+    """Whether ``elapsed_h`` lies more than MAX_BACKWARD_HALF_LIVES half-lives in the past."""
+    return -elapsed_h / half_life_h > MAX_BACKWARD_HALF_LIVES
+
+
 def decay_factor(elapsed_h: float, half_life_h: float = Y90_HALF_LIFE_H.value) -> float:
     """Fraction of activity left after ``elapsed_h`` hours (> 1 for negative times).
 
@@ -48,7 +53,7 @@ def decay_factor(elapsed_h: float, half_life_h: float = Y90_HALF_LIFE_H.value) -
     """
     if half_life_h <= 0 or not math.isfinite(half_life_h):
         raise InputError("half_life_h", half_life_h, "a finite number > 0")
-    if not math.isfinite(elapsed_h) or -elapsed_h / half_life_h > MAX_BACKWARD_HALF_LIVES:
+    if not math.isfinite(elapsed_h) or _too_far_back(elapsed_h, half_life_h):
         raise InputError(
             "elapsed_h",
             elapsed_h,
@@ -76,7 +81,7 @@ def factor_between(
     y90dose.errors.InputError: to_time: ... expected an instant less than 7.3 years before ...
     """
     elapsed = elapsed_hours(start, end)
-    if -elapsed / half_life_h > MAX_BACKWARD_HALF_LIVES:
+    if _too_far_back(elapsed, half_life_h):
         years = MAX_BACKWARD_HALF_LIVES * half_life_h / HOURS_PER_JULIAN_YEAR
         raise InputError(
             end_field,

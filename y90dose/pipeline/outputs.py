@@ -233,7 +233,7 @@ def write_slices_png(
     computation: VoxelComputation,
     tumour: str,
     path: Path,
-    dose_on_ct: Image | None,
+    shown_dose: Image,
     *,
     air_voxels: int = 0,
 ) -> Path:
@@ -241,9 +241,10 @@ def write_slices_png(
 
     The CT (or, without CT, nothing) is shown in grey, the dose in colour above 1 % of the
     tumour's maximum dose, and the tumour's outline in white. Views are in array (voxel)
-    orientation, with the aspect ratio of the voxel spacing. The dose drawn is
-    :func:`display_dose_gy`'s (none in air): ``dose_on_ct`` is that dose on the CT grid,
-    and ``air_voxels`` the number of dose voxels it left out, stated in the caption.
+    orientation, with the aspect ratio of the voxel spacing. ``shown_dose`` is
+    :func:`display_dose_gy`'s dose (none in air) on the CT grid, or on the dose grid
+    without a CT; ``air_voxels`` the number of dose voxels it left out, stated in the
+    caption.
     """
     import matplotlib
 
@@ -255,14 +256,8 @@ def write_slices_png(
     centre_mm = dose_grid.index_to_physical_mm(
         np.asarray(_centroid_index(mask_dose)[::-1], dtype=np.float64)
     )
-    if dose_on_ct is not None and computation.ct is not None:
-        background: npt.NDArray[Any] | None = computation.ct.array
-        dose = dose_on_ct.array
-        grid = computation.ct.grid
-    else:
-        background = None
-        dose, _ = display_dose_gy(computation.dose_image.array, computation.density_g_ml)
-        grid = dose_grid
+    background = None if computation.ct is None else computation.ct.array
+    dose, grid = shown_dose.array, shown_dose.grid
     nz, ny, nx = grid.shape_zyx
     i, j, k = (round(float(v)) for v in grid.physical_mm_to_index(centre_mm))
     k, j, i = min(max(k, 0), nz - 1), min(max(j, 0), ny - 1), min(max(i, 0), nx - 1)
@@ -419,14 +414,17 @@ def write_outputs(
         write_dvh_png(computation, out_dir / DVH_PNG)
         files["dvh_png"] = DVH_PNG
         shown, air_voxels = display_dose_gy(dose.array, computation.density_g_ml)
-        shown_on_ct = dose_on_ct
-        if air_voxels and computation.ct is not None:
-            shown_on_ct = resample_image(dose.with_array(shown), computation.ct, outside_value=0.0)
+        # the dose drawn: on the CT grid when there is a CT, else on the dose grid
+        shown_dose = dose.with_array(shown)
+        if dose_on_ct is not None and computation.ct is not None:
+            shown_dose = (
+                resample_image(shown_dose, computation.ct, outside_value=0.0)
+                if air_voxels
+                else dose_on_ct
+            )
         for tumour in computation.tumour_vois:
             name = f"slices_{safe_file_stem(tumour)}.png"
-            write_slices_png(
-                computation, tumour, out_dir / name, shown_on_ct, air_voxels=air_voxels
-            )
+            write_slices_png(computation, tumour, out_dir / name, shown_dose, air_voxels=air_voxels)
             files[f"slices_png:{tumour}"] = name
     return files
 

@@ -534,7 +534,6 @@ def test_smallest_accepted_inputs_give_finite_plans(capsys: pytest.CaptureFixtur
         "0.5",
         "--lung-mass-kg",
         "0.1",
-        "--json",
     )
     assert data["activity_gbq"] == pytest.approx(120 * 5e-5 / (50 * 0.95), rel=1e-9)
     assert math.isfinite(data["doses_gy"]["lung"])
@@ -560,7 +559,7 @@ def test_human_report_names_the_target_tumour_from_one(
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "target_tumor_index: 1 (tumour 2:" in out
-    assert json_of(capsys, *args, "--json")["details"]["target_tumor_index"] == 1
+    assert json_of(capsys, *args)["details"]["target_tumor_index"] == 1
 
 
 def test_human_report_says_yes_not_true(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,7 +2,6 @@
 
 import pytest
 
-from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.findings import Code, Severity
 from y90dose.models.mird import MirdDoseInput, MirdPlanInput, dose_mird, plan_mird
@@ -121,33 +120,6 @@ def test_resin_lsf_over_20_percent_blocks() -> None:
     assert Code.LSF_OVER_RESIN_LIMIT.value in codes(over)
     glass = dose_mird(MirdDoseInput(activity_gbq=1.0, perfused_volume_ml=1500, lsf=0.21))
     assert Code.LSF_OVER_RESIN_LIMIT.value not in codes(glass)
-
-
-@pytest.mark.parametrize(
-    ("product", "dose_gy", "flagged"),
-    [
-        ("glass", 150, True),
-        ("glass", 189, True),
-        ("glass", 190, False),
-        ("glass", 400, False),
-        ("resin", 140, True),
-        ("resin", 150, False),
-    ],
-)
-def test_segmentectomy_threshold(product: str, dose_gy: float, flagged: bool) -> None:
-    result = plan_mird(
-        MirdPlanInput(
-            target_dose_gy=dose_gy,
-            perfused_volume_ml=150,
-            lsf=0.05,
-            product=product,
-            delivery="segmentectomy",
-        )
-    )
-    assert result.delivery is Delivery.SEGMENTECTOMY
-    assert (Code.SEGMENTECTOMY_BELOW_THRESHOLD.value in codes(result)) is flagged
-    # segmentectomy is judged on its own threshold, not on the lobar 80-150 Gy range
-    assert Code.PERFUSED_DOSE_ABOVE_RANGE.value not in codes(result)
 
 
 @pytest.mark.parametrize(

@@ -144,3 +144,12 @@ def test_activity_above_largest_vial_is_flagged() -> None:
     # 120 x 1.236 / (49.38 x 0.95) = 3.16 GBq > one 3 GBq resin vial
     assert result.activity_gbq == pytest.approx(120 * 1.236 / (49.38 * 0.95))
     assert Code.ACTIVITY_ABOVE_LARGEST_VIAL.value in codes(result)
+
+
+def test_therasphere_0_61_gbq_lung_figure_is_blocked_by_the_30_gy_limit() -> None:
+    # The glass IFU's single-administration lung figure, 0.61 GBq to the lung, is
+    # 50 x 0.61 / 1 kg = 30.5 Gy > 30 Gy: y90dose checks the dose (physics.md, lung limits).
+    # 6.1 GBq with LSF 10 % shunts exactly 0.61 GBq.
+    result = dose_mird(MirdDoseInput(activity_gbq=6.1, perfused_volume_ml=1500, lsf=0.10))
+    assert result.dose_gy("lung") == pytest.approx(30.5, rel=1e-12)
+    assert Code.LUNG_DOSE_OVER_LIMIT.value in codes(result)

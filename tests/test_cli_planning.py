@@ -5,11 +5,11 @@ import math
 import shutil
 import subprocess
 import sys
-from datetime import datetime
 
 import pytest
 
 from y90dose.cli.main import main
+from y90dose.decay import hours_until_activity
 
 ENTRY = shutil.which("y90dose") or str(
     __import__("pathlib").Path(sys.executable).with_name("y90dose")
@@ -405,27 +405,23 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], path: list[s
         assert "--json" in out
 
 
-def test_vial_for_a_tiny_activity_is_a_finite_answer(capsys: pytest.CaptureFixture[str]) -> None:
-    """3 GBq / 1e-308 GBq overflowed to inf: the exact instant was an internal error (70)."""
+def test_vial_for_a_tiny_activity_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """1e-308 GBq once overflowed to an internal error, then was accepted; issue 9 (defect
+    6) asks for a plausible lower limit: activities below 0.001 GBq are refused (exit 2)."""
     code = main(
         [
             "vial",
             "--activity-gbq", "1e-308",
             "--treatment-time", "2026-03-04T10:00:00-05:00",
             "--calibration-time", "2026-03-01T17:00:00+00:00",
-            "--json",
         ]
     )  # fmt: skip
     captured = capsys.readouterr()
-    assert code == 0, captured.err
-    data = json.loads(captured.out)
-    assert data["vial_gbq"] == 3.0
-    elapsed = datetime.fromisoformat(data["exact_time"]) - datetime.fromisoformat(
-        data["calibration_time"]
-    )
-    # 3 GBq holds 1e-308 GBq 64.1 x log2(3 / 1e-308) h after calibration (~7.5 years)
+    assert code == 2
+    assert "--activity-gbq: '1e-308' is not allowed; expected a number >= 0.001" in captured.err
+    # the library's log-difference stays finite for any positive target (~7.5 years)
     expected_h = 64.1 * (math.log2(3.0) + 308 * math.log2(10.0))
-    assert elapsed.total_seconds() / 3600 == pytest.approx(expected_h, rel=1e-9)
+    assert hours_until_activity(3.0, 1e-308) == pytest.approx(expected_h, rel=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 import math
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -13,9 +14,11 @@ from y90dose.decay import (
     cumulated_activity_gbq_h,
     decay,
     decay_factor,
+    elapsed_hours,
     hours_until_activity,
 )
 from y90dose.errors import InputError
+from y90dose.validation import parse
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone(timedelta(hours=-5)))
 
@@ -98,3 +101,42 @@ def test_far_future_decays_to_zero_without_error() -> None:
     # forward in time there is no overflow: ten years on nothing measurable is left
     result = activity_at(3.0, T0, T0 + timedelta(days=3653))
     assert 0.0 <= result < 1e-300
+
+
+def test_elapsed_hours_across_dst_with_one_shared_zoneinfo() -> None:
+    # Issue 9, defect 8: 2026-03-01 12:00 EST (UTC-5) to 2026-03-09 12:00 EDT (UTC-4) is
+    # 8 x 24 - 1 = 191 h; Python's same-tzinfo subtraction gave the wall-clock 192 h.
+    ny = ZoneInfo("America/New_York")
+    start, end = datetime(2026, 3, 1, 12, tzinfo=ny), datetime(2026, 3, 9, 12, tzinfo=ny)
+    assert elapsed_hours(start, end) == 191.0
+    assert elapsed_hours(end, start) == -191.0
+    result = decay(DecayInput(activity_gbq=5.0, from_time=start, to_time=end))
+    assert result.elapsed_h == 191.0
+    assert result.activity_gbq == pytest.approx(5.0 * 2 ** (-191 / 64.1), rel=1e-12)
+
+
+@pytest.mark.parametrize("year", [1, 1899, 3000, 9999])
+def test_decay_takes_the_one_instant_rule(year: int) -> None:
+    # Issue 9, defect 6: decay accepted years 0001-9999, the vial 1900-2999.
+    ok = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    with pytest.raises(InputError) as raised:
+        parse(DecayInput, {"activity_gbq": 1, "from_time": ok, "to_time": ok.replace(year=year)})
+    assert raised.value.field == "to_time"
+    assert "1900-2999" in raised.value.allowed
+    with pytest.raises(InputError):
+        parse(DecayInput, {"activity_gbq": 1, "from_time": ok.replace(year=year), "to_time": ok})
+
+
+@pytest.mark.parametrize(
+    ("activity", "accepted"), [(1e-300, False), (0.000999, False), (0.001, True)]
+)
+def test_decay_activity_has_a_plausible_lower_limit(activity: float, accepted: bool) -> None:
+    ok = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    data = {"activity_gbq": activity, "from_time": ok, "to_time": ok}
+    if accepted:
+        assert parse(DecayInput, data).activity_gbq == activity
+    else:
+        with pytest.raises(InputError) as raised:
+            parse(DecayInput, data)
+        assert raised.value.field == "activity_gbq"
+        assert ">= 0.001" in raised.value.allowed

@@ -2,7 +2,6 @@
 
 import pytest
 
-from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.findings import Code, Severity
 from y90dose.models.mird import MirdDoseInput, MirdPlanInput, dose_mird, plan_mird
@@ -124,33 +123,6 @@ def test_resin_lsf_over_20_percent_blocks() -> None:
 
 
 @pytest.mark.parametrize(
-    ("product", "dose_gy", "flagged"),
-    [
-        ("glass", 150, True),
-        ("glass", 189, True),
-        ("glass", 190, False),
-        ("glass", 400, False),
-        ("resin", 140, True),
-        ("resin", 150, False),
-    ],
-)
-def test_segmentectomy_threshold(product: str, dose_gy: float, flagged: bool) -> None:
-    result = plan_mird(
-        MirdPlanInput(
-            target_dose_gy=dose_gy,
-            perfused_volume_ml=150,
-            lsf=0.05,
-            product=product,
-            delivery="segmentectomy",
-        )
-    )
-    assert result.delivery is Delivery.SEGMENTECTOMY
-    assert (Code.SEGMENTECTOMY_BELOW_THRESHOLD.value in codes(result)) is flagged
-    # segmentectomy is judged on its own threshold, not on the lobar 80-150 Gy range
-    assert Code.PERFUSED_DOSE_ABOVE_RANGE.value not in codes(result)
-
-
-@pytest.mark.parametrize(
     ("dose_gy", "code"),
     [(70, Code.PERFUSED_DOSE_BELOW_RANGE), (120, None), (160, Code.PERFUSED_DOSE_ABOVE_RANGE)],
 )
@@ -172,3 +144,12 @@ def test_activity_above_largest_vial_is_flagged() -> None:
     # 120 x 1.236 / (49.38 x 0.95) = 3.16 GBq > one 3 GBq resin vial
     assert result.activity_gbq == pytest.approx(120 * 1.236 / (49.38 * 0.95))
     assert Code.ACTIVITY_ABOVE_LARGEST_VIAL.value in codes(result)
+
+
+def test_therasphere_0_61_gbq_lung_figure_is_blocked_by_the_30_gy_limit() -> None:
+    # The glass IFU's single-administration lung figure, 0.61 GBq to the lung, is
+    # 50 x 0.61 / 1 kg = 30.5 Gy > 30 Gy: y90dose checks the dose (physics.md, lung limits).
+    # 6.1 GBq with LSF 10 % shunts exactly 0.61 GBq.
+    result = dose_mird(MirdDoseInput(activity_gbq=6.1, perfused_volume_ml=1500, lsf=0.10))
+    assert result.dose_gy("lung") == pytest.approx(30.5, rel=1e-12)
+    assert Code.LUNG_DOSE_OVER_LIMIT.value in codes(result)

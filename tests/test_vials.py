@@ -1,6 +1,7 @@
 """Vial choice and calibration timing for glass and resin."""
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -142,3 +143,63 @@ def test_exact_time_is_right_across_a_dst_change() -> None:
     assert elapsed_h == pytest.approx(165.69610, abs=1e-5)
     assert result.exact_time > result.treatment_time
     assert result.exact_time.utcoffset() == timedelta(hours=-4)  # shown in EDT
+
+
+def test_vial_decay_across_dst_with_one_shared_zoneinfo() -> None:
+    # Issue 9, defect 8: calibration 2026-03-01 12:00 EST, treatment 2026-03-09 12:00 EDT,
+    # both in one ZoneInfo object: 191 h, not the wall-clock 192 h. 3.1 GBq needed:
+    # 15 GBq x 2^(-191/64.1) = 1.9015 GBq < 3.1; 20 GBq x 2^(-191/64.1) = 2.5354 GBq < 3.1
+    # as well, so the largest vial is reported with its activity at 191 h.
+    ny = ZoneInfo("America/New_York")
+    result = choose_vial(
+        VialInput(
+            activity_gbq=3.1,
+            treatment_time=datetime(2026, 3, 9, 12, tzinfo=ny),
+            calibration_time=datetime(2026, 3, 1, 12, tzinfo=ny),
+        )
+    )
+    assert result.vial_gbq == 20.0
+    assert result.activity_at_treatment_gbq == pytest.approx(20 * 2 ** (-191 / 64.1), rel=1e-12)
+    assert result.activity_at_treatment_gbq == pytest.approx(2.5354, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("treatment", "hours_before", "flagged"),
+    [
+        # next calibration Sunday 2026-03-08 12:00 EDT (-04:00), DST began at 02:00 that day
+        ("2026-03-07T12:00:00-05:00", 23.0, True),  # Saturday noon EST = 17:00 UTC; 23 h
+        ("2026-03-07T11:00:00-05:00", 24.0, True),  # exactly 24 h before: flagged (within)
+        ("2026-03-07T10:54:00-05:00", 24.1, False),
+        ("2026-03-08T09:00:00-04:00", 3.0, True),  # the Sunday-morning treatment
+        ("2026-03-08T12:00:00-04:00", 168.0 - 1.0, False),  # at the instant: this week's
+    ],
+)
+def test_treatment_within_24_h_before_a_calibration_instant_is_flagged(
+    treatment: str, hours_before: float, flagged: bool
+) -> None:
+    # Issue 9: a Sunday-morning glass treatment silently took the previous week's
+    # calibration. The weekly convention still gives the previous instant (a setting), but
+    # a treatment at most 24 h before the next one is a warning naming both instants.
+    result = choose_vial(VialInput(activity_gbq=1.0, treatment_time=at(treatment)))
+    found = [f for f in result.findings if f.code is Code.VIAL_CALIBRATION_IMMINENT]
+    assert bool(found) is flagged
+    if flagged:
+        assert f"{hours_before:.1f} h before the calibration instant" in found[0].message
+        assert "2026-03-08T12:00:00-04:00" in found[0].message
+
+
+def test_no_imminent_calibration_finding_with_an_explicit_calibration_time() -> None:
+    result = choose_vial(
+        VialInput(
+            activity_gbq=1.0,
+            treatment_time=at("2026-03-08T09:00:00-04:00"),
+            calibration_time=at("2026-03-01T12:00:00-05:00"),
+        )
+    )
+    assert Code.VIAL_CALIBRATION_IMMINENT not in {f.code for f in result.findings}
+
+
+def test_vial_activity_has_a_plausible_lower_limit() -> None:
+    with pytest.raises(InputError) as raised:
+        parse(VialInput, {"activity_gbq": 1e-300, "treatment_time": "2026-03-04T10:00:00-05:00"})
+    assert raised.value.field == "activity_gbq"

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from y90dose.constants import GLASS_VIALS_GBQ, RESIN_VIAL_GBQ
+from y90dose.constants import (
+    COUINAUD_SEGMENT_MAX_LIVER_FRACTION,
+    GLASS_VIALS_GBQ,
+    RESIN_VIAL_GBQ,
+    SEGMENTECTOMY_FLOOR_CITATIONS,
+    SEGMENTECTOMY_FLOORS,
+    SEGMENTECTOMY_MAX_SEGMENTS,
+)
 from y90dose.delivery import Delivery
 from y90dose.devices import Product, default_energy_j_per_gbq
 from y90dose.findings import Code, Finding, Severity
-from y90dose.models.common import PlanOptions
+from y90dose.models.common import SEGMENT_DELIVERIES, PlanOptions, SegmentectomyCheck
+from y90dose.segments import couinaud_count, fitting_delivery
+from y90dose.segments import names as segment_names
 from y90dose.settings import ClinicalSettings
 
 RELATIVE_TOLERANCE = 1e-9
@@ -93,27 +102,109 @@ def lsf_findings(options: PlanOptions, settings: ClinicalSettings) -> list[Findi
     return []
 
 
+def segmentectomy_check(
+    options: PlanOptions, settings: ClinicalSettings
+) -> SegmentectomyCheck | None:
+    """The segmentectomy definition a plan is held to (None unless delivery segmentectomy)."""
+    if options.delivery is not Delivery.SEGMENTECTOMY:
+        return None
+    floor = settings.segmentectomy_floor(options.product.value)
+    name = next(key for key, value in SEGMENTECTOMY_FLOORS.items() if value is floor)
+    return SegmentectomyCheck(
+        definition=name,
+        floor_gy=floor.value,
+        floor_citation=SEGMENTECTOMY_FLOOR_CITATIONS[name],
+        floor_source=floor.source,
+        ablative_gy=(
+            settings.glass_segmentectomy_ablative_gy if options.product is Product.GLASS else None
+        ),
+        segment_count=None if options.segments is None else couinaud_count(options.segments),
+    )
+
+
 def segmentectomy_findings(
     perfused_dose_gy: float, options: PlanOptions, settings: ClinicalSettings
 ) -> list[Finding]:
-    """A radiation segmentectomy below the product's threshold (EANM 2022)."""
-    if options.delivery is not Delivery.SEGMENTECTOMY:
+    """A radiation segmentectomy below its floor (warning) or, for glass, below the EANM
+    2022 ablative level (info). A dose equal to a threshold meets it."""
+    check = segmentectomy_check(options, settings)
+    if check is None:
         return []
-    threshold = (
-        settings.glass_segmentectomy_min_gy
-        if options.product is Product.GLASS
-        else settings.resin_segmentectomy_min_gy
-    )
-    if not _below(perfused_dose_gy, threshold):
-        return []
-    return [
-        Finding(
-            severity=Severity.WARNING,
-            code=Code.SEGMENTECTOMY_BELOW_THRESHOLD,
-            message=f"radiation segmentectomy with perfused dose {perfused_dose_gy:.1f} Gy "
-            f"is below the {options.product.value} threshold of {threshold:g} Gy",
+    found: list[Finding] = []
+    if _below(perfused_dose_gy, check.floor_gy):
+        found.append(
+            Finding(
+                severity=Severity.WARNING,
+                code=Code.SEGMENTECTOMY_BELOW_THRESHOLD,
+                message=f"radiation segmentectomy with perfused dose {perfused_dose_gy:.1f} Gy "
+                f"is below the {check.floor_gy:g} Gy floor ({check.definition}: "
+                f"{check.floor_citation})",
+            )
         )
-    ]
+    if check.ablative_gy is not None and _below(perfused_dose_gy, check.ablative_gy):
+        found.append(
+            Finding(
+                severity=Severity.INFO,
+                code=Code.SEGMENTECTOMY_BELOW_ABLATIVE,
+                message=f"perfused dose {perfused_dose_gy:.1f} Gy is below the "
+                f"{check.ablative_gy:g} Gy EANM 2022 level for an ablative glass "
+                "segmentectomy (Table 2)",
+            )
+        )
+    return found
+
+
+def segment_findings(
+    options: PlanOptions, perfused_volume_ml: float, liver_volume_ml: float | None
+) -> list[Finding]:
+    """The segments a segmental treatment or segmentectomy names, against its volume.
+
+    - segmentectomy of more than two Couinaud segments: warning naming the delivery that
+      fits (lobar when they hold a hemiliver, else segmental);
+    - no segments named: info;
+    - with the whole-liver volume known, a perfused volume above n x 38 % of it for n named
+      segments: warning (COUINAUD_SEGMENT_MAX_LIVER_FRACTION, Mise et al. 2014).
+    """
+    if options.delivery not in SEGMENT_DELIVERIES:
+        return []
+    if options.segments is None:
+        return [
+            Finding(
+                severity=Severity.INFO,
+                code=Code.SEGMENTS_NOT_NAMED,
+                message=f"{options.delivery.value} delivery without the treated segments: name "
+                "them (segments) so that the plan records and checks them",
+            )
+        ]
+    found: list[Finding] = []
+    count = couinaud_count(options.segments)
+    listed = segment_names(options.segments)
+    if options.delivery is Delivery.SEGMENTECTOMY and count > SEGMENTECTOMY_MAX_SEGMENTS:
+        fits = fitting_delivery(options.segments)
+        found.append(
+            Finding(
+                severity=Severity.WARNING,
+                code=Code.SEGMENTECTOMY_TOO_MANY_SEGMENTS,
+                message=f"a radiation segmentectomy treats one or two segments; {count} are named "
+                f"({listed}): this is a {fits} treatment",
+            )
+        )
+    if liver_volume_ml is not None:
+        fraction = min(1.0, count * COUINAUD_SEGMENT_MAX_LIVER_FRACTION.value)
+        plausible_ml = fraction * liver_volume_ml
+        if _above(perfused_volume_ml, plausible_ml):
+            found.append(
+                Finding(
+                    severity=Severity.WARNING,
+                    code=Code.PERFUSED_VOLUME_EXCEEDS_SEGMENTS,
+                    message=f"perfused volume {perfused_volume_ml:.0f} mL is more than {count} "
+                    f"segment(s) ({listed}) can hold: at most {plausible_ml:.0f} mL "
+                    f"({fraction:.0%} of the {liver_volume_ml:.0f} mL liver; no segment exceeded "
+                    f"{COUINAUD_SEGMENT_MAX_LIVER_FRACTION.value:.0%} of the liver in Mise et al., "
+                    "HPB 2014): check the segments named or the perfused volume",
+                )
+            )
+    return found
 
 
 def perfused_range_findings(

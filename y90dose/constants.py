@@ -75,7 +75,10 @@ ENERGY_RESIN_J_PER_GBQ = Constant(
     "energy per GBq, resin convention",
     49.38,
     "J/GBq",
-    "MPPG14a (resin worked examples)",
+    "kept from the first release; its source could not be established (the earlier "
+    "attribution to MPPG14a could not be verified; Sirtex's dosimetry page says 1 GBq/kg "
+    "gives about 50 Gy; EANM2022 uses 49.67): 0.6 % below 49.67, 1.2 % below 50 "
+    "(docs/physics.md)",
 )
 ENERGY_EANM_J_PER_GBQ = Constant(
     "energy per GBq, EANM", 49.67, "J/GBq", "EANM2022 (49.67 Gy per GBq/kg)"
@@ -118,11 +121,15 @@ LUNG_MASS_KG = Constant(
 GLASS_VIALS_GBQ: tuple[float, ...] = (3.0, 5.0, 7.0, 10.0, 15.0, 20.0)
 """TheraSphere dose sizes at calibration, GBq (81, 135, 189, 270, 405, 540 mCi). IFU-glass."""
 GLASS_CALIBRATION_WEEKDAY = 6
-"""Glass vials are calibrated for Sunday (Python weekday 6) ... IFU-glass."""
+"""Glass vials are calibrated for Sunday (Python weekday 6) ..."""
 GLASS_CALIBRATION_HOUR = 12
 """... at 12:00 ..."""
 GLASS_CALIBRATION_TIMEZONE = "America/New_York"
-"""... US Eastern time. IFU-glass; a product setting (``vials.GlassCalibrationConvention``)."""
+"""... US Eastern time: the commonly stated convention, not verified against a current IFU;
+a product setting (``vials.GlassCalibrationConvention``); the vial label is authoritative."""
+CALIBRATION_IMMINENT_H = 24.0
+"""A glass treatment this close (h) before the next weekly calibration instant is flagged:
+the weekly convention gives it the previous week's calibration (y90dose policy, issue 9)."""
 RESIN_VIAL_GBQ = Constant(
     "SIR-Spheres vial activity at calibration", 3.0, "GBq", "IFU-resin (+/- 10 %)"
 )
@@ -161,11 +168,59 @@ is still treatable with 40 % reduction (the top band includes its upper edge, se
 # --- Absorbed-dose targets and limits, EANM2022 Tables 2 and 3 ----------------------------
 GLASS_PERFUSED_DOSE_RANGE_GY = (80.0, 150.0)
 """Glass, lobar (unilobar HCC) perfused-volume dose. EANM2022 Table 2."""
-GLASS_SEGMENTECTOMY_MIN_GY = 190.0
-"""Glass radiation segmentectomy: >= 190-200 Gy MIRD to the perfused segment. EANM2022; the
-lower end is used as the flag threshold so that 190-200 Gy plans are not flagged."""
-RESIN_SEGMENTECTOMY_MIN_GY = 150.0
-"""Resin radiation segmentectomy: > 150 Gy. EANM2022 Table 3."""
+SEGMENTECTOMY_DEFINITION_GY = Constant(
+    "radiation segmentectomy floor: MIRD dose to the perfused segment(s), by definition",
+    200.0,
+    "Gy",
+    "Liberchuk AN, Deipolyi AR. Hepatic metastasis from breast cancer. Semin Intervent "
+    "Radiol 2020;37(5): radiation segmentectomy is 'the intra-arterial delivery of radiation "
+    "doses of 200 Gy or greater to one or two hepatic segments'",
+)
+GLASS_SEGMENTECTOMY_LEWANDOWSKI_GY = Constant(
+    "glass radiation segmentectomy floor of the Northwestern series",
+    190.0,
+    "Gy",
+    "Lewandowski RJ et al. Radiation segmentectomy: potential curative therapy for early "
+    "hepatocellular carcinoma. Radiology 2018;287(3):1050-1058 (70 patients, glass, MIRD "
+    "dose > 190 Gy to the treated segment)",
+)
+RESIN_SEGMENTECTOMY_EANM_GY = Constant(
+    "resin radiation segmentectomy floor", 150.0, "Gy", "EANM2022 Table 3 (> 150 Gy)"
+)
+GLASS_SEGMENTECTOMY_ABLATIVE_GY = Constant(
+    "glass radiation segmentectomy, ablative intent",
+    400.0,
+    "Gy",
+    "EANM2022 Table 2 (> 400 Gy to the perfused segment for ablative intent)",
+)
+SEGMENTECTOMY_FLOORS: dict[str, Constant] = {
+    "definition": SEGMENTECTOMY_DEFINITION_GY,
+    "lewandowski2018": GLASS_SEGMENTECTOMY_LEWANDOWSKI_GY,
+    "eanm2022": RESIN_SEGMENTECTOMY_EANM_GY,
+}
+"""The segmentectomy floors a site may check against, by name (``ClinicalSettings``):
+``definition`` for both products (the default), ``lewandowski2018`` for glass,
+``eanm2022`` for resin."""
+SEGMENTECTOMY_FLOOR_CITATIONS: dict[str, str] = {
+    "definition": "Liberchuk and Deipolyi, Semin Intervent Radiol 2020",
+    "lewandowski2018": "Lewandowski et al., Radiology 2018;287:1050",
+    "eanm2022": "EANM 2022 Table 3",
+}
+"""Short citations of SEGMENTECTOMY_FLOORS for reports and findings."""
+SEGMENTECTOMY_MAX_SEGMENTS = 2
+"""A radiation segmentectomy treats one or two hepatic segments (Liberchuk and Deipolyi
+2020, as SEGMENTECTOMY_DEFINITION_GY); more is a segmental or lobar treatment."""
+COUINAUD_SEGMENT_MAX_LIVER_FRACTION = Constant(
+    "largest share of the whole-liver volume one Couinaud segment holds",
+    0.38,
+    "1",
+    "Mise Y et al. Three-dimensional volumetry in 107 normal livers reveals clinically "
+    "relevant inter-segment variation in size. HPB (Oxford) 2014;16(5):439-447, abstract: "
+    "segment VIII, the largest, median 26.1 % (range 11.1-38.0 %) of total liver volume; "
+    "segments II and III each < 10 %. Used as the bound for every segment (the per-segment "
+    "table could not be consulted): a perfused volume above n x 38 % of the liver cannot be "
+    "n segments",
+)
 GLASS_TUMOR_DOSE_MIN_GY = 205.0
 """Glass tumour dose >= 205 Gy (DOSISPHERE-01). EANM2022 Table 2."""
 RESIN_TUMOR_DOSE_MIN_GY = 100.0

@@ -7,12 +7,14 @@ activity (Hoang et al., JVIR).
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from y90dose.constants import HOURS_PER_JULIAN_YEAR, SECONDS_PER_HOUR, Y90_HALF_LIFE_H
 from y90dose.errors import InputError
+from y90dose.models.common import MIN_ACTIVITY_GBQ
 from y90dose.units import gbq_to_mci
 
 
@@ -24,11 +26,38 @@ def require_aware(name: str, instant: datetime) -> None:
         )
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+"""Years any instant (treatment, calibration, decay) may fall in: Y-90 microspheres date
+from the 1990s, and anything outside is a mistyped year, not a treatment; at the
+calendar's ends (years 1 and 9999) the weekly-calibration date arithmetic overflows."""
+
+
+def _plausible_year(when: datetime) -> datetime:
+    if not FIRST_YEAR <= when.year <= LAST_YEAR:
+        raise ValueError(f"an instant in the years {FIRST_YEAR}-{LAST_YEAR} (mistyped year?)")
+    return when
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible_year)]
+"""The one rule for every instant an input takes: a time zone, and a year in 1900-2999."""
+
+
 def elapsed_hours(start: datetime, end: datetime) -> float:
-    """Hours from ``start`` to ``end`` (negative when ``end`` is earlier)."""
+    """Hours from ``start`` to ``end`` (negative when ``end`` is earlier).
+
+    Subtracted in UTC: Python subtracts wall-clock times when both instants share one
+    ``tzinfo`` object, an hour off across a daylight-saving change.
+
+    Examples
+    --------
+    >>> from zoneinfo import ZoneInfo
+    >>> ny = ZoneInfo("America/New_York")  # DST began 2026-03-08
+    >>> elapsed_hours(datetime(2026, 3, 1, 12, tzinfo=ny), datetime(2026, 3, 9, 12, tzinfo=ny))
+    191.0
+    """
     require_aware("from", start)
     require_aware("to", end)
-    return (end - start).total_seconds() / SECONDS_PER_HOUR
+    return (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / SECONDS_PER_HOUR
 
 
 MAX_BACKWARD_HALF_LIVES = 1000.0
@@ -141,9 +170,11 @@ class DecayInput(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    activity_gbq: float = Field(gt=0.0, le=1000.0, description="activity at from_time (GBq)")
-    from_time: AwareDatetime = Field(description="instant the activity is known at, with time zone")
-    to_time: AwareDatetime = Field(description="instant to compute the activity at, with time zone")
+    activity_gbq: float = Field(
+        ge=MIN_ACTIVITY_GBQ, le=1000.0, description="activity at from_time (GBq)"
+    )
+    from_time: Instant = Field(description="instant the activity is known at, with time zone")
+    to_time: Instant = Field(description="instant to compute the activity at, with time zone")
 
 
 class DecayResult(BaseModel):

@@ -7,9 +7,12 @@ planning functions; nothing else in the code holds a threshold.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from y90dose import constants as k
+from y90dose.constants import Constant
 
 
 class ClinicalSettings(BaseModel):
@@ -31,8 +34,21 @@ class ClinicalSettings(BaseModel):
     )
     glass_perfused_dose_min_gy: float = Field(k.GLASS_PERFUSED_DOSE_RANGE_GY[0], gt=0)
     glass_perfused_dose_max_gy: float = Field(k.GLASS_PERFUSED_DOSE_RANGE_GY[1], gt=0)
-    glass_segmentectomy_min_gy: float = Field(k.GLASS_SEGMENTECTOMY_MIN_GY, gt=0)
-    resin_segmentectomy_min_gy: float = Field(k.RESIN_SEGMENTECTOMY_MIN_GY, gt=0)
+    glass_segmentectomy_floor: Literal["definition", "lewandowski2018"] = Field(
+        "definition",
+        description="segmentectomy floor for glass: 'definition' (200 Gy, Liberchuk and "
+        "Deipolyi 2020) or 'lewandowski2018' (190 Gy, Radiology 2018;287:1050)",
+    )
+    resin_segmentectomy_floor: Literal["definition", "eanm2022"] = Field(
+        "definition",
+        description="segmentectomy floor for resin: 'definition' (200 Gy) or 'eanm2022' "
+        "(150 Gy, EANM 2022 Table 3)",
+    )
+    glass_segmentectomy_ablative_gy: float = Field(
+        k.GLASS_SEGMENTECTOMY_ABLATIVE_GY.value,
+        gt=0,
+        description="glass segmentectomy below this dose gets an info finding (EANM 2022)",
+    )
     glass_tumor_dose_min_gy: float = Field(k.GLASS_TUMOR_DOSE_MIN_GY, gt=0)
     resin_tumor_dose_min_gy: float = Field(k.RESIN_TUMOR_DOSE_MIN_GY, gt=0)
     glass_normal_liver_max_gy: float = Field(k.GLASS_PERFUSED_NORMAL_LIVER_MAX_GY, gt=0)
@@ -43,6 +59,13 @@ class ClinicalSettings(BaseModel):
         if self.glass_perfused_dose_min_gy >= self.glass_perfused_dose_max_gy:
             raise ValueError("glass_perfused_dose_min_gy must be below glass_perfused_dose_max_gy")
         return self
+
+    def segmentectomy_floor(self, product: str) -> Constant:
+        """The floor (value, name and source) a segmentectomy with ``product`` is held to."""
+        name = (
+            self.glass_segmentectomy_floor if product == "glass" else self.resin_segmentectomy_floor
+        )
+        return k.SEGMENTECTOMY_FLOORS[name]
 
 
 DEFAULT_SETTINGS = ClinicalSettings()

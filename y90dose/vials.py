@@ -13,9 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from y90dose.constants import (
+    CALIBRATION_IMMINENT_H,
     GLASS_CALIBRATION_HOUR,
     GLASS_CALIBRATION_TIMEZONE,
     GLASS_CALIBRATION_WEEKDAY,
@@ -23,16 +24,12 @@ from y90dose.constants import (
     RESIN_VIAL_GBQ,
     Y90_HALF_LIFE_H,
 )
-from y90dose.decay import activity_at, hours_until_activity
+from y90dose.decay import Instant, activity_at, elapsed_hours, hours_until_activity
 from y90dose.devices import Product
 from y90dose.errors import InputError
 from y90dose.findings import Code, Finding, Severity
-from y90dose.models.common import MAX_ACTIVITY_GBQ, MAX_DOSE_GY
+from y90dose.models.common import MAX_ACTIVITY_GBQ, MAX_DOSE_GY, MIN_ACTIVITY_GBQ
 from y90dose.units import gbq_to_mci
-
-FIRST_YEAR, LAST_YEAR = 1900, 2999
-"""Years a treatment or calibration instant may fall in: Y-90 microspheres date from the
-1990s, and anything outside is a mistyped year, not a treatment."""
 
 
 class GlassCalibrationConvention(BaseModel):
@@ -63,9 +60,16 @@ class GlassCalibrationConvention(BaseModel):
         local = when.astimezone(zone)
         day = local.date() - timedelta(days=(local.weekday() - self.weekday) % 7)
         candidate = datetime.combine(day, time(self.hour), tzinfo=zone)
-        if candidate > local:
+        if candidate.astimezone(UTC) > when.astimezone(UTC):  # UTC: no wall-clock compare
             candidate = datetime.combine(day - timedelta(days=7), time(self.hour), tzinfo=zone)
         return candidate
+
+    def next_calibration(self, when: datetime) -> datetime:
+        """The first calibration instant after ``when`` (a week after the last, wall clock)."""
+        last = self.last_calibration(when)
+        return datetime.combine(
+            last.date() + timedelta(days=7), time(self.hour), tzinfo=last.tzinfo
+        )
 
 
 class VialInput(BaseModel):
@@ -74,11 +78,11 @@ class VialInput(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     activity_gbq: float = Field(
-        gt=0.0, le=MAX_ACTIVITY_GBQ, description="activity needed at treatment (GBq)"
+        ge=MIN_ACTIVITY_GBQ, le=MAX_ACTIVITY_GBQ, description="activity needed at treatment (GBq)"
     )
-    treatment_time: AwareDatetime = Field(description="treatment instant, with time zone")
+    treatment_time: Instant = Field(description="treatment instant, with time zone")
     product: Product = Field(Product.GLASS)
-    calibration_time: AwareDatetime | None = Field(
+    calibration_time: Instant | None = Field(
         None,
         description="vial calibration instant; glass default: the weekly convention; "
         "resin: required (the label's calibration instant)",
@@ -90,15 +94,6 @@ class VialInput(BaseModel):
         description="dose the needed activity gives (Gy), to report the vial's dose",
     )
     convention: GlassCalibrationConvention = Field(default_factory=GlassCalibrationConvention)
-
-    @field_validator("treatment_time", "calibration_time")
-    @classmethod
-    def _plausible_year(cls, when: datetime | None) -> datetime | None:
-        # the weekly calibration and the exact instant are a week or years away from it:
-        # at the calendar's ends (years 1 and 9999) that date arithmetic overflows
-        if when is not None and not FIRST_YEAR <= when.year <= LAST_YEAR:
-            raise ValueError(f"an instant in the years {FIRST_YEAR}-{LAST_YEAR} (mistyped year?)")
-        return when
 
 
 class VialResult(BaseModel):
@@ -173,7 +168,21 @@ def choose_vial(inputs: VialInput) -> VialResult:
                 f"(it holds the prescription at {exact.isoformat()})",
             )
         )
-    if inputs.treatment_time < calibration:
+    if inputs.product is Product.GLASS and inputs.calibration_time is None:
+        upcoming = inputs.convention.next_calibration(inputs.treatment_time)
+        before_h = elapsed_hours(inputs.treatment_time, upcoming)
+        if before_h <= CALIBRATION_IMMINENT_H:
+            findings.append(
+                Finding(
+                    severity=Severity.WARNING,
+                    code=Code.VIAL_CALIBRATION_IMMINENT,
+                    message=f"treatment {inputs.treatment_time.isoformat()} is {before_h:.1f} h "
+                    f"before the calibration instant {upcoming.isoformat()}: the weekly "
+                    f"convention gives the previous one ({calibration.isoformat()}); if the vial "
+                    "is calibrated for the coming instant, give its calibration_time",
+                )
+            )
+    if elapsed_hours(calibration, inputs.treatment_time) < 0:
         findings.append(
             Finding(
                 severity=Severity.WARNING,

@@ -72,6 +72,7 @@ def _version_public(row: PlanVersion) -> PlanVersionPublic:
         delivery=Delivery(row.delivery),
         model=PlanModel(row.model),
         direction=result.direction,
+        segments=result.segments,
         inputs=row.inputs,
         result=result,
         has_block=row.has_block,

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from service.schemas.common import DateText, FreeText, JsonObject, OneLineText
 from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.models.common import PlanResult
+from y90dose.segments import Segment
 
 PATIENT_REF_MAX_CHARS = 200
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("text with at least one character that is not a space")
+    return value
+
+
+NotBlank = AfterValidator(_not_blank)
+"""A patient reference or a reason of only spaces (or tabs, line breaks) says nothing."""
 
 
 class PlanModel(StrEnum):
@@ -31,6 +42,8 @@ class PlanCreate(BaseModel):
     passed to the model with ``inputs``. ``inputs`` holds the model's own fields
     (``MirdPlanInput``, ``MirdDoseInput``, ``PartitionPlanInput``, ``PartitionDoseInput``
     or ``BsaPlanInput``): a target dose plans an activity, ``activity_gbq`` computes doses.
+    A segmental or segmentectomy plan names its Couinaud segments in ``inputs.segments``
+    (``["VI", "VII"]``; ``"IV"`` is IVa + IVb) and may give ``inputs.liver_volume_ml``.
     """
 
     model_config = ConfigDict(
@@ -44,12 +57,26 @@ class PlanCreate(BaseModel):
                     "delivery": "lobar",
                     "model": "mird",
                     "inputs": {"target_dose_gy": 120, "perfused_volume_ml": 1165, "lsf": 0.08},
-                }
+                },
+                {
+                    "patient_ref": "MRN-0043",
+                    "treatment_date": "2026-12-02",
+                    "product": "glass",
+                    "delivery": "segmentectomy",
+                    "model": "mird",
+                    "inputs": {
+                        "target_dose_gy": 250,
+                        "perfused_volume_ml": 180,
+                        "liver_volume_ml": 1500,
+                        "segments": ["VI", "VII"],
+                        "lsf": 0.04,
+                    },
+                },
             ]
         },
     )
 
-    patient_ref: OneLineText = Field(
+    patient_ref: Annotated[OneLineText, NotBlank] = Field(
         min_length=1,
         max_length=PATIENT_REF_MAX_CHARS,
         description="the department's patient reference (never logged)",
@@ -74,7 +101,9 @@ class RevisionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: FreeText = Field(min_length=1, max_length=2000, description="why the plan changes")
+    reason: Annotated[FreeText, NotBlank] = Field(
+        min_length=1, max_length=2000, description="why the plan changes"
+    )
     base_version: int | None = Field(
         None,
         ge=1,
@@ -114,6 +143,9 @@ class PlanVersionPublic(BaseModel):
     delivery: Delivery
     model: PlanModel
     direction: str = Field(description="plan (dose -> activity) or dose (activity -> doses)")
+    segments: list[Segment] | None = Field(
+        description="treated Couinaud segments (inputs.segments; IV stored as IVa, IVb)"
+    )
     inputs: dict[str, Any]
     result: PlanResult
     has_block: bool = Field(description="true when a finding blocks approval")

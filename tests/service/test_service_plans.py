@@ -300,3 +300,70 @@ def test_concurrent_revisions_get_distinct_versions(client: TestClient, keys: Ke
     assert [v["version"] for v in final["versions"]] == list(range(1, 14))
     assert final["latest_version"] == 13
     assert sorted(v["note"] for v in final["versions"][1:]) == sorted(f"r{i}" for i in range(12))
+
+
+@pytest.mark.parametrize("blank", [" ", "   ", "\t \n"])
+def test_blank_patient_ref_and_reason_are_refused(
+    app: FastAPI, client: TestClient, keys: Keys, blank: str
+) -> None:
+    # Issue 9, defect 6: a patient reference or a revision reason of only spaces was stored.
+    if blank.isprintable():
+        response = client.post(
+            "/v1/plans", json={**PLAN, "patient_ref": blank}, headers=keys.planner
+        )
+        problem = assert_problem(response, 422, "patient_ref")
+        assert "not a space" in problem["errors"][0]["allowed"]
+    plan = create(client, keys)
+    revision = client.post(
+        f"/v1/plans/{plan['id']}/revisions",
+        json={"reason": blank, "inputs": INPUTS},
+        headers=keys.planner,
+    )
+    assert_problem(revision, 422, "reason")
+    assert count(app, PlanVersion) == 1
+
+
+def test_segments_are_stored_versioned_and_checked(client: TestClient, keys: Keys) -> None:
+    # Issue 15: a segmentectomy names its segments (IV = IVa + IVb); 250 Gy to 180 mL is
+    # above the 200 Gy floor, below the 400 Gy glass ablative level (info).
+    inputs = {
+        "target_dose_gy": 250.0,
+        "perfused_volume_ml": 180.0,
+        "liver_volume_ml": 1500.0,
+        "segments": ["VI", "VII"],
+        "lsf": 0.04,
+    }
+    plan = create(client, keys, delivery="segmentectomy", inputs=inputs)
+    current = plan["current"]
+    assert current["segments"] == ["VI", "VII"]
+    assert current["inputs"]["segments"] == ["VI", "VII"]
+    assert current["result"]["segmentectomy"]["floor_gy"] == 200.0
+    assert current["result"]["segmentectomy"]["definition"] == "definition"
+    found = {f["code"] for f in current["result"]["findings"]}
+    assert "SEGMENTECTOMY_BELOW_ABLATIVE" in found
+    assert "SEGMENTECTOMY_BELOW_THRESHOLD" not in found
+    # revision: three segments (IV counts once with V: IVa, IVb, V, VI = 3 segments)
+    revised = client.post(
+        f"/v1/plans/{plan['id']}/revisions",
+        json={
+            "reason": "tumour reaches segment V",
+            "inputs": {**inputs, "segments": ["IV", "V", "VI"]},
+        },
+        headers=keys.planner,
+    )
+    assert revised.status_code == 201, revised.text
+    v2 = revised.json()["current"]
+    assert v2["segments"] == ["IVa", "IVb", "V", "VI"]
+    assert "SEGMENTECTOMY_TOO_MANY_SEGMENTS" in {f["code"] for f in v2["result"]["findings"]}
+    v1 = client.get(f"/v1/plans/{plan['id']}/versions/1", headers=keys.viewer).json()
+    assert v1["segments"] == ["VI", "VII"]
+    # segments with a lobar plan are refused, naming the field
+    assert_problem(
+        client.post(
+            "/v1/plans",
+            json={**PLAN, "inputs": {**INPUTS, "segments": ["VI"]}},
+            headers=keys.planner,
+        ),
+        422,
+        "inputs.segments",
+    )

@@ -24,12 +24,15 @@ ModelT = typing.TypeVar("ModelT", bound=BaseModel)
 
 
 def _is_list(annotation: object) -> bool:
-    return typing.get_origin(annotation) is list
+    """``list[X]``, also inside ``list[X] | None``."""
+    candidates = [annotation, *typing.get_args(annotation)]
+    return any(typing.get_origin(candidate) is list for candidate in candidates)
 
 
 def _enum_values(annotation: object) -> list[str]:
-    """The values of an Enum annotation (also inside ``X | None``), else []."""
+    """The values of an Enum annotation (also inside ``X | None`` and ``list[X]``), else []."""
     candidates = [annotation, *typing.get_args(annotation)]
+    candidates += [inner for c in candidates for inner in typing.get_args(c)]
     for candidate in candidates:
         if isinstance(candidate, type) and issubclass(candidate, enum.Enum):
             return [str(member.value) for member in candidate]
@@ -42,7 +45,7 @@ _BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 def _bounds(info: FieldInfo) -> str:
     """The field's numeric limits in words (``>= 0.1, <= 10000``), also of list items."""
     constraints = list(info.metadata)
-    if _is_list(info.annotation):
+    if typing.get_origin(info.annotation) is list:
         (item,) = typing.get_args(info.annotation) or (None,)
         for extra in getattr(item, "__metadata__", ()):  # Annotated[float, Field(...)]
             constraints += list(getattr(extra, "metadata", [extra]))
@@ -92,7 +95,11 @@ def add_model_options(
         choices = _enum_values(info.annotation)
         if choices:
             kwargs["metavar"] = "{" + ",".join(choices) + "}"
-        if _is_list(info.annotation):
+        if _is_list(info.annotation) and choices:  # --segments VI VII
+            kwargs["action"] = "extend"
+            kwargs["nargs"] = "+"
+            kwargs["help"] += "; one or more, separated by spaces"
+        elif _is_list(info.annotation):
             kwargs["action"] = "append"
             kwargs["help"] += "; repeat the option for each"
         parser.add_argument(option_for(name, renames), **kwargs)

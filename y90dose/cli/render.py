@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from y90dose.findings import Finding
 from y90dose.models.common import PlanResult
+from y90dose.segments import names as segment_names
 from y90dose.units import gbq_to_mci
 
 
@@ -32,6 +33,21 @@ def plan_text(result: PlanResult) -> str:
     lines = [
         f"model: {result.model} ({result.direction}), product {result.product.value}, "
         f"delivery {result.delivery.value}",
+    ]
+    if result.segments:
+        lines.append(f"segments: {segment_names(result.segments)}")
+    check = result.segmentectomy
+    if check is not None:
+        ablative = (
+            f"; ablative level {check.ablative_gy:g} Gy (EANM 2022 Table 2)"
+            if check.ablative_gy is not None
+            else ""
+        )
+        lines.append(
+            f"segmentectomy checked against: {check.floor_gy:g} Gy to the perfused volume "
+            f"({check.definition}: {check.floor_citation}){ablative}"
+        )
+    lines += [
         f"activity: {result.activity_gbq:.3f} GBq ({gbq_to_mci(result.activity_gbq):.1f} mCi); "
         f"leaving vial and tubing: {result.delivered_activity_gbq:.3f} GBq",
         "doses (Gy):",

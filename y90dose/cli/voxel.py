@@ -9,6 +9,7 @@ from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
 from y90dose.dvh import DEFAULT_V_THRESHOLDS_GY
 from y90dose.pipeline.run import VoxelRunResult, run_voxel_dosimetry
+from y90dose.segmentectomy import verification_text
 
 DEFAULT_OUT = "y90dose-voxel"
 MEAN_DIFFERENCE = 0.01
@@ -118,6 +119,12 @@ def register(subparsers: Any) -> None:
         help="a tumour VOI (repeat); default: VOIs named tumor/lesion/GTV/HCC",
     )
     parser.add_argument(
+        "--segment-roi",
+        metavar="VOI",
+        help="radiation segmentectomy: the treated segment (perfused territory) VOI; its and "
+        "the tumours' mean, D70 and V200 are checked against the segmentectomy floor",
+    )
+    parser.add_argument(
         "--eud-alpha-per-gy",
         type=float,
         metavar="ALPHA",
@@ -185,6 +192,7 @@ def _run(args: argparse.Namespace) -> CommandOutput:
             eud_alpha_per_gy=args.eud_alpha_per_gy,
             v_thresholds_gy=args.v_thresholds_gy,
             allow_partial_vois=args.allow_partial_vois,
+            segment_roi=args.segment_roi,
         )
     finally:
         progress.close()
@@ -235,6 +243,8 @@ def voxel_text(result: VoxelRunResult) -> str:
                 f"{100 * (absorbed - mean) / mean:+.1f} % from the voxel mean {mean:.1f} Gy "
                 "(low-density voxels in the VOI)"
             )
+    if result.segmentectomy is not None:
+        lines += [*verification_text(result.segmentectomy), ""]
     lines.append(f"note: {result.lung_statement}")
     for warning in result.warnings:
         lines.append(f"warning: {warning}")

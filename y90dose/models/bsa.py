@@ -157,6 +157,7 @@ def plan_bsa(inputs: BsaPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS
         settings,
         model="bsa",
         findings_first=findings,
+        liver_volume_ml=inputs.liver_volume_ml,
         details={
             "bsa_m2": bsa_m2,
             "whole_liver_activity_gbq": whole_liver_gbq,

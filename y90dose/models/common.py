@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from y90dose.constants import (
     LIVER_DENSITY_G_ML,
@@ -18,6 +18,7 @@ from y90dose.constants import (
 from y90dose.delivery import Delivery
 from y90dose.devices import Product, default_energy_j_per_gbq
 from y90dose.findings import Finding
+from y90dose.segments import Segment, normalise
 
 # Smallest inputs accepted: below these a value is a typing error, not a patient, and the
 # arithmetic would run into float underflow (5e-324 mL gave a division by zero).
@@ -34,6 +35,31 @@ MAX_DOSE_GY = 5000.0
 MAX_ACTIVITY_GBQ = 100.0
 """Largest administered activity any input accepts, GBq: several times the largest
 treatments (a few to ~20 GBq); a larger value is a unit error (MBq typed as GBq)."""
+MIN_ACTIVITY_GBQ = 0.001
+"""Smallest activity any input accepts, GBq (1 MBq, 0.027 mCi): a three-thousandth of the
+smallest glass vial and far below any Y-90 treatment (a one-segment segmentectomy of 10 mL
+at 200 Gy needs 0.04 GBq); a smaller value is a unit error, and 1e-300 GBq underflows."""
+SEGMENT_DELIVERIES = (Delivery.SEGMENTAL, Delivery.SEGMENTECTOMY)
+"""Deliveries that name the Couinaud segments they treat."""
+
+
+def liver_volume_field() -> Any:
+    """The optional whole-liver volume of the MIRD and partition inputs (BSA requires it)."""
+    return Field(
+        None,
+        ge=MIN_VOLUME_ML,
+        le=10000.0,
+        description="whole liver volume incl. tumour (mL), optional: checks that the perfused "
+        "volume fits the named segments",
+    )
+
+
+def check_liver_holds(liver_ml: float | None, perfused_ml: float | None, name: str) -> None:
+    """Refuse a whole-liver volume smaller than the perfused volume it contains."""
+    if liver_ml is not None and perfused_ml is not None and liver_ml < perfused_ml:
+        raise ValueError(
+            f"at least {name} ({perfused_ml:g} mL): the whole liver holds the perfused volume"
+        )
 
 
 class PlanOptions(BaseModel):
@@ -71,6 +97,27 @@ class PlanOptions(BaseModel):
     prior_lung_dose_gy: float = Field(
         0.0, ge=0.0, description="lung dose of previous treatments (Gy), for the cumulative limit"
     )
+    segments: list[Segment] | None = Field(
+        None,
+        min_length=1,
+        description="treated Couinaud segments (segmental or segmentectomy delivery): I, II, "
+        "III, IV (= IVa + IVb), IVa, IVb, V, VI, VII, VIII",
+    )
+
+    @field_validator("segments")
+    @classmethod
+    def _segments_once(
+        cls, segments: list[Segment] | None, info: ValidationInfo
+    ) -> list[Segment] | None:
+        if segments is None:
+            return None
+        delivery = info.data.get("delivery")
+        if delivery is not None and delivery not in SEGMENT_DELIVERIES:
+            raise ValueError(
+                f"segments only with delivery segmental or segmentectomy (delivery is "
+                f"{delivery.value!r})"
+            )
+        return normalise(segments)
 
     def energy(self) -> float:
         """The energy constant C (J/GBq) this calculation uses."""
@@ -108,6 +155,23 @@ def constants_used(options: PlanOptions) -> ConstantsUsed:
     )
 
 
+class SegmentectomyCheck(BaseModel):
+    """Which definition of radiation segmentectomy a plan was checked against."""
+
+    model_config = ConfigDict(frozen=True)
+
+    definition: str = Field(description="definition, lewandowski2018 or eanm2022")
+    floor_gy: float = Field(description="perfused dose a segmentectomy reaches at least (Gy)")
+    floor_citation: str = Field(description="short citation of the floor")
+    floor_source: str
+    ablative_gy: float | None = Field(
+        None, description="EANM 2022 ablative level (glass), below which an info finding is given"
+    )
+    segment_count: int | None = Field(
+        None, description="Couinaud segments named (IVa and IVb together count once)"
+    )
+
+
 class PlanResult(BaseModel):
     """What every planning model returns: activity, doses, findings and provenance.
 
@@ -133,6 +197,12 @@ class PlanResult(BaseModel):
     findings: list[Finding]
     constants: ConstantsUsed
     details: dict[str, Any] = Field(default_factory=dict)
+    segments: list[Segment] | None = Field(
+        None, description="treated Couinaud segments (IV given as IVa, IVb)"
+    )
+    segmentectomy: SegmentectomyCheck | None = Field(
+        None, description="the segmentectomy definition checked (segmentectomy delivery only)"
+    )
 
     def dose_gy(self, name: str) -> float:
         """One compartment's dose (Gy): ``perfused``, ``normal``, ``tumor``, ``lung``, ..."""

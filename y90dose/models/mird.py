@@ -10,45 +10,59 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from y90dose.checks import (
     activity_findings,
     lsf_findings,
     lung_findings,
     perfused_range_findings,
+    segment_findings,
+    segmentectomy_check,
     segmentectomy_findings,
 )
 from y90dose.findings import Finding
 from y90dose.lung import lung_dose_gy
 from y90dose.models.common import (
     MAX_ACTIVITY_GBQ,
+    MIN_ACTIVITY_GBQ,
     MIN_VOLUME_ML,
     PlanOptions,
     PlanResult,
+    check_liver_holds,
     constants_used,
+    liver_volume_field,
 )
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 from y90dose.units import volume_ml_to_mass_kg
 
 
-class MirdPlanInput(PlanOptions):
+class _MirdVolumes(PlanOptions):
+    """The perfused volume and, optionally, the whole liver that holds it."""
+
+    perfused_volume_ml: float = Field(
+        ge=MIN_VOLUME_ML, le=10000.0, description="perfused volume incl. tumour (mL)"
+    )
+    liver_volume_ml: float | None = liver_volume_field()
+
+    @field_validator("liver_volume_ml")
+    @classmethod
+    def _liver_holds_perfused(cls, liver_ml: float | None, info: ValidationInfo) -> float | None:
+        check_liver_holds(liver_ml, info.data.get("perfused_volume_ml"), "perfused_volume_ml")
+        return liver_ml
+
+
+class MirdPlanInput(_MirdVolumes):
     """Plan by MIRD: the perfused-volume dose to reach."""
 
     target_dose_gy: float = Field(gt=0.0, le=2000.0, description="perfused-volume dose (Gy)")
-    perfused_volume_ml: float = Field(
-        ge=MIN_VOLUME_ML, le=10000.0, description="perfused volume incl. tumour (mL)"
-    )
 
 
-class MirdDoseInput(PlanOptions):
+class MirdDoseInput(_MirdVolumes):
     """Doses by MIRD from an activity."""
 
     activity_gbq: float = Field(
-        gt=0.0, le=MAX_ACTIVITY_GBQ, description="administered activity (GBq)"
-    )
-    perfused_volume_ml: float = Field(
-        ge=MIN_VOLUME_ML, le=10000.0, description="perfused volume incl. tumour (mL)"
+        ge=MIN_ACTIVITY_GBQ, le=MAX_ACTIVITY_GBQ, description="administered activity (GBq)"
     )
 
 
@@ -76,11 +90,13 @@ def mird_result(
     model: str = "mird",
     details: dict[str, object] | None = None,
     findings_first: Sequence[Finding] = (),
+    liver_volume_ml: float | None = None,
 ) -> PlanResult:
     """Doses and findings of ``activity_gbq`` spread uniformly over the perfused volume.
 
     Shared by the MIRD model and the BSA method (whose doses are MIRD doses of its
-    activity); ``model``, ``details`` and ``findings_first`` say which method made it.
+    activity); ``model``, ``details`` and ``findings_first`` say which method made it;
+    ``liver_volume_ml`` (the whole liver, when known) checks the named segments.
     """
     energy = options.energy()
     mass_kg = volume_ml_to_mass_kg(perfused_volume_ml, options.density_g_ml)
@@ -92,6 +108,7 @@ def mird_result(
         *lsf_findings(options, settings),
         *lung_findings(lung_gy, options, settings),
         *segmentectomy_findings(perfused_gy, options, settings),
+        *segment_findings(options, perfused_volume_ml, liver_volume_ml),
         *perfused_range_findings(perfused_gy, options, settings),
         *activity_findings(activity_gbq, options),
     ]
@@ -113,6 +130,8 @@ def mird_result(
         findings=findings,
         constants=constants_used(options),
         details=details or {},
+        segments=options.segments,
+        segmentectomy=segmentectomy_check(options, settings),
     )
 
 
@@ -132,9 +151,23 @@ def plan_mird(inputs: MirdPlanInput, settings: ClinicalSettings = DEFAULT_SETTIN
     activity = mird_activity_gbq(
         inputs.target_dose_gy, mass_kg, inputs.lsf, inputs.residual, inputs.energy()
     )
-    return mird_result(inputs, activity, inputs.perfused_volume_ml, "plan", settings)
+    return mird_result(
+        inputs,
+        activity,
+        inputs.perfused_volume_ml,
+        "plan",
+        settings,
+        liver_volume_ml=inputs.liver_volume_ml,
+    )
 
 
 def dose_mird(inputs: MirdDoseInput, settings: ClinicalSettings = DEFAULT_SETTINGS) -> PlanResult:
     """Perfused-volume and lung doses that ``activity_gbq`` gives (the inverse of plan_mird)."""
-    return mird_result(inputs, inputs.activity_gbq, inputs.perfused_volume_ml, "dose", settings)
+    return mird_result(
+        inputs,
+        inputs.activity_gbq,
+        inputs.perfused_volume_ml,
+        "dose",
+        settings,
+        liver_volume_ml=inputs.liver_volume_ml,
+    )

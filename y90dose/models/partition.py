@@ -23,17 +23,22 @@ from y90dose.checks import (
     compartment_findings,
     lsf_findings,
     lung_findings,
+    segment_findings,
+    segmentectomy_check,
     segmentectomy_findings,
 )
 from y90dose.lung import lung_dose_gy
 from y90dose.models.common import (
     MAX_ACTIVITY_GBQ,
     MAX_DOSE_GY,
+    MIN_ACTIVITY_GBQ,
     MIN_TN_RATIO,
     MIN_VOLUME_ML,
     PlanOptions,
     PlanResult,
+    check_liver_holds,
     constants_used,
+    liver_volume_field,
 )
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 from y90dose.units import volume_ml_to_mass_kg
@@ -55,6 +60,7 @@ class _PartitionGeometry(PlanOptions):
     normal_volume_ml: float = Field(
         ge=MIN_VOLUME_ML, le=10000.0, description="perfused non-tumoral liver volume (mL)"
     )
+    liver_volume_ml: float | None = liver_volume_field()
 
     @field_validator("tn_ratio")
     @classmethod
@@ -66,6 +72,18 @@ class _PartitionGeometry(PlanOptions):
                 f"{len(ratios)} tn_ratio"
             )
         return ratios
+
+    @field_validator("liver_volume_ml")
+    @classmethod
+    def _liver_holds_perfused(cls, liver_ml: float | None, info: ValidationInfo) -> float | None:
+        tumors, normal = info.data.get("tumor_volume_ml"), info.data.get("normal_volume_ml")
+        if tumors is not None and normal is not None:
+            check_liver_holds(liver_ml, sum(tumors) + normal, "tumor_volume_ml + normal_volume_ml")
+        return liver_ml
+
+    def perfused_volume_ml(self) -> float:
+        """Tumours plus perfused normal liver (mL)."""
+        return sum(self.tumor_volume_ml) + self.normal_volume_ml
 
 
 class PartitionPlanInput(_PartitionGeometry):
@@ -96,7 +114,7 @@ class PartitionDoseInput(_PartitionGeometry):
     """Compartment doses by partition model from an activity."""
 
     activity_gbq: float = Field(
-        gt=0.0, le=MAX_ACTIVITY_GBQ, description="administered activity (GBq)"
+        ge=MIN_ACTIVITY_GBQ, le=MAX_ACTIVITY_GBQ, description="administered activity (GBq)"
     )
 
 
@@ -135,6 +153,7 @@ def _partition_result(
         *lsf_findings(geometry, settings),
         *lung_findings(lung_gy, geometry, settings),
         *segmentectomy_findings(perfused_gy, geometry, settings),
+        *segment_findings(geometry, geometry.perfused_volume_ml(), geometry.liver_volume_ml),
         *compartment_findings(normal_gy, tumor_gy, geometry, settings),
         *activity_findings(activity_gbq, geometry),
     ]
@@ -157,6 +176,8 @@ def _partition_result(
         findings=findings,
         constants=constants_used(geometry),
         details=details,
+        segments=geometry.segments,
+        segmentectomy=segmentectomy_check(geometry, settings),
     )
 
 

@@ -29,6 +29,7 @@ from y90dose.pipeline.voxel_run import (
     compute_voxel_dose,
     flat_metrics,
 )
+from y90dose.segmentectomy import SegmentectomyVerification, verify_segmentectomy
 from y90dose.validation import given_path
 
 DOSE_QUANTITY = "absorbed dose to complete decay of a permanent implant (Gy)"
@@ -66,6 +67,11 @@ class VoxelRunResult(BaseModel):
     lung_statement: str = Field(default=LUNG_KERNEL_STATEMENT)
     warnings: list[str]
     elapsed_s: float
+    segmentectomy: SegmentectomyVerification | None = Field(
+        None,
+        description="with segment_roi: the segment's and tumours' mean, D70 and V200 against "
+        "the segmentectomy floor, and findings",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (for the service's job result and ``--json``)."""
@@ -73,7 +79,11 @@ class VoxelRunResult(BaseModel):
 
 
 def summarise(
-    computation: VoxelComputation, out_dir: Path, files: Mapping[str, str], elapsed_s: float
+    computation: VoxelComputation,
+    out_dir: Path,
+    files: Mapping[str, str],
+    elapsed_s: float,
+    segmentectomy: SegmentectomyVerification | None = None,
 ) -> VoxelRunResult:
     """The run's summary from its computation and written files."""
     grid = computation.dose_image.grid
@@ -117,6 +127,7 @@ def summarise(
         rtdose_reference=rtdose_reference(computation),
         warnings=list(computation.warnings),
         elapsed_s=elapsed_s,
+        segmentectomy=segmentectomy,
     )
 
 
@@ -138,6 +149,7 @@ def run_voxel_dosimetry(
     overwrite: bool = False,
     write_pngs: bool = True,
     options: Mapping[str, Any] | None = None,
+    segment_roi: str | None = None,
     **more: Any,
 ) -> VoxelRunResult:
     """Voxel dosimetry of one study: read, compute, write the output folder, summarise.
@@ -161,6 +173,10 @@ def run_voxel_dosimetry(
         Replace a previous run's files in ``out_dir``.
     write_pngs
         Draw the DVH and slice PNGs (matplotlib).
+    segment_roi
+        The treated segment (perfused territory) VOI of a radiation segmentectomy: its and
+        the tumours' mean, D70 and V200 are checked against the segmentectomy floor
+        (:mod:`y90dose.segmentectomy`; needs one or more tumour VOIs).
     options, more
         Further keywords of :func:`compute_voxel_dose` (``product``, ``image_units``,
         ``predictive``, ``energy_j_per_gbq``, ``density``, ``hu_density_curve``,
@@ -211,6 +227,19 @@ def run_voxel_dosimetry(
         progress=stages.report,
         **_known_options(keywords),
     )
+    verification = (
+        None
+        if segment_roi is None
+        else verify_segmentectomy(
+            computation.dose_image.array,
+            computation.vois,
+            segment_roi,
+            computation.tumour_vois,
+            spacing_mm=computation.spacing_zyx_mm,
+            density_g_ml=computation.density_g_ml,
+            product=computation.inputs.get("product"),
+        )
+    )
     path = prepare_out_dir(folder, overwrite=overwrite)
     files = write_outputs(computation, path, write_pngs=write_pngs, progress=stages.report)
     files["metrics_json"] = METRICS_JSON
@@ -219,7 +248,7 @@ def run_voxel_dosimetry(
         name = extra.relative_to(path).as_posix()
         if name not in listed and not name.startswith(f"{VOI_FOLDER}/"):
             files[f"other:{name}"] = name
-    result = summarise(computation, path, files, time.perf_counter() - started)
+    result = summarise(computation, path, files, time.perf_counter() - started, verification)
     write_json(path / METRICS_JSON, result.to_dict())
     stages.report(1.0, "done")
     return result

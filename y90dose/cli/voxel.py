@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.main import COMMANDS
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
 from y90dose.dvh import DEFAULT_V_THRESHOLDS_GY
@@ -17,10 +18,7 @@ MEAN_DIFFERENCE = 0.01
 
 def register(subparsers: Any) -> None:
     """Add ``voxel``."""
-    text = (
-        "voxel dosimetry: absorbed dose to complete decay (Gy) from a Y-90 SPECT/PET or "
-        "a Tc-99m MAA SPECT (--predictive), per-VOI metrics, DVHs, RT Dose and NIfTI maps"
-    )
+    text = COMMANDS["voxel"]
     parser = subparsers.add_parser("voxel", help=text, description=text)
     parser.add_argument(
         "--spect",

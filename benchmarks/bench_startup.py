@@ -10,6 +10,20 @@ with its ratio to the baseline's median. Prints JSON; exits 1 when a command mis
 target (``--no-check`` reports only).
 
 Run: ``python benchmarks/bench_startup.py [--rounds N] [--no-check]``.
+
+Measured on the 2-core development machine (medians, CPU s, ratio to the baseline):
+
+=================  ==========================  ==============================
+command            before (baseline 0.202 s)   after (baseline 0.194-0.244 s)
+=================  ==========================  ==============================
+``--help``         1.021 (5.06x)               0.062-0.086 (0.32-0.35x)
+``plan mird``      0.993 (4.92x)               0.203-0.321 (1.05-1.31x)
+``plan partition`` 0.931 (4.61x)               0.203-0.322 (1.05-1.32x)
+``plan bsa``       0.961 (4.76x)               0.236-0.309 (1.22-1.26x)
+``decay``          0.934 (4.63x)               0.205-0.288 (1.06-1.18x)
+``vial``           0.944 (4.67x)               0.228-0.297 (1.17-1.21x)
+``lsf``            0.955 (4.73x)               0.205-0.285 (1.06-1.16x)
+=================  ==========================  ==============================
 """
 
 from __future__ import annotations

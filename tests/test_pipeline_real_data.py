@@ -92,3 +92,38 @@ def test_dvk_conserves_energy_and_spreads_hot_lesions(runs: dict[str, dict]) -> 
     assert dvk["kernel"]["source"] == "dpk"  # 1.95 mm voxels: no Lanconelli table
     for name in ldm["metrics"]:
         assert dvk["metrics"][name]["mean_gy"] < ldm["metrics"][name]["mean_gy"]
+
+
+def test_an_activity_rescales_the_named_lesion(tmp_path: Path) -> None:
+    """Issue 9, defect 7: ``--activity-gbq 1 --normalize-to <lesion 1>`` was dropped.
+
+    The image's own calibration (1.35 GBq in the image, 0.122 GBq in lesion 1) gave a
+    55 Gy mean; with 1 GBq in lesion 1 (LDM, liver density) its mean is C x 1 GBq / m,
+    m = its voxels x the voxel volume x 1.03 g/mL (about 450 Gy for its 107 mL).
+    """
+    rois = next((SCAN / "mask").glob("*.dcm"))
+    lesion = "lesion1 liver R lobe"
+    result = run_voxel_dosimetry(
+        SCAN / "image",
+        rois,
+        tmp_path / "out",
+        method="ldm",
+        activity_gbq=1.0,
+        normalize_to=lesion,
+        write_pngs=False,
+    ).to_dict()
+    concentration, voxel_ml = _concentrations_bq_ml()
+    mask_path = (
+        tmp_path / "out" / json.loads((tmp_path / "out" / "vois.json").read_text())["vois"][lesion]
+    )
+    mask = sitk.GetArrayFromImage(sitk.ReadImage(str(mask_path))) > 0
+    mass_kg = mask.sum() * voxel_ml * LIVER_DENSITY_G_ML.value / 1000.0
+    c = ENERGY_EANM_J_PER_GBQ.value
+    assert result["metrics"][lesion]["mean_gy"] == pytest.approx(c * 1.0 / mass_kg, rel=1e-5)
+    calibration = result["activity"]["image_calibration"]
+    own_total_gbq = float(concentration.sum()) * voxel_ml * 1e-9
+    own_lesion_gbq = float(concentration[mask].sum()) * voxel_ml * 1e-9
+    assert calibration["image_activity_gbq"] == pytest.approx(own_total_gbq, rel=1e-5)
+    assert calibration["image_activity_in_voi_gbq"] == pytest.approx(own_lesion_gbq, rel=1e-5)
+    assert calibration["factor"] == pytest.approx(1.0 / own_lesion_gbq, rel=1e-5)
+    assert 1.3 < own_total_gbq < 1.4  # the 1.35 GBq the issue quotes

@@ -383,3 +383,76 @@ def test_second_service_on_the_same_data_leaves_running_jobs_alone(make_settings
             assert row.status == "running" and row.run_token == token
     with TestClient(create_app(slow)):  # the lock goes with the service that held it
         pass
+
+
+def bq_per_ml_study(tmp_path: Path) -> bytes:
+    """12^3 voxels of 4 mm at 1 MBq/mL; the liver (label 1) is the central 8^3 voxels."""
+    concentration = np.full((12, 12, 12), 1.0e6, np.float32)
+    labels = np.zeros((12, 12, 12), np.uint8)
+    labels[2:10, 2:10, 2:10] = 1
+    entries = {}
+    for name, array in (("pet.nii.gz", concentration), ("labels.nii.gz", labels)):
+        image = sitk.GetImageFromArray(array)
+        image.SetSpacing((4.0, 4.0, 4.0))
+        sitk.WriteImage(image, str(tmp_path / name))
+        entries[name] = (tmp_path / name).read_bytes()
+    entries["names.json"] = json.dumps({"1": "liver"}).encode()
+    return make_zip(entries)
+
+
+@pytest.mark.skipif(not pipeline_available(), reason="y90dose.pipeline.run_study_job missing")
+def test_job_activity_rescales_a_bq_per_ml_study(tmp_path: Path, settings: Any) -> None:
+    """Issue 9, defect 7: the job's activity_gbq was dropped for a Bq/mL study.
+
+    Image: 1728 x 0.064 mL x 1 MBq/mL = 0.110592 GBq, 0.032768 GBq in the 512-voxel liver.
+    With 0.1 GBq, LSF 0.05, the liver holds 0.095 GBq (factor 2.899170); glass C = 50
+    J/GBq, liver mass 512 x 0.064 mL x 1.03 g/mL = 33.751 g: 140.74 Gy. Without an
+    activity (and LSF 0) the image's own 1 MBq/mL gives 50 x 1e-3 / 1.03e-3 = 48.54 Gy.
+    """
+    app = create_app(settings)
+    key = add_key(app, "p", "planner")
+    headers = {"X-API-Key": key}
+    with TestClient(app) as client:
+        study = client.post(
+            "/v1/studies", files={"file": ("s.zip", bq_per_ml_study(tmp_path))}, headers=headers
+        )
+        assert study.status_code == 201, study.text
+        body = {
+            "study_id": study.json()["id"],
+            "lsf": 0.05,
+            "product": "glass",
+            "method": "ldm",
+            "options": {"image_units": "bqml"},
+        }
+        assert_problem(
+            client.post(
+                "/v1/dose-jobs",
+                json={**body, "activity_gbq": 0.1, "options": {"lsf": 0.1}},
+                headers=headers,
+            ),
+            422,
+            "options",
+        )
+        scaled = client.post("/v1/dose-jobs", json={**body, "activity_gbq": 0.1}, headers=headers)
+        own = client.post("/v1/dose-jobs", json={**body, "lsf": 0.0}, headers=headers)
+        refused = client.post("/v1/dose-jobs", json=body, headers=headers)  # LSF, no activity
+        done = wait_finished(client, key, scaled.json()["id"])
+        assert done["status"] == "succeeded", done["message"]
+        liver = done["result"]["metrics"]["liver"]
+        assert liver["mean_gy"] == pytest.approx(
+            50.0 * 0.1 * 0.95 / (512 * 0.064 * 1.03 / 1000), rel=1e-5
+        )
+        assert done["result"]["energy_j_per_gbq"] == 50.0
+        calibration = done["result"]["activity"]["image_calibration"]
+        assert calibration["image_activity_gbq"] == pytest.approx(1728 * 0.064e-3, rel=1e-5)
+        assert calibration["image_activity_in_voi_gbq"] == pytest.approx(512 * 0.064e-3, rel=1e-5)
+        assert calibration["factor"] == pytest.approx(0.095 / (512 * 0.064e-3), rel=1e-5)
+        done = wait_finished(client, key, own.json()["id"])
+        assert done["status"] == "succeeded", done["message"]
+        assert done["result"]["metrics"]["liver"]["mean_gy"] == pytest.approx(
+            50.0 * 1e-3 / 1.03e-3, rel=1e-5
+        )
+        assert done["result"]["activity"]["image_calibration"] is None
+        done = wait_finished(client, key, refused.json()["id"])
+        assert done["status"] == "failed"
+        assert done["message"].startswith("lsf: 0.05 is not allowed"), done["message"]

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from y90dose.cli.main import COMMANDS
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import quiet_library_warnings
-from y90dose.pipeline.compare import ComparisonResult, compare_runs
+
+if TYPE_CHECKING:  # the pipeline (SimpleITK, scipy) is imported only when the command runs
+    from y90dose.pipeline.compare import ComparisonResult
 
 
 def register(subparsers: Any) -> None:
     """Add ``compare``."""
-    text = (
-        "planned (MAA) vs delivered (post-treatment) dose: per-VOI mean dose and D70 of two "
-        "`y90dose voxel` output folders of the same patient"
-    )
+    text = COMMANDS["compare"]
     parser = subparsers.add_parser("compare", help=text, description=text)
     parser.add_argument(
         "--planned",
@@ -38,6 +38,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> CommandOutput:
     """Compare the two runs."""
+    from y90dose.pipeline.compare import compare_runs
+
     with quiet_library_warnings():
         result = compare_runs(args.planned, args.delivered, transform_path=args.transform)
     return CommandOutput(data=result.to_dict(), human=compare_text(result))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import add_model_options, model_from_args, option_error
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.decay import DecayInput, decay
@@ -15,9 +16,7 @@ RENAMES = {"from_time": "from", "to_time": "to"}
 
 def register(subparsers: Any) -> None:
     """Add ``decay``."""
-    parser = subparsers.add_parser(
-        "decay", help="decay an activity between two time-zone-aware instants (ISO 8601)"
-    )
+    parser = subparsers.add_parser("decay", help=COMMANDS["decay"])
     add_model_options(parser, DecayInput, renames=RENAMES)
     add_json_flag(parser)
     parser.set_defaults(handler=run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import ModelTable, add_model_group, compute_from_args
 from y90dose.cli.output import CommandOutput
 from y90dose.cli.plan import result_output
@@ -23,7 +24,7 @@ MODELS: ModelTable = {
 
 def register(subparsers: Any) -> None:
     """Add ``dose`` and its model subcommands."""
-    add_model_group(subparsers, "dose", "doses from an activity (mird, partition)", MODELS, run)
+    add_model_group(subparsers, "dose", COMMANDS["dose"], MODELS, run)
 
 
 def run(args: argparse.Namespace) -> CommandOutput:

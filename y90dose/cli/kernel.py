@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.main import COMMANDS
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.errors import InputError
 from y90dose.voxel.kernels import KernelSource, Tissue, voxel_kernel
@@ -16,7 +17,7 @@ def register(subparsers: Any) -> None:
     """Add ``kernel``."""
     parser = subparsers.add_parser(
         "kernel",
-        help="Y-90 voxel S values (mGy per MBq s) for a voxel size",
+        help=COMMANDS["kernel"],
         description="Voxel S values of Y-90: Lanconelli 2012 at its tabulated sizes (3, 4.8, "
         "6 mm soft tissue; 4.8 mm bone), else the Graves 2019 point kernel integrated over "
         "the voxels. Prints one octant: S at offsets (i, j, k) >= 0 from the source voxel.",

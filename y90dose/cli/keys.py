@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from y90dose.cli.main import COMMANDS
 from y90dose.cli.output import CommandOutput, add_json_flag
 
 ROLES = ("viewer", "planner", "approver")
@@ -122,7 +123,7 @@ def register(subparsers: Any) -> None:
     """Add ``keys`` with its ``create``, ``list`` and ``revoke`` subcommands."""
     parser = subparsers.add_parser(
         "keys",
-        help="manage the planning service's API keys",
+        help=COMMANDS["keys"],
         description="Create, list and revoke API keys of the planning service.",
     )
     actions = parser.add_subparsers(dest="keys_action", metavar="ACTION")

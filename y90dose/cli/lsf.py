@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import add_model_options, model_from_args
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.lung import LsfInput, lsf_from_counts
@@ -12,9 +13,7 @@ from y90dose.lung import LsfInput, lsf_from_counts
 
 def register(subparsers: Any) -> None:
     """Add ``lsf``."""
-    parser = subparsers.add_parser(
-        "lsf", help="lung shunt fraction from planar MAA counts (geometric means)"
-    )
+    parser = subparsers.add_parser("lsf", help=COMMANDS["lsf"])
     add_model_options(parser, LsfInput)
     add_json_flag(parser)
     parser.set_defaults(handler=run)

@@ -1,10 +1,14 @@
 """Entry point of the ``y90dose`` command.
 
 Each subcommand lives in its own module of this package and exposes
-``register(subparsers) -> None``; the parser it adds sets ``handler`` to a function
-``(args) -> CommandOutput``. This module owns the only translation of domain errors
-into exit codes: a bad input prints one line naming the option and exits 2; nothing
-prints a traceback unless ``Y90DOSE_DEBUG=1``.
+``register(subparsers) -> None``; the parser it adds (help: ``COMMANDS[name]``) sets
+``handler`` to a function ``(args) -> CommandOutput``. This module owns the only
+translation of domain errors into exit codes: a bad input prints one line naming the
+option and exits 2; nothing prints a traceback unless ``Y90DOSE_DEBUG=1``.
+
+Start-up: only the module of the command being run is imported (``y90dose plan mird``
+never imports the imaging pipeline, SimpleITK, scipy or matplotlib); the other commands
+are listed by name and summary. ``benchmarks/bench_startup.py`` measures it.
 """
 
 from __future__ import annotations
@@ -19,20 +23,23 @@ from typing import Any
 from y90dose.cli.output import CommandOutput, emit
 from y90dose.errors import InputError, Y90DoseError
 
-# One line per subcommand module (``y90dose/cli/<name>.py``), in help order.
-COMMANDS: tuple[str, ...] = (
-    "plan",
-    "dose",
-    "lsf",
-    "decay",
-    "vial",
-    "serve",
-    "keys",
-    "kernel",
-    "voxel",
-    "compare",
-    "validate",
-)
+COMMANDS: dict[str, str] = {
+    "plan": "activity for a prescription (mird, partition, bsa; from-images: partition "
+    "from MAA SPECT/CT VOIs)",
+    "dose": "doses from an activity (mird, partition)",
+    "lsf": "lung shunt fraction from planar MAA counts (geometric means)",
+    "decay": "decay an activity between two time-zone-aware instants (ISO 8601)",
+    "vial": "choose the vial that gives an activity at a treatment instant",
+    "serve": "run the planning service (HTTP API)",
+    "keys": "manage the planning service's API keys",
+    "kernel": "Y-90 voxel S values (mGy per MBq s) for a voxel size",
+    "voxel": "voxel dosimetry: absorbed dose to complete decay (Gy) from a Y-90 SPECT/PET or "
+    "a Tc-99m MAA SPECT (--predictive), per-VOI metrics, DVHs, RT Dose and NIfTI maps",
+    "compare": "planned (MAA) vs delivered (post-treatment) dose: per-VOI mean dose and D70 "
+    "of two `y90dose voxel` output folders of the same patient",
+    "validate": "run the validation suite (phantoms, kernels, Monte Carlo, planning cases)",
+}
+"""Subcommand module (``y90dose/cli/<name>.py``) -> its one-line help, in help order."""
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -82,8 +89,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every registered subcommand."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser: every command's options, or, given ``argv``, only its command's.
+
+    With ``argv`` the command it names (its first word) is the only module imported; the
+    others are listed by name and summary, so that ``y90dose --help`` and ``y90dose plan
+    mird`` import nothing they do not use.
+    """
+    chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     parser = _Parser(
         prog="y90dose",
         description="Y-90 radioembolization dosimetry. Every quantity carries its unit "
@@ -91,9 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    for name in COMMANDS:
-        module = importlib.import_module(f"y90dose.cli.{name}")
-        module.register(subparsers)
+    for name, summary in COMMANDS.items():
+        if chosen is None or name == chosen:
+            importlib.import_module(f"y90dose.cli.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary, add_help=False)
     return parser
 
 
@@ -121,7 +136,8 @@ def command_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     debug = os.environ.get("Y90DOSE_DEBUG") == "1"
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import ModelTable, add_model_group, compute_from_args
 from y90dose.cli.output import CommandOutput
 from y90dose.cli.plan_from_images import register_from_images
@@ -40,8 +41,7 @@ def register(subparsers: Any) -> None:
     group = add_model_group(
         subparsers,
         "plan",
-        "activity for a prescription (mird, partition, bsa; from-images: partition from "
-        "MAA SPECT/CT VOIs)",
+        COMMANDS["plan"],
         MODELS,
         run,
     )

@@ -11,14 +11,16 @@ Wiring: ``y90dose/cli/plan.py`` calls :func:`register_from_images` once, after a
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
 from y90dose.cli.render import plan_text
 from y90dose.findings import has_block
 from y90dose.models.common import PlanResult
-from y90dose.pipeline.from_images import FromImagesResult, plan_from_images
+
+if TYPE_CHECKING:  # the pipeline (SimpleITK, scipy) is imported only when the command runs
+    from y90dose.pipeline.from_images import FromImagesResult
 
 HELP = (
     "partition plan from images: TN ratios and volumes (and, with --lung-roi, the LSF) "
@@ -128,6 +130,8 @@ def run(args: argparse.Namespace) -> CommandOutput:
 
 
 def _run(args: argparse.Namespace) -> CommandOutput:
+    from y90dose.pipeline.from_images import plan_from_images
+
     progress = TerminalProgress()
     try:
         result = plan_from_images(

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from y90dose.cli.keys import add_data_dir, service_settings
+from y90dose.cli.main import COMMANDS
 from y90dose.cli.output import CommandOutput
 from y90dose.errors import InputError
 
@@ -87,7 +88,7 @@ def register(subparsers: Any) -> None:
     """Add ``serve``."""
     parser = subparsers.add_parser(
         "serve",
-        help="run the planning service (HTTP API)",
+        help=COMMANDS["serve"],
         description="Run the planning service with uvicorn. Settings come from Y90DOSE_* "
         "environment variables (Y90DOSE_DATA_DIR, Y90DOSE_DATABASE_URL, ...) and the options.",
     )

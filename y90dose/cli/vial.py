@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import add_model_options, model_from_args
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.render import findings_text
@@ -15,9 +16,7 @@ EXCLUDE = ("convention",)
 
 def register(subparsers: Any) -> None:
     """Add ``vial``."""
-    parser = subparsers.add_parser(
-        "vial", help="choose the vial that gives an activity at a treatment instant"
-    )
+    parser = subparsers.add_parser("vial", help=COMMANDS["vial"])
     add_model_options(parser, VialInput, exclude=EXCLUDE)
     add_json_flag(parser)
     parser.set_defaults(handler=run)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.main import COMMANDS
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
+from y90dose.constants import ENERGY_EANM_J_PER_GBQ
+from y90dose.devices import Product, default_energy_j_per_gbq
 from y90dose.dvh import DEFAULT_V_THRESHOLDS_GY
 from y90dose.pipeline.run import VoxelRunResult, run_voxel_dosimetry
 from y90dose.segmentectomy import verification_text
@@ -18,10 +21,7 @@ MEAN_DIFFERENCE = 0.01
 
 def register(subparsers: Any) -> None:
     """Add ``voxel``."""
-    text = (
-        "voxel dosimetry: absorbed dose to complete decay (Gy) from a Y-90 SPECT/PET or "
-        "a Tc-99m MAA SPECT (--predictive), per-VOI metrics, DVHs, RT Dose and NIfTI maps"
-    )
+    text = COMMANDS["voxel"]
     parser = subparsers.add_parser("voxel", help=text, description=text)
     parser.add_argument(
         "--spect",
@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
         "--activity-gbq",
         type=float,
         metavar="GBQ",
-        help="administered activity (GBq, <= 100); not needed for an image in Bq/mL",
+        help="administered activity (GBq, <= 100); an image in Bq/mL is rescaled to it "
+        "(its own calibration is reported), or used at its own calibration without it",
     )
     parser.add_argument(
         "--lsf", type=float, default=0.0, help="lung shunt fraction 0..1 (default 0)"
@@ -59,9 +60,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--normalize-to",
-        default="liver",
         metavar="VOI",
-        help="VOI that holds activity x (1 - LSF) x (1 - residual) (default liver)",
+        help="VOI that holds activity x (1 - LSF) x (1 - residual) (default liver); "
+        "needs --activity-gbq",
     )
     parser.add_argument(
         "--method",
@@ -71,10 +72,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--kernel",
-        default="auto",
         choices=("auto", "dpk", "lanconelli"),
-        help="DVK kernel: auto (Lanconelli 2012 at tabulated voxel sizes, "
-        "else integrated Graves 2019 DPK), dpk or lanconelli",
+        help="DVK kernel: auto (default; Lanconelli 2012 at tabulated voxel sizes, "
+        "else integrated Graves 2019 DPK), dpk or lanconelli; not with --method ldm",
     )
     parser.add_argument(
         "--image-units",
@@ -86,16 +86,19 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="the image is a Tc-99m MAA SPECT and --activity-gbq the planned activity",
     )
+    defaults = ", ".join(f"{p.value} {default_energy_j_per_gbq(p).value:g}" for p in Product)
     parser.add_argument(
         "--product",
-        choices=("glass", "resin"),
-        help="take the product's energy constant (glass 50, resin 49.38 J/GBq; default EANM 49.67)",
+        choices=[p.value for p in Product],
+        help=f"take the product's energy constant ({defaults} J/GBq; default EANM "
+        f"{ENERGY_EANM_J_PER_GBQ.value:g})",
     )
     parser.add_argument(
         "--energy-j-per-gbq",
         type=float,
         metavar="J",
-        help="energy absorbed per GBq decayed (J/GBq)",
+        help="energy absorbed per GBq decayed (J/GBq); overrides the --product's (the "
+        "report says by how much)",
     )
     parser.add_argument(
         "--density",
@@ -104,7 +107,9 @@ def register(subparsers: Any) -> None:
         "density 1.03 g/mL everywhere",
     )
     parser.add_argument(
-        "--hu-density-curve", metavar="CSV", help="the scanner's HU,density_g_ml calibration (CSV)"
+        "--hu-density-curve",
+        metavar="CSV",
+        help="the scanner's HU,density_g_ml calibration (CSV); with CT densities only",
     )
     parser.add_argument(
         "--liver-roi",
@@ -215,6 +220,7 @@ def voxel_text(result: VoxelRunResult) -> str:
     lines = [
         f"{result.dose_quantity}; method {result.method.upper()}{kernel_text}",
         f"C = {result.energy_j_per_gbq:g} J/GBq ({result.energy_source})",
+        *([f"note: {result.energy_note}"] if result.energy_note else []),
         f"activity: {result.activity['description']}",
         *(
             [f"decay: {result.activity['decay_correction']['description']}"]

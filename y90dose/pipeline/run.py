@@ -56,7 +56,15 @@ class VoxelRunResult(BaseModel):
     kernel: dict[str, Any] | None = Field(description="kernel source and scaling (DVK)")
     energy_j_per_gbq: float
     energy_source: str
-    activity: dict[str, Any] = Field(description="how voxel values became activity")
+    energy_note: str = Field(
+        default="",
+        description="the constant C used compared with the product's default (or, with no "
+        "product, with each product's)",
+    )
+    activity: dict[str, Any] = Field(
+        description="how voxel values became activity; for a Bq/mL image rescaled to a "
+        "given activity, image_calibration holds the image's own activity and the factor"
+    )
     density: dict[str, Any]
     energy_balance: dict[str, float]
     dose_grid: dict[str, Any]
@@ -91,6 +99,7 @@ def summarise(
     activity["image_units"] = computation.spect.units
     activity["quantitative_image"] = computation.inputs["image_units"] == "BQML"
     activity["decay_correction"] = computation.decay_correction
+    activity["image_calibration"] = computation.image_calibration
     dose = computation.dose
     return VoxelRunResult(
         software=f"y90dose {y90dose.__version__}",
@@ -100,6 +109,7 @@ def summarise(
         kernel=dose.kernel,
         energy_j_per_gbq=computation.energy_j_per_gbq,
         energy_source=computation.energy_source,
+        energy_note=computation.energy_note or "",
         activity=activity,
         density=computation.density_info,
         energy_balance={
@@ -141,9 +151,9 @@ def run_voxel_dosimetry(
     activity_gbq: float | None = None,
     lsf: float = 0.0,
     residual: float = 0.0,
-    normalize_to: str = "liver",
+    normalize_to: str | None = None,
     method: str = "dvk",
-    kernel: str = "auto",
+    kernel: str | None = None,
     progress: ProgressFn | None = None,
     output_dir: str | Path | None = None,
     overwrite: bool = False,
@@ -403,7 +413,13 @@ def run_study_job(
     (``ct_path``, ``hu_density_curve``) are refused: a job reads only its study folder.
     """
     top = dict(params)
-    merged = {**dict(top.pop("options", None) or {}), **top}  # the job's own fields win
+    options = dict(top.pop("options", None) or {})
+    twice = sorted(set(options) & set(top))
+    if twice:
+        raise InputError(
+            "options", twice, "each option once: these are fields of the job, not options"
+        )
+    merged = {**options, **{k: v for k, v in top.items() if v is not None}}
     allowed = sorted(
         name for name in (*_DIRECT_NAMES, *_OPTION_NAMES) if name not in _NOT_FROM_SERVICE
     )

@@ -6,11 +6,17 @@ Steps (each reported through ``progress(fraction, stage)``):
    given, and the VOIs, rasterised or resampled onto the emission image's grid, which is
    the dose grid. ``normal_liver`` (liver minus the tumours) and ``tumors`` (their union)
    are added when a liver and at least one tumour are present.
-2. Activity per voxel (:mod:`y90dose.voxel.activity`): an image in Bq/mL (DICOM Units
-   BQML, or ``image_units="bqml"``) is used as is; an image in counts is scaled so that the
-   normalisation VOI (default ``liver``) holds A x (1 - LSF) x (1 - R), or, with
+2. Activity per voxel (:mod:`y90dose.voxel.activity`): an image in counts is scaled so
+   that the normalisation VOI (default ``liver``) holds A x (1 - LSF) x (1 - R), or, with
    ``predictive=True``, the planned activity distributed by the MAA image (its values are
-   relative even in Bq/mL: Tc-99m becquerels say nothing about the Y-90 activity).
+   relative even in Bq/mL: Tc-99m becquerels say nothing about the Y-90 activity). An
+   image in Bq/mL (DICOM Units BQML, or ``image_units="bqml"``) is used at its own
+   calibration when no activity is given; given an activity, it is rescaled the same way
+   (the VOI holds A x (1 - LSF) x (1 - R)) and the result reports the image's own
+   activity and the factor applied. An option given is used or refused, never dropped:
+   ``normalize_to``, ``lsf`` and ``residual`` without an activity on a Bq/mL image,
+   ``kernel`` with ``method="ldm"`` and ``hu_density_curve`` without CT densities are
+   refused.
 3. Density per dose voxel: the CT's mean density in each voxel
    (:mod:`y90dose.pipeline.ct_density`) with ``density="ct"`` (default when a CT is
    given), else the liver density everywhere.
@@ -21,8 +27,9 @@ Steps (each reported through ``progress(fraction, stage)``):
    parameters in tumour VOIs and the normal-liver ones in liver VOIs.
 
 The energy constant C is the caller's (``energy_j_per_gbq``), else the product's
-(glass 50, resin 49.38 J/GBq) when ``product`` is given, else the EANM 2022 value
-49.67 J/GBq; the one used and its source are in the result.
+(``y90dose.devices.default_energy_j_per_gbq``) when ``product`` is given, else the EANM
+2022 value 49.67 J/GBq; the one used, its source, and how it differs from each
+product's default are in the result (``energy_note``).
 """
 
 from __future__ import annotations
@@ -75,6 +82,7 @@ from y90dose.pipeline.progress import ProgressFn, Stages
 from y90dose.radiobiology import check_alpha_per_gy
 from y90dose.voxel.activity import (
     ActivityMap,
+    ActivityMethod,
     activity_from_concentration,
     activity_from_counts,
     activity_predictive_from_maa,
@@ -93,9 +101,11 @@ DVH_MAX_POINTS = 10_000
 DVH_BIN_WIDTH_GY = 1.0
 DEFAULT_LIVER_ROI = "liver"
 """The whole-liver VOI when none is named (optional: without it, no normal-liver VOI)."""
+DEFAULT_NORMALIZE_TO = "liver"
+"""The VOI that holds A x (1 - LSF) x (1 - R) when ``normalize_to`` is not given."""
 QUANTITATIVE_MISMATCH = 0.2
-"""A Bq/mL image whose activity in the normalisation VOI differs from A x (1 - LSF) x
-(1 - R) by more than this fraction is flagged (it is still used as it is)."""
+"""A Bq/mL image whose own activity in the normalisation VOI differs from A x (1 - LSF) x
+(1 - R) by more than this fraction is flagged (it is rescaled to the given activity)."""
 
 LUNG_KERNEL_STATEMENT = (
     "A soft-tissue dose kernel (and local deposition with soft-tissue transport) is "
@@ -146,6 +156,8 @@ class VoxelComputation:
     inputs: dict[str, Any]
     warnings: tuple[str, ...] = field(default_factory=tuple)
     decay_correction: dict[str, Any] | None = None
+    image_calibration: dict[str, Any] | None = None
+    energy_note: str | None = None
 
     @property
     def spacing_zyx_mm(self) -> tuple[float, float, float]:
@@ -174,24 +186,49 @@ def _check_fraction(name: str, value: float) -> float:
     return number
 
 
-def _energy(energy_j_per_gbq: float | None, product: Product | str | None) -> tuple[float, str]:
+def _energy(
+    energy_j_per_gbq: float | None, product: Product | str | None
+) -> tuple[float, str, str]:
+    """C, its source, and a note on how it compares with the products' defaults."""
+    chosen: Product | None = None
+    if product is not None:
+        try:
+            chosen = Product(product)
+        except ValueError:
+            raise InputError("product", product, "one of 'glass', 'resin'") from None
+    defaults = {p: default_energy_j_per_gbq(p).value for p in Product}
     if energy_j_per_gbq is not None:
         value = float(energy_j_per_gbq) if _number(energy_j_per_gbq) else math.nan
         if not 45.0 <= value <= 55.0:
             raise InputError(
                 "energy_j_per_gbq", energy_j_per_gbq, "a number 45-55 J/GBq (e.g. 49.67)"
             )
-        return value, "given by the caller"
-    if product is not None:
-        try:
-            constant = default_energy_j_per_gbq(Product(product))
-        except ValueError:
-            raise InputError("product", product, "one of 'glass', 'resin'") from None
-        return constant.value, f"{constant.name}: {constant.source}"
-    return (
-        ENERGY_EANM_J_PER_GBQ.value,
-        f"{ENERGY_EANM_J_PER_GBQ.name}: {ENERGY_EANM_J_PER_GBQ.source}",
-    )
+        source = "given by the caller (energy_j_per_gbq)"
+    elif chosen is not None:
+        constant = default_energy_j_per_gbq(chosen)
+        value, source = constant.value, f"{constant.name}: {constant.source}"
+    else:
+        value = ENERGY_EANM_J_PER_GBQ.value
+        source = f"{ENERGY_EANM_J_PER_GBQ.name}: {ENERGY_EANM_J_PER_GBQ.source}"
+    compared = [chosen] if chosen is not None else list(Product)
+    differences = [
+        f"{p.value} {defaults[p]:g} J/GBq ({100 * (value / defaults[p] - 1):+.2f} % dose)"
+        for p in compared
+        if defaults[p] != value
+    ]
+    if chosen is not None and not differences:
+        note = f"the {chosen.value} product's default C ({value:g} J/GBq)"
+    elif chosen is not None:
+        note = (
+            f"C = {value:g} J/GBq given overrides the {chosen.value} product's default: "
+            f"this dose differs from one at {differences[0]}"
+        )
+    else:
+        note = (
+            f"no product given: C = {value:g} J/GBq; a plan for a product uses its own "
+            f"default, from which this dose differs: {'; '.join(differences) or 'none'}"
+        )
+    return value, source, note
 
 
 def _radiobiology(
@@ -204,6 +241,92 @@ def _radiobiology(
     return None
 
 
+def _refuse_unused_scaling(
+    activity_gbq: float | None, normalize_to: str | None, lsf: float, residual: float
+) -> None:
+    """A Bq/mL image without an activity keeps its own calibration: scaling options given
+    with it would have no effect, so they are refused rather than dropped."""
+    if activity_gbq is not None:
+        return
+    given = {"normalize_to": normalize_to, "lsf": lsf or None, "residual": residual or None}
+    for name, value in given.items():
+        if value is not None:
+            raise InputError(
+                name,
+                value,
+                "no value without an administered activity: the emission image is in "
+                "Bq/mL, so without an activity it is used at its own calibration and "
+                "nothing is rescaled (give the activity, or leave this option out)",
+            )
+
+
+def rescale_to_activity(
+    own: ActivityMap,
+    mask: npt.NDArray[np.bool_],
+    *,
+    mask_name: str,
+    activity_gbq: float,
+    lsf: float,
+    residual: float,
+) -> tuple[ActivityMap, dict[str, Any]]:
+    """A Bq/mL image's activity map rescaled so that ``mask`` holds A x (1 - LSF) x (1 - R).
+
+    The image's distribution is kept; its absolute calibration is replaced by the given
+    activity, as for an image in counts (physics.md 4.1).
+
+    Returns
+    -------
+    tuple
+        The rescaled map and the calibration record: the image's own activity (in the
+        image and in the VOI), the activity the VOI was given, and the factor applied.
+
+    Raises
+    ------
+    InputError
+        (``normalize_to``) if the image holds no activity in the VOI.
+    """
+    own_in_mask = own.activity_in_mask_gbq
+    if own_in_mask <= 0.0:
+        raise InputError(
+            "normalize_to",
+            mask_name,
+            "a VOI that holds activity in the image (the Bq/mL image holds 0 GBq in it)",
+        )
+    target = activity_gbq * (1.0 - lsf) * (1.0 - residual)
+    factor = target / own_in_mask
+    values = own.activity_gbq * factor
+    in_mask = float(values[mask].sum())
+    outside = float(values.sum()) - in_mask
+    description = (
+        f"image in Bq/mL rescaled so that '{mask_name}' holds {target:.4g} GBq = "
+        f"{activity_gbq:.4g} GBq administered x (1 - LSF {lsf:.4g}) x (1 - residual "
+        f"{residual:.4g}): the image's own calibration gives {own_in_mask:.4g} GBq there "
+        f"({own.total_activity_gbq:.4g} GBq in the image), factor {factor:.6g} applied; "
+        f"{outside:.4g} GBq outside the VOI"
+    )
+    calibration = {
+        "image_activity_gbq": own.total_activity_gbq,
+        "image_activity_in_voi_gbq": own_in_mask,
+        "voi": mask_name,
+        "given_activity_gbq": activity_gbq,
+        "target_in_voi_gbq": target,
+        "factor": factor,
+    }
+    rescaled = ActivityMap(
+        activity_gbq=values,
+        spacing_mm=own.spacing_mm,
+        method=ActivityMethod.CONCENTRATION_RESCALED,
+        scale_factor=own.scale_factor * factor,
+        mask_name=mask_name,
+        counts_in_mask=None,
+        target_activity_gbq=target,
+        activity_in_mask_gbq=in_mask,
+        activity_outside_mask_gbq=outside,
+        description=description,
+    )
+    return rescaled, calibration
+
+
 def _activity(
     spect: Image,
     vois: Vois,
@@ -212,9 +335,9 @@ def _activity(
     activity_gbq: float | None,
     lsf: float,
     residual: float,
-    normalize_to: str,
+    normalize_to: str | None,
     predictive: bool,
-) -> ActivityMap:
+) -> tuple[ActivityMap, dict[str, Any] | None]:
     values = spect.array
     if not np.all(np.isfinite(values)):
         raise ImageError(
@@ -227,16 +350,25 @@ def _activity(
             f"voxel(s) have negative values (minimum {float(values.min()):.4g}); an activity "
             "image must be >= 0 (reconstruct without negative values, e.g. OSEM)"
         )
+    voi = normalize_to or DEFAULT_NORMALIZE_TO
     # A predictive run scales the MAA image's distribution to the planned Y-90 activity even
     # when the image is in Bq/mL: those are Tc-99m becquerels, not the Y-90 activity.
     if is_quantitative(spect) and not predictive:
-        mask = vois.get(normalize_to)
+        _refuse_unused_scaling(activity_gbq, normalize_to, lsf, residual)
+        if activity_gbq is not None and voi not in vois:
+            raise InputError("normalize_to", voi, f"one of the VOIs: {sorted(vois)}")
+        mask = vois.get(voi)
         factor, _ = decay_to_implant(spect)
-        return activity_from_concentration(
+        own = activity_from_concentration(
             values * factor if factor != 1.0 else values,
             spacing_mm=spacing_zyx,
             mask=mask,
-            mask_name=normalize_to if mask is not None else None,
+            mask_name=voi if mask is not None else None,
+        )
+        if activity_gbq is None or mask is None:
+            return own, None
+        return rescale_to_activity(
+            own, mask, mask_name=voi, activity_gbq=activity_gbq, lsf=lsf, residual=residual
         )
     if activity_gbq is None:
         raise InputError(
@@ -245,27 +377,27 @@ def _activity(
             "an activity > 0 GBq: the emission image is in counts (not Bq/mL), so it is "
             "scaled to the administered (or planned) activity",
         )
-    if normalize_to not in vois:
-        raise InputError("normalize_to", normalize_to, f"one of the VOIs: {sorted(vois)}")
+    if voi not in vois:
+        raise InputError("normalize_to", voi, f"one of the VOIs: {sorted(vois)}")
     if predictive:
         return activity_predictive_from_maa(
             values,
             spacing_mm=spacing_zyx,
-            mask=vois[normalize_to],
+            mask=vois[voi],
             planned_activity_gbq=activity_gbq,
             lung_shunt_fraction=lsf,
             residual_fraction=residual,
-            mask_name=normalize_to,
-        )
+            mask_name=voi,
+        ), None
     return activity_from_counts(
         values,
         spacing_mm=spacing_zyx,
-        mask=vois[normalize_to],
+        mask=vois[voi],
         administered_activity_gbq=activity_gbq,
         lung_shunt_fraction=lsf,
         residual_fraction=residual,
-        mask_name=normalize_to,
-    )
+        mask_name=voi,
+    ), None
 
 
 def _dicom_datetime(date: Any, time_text: Any) -> datetime | None:
@@ -382,9 +514,9 @@ def compute_voxel_dose(
     activity_gbq: float | None = None,
     lsf: float = 0.0,
     residual: float = 0.0,
-    normalize_to: str = "liver",
+    normalize_to: str | None = None,
     method: DoseMethod | str = DoseMethod.DVK,
-    kernel: KernelSource | str = KernelSource.AUTO,
+    kernel: KernelSource | str | None = None,
     image_units: str | None = None,
     predictive: bool = False,
     product: Product | str | None = None,
@@ -416,12 +548,14 @@ def compute_voxel_dose(
     lsf, residual
         Lung shunt and residual fractions (0 <= f < 1) that did not reach the liver.
     normalize_to
-        VOI that holds A x (1 - LSF) x (1 - R) (default ``liver``).
+        VOI that holds A x (1 - LSF) x (1 - R) (default ``liver``). With a Bq/mL image it
+        needs ``activity_gbq`` (the image is then rescaled to it); ``lsf`` and
+        ``residual`` likewise.
     method
         ``"dvk"`` (default) or ``"ldm"``.
     kernel
-        ``"auto"`` (Lanconelli 2012 at tabulated voxel sizes, else integrated Graves DPK),
-        ``"dpk"`` or ``"lanconelli"``.
+        ``"auto"`` (default; Lanconelli 2012 at tabulated voxel sizes, else integrated
+        Graves DPK), ``"dpk"`` or ``"lanconelli"``; ``method="dvk"`` only.
     image_units
         ``"counts"`` or ``"bqml"``: overrides the image's own units.
     predictive
@@ -433,6 +567,7 @@ def compute_voxel_dose(
         ``"ct"`` (default with a CT) or ``"uniform"`` (liver density 1.03 g/mL).
     hu_density_curve
         A scanner's HU -> density calibration (curve or CSV path); default curve otherwise.
+        Only with CT densities.
     liver_roi, tumor_rois
         Names of the liver and tumour VOIs; a name given must be a VOI of the file. The
         liver defaults to ``liver`` when there is one (else no normal-liver VOI), the
@@ -468,9 +603,13 @@ def compute_voxel_dose(
     except ValueError:
         raise InputError("method", method, "one of 'dvk', 'ldm'") from None
     try:
-        kernel_source = KernelSource(kernel)
+        kernel_source = KernelSource(kernel if kernel is not None else KernelSource.AUTO)
     except ValueError:
         raise InputError("kernel", kernel, "one of 'auto', 'dpk', 'lanconelli'") from None
+    if kernel is not None and dose_method is DoseMethod.LDM:
+        raise InputError(
+            "kernel", kernel, "no kernel with method 'ldm' (local deposition uses none)"
+        )
     if eud_alpha_per_gy is not None:
         eud_alpha_per_gy = check_alpha_per_gy("eud_alpha_per_gy", eud_alpha_per_gy)
     thresholds = list(v_thresholds_gy)
@@ -478,7 +617,7 @@ def compute_voxel_dose(
         _positive_number(t) or (_number(t) and float(t) == 0) for t in thresholds
     ):
         raise InputError("v_thresholds_gy", thresholds, "one or more doses >= 0 Gy")
-    constant, constant_source = _energy(energy_j_per_gbq, product)
+    constant, constant_source, energy_note = _energy(energy_j_per_gbq, product)
     curve = DEFAULT_HU_DENSITY_CURVE
     if isinstance(hu_density_curve, HuDensityCurve):
         curve = hu_density_curve
@@ -507,6 +646,13 @@ def compute_voxel_dose(
         raise InputError("density", density, "one of 'ct', 'uniform'") from None
     if density_mode is DensitySource.CT and ct is None:
         raise InputError("density", "ct", "'uniform' when no --ct is given")
+    if hu_density_curve is not None and density_mode is not DensitySource.CT:
+        raise InputError(
+            "hu_density_curve",
+            str(hu_density_curve) if not isinstance(hu_density_curve, HuDensityCurve) else "curve",
+            "no curve when the densities are uniform (it converts the CT's HU: give a CT "
+            "and density 'ct')",
+        )
 
     stages.report(0.15, "reading the VOIs")
     vois, voi_source = read_vois(
@@ -554,7 +700,7 @@ def compute_voxel_dose(
             )
 
     stages.report(0.35, "activity per voxel")
-    activity = _activity(
+    activity, calibration = _activity(
         spect,
         vois,
         spacing_zyx,
@@ -573,22 +719,18 @@ def compute_voxel_dose(
         )
     if is_quantitative(spect) and not predictive:
         _, decay_info = decay_to_implant(spect)
-        if decay_info.get("warning"):
+        if decay_info.get("warning") and calibration is None:
             warnings.append(str(decay_info["description"]))
-        if activity_gbq is not None and activity.mask_name is not None:
-            expected = float(activity_gbq) * (1.0 - lsf) * (1.0 - residual)
-            ratio = activity.activity_in_mask_gbq / expected
-            decay_info["activity_check"] = {
-                "expected_in_mask_gbq": expected,
-                "image_in_mask_gbq": activity.activity_in_mask_gbq,
-                "ratio": ratio,
-            }
+        if calibration is not None:
+            ratio = 1.0 / calibration["factor"]  # the image's own activity / the given one
             if abs(ratio - 1.0) > QUANTITATIVE_MISMATCH:
                 warnings.append(
-                    f"the Bq/mL image holds {activity.activity_in_mask_gbq:.4g} GBq in "
-                    f"{activity.mask_name!r}, {100 * (ratio - 1):+.0f} % from the "
-                    f"{expected:.4g} GBq expected from --activity-gbq, --lsf and --residual "
-                    "(the image is used as it is)"
+                    f"the Bq/mL image's own calibration gives "
+                    f"{calibration['image_activity_in_voi_gbq']:.4g} GBq in "
+                    f"{calibration['voi']!r}, {100 * (ratio - 1):+.0f} % from the "
+                    f"{calibration['target_in_voi_gbq']:.4g} GBq of the given activity, LSF "
+                    f"and residual; the image was rescaled to the given activity (factor "
+                    f"{calibration['factor']:.4g})"
                 )
     elif predictive and lsf == 0.0:
         warnings.append(
@@ -674,9 +816,9 @@ def compute_voxel_dose(
         "activity_gbq": activity_gbq,
         "lsf": lsf,
         "residual": residual,
-        "normalize_to": normalize_to,
+        "normalize_to": activity.mask_name if activity.target_activity_gbq else normalize_to,
         "method": dose_method.value,
-        "kernel": kernel_source.value,
+        "kernel": kernel_source.value if dose_method is DoseMethod.DVK else None,
         "image_units": spect.units,
         "predictive": predictive,
         "product": None if product is None else Product(product).value,
@@ -705,6 +847,8 @@ def compute_voxel_dose(
         inputs=inputs,
         warnings=tuple(dict.fromkeys(warnings)),
         decay_correction=decay_info,
+        image_calibration=calibration,
+        energy_note=energy_note,
     )
 
 

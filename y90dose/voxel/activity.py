@@ -46,6 +46,8 @@ class ActivityMethod(StrEnum):
 
     COUNTS_SCALED = "counts_scaled"
     CONCENTRATION = "concentration_bq_ml"
+    CONCENTRATION_RESCALED = "concentration_rescaled"
+    """A Bq/mL image rescaled so that a mask holds a given activity (its shape kept)."""
     PREDICTIVE_MAA = "predictive_maa"
 
 

@@ -37,10 +37,11 @@ DEFAULT_MAX_VOXELS = 300_000_000
 
 Sized for real studies: a 512 x 512 x 1000 CT (chest to pelvis at 0.6-1 mm,
 262,144,000 voxels) passes with 14 % to spare; SPECT (128^3 = 2.1 M) and PET
-(200-440^2 x up to 700 slices, <= 136 M) are far below. What it bounds: a dose job
-peaks at about 27 bytes per voxel of its emission image, about 8 GB at this limit
-(measured by ``benchmarks/bench_voxel_memory.py``, see docs/service.md "Upload and
-image limits"); a site with less memory lowers it."""
+(200-440^2 x up to 700 slices, <= 136 M) are far below. What it bounds: a voxel run
+(a dose job) peaks at about 57 bytes per voxel of its emission image plus about 200 MB
+(``benchmarks/bench_voxel_memory.py``, 64^3 to 192^3; docs/service.md "Upload and image
+limits"), so an emission image at this limit would need about 17 GB; a site with less
+memory lowers the limit (memory / 57 bytes)."""
 
 ZIP_MAX_COMPRESSION_RATIO = 100.0
 """Largest unpacked / compressed size of a zip entry (and of the whole archive).
@@ -119,5 +120,5 @@ def check_voxel_count(size: Sequence[int], where: str, limit: int | None = None)
         raise ImageTooLargeError(
             f"{where}: {shown} = {count} voxels, more than max_voxels = {allowed} "
             f"(default {DEFAULT_MAX_VOXELS}); raise max_voxels if the machine has the memory "
-            "(a dose job needs about 27 bytes per voxel)"
+            "(a voxel run needs about 57 bytes per emission-image voxel)"
         )

@@ -19,7 +19,8 @@ def add_max_voxels_option(parser: Any) -> None:
         type=int,
         metavar="N",
         help=f"largest image read, in voxels, checked from its header (default "
-        f"{DEFAULT_MAX_VOXELS}; a voxel run needs about 27 bytes of memory per voxel)",
+        f"{DEFAULT_MAX_VOXELS}; a voxel run needs about 57 bytes of memory per "
+        "voxel of its SPECT/PET)",
     )
 
 

@@ -97,10 +97,10 @@ def main() -> None:
             f"{elapsed:>7.1f}"
         )
     voxels = np.array([v for v, _ in points], float)
-    rss = np.array([r for _, r in points], float)
-    slope, intercept = np.polyfit(voxels, rss, 1)
+    peaks = np.array([r for _, r in points], float)
+    slope, intercept = np.polyfit(voxels, peaks, 1)
     print(f"slope: {slope:.1f} bytes per emission voxel; intercept {intercept / 1e6:.0f} MB")
-    above = (rss[-1] - baseline) / voxels[-1]
+    above = (peaks[-1] - baseline) / voxels[-1]
     print(f"above the import baseline, largest run: {above:.1f} B/voxel")
 
 

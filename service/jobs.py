@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.models import DoseJob, utcnow
 from service.settings import ServiceSettings
 from y90dose.errors import Y90DoseError
+from y90dose.limits import DEFAULT_MAX_VOXELS, voxel_limit
 
 logger = logging.getLogger("y90dose.service.jobs")
 
@@ -80,6 +81,8 @@ class JobSpec:
     database_url: str
     data_dir: str
     runner: str
+    image_max_voxels: int = DEFAULT_MAX_VOXELS
+    """Largest image the runner reads (``settings.image_max_voxels``, checked from headers)."""
 
 
 class JobExecutor(Protocol):
@@ -301,6 +304,7 @@ class JobManager:
             database_url=self.settings.resolved_database_url(),
             data_dir=str(self.settings.data_dir.resolve()),
             runner=self.settings.dose_job_runner,
+            image_max_voxels=self.settings.image_max_voxels,
         )
 
     def submit(self, job_id: str, run_token: str) -> None:
@@ -473,7 +477,8 @@ def execute_job(spec: JobSpec) -> None:
 
     try:
         runner = load_runner(spec.runner)
-        result = runner(study_dir(data_dir, study_id), params, output_dir, progress)
+        with voxel_limit(spec.image_max_voxels):  # every image reader checks its header
+            result = runner(study_dir(data_dir, study_id), params, output_dir, progress)
     except Exception as exc:
         logger.info("dose job %s failed: %s", spec.job_id, type(exc).__name__)
         logger.debug("%s", traceback.format_exc())

@@ -83,6 +83,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         UploadLimitMiddleware,
         max_upload_bytes=settings.upload_max_bytes,
         max_body_bytes=settings.request_max_bytes,
+        max_concurrent_uploads=settings.upload_max_concurrent,
     )
 
     app.include_router(health.router)

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from y90dose.limits import DEFAULT_MAX_VOXELS, ZIP_MAX_COMPRESSION_RATIO, ZIP_MAX_PATH_DEPTH
+
 
 def default_data_dir() -> Path:
     """``./data`` under the current directory (as README's ``python3 tasks.py serve``)."""
@@ -48,6 +50,31 @@ class ServiceSettings(BaseSettings):
     upload_max_files: int = Field(
         default=10_000, gt=0, description="Most entries a study zip may hold; more gets 413."
     )
+    # --- upload and image limits (defaults and why: y90dose/limits.py) ---
+    upload_max_compression_ratio: float = Field(
+        default=ZIP_MAX_COMPRESSION_RATIO,
+        ge=1.0,
+        description="Largest unpacked / compressed size of a zip entry over 1 MiB, and of "
+        "the whole zip; more gets 413 and unpacking stops there (zip bombs).",
+    )
+    upload_max_path_depth: int = Field(
+        default=ZIP_MAX_PATH_DEPTH,
+        ge=1,
+        description="Most folder levels of a zip entry's path; deeper gets 422.",
+    )
+    upload_max_concurrent: int = Field(
+        default=4,
+        ge=1,
+        description="Uploads received and unpacked at once; one more gets 429 with "
+        "Retry-After before its body is read.",
+    )
+    image_max_voxels: int = Field(
+        default=DEFAULT_MAX_VOXELS,
+        ge=1,
+        description="Largest image (voxels, from its header) accepted in an upload and "
+        "read by a dose job; larger gets 422 (upload) or fails the job.",
+    )
+    # --- end of upload and image limits ---
     job_workers: int = Field(
         default=1, ge=1, description="Worker processes running dose jobs (process pool size)."
     )

@@ -1,11 +1,14 @@
 """Unpack and check an uploaded study zip: limits, safe paths, readable files.
 
 Refusals: more entries than ``upload_max_files`` or more bytes (compressed or
-unpacked) than ``upload_max_bytes`` -> 413; an entry with an absolute path, a drive
-letter, a ``..`` component or a symbolic link, an encrypted, corrupt or unknown-method
-entry, a name that is also a folder of other entries or too long for the file system
--> 422 naming the entry; a file that is neither NIfTI, JSON nor readable DICOM -> 422
-naming the file.
+unpacked) than ``upload_max_bytes``, an entry (or the whole zip) unpacking to more than
+``upload_max_compression_ratio`` times its compressed size -> 413 (unpacking stops the
+moment a limit is passed); an entry with an absolute path, a drive letter, a ``..``
+component, more than ``upload_max_path_depth`` levels or a symbolic link, an encrypted,
+corrupt or unknown-method entry, a name that is also a folder of other entries or too
+long for the file system -> 422 naming the entry; a file that is neither NIfTI, JSON
+nor whole, readable DICOM (:func:`y90dose.imaging.dicom_series.read_dicom_header`), an
+image past ``image_max_voxels`` (from its header) -> 422 naming the file.
 """
 
 from __future__ import annotations
@@ -22,6 +25,14 @@ from typing import IO, Any
 from service.jobs import hide_paths
 from service.problems import InvalidInputError, ProblemError, field_error
 from service.schemas.common import unpaired_surrogate
+from y90dose.errors import ImageError
+from y90dose.limits import (
+    DEFAULT_MAX_VOXELS,
+    ZIP_MAX_COMPRESSION_RATIO,
+    ZIP_MAX_PATH_DEPTH,
+    ZIP_RATIO_GRACE_BYTES,
+    voxel_limit,
+)
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 MANIFEST_NAME = "study.json"
@@ -35,17 +46,19 @@ ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipf
 """Compression methods Python's zipfile reads; anything else cannot be unpacked."""
 
 
-def too_large(detail: str) -> ProblemError:
-    """413 with ``detail``."""
-    return ProblemError(413, "too-large", detail)
+def too_large(detail: str, entry: str | None = None, allowed: str | None = None) -> ProblemError:
+    """413 with ``detail``; naming the zip ``entry`` (and what is ``allowed``) when given."""
+    extra = None if entry is None else {"errors": [field_error("file", entry, allowed or detail)]}
+    return ProblemError(413, "too-large", detail, extra)
 
 
 def _bad_entry(name: str, allowed: str) -> InvalidInputError:
     return InvalidInputError([field_error("file", name, allowed)])
 
 
-def safe_member_path(name: str) -> PurePosixPath:
-    """The relative path of a zip entry, or InvalidInputError if it could escape."""
+def safe_member_path(name: str, max_depth: int = ZIP_MAX_PATH_DEPTH) -> PurePosixPath:
+    """The relative path of a zip entry, or InvalidInputError if it could escape or is
+    nested more than ``max_depth`` levels (counted before anything is created)."""
     normal = name.replace("\\", "/")
     if normal.startswith("/") or re.match(r"^[A-Za-z]:", normal):
         raise _bad_entry(name, "zip entries with relative paths (no leading '/' or drive letter)")
@@ -54,6 +67,11 @@ def safe_member_path(name: str) -> PurePosixPath:
         raise _bad_entry(name, "zip entries without '..' path components")
     if not parts:
         raise _bad_entry(name, "zip entries with a file name")
+    if len(parts) > max_depth:
+        raise _bad_entry(
+            name[:200] + ("..." if len(name) > 200 else ""),
+            f"zip entries at most {max_depth} levels deep (this one has {len(parts)})",
+        )
     return PurePosixPath(*parts)
 
 
@@ -61,10 +79,43 @@ def _is_nifti(path: PurePosixPath) -> bool:
     return path.name.lower().endswith(NIFTI_SUFFIXES)
 
 
+def _ratio_refusal(entry: str, unpacked: int, packed: int, max_ratio: float) -> ProblemError:
+    allowed = (
+        f"entries unpacking to at most {max_ratio:g} times their compressed size (entries "
+        f"of up to {ZIP_RATIO_GRACE_BYTES} bytes excepted); gzip highly compressible "
+        "images (.nii.gz) before zipping"
+    )
+    return too_large(
+        f"zip entry {entry!r} unpacks to at least {unpacked} bytes from {packed} compressed: "
+        f"more than {max_ratio:g} : 1, the limit (a zip bomb?)",
+        entry,
+        allowed,
+    )
+
+
+def _archive_size(archive: IO[bytes]) -> int:
+    position = archive.tell()
+    size = archive.seek(0, 2)
+    archive.seek(position)
+    return size
+
+
 def unpack(
-    archive: IO[bytes], target: Path, *, max_files: int, max_bytes: int
+    archive: IO[bytes],
+    target: Path,
+    *,
+    max_files: int,
+    max_bytes: int,
+    max_ratio: float = ZIP_MAX_COMPRESSION_RATIO,
+    max_depth: int = ZIP_MAX_PATH_DEPTH,
 ) -> list[PurePosixPath]:
-    """Check every entry of ``archive`` first, then unpack it into ``target``."""
+    """Check every entry of ``archive`` first, then unpack it into ``target``.
+
+    The sizes in the zip directory are checked first; while unpacking, the bytes
+    written count against ``max_bytes``, ``max_ratio`` x each entry's compressed size and
+    ``max_ratio`` x the archive's size, and unpacking stops at the first byte past one.
+    """
+    archive_bytes = _archive_size(archive)
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -75,7 +126,7 @@ def unpack(
         members: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
         total_bytes = 0
         for info in zf.infolist():
-            path = safe_member_path(info.filename)
+            path = safe_member_path(info.filename, max_depth)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise _bad_entry(info.filename, "regular files (no symbolic links)")
@@ -87,6 +138,8 @@ def unpack(
                 raise _bad_entry(
                     info.filename, "entries stored or compressed with deflate, bzip2 or LZMA"
                 )
+            if info.file_size > max(ZIP_RATIO_GRACE_BYTES, max_ratio * info.compress_size):
+                raise _ratio_refusal(info.filename, info.file_size, info.compress_size, max_ratio)
             members.append((info, path))
             total_bytes += info.file_size
         if len(members) > max_files:
@@ -100,7 +153,12 @@ def unpack(
         seen: set[str] = set()
         folders = {parent.as_posix().lower() for _, path in members for parent in path.parents}
         written = 0
+        archive_allowance = max(ZIP_RATIO_GRACE_BYTES, max_ratio * archive_bytes)
         for info, path in members:
+            # compress_size may lie too: at most what the archive holds is compressed data
+            entry_allowance = max(
+                ZIP_RATIO_GRACE_BYTES, max_ratio * min(info.compress_size, archive_bytes)
+            )
             key = path.as_posix().lower()
             if key in seen:
                 raise _bad_entry(info.filename, "one entry per file name")
@@ -111,10 +169,27 @@ def unpack(
             try:
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as source, destination.open("wb") as sink:
+                    entry_written = 0
                     while chunk := source.read(COPY_CHUNK_BYTES):
                         written += len(chunk)
+                        entry_written += len(chunk)
                         if written > max_bytes:  # sizes in the zip directory can lie
-                            raise too_large(f"the zip unpacks to more than {max_bytes} bytes")
+                            raise too_large(
+                                f"the zip unpacks to more than {max_bytes} bytes, the limit",
+                                info.filename,
+                                f"a zip unpacking to at most {max_bytes} bytes",
+                            )
+                        if entry_written > entry_allowance:
+                            raise _ratio_refusal(
+                                info.filename, entry_written, info.compress_size, max_ratio
+                            )
+                        if written > archive_allowance:
+                            raise too_large(
+                                f"the zip unpacks to more than {written} bytes from "
+                                f"{archive_bytes}: more than {max_ratio:g} : 1, the limit",
+                                info.filename,
+                                f"a zip unpacking to at most {max_ratio:g} times its size",
+                            )
                         sink.write(chunk)
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
                 raise _bad_entry(info.filename, f"an intact zip entry ({exc})") from None
@@ -158,39 +233,58 @@ def parse_names(data: Any, where: str) -> dict[str, str]:
     return names
 
 
-def _dicom_summary(root: Path, paths: list[PurePosixPath]) -> list[dict[str, Any]]:
-    from pydicom import dcmread
+def _image_error(root: Path, path: PurePosixPath, exc: ImageError, allowed: str) -> Exception:
+    """422 naming the entry, with the reader's message (server paths replaced by it)."""
+    full = root.joinpath(*path.parts)
+    said = hide_paths(str(exc), {path.as_posix(): full, "<study>": root})
+    return _bad_entry(path.as_posix(), f"{allowed}; reading it said: {said}")
+
+
+def _dicom_summary(root: Path, paths: list[PurePosixPath], max_voxels: int) -> list[dict[str, Any]]:
+    from y90dose.imaging.dicom_series import pixel_data_bytes, read_dicom_header
 
     series: Counter[tuple[str, str]] = Counter()
+    voxels: Counter[tuple[str, str]] = Counter()
+    first_file: dict[tuple[str, str], PurePosixPath] = {}
     for path in paths:
+        full = root.joinpath(*path.parts)
         try:
-            ds = dcmread(root.joinpath(*path.parts), stop_before_pixels=True)
-            # elements are decoded when read, so a corrupt one fails here, not in dcmread
-            found = (str(ds.get("Modality", "")), str(ds.get("SeriesInstanceUID", "")))
-        except Exception as exc:  # any failure of the parser on untrusted bytes
-            raise _bad_entry(
-                path.as_posix(),
-                f"a readable DICOM file, a NIfTI file ({', '.join(NIFTI_SUFFIXES)}), "
-                f"{MANIFEST_NAME} or {NAMES_NAME}; DICOM reading said: "
-                f"{type(exc).__name__}: {exc}",
+            # header only; the instance's attributes and pixel data length are checked
+            ds = read_dicom_header(full)
+            found = (str(ds.Modality), str(ds.SeriesInstanceUID))
+            if "Rows" in ds:  # Rows x Columns x frames: the header's pixel count
+                voxels[found] += pixel_data_bytes(ds, full, bits_per_sample=8)
+        except ImageError as exc:
+            raise _image_error(
+                root,
+                path,
+                exc,
+                f"a whole, readable DICOM file, a NIfTI file ({', '.join(NIFTI_SUFFIXES)}), "
+                f"{MANIFEST_NAME} or {NAMES_NAME}",
             ) from None
         series[found] += 1
+        first_file.setdefault(found, path)
+    for key, count in voxels.items():
+        if count > max_voxels:
+            raise _bad_entry(
+                first_file[key].as_posix(),
+                f"series of at most {max_voxels} voxels (image_max_voxels); {key[0]} series "
+                f"{key[1]} holds {count} voxels (Rows x Columns x frames over its files)",
+            )
     return [
         {"modality": modality, "series_instance_uid": uid, "files": count}
         for (modality, uid), count in sorted(series.items())
     ]
 
 
-def _nifti_header(root: Path, path: PurePosixPath) -> dict[str, Any]:
-    import SimpleITK as sitk  # noqa: N813 - the name SimpleITK documents
+def _nifti_header(root: Path, path: PurePosixPath, max_voxels: int) -> dict[str, Any]:
+    from y90dose.imaging.read import read_sitk_header
 
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(root.joinpath(*path.parts)))
     try:
-        reader.ReadImageInformation()
-    except RuntimeError as exc:
-        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-        raise _bad_entry(path.as_posix(), f"a readable NIfTI image ({message})") from None
+        with voxel_limit(max_voxels):
+            reader = read_sitk_header(root.joinpath(*path.parts))
+    except ImageError as exc:
+        raise _image_error(root, path, exc, "a readable NIfTI image") from None
     return {
         "path": path.as_posix(),
         "size_voxels": list(reader.GetSize()),
@@ -199,9 +293,14 @@ def _nifti_header(root: Path, path: PurePosixPath) -> dict[str, Any]:
 
 
 def describe_study(
-    root: Path, paths: list[PurePosixPath], names_field: str | None
+    root: Path,
+    paths: list[PurePosixPath],
+    names_field: str | None,
+    *,
+    max_voxels: int = DEFAULT_MAX_VOXELS,
 ) -> tuple[str, dict[str, Any]]:
-    """The study's kind and summary; refuses what voxel dosimetry could not use."""
+    """The study's kind and summary; refuses what voxel dosimetry could not use, and
+    images of more than ``max_voxels`` (from their headers, before any pixel is read)."""
     manifest: dict[str, Any] = {}
     names: dict[str, str] = {}
     nifti: list[PurePosixPath] = []
@@ -233,9 +332,9 @@ def describe_study(
         manifest, "labels", nifti, lambda p: any(h in p.name.lower() for h in LABEL_HINTS)
     )
     if dicom:
-        summary["series"] = _dicom_summary(root, dicom)
+        summary["series"] = _dicom_summary(root, dicom, max_voxels)
         if labels is not None:
-            summary["labels"] = _nifti_header(root, labels)
+            summary["labels"] = _nifti_header(root, labels, max_voxels)
         return "dicom", summary
     if not nifti:
         raise _bad_entry("the uploaded zip", "DICOM files, or a NIfTI image and label map")
@@ -247,12 +346,12 @@ def describe_study(
             '({"image": "ct.nii.gz", "labels": "labels.nii.gz"}) or by a label map name '
             f"containing one of {', '.join(LABEL_HINTS)}",
         )
-    summary["image"] = _nifti_header(root, image)
-    summary["labels"] = _nifti_header(root, labels)
+    summary["image"] = _nifti_header(root, image, max_voxels)
+    summary["labels"] = _nifti_header(root, labels, max_voxels)
     if "ct" in manifest:
         ct = _pick(manifest, "ct", [p for p in nifti if p not in (image, labels)], bool)
         assert ct is not None
-        summary["ct"] = _nifti_header(root, ct)
+        summary["ct"] = _nifti_header(root, ct, max_voxels)
     return "nifti", summary
 
 
@@ -305,12 +404,19 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 """Allowance for multipart boundaries and form fields on top of the zip itself."""
 
 
+UPLOAD_RETRY_AFTER_S = 10
+"""``Retry-After`` (seconds) of a 429 for an upload past ``upload_max_concurrent``: about
+the time a 100 MB study takes to unpack and check on one core."""
+
+
 class UploadLimitMiddleware:
     """Refuse a request body past its limit before it is read (Content-Length) or while it
     streams (chunked), so that an oversized body never fills memory or disk; 413 either way.
 
     Study uploads may reach ``max_upload_bytes`` (plus the multipart framing); every
-    other request body ``max_body_bytes``.
+    other request body ``max_body_bytes``. At most ``max_concurrent_uploads`` uploads are
+    received and unpacked at once: one more gets 429 with ``Retry-After`` before its
+    body is read.
     """
 
     def __init__(
@@ -319,11 +425,14 @@ class UploadLimitMiddleware:
         max_upload_bytes: int,
         max_body_bytes: int,
         upload_paths: tuple[str, ...] = ("/v1/studies",),
+        max_concurrent_uploads: int | None = None,
     ) -> None:
         self.app = app
         self.max_upload_bytes = max_upload_bytes
         self.max_body_bytes = max_body_bytes
         self.upload_paths = upload_paths
+        self.max_concurrent_uploads = max_concurrent_uploads
+        self.uploads_in_progress = 0  # changed only on the event loop: no lock needed
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -333,7 +442,8 @@ class UploadLimitMiddleware:
 
         from service.problems import problem_response
 
-        if scope["path"].rstrip("/") in self.upload_paths:
+        upload = scope["path"].rstrip("/") in self.upload_paths
+        if upload:
             shown, limit = self.max_upload_bytes, self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
             what = "upload"
         else:
@@ -355,4 +465,20 @@ class UploadLimitMiddleware:
                     raise HTTPException(413, detail)
             return message
 
-        await self.app(scope, limited_receive, send)
+        if not upload or self.max_concurrent_uploads is None:
+            await self.app(scope, limited_receive, send)
+            return
+        if self.uploads_in_progress >= self.max_concurrent_uploads:
+            await problem_response(
+                429,
+                "too-many-uploads",
+                f"{self.uploads_in_progress} uploads are being received or unpacked, the "
+                f"limit (upload_max_concurrent); retry in {UPLOAD_RETRY_AFTER_S} s",
+                headers={"Retry-After": str(UPLOAD_RETRY_AFTER_S)},
+            )(scope, receive, send)
+            return
+        self.uploads_in_progress += 1
+        try:
+            await self.app(scope, limited_receive, send)
+        finally:
+            self.uploads_in_progress -= 1

@@ -41,3 +41,7 @@ class ImageError(Y90DoseError, ValueError):
 
 class GeometryError(ImageError):
     """Two images or an image and a VOI do not share a usable geometry."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image has more voxels than the limit in force (:mod:`y90dose.limits`)."""

@@ -51,8 +51,9 @@ def upload_study(
         Form(description='label names as JSON, e.g. {"1": "liver", "2": "tumor"}'),
     ] = None,
 ) -> StudyPublic:
-    """Store a study: 413 past the size or file-count limit, 422 for unsafe or unreadable
-    entries (each named)."""
+    """Store a study: 413 past the size, file-count or compression-ratio limit, 422 for
+    unsafe, unreadable, incomplete or too large (voxels) entries (each named); 429 past
+    the concurrent-upload limit (:class:`service.uploads.UploadLimitMiddleware`)."""
     if file.size is not None and file.size > settings.upload_max_bytes:
         raise too_large(
             f"the upload is {file.size} bytes; at most {settings.upload_max_bytes} bytes accepted"
@@ -67,8 +68,12 @@ def upload_study(
             files_dir,
             max_files=settings.upload_max_files,
             max_bytes=settings.upload_max_bytes,
+            max_ratio=settings.upload_max_compression_ratio,
+            max_depth=settings.upload_max_path_depth,
         )
-        kind, summary = describe_study(files_dir, paths, names)
+        kind, summary = describe_study(
+            files_dir, paths, names, max_voxels=settings.image_max_voxels
+        )
         summary["dose_inputs"] = dose_inputs(files_dir)
         size_bytes = sum(files_dir.joinpath(*p.parts).stat().st_size for p in paths)
         row = Study(

@@ -61,8 +61,12 @@ def assert_problem(response: Any, status: int, field: str | None = None) -> dict
     return body
 
 
-def dicom_bytes(modality: str = "CT") -> bytes:
-    """A minimal valid DICOM file (header only) of one series, with a patient ID."""
+STUDY_UID = generate_uid()
+
+
+def dicom_bytes(modality: str = "CT", size: int = 4) -> bytes:
+    """A minimal whole DICOM image (``size`` x ``size`` pixels of 16 bits) of one series,
+    with a patient ID."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -73,7 +77,15 @@ def dicom_bytes(modality: str = "CT") -> bytes:
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.Modality = modality
     ds.SeriesInstanceUID = SERIES_UID
+    ds.StudyInstanceUID = STUDY_UID
     ds.PatientID = "SECRET-PATIENT-ID"
+    ds.Rows = ds.Columns = size
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1
+    ds.PixelData = bytes(range(256)) * (size * size * 2 // 256) + bytes(size * size * 2 % 256)
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from y90dose.cli.image_limits import add_max_voxels_option, max_voxels_from
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import quiet_library_warnings
@@ -32,6 +33,7 @@ def register(subparsers: Any) -> None:
         help="rigid ITK transform file mapping planned points to delivered "
         "points (when the frames of reference differ)",
     )
+    add_max_voxels_option(parser)
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> CommandOutput:
     """Compare the two runs."""
     from y90dose.pipeline.compare import compare_runs
 
-    with quiet_library_warnings():
+    with quiet_library_warnings(), max_voxels_from(args):
         result = compare_runs(args.planned, args.delivered, transform_path=args.transform)
     return CommandOutput(data=result.to_dict(), human=compare_text(result))
 

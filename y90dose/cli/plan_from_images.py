@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from y90dose.cli.image_limits import add_max_voxels_option, max_voxels_from
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
 from y90dose.cli.render import plan_text
@@ -108,6 +109,7 @@ def register_from_images(parent: Any) -> None:
         "--prior-lung-dose-gy", type=float, help="lung dose of previous treatments (Gy)"
     )
     parser.add_argument("--energy-j-per-gbq", type=float, help="energy constant C (J/GBq)")
+    add_max_voxels_option(parser)
     add_json_flag(parser)
     parser.set_defaults(handler=run, model="from-images")
 
@@ -125,7 +127,7 @@ _PLAN_OPTIONS = (
 
 def run(args: argparse.Namespace) -> CommandOutput:
     """Measure, plan, report."""
-    with quiet_library_warnings():
+    with quiet_library_warnings(), max_voxels_from(args):
         return _run(args)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.image_limits import add_max_voxels_option, max_voxels_from
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
@@ -158,13 +159,14 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="keep VOIs that extend outside the image (the part inside)",
     )
+    add_max_voxels_option(parser)
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> CommandOutput:
     """Run the pipeline and report per-VOI metrics."""
-    with quiet_library_warnings():
+    with quiet_library_warnings(), max_voxels_from(args):
         return _run(args)
 
 

@@ -17,7 +17,9 @@ when absent), the convention of reconstructed tomographic NM images (ImageType
 
 from __future__ import annotations
 
+import math
 import os
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,7 @@ from pydicom.errors import InvalidDicomError
 
 from y90dose.errors import ImageError
 from y90dose.imaging.image import Image
+from y90dose.limits import check_voxel_count
 
 #: Modalities that hold a voxel volume (others, e.g. RTSTRUCT or SEG, are VOIs or documents).
 IMAGE_MODALITIES = frozenset({"CT", "PT", "NM", "MR", "RTDOSE", "OT"})
@@ -119,6 +122,189 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
         raise ImageError(f"cannot read DICOM file {path}: {error}") from error
 
 
+#: Attributes every instance of a series needs: SOP Common (PS3.3 C.12.1), General
+#: Series (C.7.3.1) and General Study (C.7.2.1) modules, all type 1.
+INSTANCE_KEYWORDS = ("Modality", "SeriesInstanceUID", "StudyInstanceUID", "SOPInstanceUID")
+
+#: Pixel data elements (tag -> bits per sample, 0: BitsAllocated), PS3.3 C.7.6.3.
+_PIXEL_DATA_TAGS = {0x7FE00010: 0, 0x7FE00008: 32, 0x7FE00009: 64}
+_ITEM_TAG, _SEQUENCE_DELIMITER_TAG = 0xFFFEE000, 0xFFFEE0DD
+_UNDEFINED_LENGTH = 0xFFFFFFFF
+_LONG_LENGTH_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"}
+
+
+def _is_image(ds: Dataset) -> bool:
+    """An instance that must carry pixels: an image modality, or an Image Pixel module."""
+    return str(ds.get("Modality", "")) in IMAGE_MODALITIES or "Rows" in ds or "Columns" in ds
+
+
+def _whole_number(ds: Dataset, keyword: str, default: int | None, path: Path) -> int:
+    value = ds.get(keyword, default)
+    try:
+        number = int(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number < 1:
+        raise ImageError(f"DICOM file {path}: {keyword} {value!r} is not a whole number >= 1")
+    return number
+
+
+def pixel_data_bytes(ds: Dataset, path: Path, bits_per_sample: int = 0) -> int:
+    """Bytes of native (uncompressed) pixel data the header describes (PS3.5 8.1.1).
+
+    Rows x Columns x NumberOfFrames x SamplesPerPixel x BitsAllocated / 8, rounded up
+    (1-bit SEG frames are packed). ``bits_per_sample`` > 0 replaces BitsAllocated (float
+    pixel data).
+    """
+    values = math.prod(
+        _whole_number(ds, keyword, default, path)
+        for keyword, default in (
+            ("Rows", None),
+            ("Columns", None),
+            ("NumberOfFrames", 1),
+            ("SamplesPerPixel", 1),
+        )
+    )
+    bits = bits_per_sample or _whole_number(ds, "BitsAllocated", None, path)
+    return (values * bits + 7) // 8
+
+
+def check_instance(ds: Dataset, path: Path, required: Sequence[str] = INSTANCE_KEYWORDS) -> None:
+    """Refuse an instance a series cannot use: ``required`` attributes or, for an image,
+    Rows or Columns missing.
+
+    Raises
+    ------
+    ImageError
+        Naming the file and the first missing attribute.
+    """
+    wanted = (*required, *(("Rows", "Columns") if _is_image(ds) else ()))
+    missing = [keyword for keyword in wanted if str(ds.get(keyword, "")).strip() == ""]
+    if missing:
+        raise ImageError(
+            f"DICOM file {path} has no {', '.join(missing)}: it is truncated or not a whole "
+            f"instance (every file of a series needs {', '.join(wanted)})"
+        )
+
+
+def _element_header(
+    head: bytes, ds: Dataset, path: Path
+) -> tuple[int, int, int]:  # (tag, value length, header length)
+    little = ds.file_meta.TransferSyntaxUID.is_little_endian
+    implicit = ds.file_meta.TransferSyntaxUID.is_implicit_VR
+    order = "<" if little else ">"
+    group, element = struct.unpack_from(order + "HH", head)
+    tag = (group << 16) | element
+    if implicit:
+        return tag, struct.unpack_from(order + "I", head, 4)[0], 8
+    if head[4:6] in _LONG_LENGTH_VRS:
+        return tag, struct.unpack_from(order + "I", head, 8)[0], 12
+    return tag, struct.unpack_from(order + "H", head, 6)[0], 8
+
+
+def _count_fragments(handle: Any, start: int, file_size: int, ds: Dataset, path: Path) -> int:
+    """Fragments of encapsulated pixel data (PS3.5 A.4) from ``start``, each inside the file."""
+    order = "<" if ds.file_meta.TransferSyntaxUID.is_little_endian else ">"
+    position, items = start, 0
+    while True:
+        handle.seek(position)
+        head = handle.read(8)
+        if len(head) < 8:
+            raise ImageError(
+                f"DICOM file {path}: the compressed pixel data ends without its sequence "
+                "delimiter: the file is truncated (copy it again)"
+            )
+        group, element, length = struct.unpack(order + "HHI", head)
+        tag = (group << 16) | element
+        if tag == _SEQUENCE_DELIMITER_TAG:
+            return max(items - 1, 0)  # the first item is the Basic Offset Table
+        if tag != _ITEM_TAG or length == _UNDEFINED_LENGTH:
+            raise ImageError(f"DICOM file {path}: the compressed pixel data is not a list of items")
+        position += 8 + length
+        if position > file_size:
+            raise ImageError(
+                f"DICOM file {path}: a pixel data fragment of {length} bytes runs past the end "
+                f"of the file ({file_size} bytes): the file is truncated (copy it again)"
+            )
+        items += 1
+
+
+def _check_pixel_data(handle: Any, at: int, file_size: int, ds: Dataset, path: Path) -> None:
+    """Pixel data at byte ``at`` of ``handle`` as long as the header says, or fragments."""
+    handle.seek(at)
+    head = handle.read(12)
+    tag = _element_header(head, ds, path)[0] if len(head) >= 8 else None
+    if tag not in _PIXEL_DATA_TAGS:
+        raise ImageError(f"DICOM file {path} has no pixel data: it is truncated or holds no image")
+    _, length, header_bytes = _element_header(head, ds, path)
+    start = at + header_bytes
+    if length == _UNDEFINED_LENGTH:
+        frames = _whole_number(ds, "NumberOfFrames", 1, path)
+        fragments = _count_fragments(handle, start, file_size, ds, path)
+        if fragments < frames:
+            raise ImageError(
+                f"DICOM file {path}: compressed pixel data of {fragments} fragment(s) cannot "
+                f"hold its {frames} frame(s): the file is truncated or damaged"
+            )
+        return
+    available = file_size - start
+    if length > available:
+        raise ImageError(
+            f"DICOM file {path} is truncated: its pixel data should be {length} bytes, the "
+            f"file holds {available} (copy it again)"
+        )
+    needed = pixel_data_bytes(ds, path, _PIXEL_DATA_TAGS[tag])
+    if length < needed:
+        raise ImageError(
+            f"DICOM file {path}: pixel data of {length} bytes where Rows x Columns x frames x "
+            f"samples x BitsAllocated / 8 = {needed}: the file is truncated or damaged"
+        )
+
+
+def read_dicom_header(path: Path, required: Sequence[str] = INSTANCE_KEYWORDS) -> Dataset:
+    """Read one DICOM file's header and check that the instance is whole, without reading
+    its pixel data.
+
+    An image's pixel data must be as long as Rows x Columns x NumberOfFrames x
+    SamplesPerPixel x BitsAllocated / 8 and lie inside the file; compressed
+    (encapsulated) pixel data must hold at least one fragment per frame and end with its
+    delimiter. pydicom itself reads a cut file without a word (the missing pixels would
+    be zeros, or an error deep in a dose calculation).
+
+    ``required`` are the attributes the caller needs besides those of an image (default:
+    what a series member needs, :data:`INSTANCE_KEYWORDS`).
+
+    Raises
+    ------
+    ImageError
+        If the file cannot be parsed, lacks a ``required`` attribute (and Rows, Columns
+        and pixel data for images), or its pixel data is shorter than its header says.
+        The message names the file.
+    """
+    try:
+        with path.open("rb") as handle:
+            ds = pydicom.dcmread(handle, stop_before_pixels=True)
+            at = handle.tell()
+            file_size = os.fstat(handle.fileno()).st_size
+            check_instance(ds, path, required)
+            if not _is_image(ds):
+                return ds
+            syntax = ds.file_meta.get("TransferSyntaxUID")
+            if syntax is None or syntax.is_deflated:  # no file offsets to check: read it all
+                full = pydicom.dcmread(path)
+                keyword = next((k for k in ("PixelData", "FloatPixelData") if k in full), None)
+                if keyword is None or len(full[keyword].value) < pixel_data_bytes(full, path):
+                    raise ImageError(f"DICOM file {path}: pixel data missing or truncated")
+                return ds
+            _check_pixel_data(handle, at, file_size, ds, path)
+            return ds
+    except ImageError:
+        raise
+    except Exception as error:  # pydicom raises many kinds on untrusted bytes
+        shown = f"{type(error).__name__}: {error}"
+        raise ImageError(f"cannot read DICOM file {path}: {shown}") from None
+
+
 def _is_dicom_file(path: Path) -> bool:
     try:
         with path.open("rb") as handle:
@@ -132,7 +318,8 @@ def scan_folder(folder: Path) -> list[SeriesInfo]:
     """All DICOM series below ``folder`` (recursively), in a stable order.
 
     Files without the DICOM preamble (``DICM`` at byte 128) are ignored; a file that has
-    it but cannot be parsed raises :class:`ImageError` naming it.
+    it but cannot be parsed, or is not a whole instance (:func:`read_dicom_header`),
+    raises :class:`ImageError` naming it.
     """
     groups: dict[str, list[Path]] = {}
     modality: dict[str, str] = {}
@@ -142,12 +329,7 @@ def scan_folder(folder: Path) -> list[SeriesInfo]:
             path = Path(root) / name
             if name == "DICOMDIR" or not _is_dicom_file(path):
                 continue
-            ds = read_dataset(path, header_only=True)
-            if "SeriesInstanceUID" not in ds or "Modality" not in ds:
-                raise ImageError(
-                    f"cannot read DICOM file {path}: no SeriesInstanceUID or Modality "
-                    "(truncated or not a composite object)"
-                )
+            ds = read_dicom_header(path)
             uid = str(ds.SeriesInstanceUID)
             groups.setdefault(uid, []).append(path)
             modality.setdefault(uid, str(ds.get("Modality", "")))
@@ -349,6 +531,11 @@ def read_single_frame_series(files: Sequence[Path], *, where: Path) -> Image:
         If files disagree on size or orientation, slices are missing or duplicated, the
         spacing is irregular, or a file cannot be read (the message names it).
     """
+    header = read_dataset(files[0], header_only=True)
+    check_voxel_count(
+        (int(header.get("Columns") or 0), int(header.get("Rows") or 0), len(files)),
+        f"{where} (series {header.get('SeriesInstanceUID', '?')})",
+    )
     datasets = [read_dataset(path) for path in files]
     first, first_path = datasets[0], files[0]
     orientation = _orientation(first, first_path)
@@ -437,7 +624,16 @@ def read_multiframe(path: Path, ds: Dataset | None = None) -> Image:
         If the geometry cannot be established (missing orientation, position or slice
         spacing), the object is planar or gated NM, or the pixels cannot be decoded.
     """
-    ds = ds if ds is not None and "PixelData" in ds else read_dataset(path)
+    header = ds if ds is not None else read_dataset(path, header_only=True)
+    check_voxel_count(
+        (
+            int(header.get("Columns") or 0),
+            int(header.get("Rows") or 0),
+            int(header.get("NumberOfFrames", 1) or 1),
+        ),
+        str(path),
+    )
+    ds = header if "PixelData" in header else read_dataset(path)
     modality = str(ds.get("Modality", ""))
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     image_type = [str(v).upper() for v in ds.get("ImageType", [])]
@@ -616,7 +812,7 @@ def read_dicom(
                 "pass one file"
             )
         return read_single_frame_series(files, where=path)
-    ds = read_dataset(path)
+    ds = read_dicom_header(path)
     found = str(ds.get("Modality", ""))
     if modality is not None and found != modality.upper():
         raise ImageError(f"{path}: Modality is {found!r}, not the requested {modality.upper()!r}")

@@ -21,6 +21,7 @@ import SimpleITK as sitk  # noqa: N813
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.dicom_series import read_dicom
 from y90dose.imaging.image import Image
+from y90dose.limits import check_voxel_count
 
 #: File name endings read through SimpleITK (NIfTI, NRRD, MetaImage).
 SITK_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -119,20 +120,43 @@ def check_nifti_complete(path: Path) -> None:
         )
 
 
-def read_sitk_file(path: Path, *, units: str | None = None, modality: str | None = None) -> Image:
-    """Read a NIfTI/NRRD/MHA file with SimpleITK (geometry in LPS, as SimpleITK reports it).
+def read_sitk_header(path: Path) -> sitk.ImageFileReader:
+    """A reader of ``path`` that has read the header only (size, spacing, pixel type).
 
     Raises
     ------
     ImageError
-        If SimpleITK cannot read it, a NIfTI file is truncated, or it is not a 3-D scalar
-        image.
+        If SimpleITK cannot read the header, or the image has more voxels than the limit
+        in force (:func:`y90dose.limits.max_voxels`).
     """
-    name = sitk_path(path)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(sitk_path(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as error:
+        raise ImageError(f"cannot read image file {path}: {str(error).strip()}") from error
+    components = reader.GetNumberOfComponents()
+    check_voxel_count((*reader.GetSize(), *((components,) if components > 1 else ())), str(path))
+    return reader
+
+
+def read_sitk_file(path: Path, *, units: str | None = None, modality: str | None = None) -> Image:
+    """Read a NIfTI/NRRD/MHA file with SimpleITK (geometry in LPS, as SimpleITK reports it).
+
+    The header is read first: an image past the voxel limit is refused before its pixel
+    data is read.
+
+    Raises
+    ------
+    ImageError
+        If SimpleITK cannot read it, it has more voxels than the limit, a NIfTI file is
+        truncated, or it is not a 3-D scalar image.
+    """
+    reader = read_sitk_header(path)
     if path.name.lower().endswith((".nii", ".nii.gz")):
         check_nifti_complete(path)
     try:
-        image = sitk.ReadImage(name)
+        image = reader.Execute()
     except RuntimeError as error:
         raise ImageError(f"cannot read image file {path}: {str(error).strip()}") from error
     try:

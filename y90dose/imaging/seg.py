@@ -20,10 +20,17 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from y90dose.errors import ImageError
-from y90dose.imaging.dicom_series import _functional, _orientation, _pixels, read_dataset
+from y90dose.imaging.dicom_series import (
+    _functional,
+    _orientation,
+    _pixels,
+    read_dataset,
+    read_dicom_header,
+)
 from y90dose.imaging.image import Grid, Image, require_same_frame
 from y90dose.imaging.resample import resample_mask
 from y90dose.imaging.vois import EmptyVoiError, VoiNotFoundError, Vois
+from y90dose.limits import check_voxel_count
 
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 
@@ -66,6 +73,11 @@ def read_seg(
     """
     path = Path(path)
     grid = target.grid if isinstance(target, Image) else target
+    header = read_dicom_header(path, required=("Modality",))
+    check_voxel_count(
+        (int(header.Columns), int(header.Rows), int(header.get("NumberOfFrames", 1) or 1)),
+        str(path),
+    )
     ds = read_dataset(path)
     if str(ds.get("Modality", "")) != "SEG":
         raise ImageError(f"{path}: not a DICOM SEG (Modality {ds.get('Modality')!r})")

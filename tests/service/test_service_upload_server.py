@@ -1,0 +1,168 @@
+"""Upload limits on the real server (``y90dose serve`` in a subprocess): concurrent
+uploads past the limit get 429 with Retry-After, a slot comes back when its client goes
+away, and a refused deep entry leaves the connection usable for the next request."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from service_helpers import dicom_bytes, make_zip
+from test_service_server import START_TIMEOUT_S, command_env, free_port
+
+MAX_CONCURRENT = 2
+WAIT_S = 10.0
+
+
+@contextmanager
+def server(data_dir: Path, db_url: str, **settings: str) -> Iterator[str]:
+    """``y90dose serve`` with extra ``Y90DOSE_*`` settings; stopped (SIGINT) at the end."""
+    env = command_env(db_url) | {f"Y90DOSE_{k.upper()}": v for k, v in settings.items()}
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "y90dose.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert process.poll() is None, process.communicate()[1]
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+def planner_key(data_dir: Path, db_url: str) -> str:
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "y90dose.cli.main",
+            "keys",
+            "create",
+            "--name",
+            "p",
+            "--role",
+            "planner",
+            "--json",
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=command_env(db_url),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key: str = json.loads(created.stdout)["key"]
+    return key
+
+
+def held_upload(base: str) -> socket.socket:
+    """An upload whose body never finishes: it holds an upload slot until closed."""
+    port = int(base.rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT_S)
+    sock.sendall(
+        b"POST /v1/studies HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: multipart/form-data; boundary=x\r\n"
+        b"Content-Length: 1000000\r\n\r\n--x\r\n"
+    )
+    return sock
+
+
+def until(status: Callable[[int], bool], attempt: Callable[[], httpx.Response]) -> httpx.Response:
+    """Call ``attempt()`` until its response's status passes ``status`` or WAIT_S is over."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        response = attempt()
+        if status(response.status_code) or time.monotonic() > deadline:
+            return response
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_concurrent_uploads_past_the_limit_get_429(tmp_path: Path, db_url: str) -> None:
+    data_dir = tmp_path / "server-data"
+    with server(data_dir, db_url):  # first start creates the database
+        pass
+    headers = {"X-API-Key": planner_key(data_dir, db_url)}
+    study = make_zip({"CT/a.dcm": dicom_bytes()})
+    with server(data_dir, db_url, upload_max_concurrent=str(MAX_CONCURRENT)) as base:
+        held = [held_upload(base) for _ in range(MAX_CONCURRENT)]
+        try:
+
+            def post() -> httpx.Response:
+                return httpx.post(
+                    f"{base}/v1/studies", files={"file": ("s.zip", study)}, headers=headers
+                )
+
+            refused = until(lambda code: code == 429, post)
+            assert refused.status_code == 429, refused.text
+            assert refused.headers["Retry-After"] == "10"
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert "upload_max_concurrent" in refused.json()["detail"]
+            assert httpx.get(f"{base}/healthz", timeout=2.0).status_code == 200
+            reads = httpx.get(f"{base}/v1/studies", headers=headers)
+            assert reads.status_code == 200  # other requests are not limited
+        finally:
+            for sock in held:
+                sock.close()
+        accepted = until(lambda code: code != 429, post)  # the slots come back
+        assert accepted.status_code == 201, accepted.text
+        listing = httpx.get(f"{base}/v1/studies", headers=headers).json()
+        assert listing["total"] == 1
+
+
+@pytest.mark.slow
+def test_deep_entry_is_422_and_the_connection_stays_usable(tmp_path: Path, db_url: str) -> None:
+    data_dir = tmp_path / "d"
+    with server(data_dir, db_url):
+        pass
+    headers = {"X-API-Key": planner_key(data_dir, db_url)}
+    # as deep as the server's PATH_MAX allows (else the OS refuses the name first)
+    studies = str((data_dir / "studies").resolve())
+    levels = (4096 - len(studies) - len("/<a study id: 36 characters>/files/x.dcm") - 20) // 2
+    assert levels > 1500
+    deep = make_zip({"a/" * levels + "x.dcm": dicom_bytes()})
+    with server(data_dir, db_url) as base, httpx.Client(base_url=base, headers=headers) as client:
+        refused = client.post("/v1/studies", files={"file": ("s.zip", deep)})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["value"].startswith("a/a/a/")
+        again = client.get("/v1/studies")  # the same keep-alive connection
+        assert again.status_code == 200 and again.json()["total"] == 0
+    assert not (data_dir / "studies").exists() or not any((data_dir / "studies").iterdir())

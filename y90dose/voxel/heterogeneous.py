@@ -376,6 +376,7 @@ def heterogeneous_dose(
         )
     info: dict[str, Any] = {
         "engine": "density-scaled kernels per medium, lung remapped by radiological depth",
+        "source": str(kernels.get("soft tissue", {}).get("source", source.value)),
         "media_voxels": {
             _MEDIUM_NAMES[m]: int(np.count_nonzero(media == m)) for m in (SOFT, LUNG, BONE)
         },

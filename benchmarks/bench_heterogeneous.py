@@ -50,9 +50,8 @@ def main() -> int:
         times[name] = best
         print(f"{name:14s} {best:7.3f} s")
     ratio = times["heterogeneous"] / times["dvk"]
-    print(
-        f"ratio {ratio:.2f}x (target <= {TARGET_RATIO:g}x): {'ok' if ratio <= TARGET_RATIO else 'OVER'}"
-    )
+    verdict = "ok" if ratio <= TARGET_RATIO else "OVER"
+    print(f"ratio {ratio:.2f}x (target <= {TARGET_RATIO:g}x): {verdict}")
     return 0
 
 

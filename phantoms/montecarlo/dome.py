@@ -2,23 +2,34 @@
 
 Geometry (all in mm, cubic voxels of :data:`DOME_VOXEL_MM`, axes z up, y, x):
 
-- a box of 120 x 120 mm laterally and 108 mm high, z from 0 (bottom) to 108;
+- a cubic box of :data:`DOME_SHAPE_ZYX` voxels (234 mm), z from 0 (bottom);
 - liver (ICRU soft tissue, 1.04 g/cm3): voxels whose centre lies inside a sphere of
-  radius :data:`DOME_RADIUS_MM` centred on the axis at z = :data:`DOME_CENTRE_Z_MM`
-  (its top, the dome, at z = 60 mm on the axis, 12.9 mm at the box corners);
-- lung (ICRU 44 inflated lung, 0.26 g/cm3): every other voxel;
+  radius :data:`DOME_RADIUS_MM` at the box centre; its upper half is the dome;
+- lung (ICRU 44 inflated lung, 0.26 g/cm3): every other voxel, at least
+  :data:`DOME_LUNG_MARGIN_MM` thick between the liver and every face of the box;
 - activity: uniform in the liver, and :data:`DOME_TUMOUR_RATIO` times that concentration
   in a spherical tumour of radius :data:`DOME_TUMOUR_RADIUS_MM` touching the dome from
   below on the axis.
 
-Two regions are scored from the Monte Carlo dose per decay: the whole lung in the box and
-the liver within 5 mm (voxel centre distance to the dome sphere) under the dome. The same
-voxel grid, densities and activity are what y90dose's engines are run on, so the
-comparison has no voxelisation difference.
+Why the whole liver sits inside lung: a first version (120 x 120 x 108 mm box, the dome cut
+by the box's faces) put lung next to the box's lateral faces just above the liver. Beta
+electrons in lung travel about 4 times further than in tissue (CSDA range of the 2.28 MeV
+endpoint 11 mm in water, 42 mm at 0.26 g/mL), so part of the energy entering the lung there
+left the Monte Carlo box, which a patient's lung (closed by the chest wall) does not do, and
+the "mean lung dose" measured the box rather than the interface. With a margin wider than
+that range on every face, no lung energy leaves the box: the mean lung dose then measures
+the energy that crosses the liver surface, which is what a lung-dose calculation needs.
+
+Regions scored from the Monte Carlo dose per decay: the whole lung in the box, the liver
+within :data:`DOME_BAND_MM` (voxel centre distance to the sphere) under the dome (upper
+half), the liver and the tumour; and the lung dose in shells by distance from the sphere
+(diagnostic). The same voxel grid, densities and activity are what y90dose's engines are
+run on, so the comparison has no voxelisation difference.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,19 +37,27 @@ import numpy as np
 import numpy.typing as npt
 
 from phantoms.montecarlo.case import MEDIA, MonteCarloCase, run_case
+from y90dose.constants import J_PER_MEV
 
 DOME_VOXEL_MM = 3.0
-DOME_SHAPE_ZYX = (36, 40, 40)
-"""Voxels (z, y, x): 108 x 120 x 120 mm."""
-DOME_CENTRE_Z_MM = -40.0
-DOME_RADIUS_MM = 100.0
+DOME_SHAPE_ZYX = (78, 78, 78)
+"""Voxels (z, y, x): 234 mm on each side."""
+DOME_RADIUS_MM = 70.0
+"""Liver sphere radius: a diaphragm dome's radius of curvature is about 70-120 mm."""
+DOME_CENTRE_Z_MM = DOME_SHAPE_ZYX[0] * DOME_VOXEL_MM / 2.0
+DOME_LUNG_MARGIN_MM = DOME_SHAPE_ZYX[0] * DOME_VOXEL_MM / 2.0 - DOME_RADIUS_MM
+"""47 mm of lung between the liver and each face: more than the 42 mm CSDA range of the
+Y-90 endpoint in 0.26 g/mL lung, so no lung energy leaves the box."""
 DOME_TUMOUR_RADIUS_MM = 12.0
 DOME_TUMOUR_RATIO = 4.0
 """Tumour-to-liver activity concentration ratio."""
 DOME_BAND_MM = 5.0
 """Thickness of the liver layer under the dome that is scored."""
-DOME_N_HISTORIES = 2_000_000
-DOME_SEED = 93
+DOME_N_HISTORIES = 4_000_000
+DOME_SEED = 94
+DOME_SHELLS_MM = (0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 24.0, 30.0, 42.0)
+"""Edges of the lung shells (voxel centre distance to the sphere, mm) scored as a
+diagnostic depth profile."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +71,10 @@ class DomeGeometry:
     activity_relative
         Relative activity per voxel (1 per liver voxel, the ratio in the tumour).
     liver, lung, tumour, liver_band
-        Masks; ``liver_band`` is the liver within :data:`DOME_BAND_MM` of the dome.
+        Masks; ``liver_band`` is the liver within :data:`DOME_BAND_MM` of the dome (the
+        sphere's upper half).
+    lung_depth_mm
+        Distance of each voxel centre outside the sphere, mm (negative inside).
     spacing_mm
         Voxel size (z, y, x), mm.
     """
@@ -63,6 +85,7 @@ class DomeGeometry:
     lung: npt.NDArray[np.bool_]
     tumour: npt.NDArray[np.bool_]
     liver_band: npt.NDArray[np.bool_]
+    lung_depth_mm: npt.NDArray[np.float64]
     spacing_mm: tuple[float, float, float]
 
 
@@ -83,7 +106,7 @@ def dome_geometry() -> DomeGeometry:
     density = np.where(liver, MEDIA["icru-tissue"][1], MEDIA["lung"][1])
     activity = np.where(liver, 1.0, 0.0)
     activity[tumour] = DOME_TUMOUR_RATIO
-    band = liver & (distance > DOME_RADIUS_MM - DOME_BAND_MM)
+    band = liver & (distance > DOME_RADIUS_MM - DOME_BAND_MM) & (zz > DOME_CENTRE_Z_MM)
     return DomeGeometry(
         density_g_ml=density,
         activity_relative=activity,
@@ -91,6 +114,7 @@ def dome_geometry() -> DomeGeometry:
         lung=~liver,
         tumour=tumour,
         liver_band=band,
+        lung_depth_mm=distance - DOME_RADIUS_MM,
         spacing_mm=(h, h, h),
     )
 
@@ -142,6 +166,13 @@ def compute_dome(*, n_histories: int = DOME_N_HISTORIES, seed: int = DOME_SEED) 
     means = {name: _region(dose, unc, mask) for name, mask in regions.items()}
     axis = dose[:, DOME_SHAPE_ZYX[1] // 2 - 1 : DOME_SHAPE_ZYX[1] // 2 + 1, :]
     axis = axis[:, :, DOME_SHAPE_ZYX[2] // 2 - 1 : DOME_SHAPE_ZYX[2] // 2 + 1].mean(axis=(1, 2))
+    shells = [
+        _region(dose, unc, geo.lung & (geo.lung_depth_mm >= a) & (geo.lung_depth_mm < b))
+        for a, b in itertools.pairwise(DOME_SHELLS_MM)
+    ]
+    mass = geo.density_g_ml * DOME_VOXEL_MM**3 * 1e-6  # kg
+    decay_j = float(result.provenance["sampled_mean_energy_mev"]) * J_PER_MEV.value
+    energy = dose * mass / decay_j
     return {
         "quantity": "mean absorbed dose per decay (of the whole source), Gy, per region; "
         "relative uncertainty assumes independent voxels",
@@ -153,12 +184,21 @@ def compute_dome(*, n_histories: int = DOME_N_HISTORIES, seed: int = DOME_SEED) 
             "tumour_radius_mm": DOME_TUMOUR_RADIUS_MM,
             "tumour_to_liver_ratio": DOME_TUMOUR_RATIO,
             "band_mm": DOME_BAND_MM,
+            "lung_margin_mm": DOME_LUNG_MARGIN_MM,
             "media": {"liver": "icru-tissue 1.04 g/cm3", "lung": "lung 0.26 g/cm3"},
             "generator": "phantoms.montecarlo.dome.dome_geometry",
         },
         "region_dose_gy_per_decay": {name: m for name, (m, _) in means.items()},
         "region_relative_uncertainty": {name: u for name, (_, u) in means.items()},
         "region_voxels": {name: int(mask.sum()) for name, mask in regions.items()},
+        "energy_fraction_of_decay": {
+            "lung": float(energy[geo.lung].sum()),
+            "liver": float(energy[geo.liver].sum()),
+            "box": float(energy.sum()),
+        },
+        "lung_shell_edges_mm": list(DOME_SHELLS_MM),
+        "lung_shell_dose_gy_per_decay": [m for m, _ in shells],
+        "lung_shell_relative_uncertainty": [u for _, u in shells],
         "central_axis_dose_gy_per_decay": axis.tolist(),
         "provenance": result.provenance,
     }

@@ -35,21 +35,31 @@ Algorithm (arrays and spacings in, arrays out)
    over voxels of spacing x rho_lung, which is the same kernel by range scaling). Each
    convolution distributes exactly C (J/GBq) per GBq, as the DVK.
 3. Targets in the source's own medium receive that energy divided by their own mass (the
-   DVK rule). Lung targets of tissue sources are remapped instead: for a lung voxel r, the
-   nearest tissue voxel c (Euclidean distance transform) gives the direction u and the
-   depth y of r behind the interface (which lies half a voxel from c along u); the dose is
-   the tissue dose field (energy over the tissue kernel's mass) at c + u (b + y rho_r /
-   rho_M), b the half-voxel, by trilinear interpolation.
-4. Energy: the remapped lung dose is scaled so that the lung receives exactly the energy
-   the tissue kernel sent into it (the factor is reported; it corrects the discretisation
-   and the curvature of the interface, and stays within a few per cent of 1). The total
-   deposited energy is therefore C x activity minus what leaves the grid, as for the DVK.
+   DVK rule). Lung targets of tissue sources are remapped instead. The tissue sources'
+   dose field (energy over the tissue kernel's mass) is computed for the kernel's half
+   size beyond the grid too, and the media are taken to continue beyond the grid as at its
+   edge. For a lung voxel r, the nearest tissue voxel c that the field reaches (Euclidean
+   distance transform) carries the local interface: the staircase of voxels is smoothed
+   (Gaussian of sigma = the largest voxel side) and, at c, gives the normal n, the signed
+   distance of c to the mean surface and the mean curvature H (averaged over the
+   interface). r lies at depth y behind that surface along n and receives the field at the
+   compressed depth t = y rho_r / rho_M on the same normal, times ((1 + H t) / (1 + H y))^2
+   (the rays' spreading over the longer path in lung: 1 for a plane, < 1 behind a convex
+   liver dome), averaged over 4 depths across the voxel (log-linear interpolation).
+4. Energy: the lung, inside and beyond the grid, receives exactly the energy the tissue
+   kernel sent into it; the factor that ensures it is reported (``lung_energy_factor``,
+   0.97-1.04 on the validation phantoms; a warning beyond 15 %), and the lung energy that
+   lands beyond the grid is reported (``lung_energy_beyond_grid_j``) and leaves, as the
+   kernel's energy beyond the grid does in the DVK. Deposited = C x activity minus what
+   leaves the grid.
 
 In a single medium (every voxel soft tissue, whatever its density in 0.5-1.45 g/mL) the
 engine is the DVK to float32 rounding. Approximations, stated in the result's warnings:
 energy from lung or bone sources into other media and from tissue into bone is deposited
-with the source medium's ranges (as the DVK); the interface direction is that of the
-nearest tissue voxel, exact for planar interfaces and a small error for curved ones.
+with the source medium's ranges (as the DVK); energy is carried along the interface normal
+only, so lateral spreading in lung (around a small hot spot, or out through a face of the
+grid perpendicular to the interface) is not modelled; tissue beyond a thin lung layer gets
+nothing through it.
 
 References
 ----------
@@ -99,6 +109,11 @@ LUNG_KERNEL_DENSITY_STEP_G_ML = 0.02
 that a handful of kernels per voxel size cover every patient (each is cached on disk); the
 rounding changes the lung ranges by at most 1/(2 x 0.1 / 0.02) = 5 % at 0.1 g/mL, 2 % at
 0.26 g/mL."""
+STENCIL_SIGMAS = 3.0
+"""Half-width of the interface stencil, in smoothing sigmas (truncation biases the
+curvature by about 3 % at 3 sigma, 200 % at 2)."""
+CURVATURE_SMOOTHING_SIGMAS = 2.0
+"""The interface curvature is averaged over a Gaussian patch of 2 smoothing sigmas."""
 REMAP_SUBSAMPLES = 4
 """Depths per lung voxel at which the tissue dose field is sampled (step 3)."""
 REMAP_FACTOR_WARNING = 0.15
@@ -158,78 +173,201 @@ def _boundary_offset_mm(
     return np.asarray(per_axis.min(axis=0), dtype=np.float64)
 
 
+def _take_box(
+    array: NDArray[Any], lo: Sequence[int], hi: Sequence[int], *, edge: bool, fill: float = 0.0
+) -> NDArray[Any]:
+    """``array[lo:hi]`` for a box that may reach beyond the array: outside it the values
+    are the nearest edge value (``edge``, media continued) or ``fill``."""
+    inner_lo = [max(0, a) for a in lo]
+    inner_hi = [min(n, b) for n, b in zip(array.shape, hi, strict=True)]
+    crop = array[tuple(slice(a, b) for a, b in zip(inner_lo, inner_hi, strict=True))]
+    pad = [(a - b, c - d) for a, b, c, d in zip(inner_lo, lo, hi, inner_hi, strict=True)]
+    if not any(p for pair in pad for p in pair):
+        return np.asarray(crop)
+    if edge:
+        return np.pad(crop, pad, mode="edge")
+    return np.pad(crop, pad, mode="constant", constant_values=fill)
+
+
+def _interface_planes(
+    tissue: NDArray[np.bool_], centres: NDArray[np.int64], spacing: tuple[float, float, float]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Unit normal (into the lung), signed distance (mm, negative inside the tissue) and
+    mean curvature (1/mm, positive where the tissue is convex) of the tissue-lung interface
+    at the tissue voxels ``centres`` (3 x n indices).
+
+    The voxelised interface is a staircase; its mean surface is the 0.5 level of the tissue
+    indicator smoothed by a Gaussian of sigma = the largest voxel side (isotropic in mm).
+    At a centre c, the smoothed indicator f, its gradient g and Hessian give the normal
+    n = -g / |g|, the signed distance d(c) = -sigma Phi^-1(f(c)) (exact for a plane, where
+    f = Phi(-d / sigma)) and the mean curvature H = div(n) / 2 = -(lap f - n.Hess f.n) /
+    (2 |g|) (1/R on a sphere of radius R). Evaluated only at the centres, by stencil sums.
+    """
+    step = np.asarray(spacing, dtype=np.float64)
+    sigma = float(step.max())
+    half = [max(1, math.ceil(STENCIL_SIGMAS * sigma / h)) for h in spacing]
+    offsets = np.stack(
+        np.meshgrid(*[np.arange(-k, k + 1) for k in half], indexing="ij"), axis=0
+    ).reshape(3, -1)
+    delta_mm = offsets * step[:, None]
+    weight = np.exp(-np.sum(delta_mm**2, axis=0) / (2.0 * sigma**2))
+    weight /= weight.sum()
+    padded = np.pad(tissue, [(k, k) for k in half], mode="edge")
+    base = centres + np.asarray(half)[:, None]
+    n = centres.shape[1]
+    f = np.zeros(n, dtype=np.float64)
+    grad = np.zeros((3, n), dtype=np.float64)
+    second = np.zeros((3, 3, n), dtype=np.float64)
+    for j in range(offsets.shape[1]):
+        inside = padded[tuple(base + offsets[:, j : j + 1])].astype(np.float64)
+        if not inside.any():
+            continue
+        dj = delta_mm[:, j]
+        f += weight[j] * inside
+        grad += (weight[j] * dj)[:, None] * inside
+        second += (weight[j] * np.outer(dj, dj))[:, :, None] * inside
+    grad /= sigma**2
+    # Hessian of the smoothed indicator: sum w I (d d^T / sigma^4 - 1 / sigma^2)
+    hess = second / sigma**4 - np.eye(3)[:, :, None] * (f / sigma**2)
+    norm = np.sqrt(np.sum(grad**2, axis=0))
+    ok = norm > 1e-12
+    normal = np.where(ok, -grad / np.where(ok, norm, 1.0), 0.0)
+    laplacian = np.trace(hess)
+    along = np.einsum("in,ijn,jn->n", normal, hess, normal)
+    curvature = np.where(ok, -(laplacian - along) / (2.0 * np.where(ok, norm, 1.0)), 0.0)
+    signed = -sigma * scipy.special.ndtri(np.clip(f, 0.02, 0.98))
+    # on a staircase the pointwise curvature is noisy (5-95 % range several times 1/R):
+    # average it over the interface within CURVATURE_SMOOTHING_SIGMAS x sigma
+    lo = centres.min(axis=1)
+    extent = tuple(int(v) for v in centres.max(axis=1) - lo + 1)
+    where = tuple(centres - lo[:, None])
+    summed = np.zeros(extent, dtype=np.float64)
+    count = np.zeros(extent, dtype=np.float64)
+    summed[where] = curvature
+    count[where] = 1.0
+    width = [CURVATURE_SMOOTHING_SIGMAS * sigma / h for h in spacing]
+    summed = scipy.ndimage.gaussian_filter(summed, width, mode="constant", truncate=2.5)
+    count = scipy.ndimage.gaussian_filter(count, width, mode="constant", truncate=2.5)
+    smooth = summed[where] / np.maximum(count[where], 1e-12)
+    return normal, np.asarray(signed, dtype=np.float64), np.asarray(smooth, dtype=np.float64)
+
+
 def _remap_into_lung(
     field_gy: NDArray[np.float32],
-    features: NDArray[np.bool_],
-    lung: NDArray[np.bool_],
+    field_origin: Sequence[int],
+    media: NDArray[np.int8],
     density: NDArray[np.float64],
     rho_source: float,
     spacing: tuple[float, float, float],
     field_reach_mm: float,
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Dose in the lung voxels from a tissue dose field by radiological depth (step 3).
+) -> tuple[NDArray[np.int64], NDArray[np.float64], float, float]:
+    """Dose in the lung from a tissue dose field by radiological depth (step 3).
 
-    ``features`` are the tissue voxels the field reaches (all inside the field's support);
-    a lung voxel further than ``field_reach_mm`` x rho_source / rho_lung from them gets
-    nothing. The distance transform runs on the features' bounding box grown by that reach
-    (exact: every feature lies inside it). Returns the flat indices of the lung voxels that
-    receive dose and their dose (Gy), before the energy factor of step 4.
+    ``field_gy`` is the tissue sources' dose field (energy over the tissue kernel's mass) on
+    the grid padded by ``field_origin`` voxels on each side (the kernel's half size), so that
+    the energy the kernel sends beyond the grid is known. The media beyond the grid are
+    taken to continue as at its edge; the lung there is scored, then dropped: it is the
+    lung energy that leaves the grid.
+
+    For a lung voxel r, the nearest tissue voxel c that the field reaches (Euclidean
+    distance transform) gives the local interface plane (normal n, signed distance, from
+    :func:`_interface_planes`); r lies at depth y = d(c) + n.(r - c) behind it, and
+    receives the field at depth y x rho_r / rho_source on the same normal through r
+    (sampled at REMAP_SUBSAMPLES depths across the voxel, log-linear interpolation).
+
+    Returns the flat grid indices of the lung voxels inside the grid that receive dose,
+    their dose (Gy, before the energy factor of step 4), the energy (J) the remap puts in
+    lung beyond the grid, and the energy (J) the tissue kernel sent into lung, inside and
+    beyond the grid.
     """
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
-    if not features.any():
-        return empty
-    lung_rho = density[lung]
-    reach_mm = field_reach_mm * rho_source / float(lung_rho.min()) + max(spacing)
+    pad = np.asarray(field_origin, dtype=np.int64)
+    shape = np.asarray(media.shape, dtype=np.int64)
+    lung_all = (media == LUNG) & (density >= LUNG_REMAP_MIN_DENSITY_G_ML.value)
+    reached = field_gy > 0
+    if not reached.any() or not lung_all.any():
+        return (*empty, 0.0, 0.0)
+    rho_min = float(density[lung_all].min())
+    h_max = max(spacing)
+    reach_mm = field_reach_mm * rho_source / rho_min + h_max
+    # the box (grid coordinates; may reach beyond the grid): the field's support grown by
+    # the lung reach
     lo, hi = [], []
     for axis, h in enumerate(spacing):
-        present = np.flatnonzero(features.any(axis=tuple(a for a in range(3) if a != axis)))
+        present = np.flatnonzero(reached.any(axis=tuple(a for a in range(3) if a != axis)))
         grow = math.ceil(reach_mm / h)
-        lo.append(max(0, int(present[0]) - grow))
-        hi.append(min(features.shape[axis], int(present[-1]) + 1 + grow))
-    box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+        lo.append(int(present[0]) - int(pad[axis]) - grow)
+        hi.append(int(present[-1]) + 1 - int(pad[axis]) + grow)
+    media_box = _take_box(media, lo, hi, edge=True)
+    density_box = _take_box(density, lo, hi, edge=True)
+    field_lo = [a + int(p) for a, p in zip(lo, pad, strict=True)]
+    field_hi = [b + int(p) for b, p in zip(hi, pad, strict=True)]
+    field_box = _take_box(field_gy, field_lo, field_hi, edge=False)
+    tissue_box = media_box != LUNG
+    features = tissue_box & (field_box > 0)
+    lung_box = (media_box == LUNG) & (density_box >= LUNG_REMAP_MIN_DENSITY_G_ML.value)
+    if not features.any():
+        return (*empty, 0.0, 0.0)
+    voxel_kg = math.prod(spacing) * 1e-6  # per g/mL of density
+    sent_j = float(np.sum(field_box[lung_box], dtype=np.float64)) * rho_source * voxel_kg
     nearest = scipy.ndimage.distance_transform_edt(
-        ~features[box], sampling=spacing, return_distances=False, return_indices=True
+        ~features, sampling=spacing, return_distances=False, return_indices=True
     )
-    local = np.flatnonzero(lung[box])
-    r = np.asarray(np.unravel_index(local, nearest.shape[1:]), dtype=np.float64)
-    c = nearest.reshape(3, -1)[:, local].astype(np.float64)
+    local = np.flatnonzero(lung_box)
+    r = np.asarray(np.unravel_index(local, lung_box.shape), dtype=np.int64)
+    c = nearest.reshape(3, -1)[:, local].astype(np.int64)
     del nearest
-    origin = np.asarray(lo, dtype=np.float64)[:, None]
-    r += origin
-    c += origin
-    targets = np.ravel_multi_index(tuple(r.astype(np.int64)), lung.shape)
     step = np.asarray(spacing, dtype=np.float64)[:, None]
-    delta_mm = (r - c) * step
-    distance = np.sqrt(np.sum(delta_mm**2, axis=0))
-    ratio = density.ravel()[targets] / rho_source
-    keep = (distance - 0.5 * max(spacing)) * ratio < field_reach_mm + max(spacing)
-    targets, r, c, delta_mm, distance, ratio = (
-        targets[keep],
-        r[:, keep],
-        c[:, keep],
-        delta_mm[:, keep],
-        distance[keep],
-        ratio[keep],
+    ratio = density_box.reshape(-1)[local] / rho_source
+    distance = np.sqrt(np.sum(((r - c) * step) ** 2, axis=0))
+    keep = (distance - 0.5 * h_max) * ratio < field_reach_mm + h_max
+    r, c, ratio = r[:, keep], c[:, keep], ratio[keep]
+    if r.shape[1] == 0:
+        return (*empty, 0.0, sent_j)
+    unique_c, inverse = np.unique(
+        np.ravel_multi_index(tuple(c), lung_box.shape), return_inverse=True
     )
-    if targets.size == 0:
-        return empty
-    u = delta_mm / distance
-    boundary = _boundary_offset_mm(u, spacing)
-    depth = distance - boundary
+    normal_u, signed_u, curvature_u = _interface_planes(
+        tissue_box, np.asarray(np.unravel_index(unique_c, lung_box.shape)), spacing
+    )
+    normal = normal_u[:, inverse.reshape(-1)]
+    curvature = curvature_u[inverse.reshape(-1)]
+    flat_normal = np.sum(normal**2, axis=0) < 0.5  # no gradient (thin tissue): nearest ray
+    if flat_normal.any():
+        ray = (r - c)[:, flat_normal] * step
+        normal[:, flat_normal] = ray / np.sqrt(np.sum(ray**2, axis=0))
+    depth = signed_u[inverse.reshape(-1)] + np.sum(normal * (r - c) * step, axis=0)
+    half_chord = _boundary_offset_mm(normal, spacing)
     # the field falls about exponentially behind the interface: interpolate its logarithm
-    # (linear interpolation of a falling exponential overestimates between voxel centres),
-    # at REMAP_SUBSAMPLES depths across the target voxel's chord along u
-    floor = np.float32(max(float(field_gy.max()), 1e-30) * 1e-9)
-    log_field = np.log(field_gy + floor)
-    dose = np.zeros(targets.size, dtype=np.float64)
+    floor = np.float32(max(float(field_box.max()), 1e-30) * 1e-9)
+    log_field = np.log(field_box + floor)
+    dose = np.zeros(r.shape[1], dtype=np.float64)
     for k in range(REMAP_SUBSAMPLES):
-        offset = (2.0 * (k + 0.5) / REMAP_SUBSAMPLES - 1.0) * boundary
-        reach = boundary + np.maximum(depth + offset, 0.0) * ratio
-        coords = c + u * reach / step
-        dose += np.exp(scipy.ndimage.map_coordinates(log_field, coords, order=1, mode="nearest"))
+        offset = (2.0 * (k + 0.5) / REMAP_SUBSAMPLES - 1.0) * half_chord
+        y = np.maximum(depth + offset, 0.0)
+        # the point at depth y on the normal through r, moved to the compressed depth
+        along = offset - y * (1.0 - ratio)
+        coords = r + normal * along / step
+        # rays from a curved interface spread (convex) or gather (concave) over the longer
+        # path in lung: the field at compressed depth t = y x ratio is carried to depth y
+        # over an area larger by ((1 + H y) / (1 + H t))^2
+        t = y * ratio
+        near = 1.0 + np.maximum(curvature * t, -0.5)
+        far = 1.0 + np.maximum(curvature * y, -0.5)
+        spread = (near / far) ** 2
+        dose += spread * np.exp(
+            scipy.ndimage.map_coordinates(
+                log_field, coords, order=1, mode="constant", cval=float(np.log(floor))
+            )
+        )
     dose = dose / REMAP_SUBSAMPLES - float(floor)
     np.maximum(dose, 0.0, out=dose)
-    return targets, np.asarray(dose, dtype=np.float64)
+    grid_index = r + np.asarray(lo, dtype=np.int64)[:, None]
+    inside = np.all((grid_index >= 0) & (grid_index < shape[:, None]), axis=0)
+    mass_box = density_box.reshape(-1)[local][keep] * voxel_kg
+    outside_j = float(np.sum(dose[~inside] * mass_box[~inside]))
+    targets = np.ravel_multi_index(tuple(grid_index[:, inside]), media.shape)
+    return targets, dose[inside], outside_j, sent_j
 
 
 def heterogeneous_dose(
@@ -304,6 +442,7 @@ def heterogeneous_dose(
     kernels: dict[str, Any] = {}
     lung = (media == LUNG) & (density >= LUNG_REMAP_MIN_DENSITY_G_ML.value)
     lung_factor: float | None = None
+    lung_escape_j = 0.0
     for medium in (SOFT, BONE, LUNG):
         inside = media == medium
         if not inside.any():
@@ -328,32 +467,32 @@ def heterogeneous_dose(
             "reference": kernel.reference,
         }
         weights = (kernel.energy_fraction() * constant).astype(np.float32)
-        part_energy = fft_convolve_same(part, weights, workers=workers)
+        remap = medium == SOFT and lung.any()
+        # with lung present, the tissue field is also computed for the kernel's half size
+        # beyond the grid: the lung there is where energy leaves the grid (step 4)
+        margin = tuple(k // 2 for k in weights.shape) if remap else (0, 0, 0)
+        padded = np.pad(part, [(m, m) for m in margin]) if remap else part
+        part_energy = fft_convolve_same(padded, weights, workers=workers)
         np.maximum(part_energy, 0.0, out=part_energy)
         support = scipy.ndimage.maximum_filter(
-            part > 0, size=weights.shape, mode="constant", cval=False
+            padded > 0, size=weights.shape, mode="constant", cval=False
         )
         part_energy[~support] = 0.0
-        del support
-        if medium == SOFT and lung.any() and (media == SOFT).any():
+        del support, padded
+        if remap:
             field_gy = part_energy / np.float32(rho_kernel * voxel_ml / 1000.0)
-            # the interface point is the nearest tissue voxel that the sources reach (a
-            # tissue layer behind the lung, beyond their range, sends nothing)
             half_extent_mm = max(
                 (n // 2 + 0.5) * hh for n, hh in zip(weights.shape, spacing, strict=True)
             )
-            targets, lung_dose = _remap_into_lung(
-                field_gy,
-                (media == SOFT) & (part_energy > 0),
-                lung,
-                density,
-                rho_kernel,
-                spacing,
-                half_extent_mm,
+            targets, lung_dose, outside_j, sent_j = _remap_into_lung(
+                field_gy, margin, media, density, rho_kernel, spacing, half_extent_mm
             )
-            sent_j = float(part_energy[lung].sum(dtype=np.float64))
-            got_j = float(np.sum(lung_dose * mass_kg.ravel()[targets]))
+            del field_gy
+            inner = tuple(slice(m, m + n) for m, n in zip(margin, activity.shape, strict=True))
+            part_energy = np.ascontiguousarray(part_energy[inner])
+            got_j = float(np.sum(lung_dose * mass_kg.ravel()[targets])) + outside_j
             lung_factor = sent_j / got_j if got_j > 0 else 1.0
+            lung_escape_j = outside_j * lung_factor
             flat = part_energy.reshape(-1)
             flat[np.flatnonzero(lung)] = 0.0
             flat[targets] = (lung_dose * lung_factor * mass_kg.ravel()[targets]).astype(np.float32)
@@ -372,7 +511,9 @@ def heterogeneous_dose(
     if len(present) > 1:
         warnings.append(
             "heterogeneous engine: energy from lung or bone sources into other media, and "
-            "from tissue into bone, is deposited with the source medium's ranges"
+            "from tissue into bone, is deposited with the source medium's ranges; energy "
+            "from tissue into lung is carried along the interface normal (no lateral "
+            "spreading in lung, none through a thin lung layer into the tissue beyond)"
         )
     info: dict[str, Any] = {
         "engine": "density-scaled kernels per medium, lung remapped by radiological depth",
@@ -382,6 +523,7 @@ def heterogeneous_dose(
         },
         "kernels": kernels,
         "lung_energy_factor": lung_factor,
+        "lung_energy_beyond_grid_j": lung_escape_j,
         "normalisation": "energy_constant",
     }
     return VoxelDoseResult(

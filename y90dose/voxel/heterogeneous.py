@@ -212,20 +212,29 @@ def _interface_planes(
     delta_mm = offsets * step[:, None]
     weight = np.exp(-np.sum(delta_mm**2, axis=0) / (2.0 * sigma**2))
     weight /= weight.sum()
-    padded = np.pad(tissue, [(k, k) for k in half], mode="edge")
-    base = centres + np.asarray(half)[:, None]
+    padded = np.ascontiguousarray(np.pad(tissue, [(k, k) for k in half], mode="edge"))
+    flat = padded.reshape(-1)
+    base = np.ravel_multi_index(tuple(centres + np.asarray(half)[:, None]), padded.shape)
+    shift = np.ravel_multi_index(tuple(offsets + np.asarray(half)[:, None]), padded.shape)
+    shift = shift - np.ravel_multi_index(tuple(half), padded.shape)
+    # moments of the stencil: f, the gradient sums and the 3 x 3 second-moment sums are one
+    # matrix product of the indicator around each centre with these columns
+    pairs = [(0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)]
+    columns = [weight] + [weight * delta_mm[i] for i in range(3)]
+    columns += [weight * delta_mm[i] * delta_mm[j] for i, j in pairs]
+    moments_matrix = np.stack(columns, axis=1).astype(np.float32)
     n = centres.shape[1]
-    f = np.zeros(n, dtype=np.float64)
-    grad = np.zeros((3, n), dtype=np.float64)
+    moments = np.zeros((n, moments_matrix.shape[1]), dtype=np.float64)
+    chunk = max(1, 4_000_000 // shift.size)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        around = flat[base[start:stop, None] + shift[None, :]].astype(np.float32)
+        moments[start:stop] = around @ moments_matrix
+    f = moments[:, 0]
+    grad = moments[:, 1:4].T.copy()
     second = np.zeros((3, 3, n), dtype=np.float64)
-    for j in range(offsets.shape[1]):
-        inside = padded[tuple(base + offsets[:, j : j + 1])].astype(np.float64)
-        if not inside.any():
-            continue
-        dj = delta_mm[:, j]
-        f += weight[j] * inside
-        grad += (weight[j] * dj)[:, None] * inside
-        second += (weight[j] * np.outer(dj, dj))[:, :, None] * inside
+    for k, (i, j) in enumerate(pairs):
+        second[i, j] = second[j, i] = moments[:, 4 + k]
     grad /= sigma**2
     # Hessian of the smoothed indicator: sum w I (d d^T / sigma^4 - 1 / sigma^2)
     hess = second / sigma**4 - np.eye(3)[:, :, None] * (f / sigma**2)
@@ -310,18 +319,18 @@ def _remap_into_lung(
         return (*empty, 0.0, 0.0)
     voxel_kg = math.prod(spacing) * 1e-6  # per g/mL of density
     sent_j = float(np.sum(field_box[lung_box], dtype=np.float64)) * rho_source * voxel_kg
-    nearest = scipy.ndimage.distance_transform_edt(
-        ~features, sampling=spacing, return_distances=False, return_indices=True
+    distance_box, nearest = scipy.ndimage.distance_transform_edt(
+        ~features, sampling=spacing, return_distances=True, return_indices=True
     )
-    local = np.flatnonzero(lung_box)
+    # a lung voxel further than the field's reach (in radiological depth) gets nothing
+    reachable = (distance_box - 0.5 * h_max) * (density_box / rho_source) < field_reach_mm + h_max
+    local = np.flatnonzero(lung_box & reachable)
+    del distance_box, reachable
     r = np.asarray(np.unravel_index(local, lung_box.shape), dtype=np.int64)
     c = nearest.reshape(3, -1)[:, local].astype(np.int64)
     del nearest
     step = np.asarray(spacing, dtype=np.float64)[:, None]
     ratio = density_box.reshape(-1)[local] / rho_source
-    distance = np.sqrt(np.sum(((r - c) * step) ** 2, axis=0))
-    keep = (distance - 0.5 * h_max) * ratio < field_reach_mm + h_max
-    r, c, ratio = r[:, keep], c[:, keep], ratio[keep]
     if r.shape[1] == 0:
         return (*empty, 0.0, sent_j)
     unique_c, inverse = np.unique(
@@ -364,7 +373,7 @@ def _remap_into_lung(
     np.maximum(dose, 0.0, out=dose)
     grid_index = r + np.asarray(lo, dtype=np.int64)[:, None]
     inside = np.all((grid_index >= 0) & (grid_index < shape[:, None]), axis=0)
-    mass_box = density_box.reshape(-1)[local][keep] * voxel_kg
+    mass_box = density_box.reshape(-1)[local] * voxel_kg
     outside_j = float(np.sum(dose[~inside] * mass_box[~inside]))
     targets = np.ravel_multi_index(tuple(grid_index[:, inside]), media.shape)
     return targets, dose[inside], outside_j, sent_j

@@ -48,7 +48,7 @@ Algorithm (arrays and spacings in, arrays out)
    liver dome), averaged over 4 depths across the voxel (log-linear interpolation).
 4. Energy: the lung, inside and beyond the grid, receives exactly the energy the tissue
    kernel sent into it; the factor that ensures it is reported (``lung_energy_factor``,
-   0.97-1.04 on the validation phantoms; a warning beyond 15 %), and the lung energy that
+   1.03 on the lung slab, 1.04 on the liver dome; a warning beyond 15 %), and the lung energy that
    lands beyond the grid is reported (``lung_energy_beyond_grid_j``) and leaves, as the
    kernel's energy beyond the grid does in the DVK. Deposited = C x activity minus what
    leaves the grid.
@@ -412,8 +412,9 @@ def heterogeneous_dose(
     Returns
     -------
     VoxelDoseResult
-        Dose in Gy (float32), energy deposited in the grid, kernels and the lung energy
-        factor in ``kernel``, warnings.
+        Dose in Gy (float32), energy deposited in the grid, warnings; in ``kernel``: the
+        kernels, ``lung_energy_factor`` (step 4) and ``lung_energy_beyond_grid_j`` (lung
+        energy carried beyond the grid, part of what ``escaped_energy_fraction`` counts).
 
     Raises
     ------

@@ -509,8 +509,8 @@ def heterogeneous_dose(
             if abs(lung_factor - 1.0) > REMAP_FACTOR_WARNING:
                 warnings.append(
                     f"lung dose from tissue sources rescaled by {lung_factor:.3f} to conserve "
-                    "energy (more than 15 %: the tissue-lung interface is irregular at the "
-                    "scale of a few voxels)"
+                    "energy (more than 15 %: thin lung with tissue behind it, whose share "
+                    "the lung keeps, or an interface irregular at the scale of a few voxels)"
                 )
         energy += part_energy
         del part_energy

@@ -106,6 +106,21 @@ KERNEL_LOW_DENSITY_WARNING_G_ML = Constant(
     "y90dose policy: lung parenchyma is 0.2-0.4 g/mL (ICRU 46 inflated lung 0.26); beta "
     "transport there differs from soft tissue (physics.md section 6)",
 )
+LUNG_REMAP_MIN_DENSITY_G_ML = Constant(
+    "lowest density at which the heterogeneous engine carries tissue energy into lung",
+    0.05,
+    "g/mL",
+    "y90dose policy: emphysematous lung reaches about 0.05-0.1 g/mL; below it the voxel is "
+    "air (0.0012 g/mL, ICRU dry air) outside the body or in airways, where the straight-ray "
+    "planar rule does not hold and the kernel's energy over the local mass is kept",
+)
+BONE_MEDIUM_MIN_DENSITY_G_ML = Constant(
+    "density from which the heterogeneous dose engine treats a voxel as bone",
+    1.45,
+    "g/mL",
+    "y90dose policy: midway between ICRU 44 soft tissue (1.04) and compact bone (1.85); "
+    "trabecular bone (1.1-1.2 g/mL) stays with the soft-tissue kernel",
+)
 AIR_DISPLAY_DENSITY_G_ML = Constant(
     "density below which the slice figures draw no dose (air)",
     0.05,

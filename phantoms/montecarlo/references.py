@@ -231,6 +231,7 @@ REFERENCE_FILES = {
     "s-values-4.8mm-bone": "mc_s_values_4.8mm_bone.json",
     "lung-slab": "mc_lung_slab.json",
     "water-slab": "mc_water_slab.json",
+    "liver-dome": "mc_liver_dome.json",
 }
 
 
@@ -242,6 +243,12 @@ def compute_reference(name: str, *, scale: float = 1.0, seed: int | None = None)
     """
     if name not in REFERENCE_FILES:
         raise InputError("name", name, f"one of {sorted(REFERENCE_FILES)}")
+    if name == "liver-dome":
+        from phantoms.montecarlo.dome import DOME_N_HISTORIES, DOME_SEED, compute_dome
+
+        return compute_dome(
+            n_histories=int(DOME_N_HISTORIES * scale), seed=DOME_SEED if seed is None else seed
+        )
     if name == "s-values-4.8mm-bone":
         return compute_s_values(
             4.8, "bone", n_histories=int(200_000 * scale), seed=92 if seed is None else seed

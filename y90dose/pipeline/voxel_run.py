@@ -121,6 +121,7 @@ class DoseMethod(StrEnum):
 
     LDM = "ldm"
     DVK = "dvk"
+    DVK_HETEROGENEOUS = "dvk_heterogeneous"
 
 
 class DensitySource(StrEnum):
@@ -601,7 +602,7 @@ def compute_voxel_dose(
     try:
         dose_method = DoseMethod(method)
     except ValueError:
-        raise InputError("method", method, "one of 'dvk', 'ldm'") from None
+        raise InputError("method", method, "one of 'dvk', 'dvk_heterogeneous', 'ldm'") from None
     try:
         kernel_source = KernelSource(kernel if kernel is not None else KernelSource.AUTO)
     except ValueError:
@@ -756,6 +757,16 @@ def compute_voxel_dose(
                 kernel_source.value,
                 f"a kernel for the image's voxel size {spacing_zyx} mm (z, y, x): {exc.allowed}",
             ) from None
+    elif dose_method is DoseMethod.DVK_HETEROGENEOUS:
+        from y90dose.voxel.heterogeneous import heterogeneous_dose
+
+        dose = heterogeneous_dose(
+            activity.activity_gbq,
+            spacing_mm=spacing_zyx,
+            density_g_ml=density_map,
+            energy_j_per_gbq=constant,
+            kernel_source=kernel_source,
+        )
     else:
         dose = ldm_dose(
             activity.activity_gbq,

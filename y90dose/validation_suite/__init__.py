@@ -9,6 +9,9 @@ Groups of checks (``--cases`` selects groups by name):
 ``uniform-sphere``, ``point-source``, ``liver``, ``nema-iec``, ``lung-slab``
     Each phantom through the voxel pipeline (DICOM in, RT Dose out) against its known
     answers, with dciodvfy and plastimatch checks of the outputs.
+``heterogeneous``
+    The lung-capable engine against the cached ompMC liver-dome and bone references, with
+    the soft-tissue DVK as info rows (its lung-slab rows are in ``lung-slab``).
 ``reproducibility``
     The generators reproduce the committed ``phantoms/known_answers/*.json``.
 ``monte-carlo`` (``--full`` only)
@@ -40,6 +43,7 @@ from y90dose.validation_suite.result import (
 DEFAULT_GROUPS: tuple[str, ...] = (
     "planning",
     "kernels",
+    "heterogeneous",
     "reproducibility",
     "uniform-sphere",
     "point-source",
@@ -59,6 +63,10 @@ def _group(name: str, *, full: bool, cache: Path | None, mc_scale: float) -> lis
         from y90dose.validation_suite.kernels import graves_vs_lanconelli, mc_vs_tables
 
         return graves_vs_lanconelli() + mc_vs_tables()
+    if name == "heterogeneous":
+        from y90dose.validation_suite.heterogeneous import heterogeneous_checks
+
+        return heterogeneous_checks()
     if name == "reproducibility":
         from y90dose.validation_suite.reproducibility import reproducibility_checks
 

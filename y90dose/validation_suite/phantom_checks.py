@@ -694,6 +694,47 @@ def lung_slab(study: Path, work: Path) -> list[CheckResult]:
                     note=f"homogeneous control: 3 sd ({w_sd:.1%}) + 3 %",
                 )
             )
+    rows += _heterogeneous_slab_rows(study, work, mc)
+    return rows
+
+
+def _heterogeneous_slab_rows(study: Path, work: Path, mc: dict[str, Any]) -> list[CheckResult]:
+    """The heterogeneous engine through the pipeline: pass rows (issue 10 targets).
+
+    Lung: every 2 mm bin whose Monte Carlo dose is at least 10 % of the source layer's,
+    within 15 %; water in the source layer within 3 sd + 3 %.
+    """
+    case = "phantom/lung-slab"
+    comp, _ = _run(study, "pt", "dvk_heterogeneous", work / "slab-het")
+    column = comp.vois["central_column"]
+    dose = comp.dose_image.array
+    z = comp.spect.origin_mm[2] + comp.spect.spacing_mm[2] * np.arange(dose.shape[0])
+    profile = np.array([dose[k][column[k]].mean() for k in range(dose.shape[0])])
+    source, _ = _mc_bins(mc, mc["value"], 12.0, 18.0)
+    rows: list[CheckResult] = []
+    for z0 in np.arange(12.0, 40.0, 2.0):
+        z1 = z0 + 2.0
+        if 18.0 <= z0 < 20.0:
+            continue  # the source layer's last 2 mm: judged by the lung rows behind it
+        expected, sd = _mc_bins(mc, mc["value"], z0, z1)
+        in_lung = z0 >= 20.0
+        if in_lung and expected < 0.1 * source:
+            continue
+        tol = 0.15 if in_lung else 3 * sd + 0.03
+        rows.append(
+            compare(
+                case,
+                f"heterogeneous engine {z0:g}-{z1:g} mm ({'lung' if in_lung else 'water'}) "
+                "vs MC (Gy)",
+                expected,
+                float(profile[(z > z0) & (z < z1)].mean()),
+                rel_tol=tol,
+                source="y90dose Monte Carlo (ompMC), water/lung/water",
+                note="issue 10: lung bins >= 10 % of the source layer within 15 %"
+                if in_lung
+                else f"3 sd ({sd:.1%}) + 3 %",
+            )
+        )
     return rows
 
 

@@ -25,6 +25,7 @@ from y90dose.voxel.density import (
     HuDensityCurve,
     hu_to_density,
 )
+from y90dose.voxel.heterogeneous import heterogeneous_dose, media_of_density
 from y90dose.voxel.kernels import (
     LANCONELLI_TABLES,
     KernelSource,
@@ -62,9 +63,11 @@ __all__ = [
     "dpk_voxel_kernel",
     "dvk_dose",
     "fft_convolve_same",
+    "heterogeneous_dose",
     "hu_to_density",
     "lanconelli_kernel",
     "ldm_dose",
     "load_graves_dpk",
+    "media_of_density",
     "voxel_kernel",
 ]

@@ -15,6 +15,7 @@ class VoxelDoseMethod(StrEnum):
 
     LDM = "ldm"
     DVK = "dvk"
+    HETEROGENEOUS = "dvk_heterogeneous"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from y90dose.voxel.convolution import (
     DvkNormalisation,
     cumulated_activity_mbq_s,
     dvk_dose,
+    fft_convolve_nonnegative,
     fft_convolve_same,
 )
 from y90dose.voxel.density import (
@@ -61,6 +62,7 @@ __all__ = [
     "cumulated_activity_mbq_s",
     "dpk_voxel_kernel",
     "dvk_dose",
+    "fft_convolve_nonnegative",
     "fft_convolve_same",
     "hu_to_density",
     "lanconelli_kernel",

@@ -26,11 +26,15 @@ from y90dose.constants import (
     SOFT_TISSUE_DENSITY_G_ML,
 )
 from y90dose.errors import GeometryError, InputError
+from y90dose.voxel import convolution
 from y90dose.voxel.convolution import (
     DvkNormalisation,
+    clear_spectrum_cache,
     cumulated_activity_mbq_s,
     dvk_dose,
+    fft_convolve_nonnegative,
     fft_convolve_same,
+    padded_shape,
 )
 from y90dose.voxel.kernels import dpk_voxel_kernel, lanconelli_kernel
 from y90dose.voxel.ldm import ldm_dose
@@ -270,3 +274,116 @@ def test_dvk_conserves_energy_away_from_the_border(
     assert float(result.dose_gy.sum(dtype=np.float64)) * mass_kg == pytest.approx(
         released, rel=1e-5, abs=1e-9
     )
+
+
+# --- the fast path (issue 10): whole grid, minimal padding, cached spectrum, exact zeros ---
+
+
+def _sparse_image(rng: np.random.Generator, shape: tuple[int, int, int]) -> np.ndarray:
+    image = rng.random(shape).astype(np.float32)
+    image[rng.random(shape) < 0.7] = 0.0
+    return image
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel_shape", "symmetric"),
+    [
+        ((13, 11, 9), (5, 7, 3), False),  # complex spectrum
+        ((13, 11, 9), (5, 7, 3), True),  # real spectrum
+        ((3, 4, 5), (9, 9, 9), True),  # kernel larger than the image
+        ((20, 1, 70), (3, 1, 5), False),
+        ((1, 1, 1), (3, 3, 3), True),
+    ],
+)
+def test_nonnegative_convolution_equals_direct_convolution(
+    shape: tuple[int, int, int], kernel_shape: tuple[int, int, int], symmetric: bool
+) -> None:
+    rng = np.random.default_rng(11)
+    image = _sparse_image(rng, shape)
+    image.reshape(-1)[0] = 1.0
+    kernel = rng.random(kernel_shape)
+    if symmetric:
+        kernel = kernel + kernel[::-1, ::-1, ::-1]
+    fast = fft_convolve_nonnegative(image, kernel, workers=2)
+    direct = scipy.ndimage.convolve(image.astype(np.float64), kernel, mode="constant", cval=0.0)
+    assert fast.dtype == np.float32
+    assert np.allclose(fast, direct, rtol=1e-5, atol=1e-6 * float(direct.max()))
+    assert float(fast.min()) >= 0.0
+
+
+def test_beyond_the_kernels_reach_is_exactly_zero() -> None:
+    """The guarantee the support mask gave before issue 10: voxels farther than the kernel's
+    half-width (on some axis) from every active voxel are exactly 0; those within reach of
+    a voxel of a non-zero kernel with positive weights are > 0."""
+    rng = np.random.default_rng(2)
+    image = np.zeros((40, 30, 90), dtype=np.float32)
+    image[rng.random(image.shape) < 0.002] = 1.0
+    kernel = lanconelli_kernel(3.0).energy_fraction()  # 11^3, every weight > 0
+    out = fft_convolve_nonnegative(image, kernel)
+    reach = scipy.ndimage.maximum_filter(image > 0, size=kernel.shape, mode="constant")
+    assert np.all(out[~reach] == 0.0)
+    assert np.all(out[reach] > 0.0)
+
+
+def test_nonnegative_convolution_matches_the_slab_convolution_on_a_dvk_kernel() -> None:
+    rng = np.random.default_rng(4)
+    image = _sparse_image(rng, (30, 25, 20))
+    kernel = dpk_voxel_kernel(4.42).energy_fraction().astype(np.float32)
+    slabs = fft_convolve_same(image, kernel, max_slab_voxels=25 * 20 * 10)
+    fast = fft_convolve_nonnegative(image, kernel)
+    assert np.allclose(fast, np.maximum(slabs, 0.0), rtol=1e-5, atol=1e-6 * float(slabs.max()))
+
+
+def test_padded_shape_is_the_smallest_without_wrap_around() -> None:
+    # N + K // 2 rounded up to a 2-3-5 length: 128 + 7 = 135 = 3^3 x 5; 256 + 7 -> 270
+    assert padded_shape((128, 256, 1), (15, 15, 1)) == (135, 270, 1)
+
+
+def test_spectrum_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_spectrum_cache()
+    image = np.ones((8, 8, 8), dtype=np.float32)
+    kernel = np.ones((3, 3, 3), dtype=np.float32)
+    one_spectrum = 10 * 10 * 6 * 4  # padded (10, 10, 10) -> (10, 10, 6) float32 values
+    monkeypatch.setattr(convolution, "SPECTRUM_CACHE_MAX_BYTES", 2 * one_spectrum)
+    first = fft_convolve_nonnegative(image, kernel)
+    assert len(convolution._spectra) == 1
+    for scale in (2.0, 3.0, 4.0):  # other kernels: the oldest spectrum is dropped
+        fft_convolve_nonnegative(image, kernel * scale)
+    assert len(convolution._spectra) == 2
+    assert sum(s.nbytes for s in convolution._spectra.values()) <= 2 * one_spectrum
+    again = fft_convolve_nonnegative(image, kernel)  # recomputed: same result
+    assert np.array_equal(first, again)
+    clear_spectrum_cache()
+
+
+@pytest.mark.parametrize("workers", [0, True, 1.5])
+def test_bad_workers_are_refused(workers: object) -> None:
+    with pytest.raises(InputError, match="workers"):
+        fft_convolve_nonnegative(np.ones((3, 3, 3)), np.ones((1, 1, 1)), workers=workers)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("image", "kernel", "field"),
+    [
+        (-np.ones((3, 3, 3)), np.ones((1, 1, 1)), "image"),
+        (np.ones((3, 3, 3)), -np.ones((1, 1, 1)), "kernel"),
+        (np.full((3, 3, 3), np.nan), np.ones((1, 1, 1)), "image"),
+        (np.ones((3, 3, 3)), np.ones((2, 1, 1)), "kernel"),
+        (np.ones((3, 3)), np.ones((1, 1, 1)), "image"),
+    ],
+)
+def test_bad_convolution_arguments_are_refused(
+    image: np.ndarray, kernel: np.ndarray, field: str
+) -> None:
+    with pytest.raises(InputError, match=field):
+        fft_convolve_nonnegative(image, kernel)
+
+
+def test_dvk_with_a_float32_density_map_matches_float64() -> None:
+    activity = _uniform_cube(12, 4, 1e-3)
+    density = np.full(activity.shape, 1.1)
+    density[:6] = 0.9
+    as64 = dvk_dose(activity, spacing_mm=4.8, density_g_ml=density)
+    as32 = dvk_dose(activity, spacing_mm=4.8, density_g_ml=density.astype(np.float32))
+    assert np.allclose(as32.dose_gy, as64.dose_gy, rtol=1e-6, atol=0.0)
+    assert as32.deposited_energy_j == pytest.approx(as64.deposited_energy_j, rel=1e-12)

@@ -218,3 +218,64 @@ def test_mean_absorbed_equals_voxel_mean_for_uniform_density() -> None:
     assert m.mean_absorbed_gy == pytest.approx(m.mean_gy, rel=1e-12)
     # energy = mean dose x mass
     assert m.energy_j == pytest.approx(m.mean_gy * m.mass_g / 1000.0, rel=1e-12)
+
+
+# --- one extraction and one sort per VOI (issue 10): same numbers as the first release ---
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_metrics_and_dvh_equal_the_first_release_on_random_data(seed: int) -> None:
+    """The frozen first-release algorithm (tests/dvh_reference.py) is the oracle: D_x,
+    min, max and V_t identical, sums (mean, energy, DVH) to 1e-12 relative. Doses are
+    float32 (as the pipeline's) or float64, quantised so that ties and thresholds falling
+    exactly on doses occur; densities one number or a map; both weightings."""
+    from dvh_reference import reference_dvh, reference_metrics, reference_voi
+
+    from y90dose.dvh import VoiDoses
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(4, 20)), int(rng.integers(4, 20)), int(rng.integers(4, 20)))
+    dtype = np.float32 if seed % 2 == 0 else np.float64
+    dose = (np.round(rng.gamma(2.0, 60.0, shape) * 4) / 4).astype(dtype)  # 0.25 Gy steps
+    mask = rng.random(shape) < float(rng.choice([0.02, 0.3, 1.0]))
+    mask.reshape(-1)[0] = True
+    density: float | np.ndarray = 1.03
+    if seed % 3 == 0:
+        density = rng.uniform(0.3, 1.9, shape).astype(dtype)
+    weighting = "mass" if seed % 4 >= 2 else "volume"
+    spacing = (2.5, 4.0, 4.0)
+    thresholds = [100.0, 120.0, 150.0, float(dose[mask][0]), 100.00000001, 1e40, -1.0]
+    dx = [0.5, 2.0, 33.3, 50.0, 70.0, 90.0, 100.0]
+
+    voi = VoiDoses.from_mask(
+        dose, mask, spacing_mm=spacing, density_g_ml=density, weighting=weighting
+    )
+    new = voi.metrics(dx_percent=dx, v_thresholds_gy=thresholds)
+    old = reference_metrics(reference_voi(dose, mask, spacing, density, weighting), dx, thresholds)
+    assert new.d_gy == old["d_gy"]
+    assert (new.min_gy, new.max_gy, new.median_gy) == (
+        old["min_gy"],
+        old["max_gy"],
+        old["median_gy"],
+    )
+    assert new.v_percent == pytest.approx(old["v_percent"], rel=1e-12, abs=1e-12)
+    for name in ("mean_gy", "energy_j", "mean_absorbed_gy", "volume_ml", "mass_g"):
+        assert getattr(new, name) == pytest.approx(old[name], rel=1e-12), name
+    for width in (0.25, 1.0, 7.3):
+        points, volume = reference_dvh(
+            reference_voi(dose, mask, spacing, density, weighting), width
+        )
+        dvh = voi.dvh(bin_width_gy=width)
+        assert np.array_equal(dvh.dose_gy, points)
+        assert np.allclose(dvh.volume_percent, volume, rtol=1e-12, atol=1e-10)
+
+
+def test_float32_doses_compare_with_thresholds_in_float64() -> None:
+    """V_t counts a float32 dose of 100 Gy below a 100.00000001 Gy threshold (float32 would
+    round the threshold to 100 and count it)."""
+    dose = np.full((1, 1, 4), 100.0, dtype=np.float32)
+    mask = np.ones_like(dose, dtype=bool)
+    assert volume_at_dose_percent(dose, mask, 100.00000001) == 0.0
+    assert volume_at_dose_percent(dose, mask, 100.0) == 100.0
+    dvh = cumulative_dvh(dose, mask, spacing_mm=1.0, bin_width_gy=100.00000001)
+    assert dvh.volume_percent.tolist() == [100.0, 0.0]

@@ -65,6 +65,7 @@ __all__ = [
     "DvhWeighting",
     "RadiobiologyParameters",
     "VoiDoseMetrics",
+    "VoiDoses",
     "bed_map_gy",
     "cumulative_dvh",
     "dose_at_volume_gy",
@@ -168,70 +169,6 @@ def eqd2_map_gy(dose_gy: NDArray[np.floating], params: RadiobiologyParameters) -
     )
 
 
-# --- core: doses and weights of one VOI -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Voi:
-    doses_gy: NDArray[np.float64]  # sorted decreasing
-    weights: NDArray[np.float64]  # same order
-    masses_g: NDArray[np.float64]  # same order
-    volume_ml: float
-    mass_g: float
-    weighting: DvhWeighting
-
-
-def _voi(
-    dose_gy: ArrayLike,
-    mask: ArrayLike,
-    spacing_mm: float | Sequence[float],
-    density_g_ml: float | ArrayLike,
-    weighting: DvhWeighting | str,
-    voi_name: str,
-) -> _Voi:
-    try:
-        mode = DvhWeighting(weighting)
-    except ValueError:
-        raise InputError("weighting", weighting, "one of 'volume', 'mass'") from None
-    dose = check_volume(dose_gy, field="dose_gy")
-    spacing = check_spacing_mm(spacing_mm)
-    inside = check_mask(mask, dose.shape, field=f"mask '{voi_name}'")
-    density = check_density(density_g_ml, dose.shape)
-    voxel_ml = math.prod(spacing) / 1000.0
-    doses = np.asarray(dose[inside], dtype=np.float64)
-    if isinstance(density, np.ndarray):
-        mass_per_voxel = density[inside] * voxel_ml
-    else:
-        mass_per_voxel = np.full(doses.shape, density * voxel_ml)
-    # equal voxels: unit weights, so that percentages are exact ratios of voxel counts
-    weights = mass_per_voxel if mode is DvhWeighting.MASS else np.ones(doses.shape)
-    order = np.argsort(-doses, kind="stable")
-    return _Voi(
-        doses_gy=doses[order],
-        weights=np.asarray(weights, dtype=np.float64)[order],
-        masses_g=np.asarray(mass_per_voxel, dtype=np.float64)[order],
-        volume_ml=float(doses.size * voxel_ml),
-        mass_g=float(mass_per_voxel.sum()),
-        weighting=mode,
-    )
-
-
-def _dose_at(voi: _Voi, percent: float) -> float:
-    if not (math.isfinite(percent) and 0.0 < percent <= 100.0):
-        raise InputError("dx_percent", percent, "a percentage 0 < x <= 100")
-    cumulative = np.cumsum(voi.weights)
-    needed = percent / 100.0 * cumulative[-1] * (1.0 - _RELATIVE_TOLERANCE)
-    index = int(np.searchsorted(cumulative, needed, side="left"))
-    return float(voi.doses_gy[min(index, voi.doses_gy.size - 1)])
-
-
-def _volume_at(voi: _Voi, threshold_gy: float) -> float:
-    if not math.isfinite(threshold_gy):
-        raise InputError("threshold_gy", threshold_gy, "a finite dose in Gy")
-    received = voi.weights[voi.doses_gy >= threshold_gy].sum()
-    return float(100.0 * received / voi.weights.sum())
-
-
 def dose_at_volume_gy(
     dose_gy: ArrayLike,
     mask: ArrayLike,
@@ -250,8 +187,15 @@ def dose_at_volume_gy(
     >>> dose_at_volume_gy(d, m, 50), dose_at_volume_gy(d, m, 90)
     (100.0, 50.0)
     """
-    voi = _voi(dose_gy, mask, spacing_mm, density_g_ml, weighting, "mask")
-    return _dose_at(voi, percent)
+    voi = VoiDoses.from_mask(
+        dose_gy,
+        mask,
+        spacing_mm=spacing_mm,
+        density_g_ml=density_g_ml,
+        weighting=weighting,
+        voi_name="mask",
+    )
+    return voi.dose_at_volume_gy(percent)
 
 
 def volume_at_dose_percent(
@@ -271,8 +215,15 @@ def volume_at_dose_percent(
     >>> volume_at_dose_percent(d, np.ones_like(d, dtype=bool), 100.0)
     50.0
     """
-    voi = _voi(dose_gy, mask, spacing_mm, density_g_ml, weighting, "mask")
-    return _volume_at(voi, threshold_gy)
+    voi = VoiDoses.from_mask(
+        dose_gy,
+        mask,
+        spacing_mm=spacing_mm,
+        density_g_ml=density_g_ml,
+        weighting=weighting,
+        voi_name="mask",
+    )
+    return voi.volume_at_dose_percent(threshold_gy)
 
 
 # --- DVH -----------------------------------------------------------------------------------
@@ -379,32 +330,15 @@ def cumulative_dvh(
     width = float(bin_width_gy)
     if not math.isfinite(width) or width <= 0:
         raise InputError("bin_width_gy", bin_width_gy, "a dose step > 0 Gy")
-    voi = _voi(dose_gy, mask, spacing_mm, density_g_ml, weighting, voi_name)
-    max_dose = float(voi.doses_gy[0])
-    n_points = math.floor(max_dose / width) + 2
-    if n_points > MAX_DVH_POINTS:
-        raise InputError(
-            "bin_width_gy",
-            bin_width_gy,
-            f"a step giving at most {MAX_DVH_POINTS} points up to {max_dose:.4g} Gy",
-        )
-    points = np.arange(n_points, dtype=np.float64) * width
-    ascending_doses = voi.doses_gy[::-1]
-    ascending_weights = voi.weights[::-1]
-    # weight of voxels with dose >= d: total minus the weight strictly below d
-    below = np.concatenate([[0.0], np.cumsum(ascending_weights)])
-    index = np.searchsorted(ascending_doses, points, side="left")
-    total = below[-1]
-    volume = 100.0 * (total - below[index]) / total
-    return Dvh(
+    voi = VoiDoses.from_mask(
+        dose_gy,
+        mask,
+        spacing_mm=spacing_mm,
+        density_g_ml=density_g_ml,
+        weighting=weighting,
         voi_name=voi_name,
-        dose_gy=points,
-        volume_percent=np.clip(volume, 0.0, 100.0),
-        weighting=voi.weighting,
-        volume_ml=voi.volume_ml,
-        mass_g=voi.mass_g,
-        bin_width_gy=width,
     )
+    return voi.dvh(bin_width_gy=width)
 
 
 # --- metrics -------------------------------------------------------------------------------
@@ -472,6 +406,258 @@ class VoiDoseMetrics:
         }
 
 
+# --- core: doses and weights of one VOI, extracted and sorted once ----------------------
+
+
+def _float_dtype(dtype: np.dtype[Any]) -> type[np.floating[Any]]:
+    """float32 and float64 doses are kept as they are (sorting is exact); others -> float64."""
+    return np.float32 if dtype == np.float32 else np.float64
+
+
+def _as_thresholds(values: NDArray[np.float64], dtype: np.dtype[Any]) -> NDArray[Any]:
+    """Thresholds t (float64) in the doses' dtype, rounded up: for every dose d of that
+    dtype, d >= t exactly when d >= the result (the smallest value of the dtype >= t), so
+    comparisons against float32 doses stay those of float64 arithmetic."""
+    if dtype == np.float64:
+        return values
+    with np.errstate(over="ignore"):
+        rounded = values.astype(dtype)
+    low = rounded.astype(np.float64) < values
+    rounded[low] = np.nextafter(rounded[low], np.inf)
+    return rounded
+
+
+@dataclass(frozen=True)
+class VoiDoses:
+    """The doses of one VOI, extracted from the dose map and sorted once.
+
+    Build it with :meth:`from_mask`; :meth:`metrics`, :meth:`dvh`,
+    :meth:`dose_at_volume_gy` and :meth:`volume_at_dose_percent` then work on the sorted
+    values (a DVH and the metrics of one VOI need one pass over the dose map and one sort,
+    not one each). The doses keep their dtype when float32 or float64 (a float32 dose map
+    is sorted as float32: the values are the map's own, so D_x, min, max and V_t are
+    exact); sums (mean, energy, weights) are float64.
+
+    Attributes
+    ----------
+    voi_name
+        Name of the VOI.
+    doses_gy
+        The VOI's voxel doses, Gy, sorted increasing.
+    weights
+        Their weights (1 per voxel for ``volume``, the voxel mass in g for ``mass``), same
+        order, float64.
+    cumulative_weight
+        Weight of the voxels at or above each dose, hottest first: ``cumulative_weight[i]``
+        is the weight of the ``i + 1`` hottest voxels.
+    volume_ml, mass_g, energy_j
+        Size, mass and absorbed energy (sum of dose x mass) of the VOI.
+    weighting
+        ``volume`` or ``mass``.
+    """
+
+    voi_name: str
+    doses_gy: NDArray[np.floating]
+    weights: NDArray[np.float64]
+    cumulative_weight: NDArray[np.float64]
+    volume_ml: float
+    mass_g: float
+    energy_j: float
+    weighting: DvhWeighting
+
+    @classmethod
+    def from_mask(
+        cls,
+        dose_gy: ArrayLike,
+        mask: ArrayLike,
+        *,
+        spacing_mm: float | Sequence[float],
+        density_g_ml: float | ArrayLike = LIVER_DENSITY_G_ML.value,
+        weighting: DvhWeighting | str = DvhWeighting.VOLUME,
+        voi_name: str = "voi",
+    ) -> VoiDoses:
+        """Extract and sort the doses of the voxels in ``mask``.
+
+        Parameters
+        ----------
+        dose_gy
+            Dose map, Gy (3-D, z, y, x), >= 0.
+        mask
+            Boolean VOI mask of the same shape, not empty.
+        spacing_mm
+            Voxel size (z, y, x), mm.
+        density_g_ml
+            Density (one number or a map), g/mL, for the mass (default 1.03, liver).
+        weighting
+            ``"volume"`` (default) or ``"mass"``.
+        voi_name
+            Name for the report.
+
+        Raises
+        ------
+        InputError
+            Negative or non-finite doses, empty mask, density <= 0, unknown weighting.
+        GeometryError
+            Mask or density map of another shape than the dose map.
+
+        Examples
+        --------
+        >>> d = np.array([100.0, 100.0, 50.0, 50.0]).reshape(1, 1, 4)
+        >>> voi = VoiDoses.from_mask(d, np.ones_like(d, dtype=bool), spacing_mm=1.0)
+        >>> voi.dose_at_volume_gy(50), voi.volume_at_dose_percent(100.0)
+        (100.0, 50.0)
+        """
+        try:
+            mode = DvhWeighting(weighting)
+        except ValueError:
+            raise InputError("weighting", weighting, "one of 'volume', 'mass'") from None
+        dose = check_volume(dose_gy, field="dose_gy")
+        spacing = check_spacing_mm(spacing_mm)
+        inside = check_mask(mask, dose.shape, field=f"mask '{voi_name}'")
+        density = check_density(density_g_ml, dose.shape, keep_dtype=True)
+        voxel_ml = math.prod(spacing) / 1000.0
+        doses = np.asarray(dose[inside], dtype=_float_dtype(dose.dtype))
+        count = doses.size
+        if isinstance(density, np.ndarray):
+            masses: NDArray[np.float64] | None = (
+                np.asarray(density[inside], dtype=np.float64) * voxel_ml
+            )
+            assert masses is not None
+            mass_g = float(masses.sum())
+            energy_j = float(np.dot(doses.astype(np.float64), masses)) / 1000.0  # Gy x kg = J
+        else:
+            masses = None
+            mass_g = float(density * voxel_ml * count)
+            energy_j = float(doses.sum(dtype=np.float64)) * density * voxel_ml / 1000.0
+        if mode is DvhWeighting.MASS and masses is not None:
+            # weights differ per voxel: sort the doses and carry the weights with them
+            order = np.argsort(doses)
+            doses = doses[order]
+            weights = masses[order]
+            cumulative = np.cumsum(weights[::-1])
+        else:
+            # equal weights: the doses alone are sorted; unit weights for volume, so that
+            # percentages are exact ratios of voxel counts
+            doses = np.sort(doses)
+            weight = density * voxel_ml if mode is DvhWeighting.MASS else 1.0
+            weights = np.full(count, weight, dtype=np.float64)
+            cumulative = (
+                np.arange(1, count + 1, dtype=np.float64) if weight == 1.0 else np.cumsum(weights)
+            )
+        return cls(
+            voi_name=voi_name,
+            doses_gy=doses,
+            weights=weights,
+            cumulative_weight=cumulative,
+            volume_ml=float(count * voxel_ml),
+            mass_g=mass_g,
+            energy_j=energy_j,
+            weighting=mode,
+        )
+
+    @property
+    def n_voxels(self) -> int:
+        """Number of voxels in the VOI."""
+        return int(self.doses_gy.size)
+
+    def dose_at_volume_gy(self, percent: float) -> float:
+        """D_x: the minimum dose (Gy) to the hottest ``percent`` % (module docstring)."""
+        if not (math.isfinite(percent) and 0.0 < percent <= 100.0):
+            raise InputError("dx_percent", percent, "a percentage 0 < x <= 100")
+        cumulative = self.cumulative_weight
+        needed = percent / 100.0 * cumulative[-1] * (1.0 - _RELATIVE_TOLERANCE)
+        index = min(int(np.searchsorted(cumulative, needed, side="left")), cumulative.size - 1)
+        return float(self.doses_gy[self.doses_gy.size - 1 - index])
+
+    def volume_at_dose_percent(self, threshold_gy: float) -> float:
+        """V_t: percent of the VOI receiving a dose >= ``threshold_gy`` (inclusive)."""
+        if not math.isfinite(threshold_gy):
+            raise InputError("threshold_gy", threshold_gy, "a finite dose in Gy")
+        limit = _as_thresholds(np.array([threshold_gy], dtype=np.float64), self.doses_gy.dtype)
+        below = int(np.searchsorted(self.doses_gy, limit[0], side="left"))
+        received = self.doses_gy.size - below  # the hottest voxels, dose >= threshold
+        if received == 0:
+            return 0.0
+        total = self.cumulative_weight[-1]
+        return float(100.0 * self.cumulative_weight[received - 1] / total)
+
+    def dvh(self, *, bin_width_gy: float = 1.0) -> Dvh:
+        """Cumulative DVH, exact at the dose points 0, b, 2b, ... (see :func:`cumulative_dvh`)."""
+        width = float(bin_width_gy)
+        if not math.isfinite(width) or width <= 0:
+            raise InputError("bin_width_gy", bin_width_gy, "a dose step > 0 Gy")
+        max_dose = float(self.doses_gy[-1])
+        n_points = math.floor(max_dose / width) + 2
+        if n_points > MAX_DVH_POINTS:
+            raise InputError(
+                "bin_width_gy",
+                bin_width_gy,
+                f"a step giving at most {MAX_DVH_POINTS} points up to {max_dose:.4g} Gy",
+            )
+        points = np.arange(n_points, dtype=np.float64) * width
+        # weight of voxels with dose >= d: the hottest (count - below) voxels
+        below = np.searchsorted(
+            self.doses_gy, _as_thresholds(points, self.doses_gy.dtype), side="left"
+        )
+        received_count = self.doses_gy.size - below
+        cumulative = np.concatenate([[0.0], self.cumulative_weight])
+        volume = 100.0 * cumulative[received_count] / self.cumulative_weight[-1]
+        return Dvh(
+            voi_name=self.voi_name,
+            dose_gy=points,
+            volume_percent=np.clip(volume, 0.0, 100.0),
+            weighting=self.weighting,
+            volume_ml=self.volume_ml,
+            mass_g=self.mass_g,
+            bin_width_gy=width,
+        )
+
+    def metrics(
+        self,
+        *,
+        dx_percent: Sequence[float] = DEFAULT_DX_PERCENT,
+        v_thresholds_gy: Sequence[float] = DEFAULT_V_THRESHOLDS_GY,
+        radiobiology: RadiobiologyParameters | None = None,
+    ) -> VoiDoseMetrics:
+        """Dose metrics of the VOI (see :func:`dose_metrics` for the arguments)."""
+        doses, weights = self.doses_gy, self.weights
+        total_weight = float(self.cumulative_weight[-1])
+        mean = float(np.dot(doses.astype(np.float64), weights)) / total_weight
+        d_values = {f"D{_label(x)}": self.dose_at_volume_gy(float(x)) for x in dx_percent}
+        v_values = {f"V{_label(t)}": self.volume_at_dose_percent(float(t)) for t in v_thresholds_gy}
+        extra: dict[str, Any] = {}
+        if radiobiology is not None:
+            bed_map = bed_map_gy(doses, radiobiology)
+            eqd2_map = eqd2_map_gy(doses, radiobiology)
+            extra = {
+                "bed_of_mean_gy": float(bed_map_gy(np.array([mean]), radiobiology)[0]),
+                "eqd2_of_mean_gy": float(eqd2_map_gy(np.array([mean]), radiobiology)[0]),
+                "mean_bed_gy": float(np.dot(bed_map, weights)) / total_weight,
+                "mean_eqd2_gy": float(np.dot(eqd2_map, weights)) / total_weight,
+            }
+            if radiobiology.alpha_per_gy is not None:
+                extra["eud_gy"] = eud_gy(
+                    doses.astype(np.float64), radiobiology.alpha_per_gy, weights
+                )
+        return VoiDoseMetrics(
+            voi_name=self.voi_name,
+            n_voxels=self.n_voxels,
+            volume_ml=self.volume_ml,
+            mass_g=self.mass_g,
+            weighting=self.weighting,
+            mean_gy=mean,
+            mean_absorbed_gy=self.energy_j / (self.mass_g / 1000.0),
+            energy_j=self.energy_j,
+            min_gy=float(doses[0]),
+            max_gy=float(doses[-1]),
+            median_gy=self.dose_at_volume_gy(50.0),
+            d_gy=d_values,
+            v_percent=v_values,
+            radiobiology=radiobiology,
+            **extra,
+        )
+
+
 def dose_metrics(
     dose_gy: ArrayLike,
     mask: ArrayLike,
@@ -515,38 +701,14 @@ def dose_metrics(
     >>> m.volume_ml, m.d_gy["D90"], m.v_percent["V120"], round(m.eud_gy, 6)
     (8.0, 120.0, 100.0, 120.0)
     """
-    voi = _voi(dose_gy, mask, spacing_mm, density_g_ml, weighting, voi_name)
-    doses, weights = voi.doses_gy, voi.weights
-    mean = float(np.sum(doses * weights) / np.sum(weights))
-    energy_j = float(np.sum(doses * voi.masses_g)) / 1000.0  # Gy x kg = J
-    d_values = {f"D{_label(x)}": _dose_at(voi, float(x)) for x in dx_percent}
-    v_values = {f"V{_label(t)}": _volume_at(voi, float(t)) for t in v_thresholds_gy}
-    metrics: dict[str, Any] = {}
-    if radiobiology is not None:
-        bed_map = bed_map_gy(doses, radiobiology)
-        eqd2_map = eqd2_map_gy(doses, radiobiology)
-        metrics = {
-            "bed_of_mean_gy": float(bed_map_gy(np.array([mean]), radiobiology)[0]),
-            "eqd2_of_mean_gy": float(eqd2_map_gy(np.array([mean]), radiobiology)[0]),
-            "mean_bed_gy": float(np.sum(bed_map * weights) / np.sum(weights)),
-            "mean_eqd2_gy": float(np.sum(eqd2_map * weights) / np.sum(weights)),
-        }
-        if radiobiology.alpha_per_gy is not None:
-            metrics["eud_gy"] = eud_gy(doses, radiobiology.alpha_per_gy, weights)
-    return VoiDoseMetrics(
+    voi = VoiDoses.from_mask(
+        dose_gy,
+        mask,
+        spacing_mm=spacing_mm,
+        density_g_ml=density_g_ml,
+        weighting=weighting,
         voi_name=voi_name,
-        n_voxels=int(doses.size),
-        volume_ml=voi.volume_ml,
-        mass_g=voi.mass_g,
-        weighting=voi.weighting,
-        mean_gy=mean,
-        mean_absorbed_gy=energy_j / (voi.mass_g / 1000.0),
-        energy_j=energy_j,
-        min_gy=float(doses[-1]),
-        max_gy=float(doses[0]),
-        median_gy=_dose_at(voi, 50.0),
-        d_gy=d_values,
-        v_percent=v_values,
-        radiobiology=radiobiology,
-        **metrics,
+    )
+    return voi.metrics(
+        dx_percent=dx_percent, v_thresholds_gy=v_thresholds_gy, radiobiology=radiobiology
     )

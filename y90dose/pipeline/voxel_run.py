@@ -60,9 +60,8 @@ from y90dose.dvh import (
     Dvh,
     RadiobiologyParameters,
     VoiDoseMetrics,
+    VoiDoses,
     bed_map_gy,
-    cumulative_dvh,
-    dose_metrics,
     eqd2_map_gy,
 )
 from y90dose.errors import ImageError, InputError
@@ -798,23 +797,14 @@ def compute_voxel_dose(
         params = _radiobiology(name, tumours, eud_alpha_per_gy)
         radiobiology[name] = params
         mask = vois[name]
-        metrics[name] = dose_metrics(
-            dose_gy,
-            mask,
-            spacing_mm=spacing_zyx,
-            voi_name=name,
-            density_g_ml=density_map,
-            v_thresholds_gy=[float(t) for t in thresholds],
-            radiobiology=params,
+        # one extraction and one sort of the VOI's doses for its metrics and its DVH
+        voi_doses = VoiDoses.from_mask(
+            dose_gy, mask, spacing_mm=spacing_zyx, density_g_ml=density_map, voi_name=name
         )
-        dvhs[name] = cumulative_dvh(
-            dose_gy,
-            mask,
-            spacing_mm=spacing_zyx,
-            bin_width_gy=_bin_width_gy(metrics[name].max_gy),
-            density_g_ml=density_map,
-            voi_name=name,
+        metrics[name] = voi_doses.metrics(
+            v_thresholds_gy=[float(t) for t in thresholds], radiobiology=params
         )
+        dvhs[name] = voi_doses.dvh(bin_width_gy=_bin_width_gy(metrics[name].max_gy))
         if _LUNG_NAME.search(name):
             warnings.append(
                 f"VOI {name!r}: lung; its dose assumes soft-tissue transport (lung_statement)"

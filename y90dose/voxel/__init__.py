@@ -17,6 +17,7 @@ from y90dose.voxel.convolution import (
     DvkNormalisation,
     cumulated_activity_mbq_s,
     dvk_dose,
+    fft_convolve_nonnegative,
     fft_convolve_same,
 )
 from y90dose.voxel.density import (
@@ -62,6 +63,7 @@ __all__ = [
     "cumulated_activity_mbq_s",
     "dpk_voxel_kernel",
     "dvk_dose",
+    "fft_convolve_nonnegative",
     "fft_convolve_same",
     "heterogeneous_dose",
     "hu_to_density",

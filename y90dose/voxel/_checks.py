@@ -67,15 +67,25 @@ def check_volume(values: ArrayLike, *, field: str, allow_negative: bool = False)
 
 
 def check_density(
-    density_g_ml: float | ArrayLike, shape: tuple[int, ...], *, field: str = "density_g_ml"
-) -> NDArray[np.float64] | float:
-    """A density > 0 g/mL: one number, or an array of the image's shape."""
+    density_g_ml: float | ArrayLike,
+    shape: tuple[int, ...],
+    *,
+    field: str = "density_g_ml",
+    keep_dtype: bool = False,
+) -> NDArray[Any] | float:
+    """A density > 0 g/mL: one number, or an array of the image's shape.
+
+    A map is returned as float64, or with ``keep_dtype`` a float32/float64 map as it is
+    (no full-size copy; the caller converts what it uses).
+    """
     if np.ndim(density_g_ml) == 0:
         value = float(density_g_ml)  # type: ignore[arg-type]
         if not math.isfinite(value) or value <= 0.0:
             raise InputError(field, value, "a density > 0 g/mL")
         return value
-    array = np.asarray(density_g_ml, dtype=float)
+    array = np.asarray(density_g_ml)
+    if not (keep_dtype and array.dtype in (np.float32, np.float64)):
+        array = array.astype(np.float64, copy=False)
     if array.shape != shape:
         raise GeometryError(
             f"{field}: density map of shape {array.shape} does not match the activity "

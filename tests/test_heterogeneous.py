@@ -37,7 +37,9 @@ def test_single_medium_is_the_dvk(density: float) -> None:
     dvk = dvk_dose(a, spacing_mm=3.0, density_g_ml=density, energy_j_per_gbq=C)
     assert het.method is VoxelDoseMethod.HETEROGENEOUS
     np.testing.assert_allclose(het.dose_gy, dvk.dose_gy, rtol=1e-6, atol=1e-6 * dvk.dose_gy.max())
-    assert het.deposited_energy_j == pytest.approx(dvk.deposited_energy_j, rel=1e-7)
+    # Both sum float32 doses; the DVK adds float32 chunk sums in float64 (about 1e-7
+    # relative each), so the two totals agree to float32 rounding, not to the last bit.
+    assert het.deposited_energy_j == pytest.approx(dvk.deposited_energy_j, rel=1e-6)
 
 
 def test_media_thresholds() -> None:

@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from service import audit
 from service.calculations import PLANNING
-from service.deps import ApproverDep, PlannerDep, SessionDep, ViewerDep, WriteSessionDep
+from service.deps import (
+    ApproverDep,
+    ApproverWriteSessionDep,
+    PlannerDep,
+    PlannerWriteSessionDep,
+    SessionDep,
+    ViewerDep,
+)
 from service.models import Approval, Plan, PlanVersion, as_utc, new_id
 from service.problems import InvalidInputError, ProblemError, field_error, not_found
 from service.schemas.common import OFFSET_MAX, Page
@@ -136,7 +143,9 @@ def _commit(session: Session, conflict: str) -> None:
 
 
 @router.post("", status_code=201, response_model=PlanPublic, summary="Create a plan (version 1)")
-def create_plan(body: PlanCreate, session: WriteSessionDep, caller: PlannerDep) -> PlanPublic:
+def create_plan(
+    body: PlanCreate, caller: PlannerDep, session: PlannerWriteSessionDep
+) -> PlanPublic:
     """Compute the plan with the core and store inputs, result, findings and constants."""
     inputs, result = compute(body.model, body.product, body.delivery, body.inputs)
     first = PlanVersion(
@@ -235,7 +244,7 @@ def get_version(
     summary="Revise a plan: store a new version",
 )
 def revise_plan(
-    plan_id: str, body: RevisionCreate, session: WriteSessionDep, caller: PlannerDep
+    plan_id: str, body: RevisionCreate, caller: PlannerDep, session: PlannerWriteSessionDep
 ) -> PlanPublic:
     """New version from the latest one's values and the given changes; 409 if stale."""
     plan = _get_plan(session, plan_id, for_update=True)
@@ -281,7 +290,7 @@ def revise_plan(
     summary="Approve the latest version of a plan",
 )
 def approve_plan(
-    plan_id: str, body: ApprovalCreate, session: WriteSessionDep, caller: ApproverDep
+    plan_id: str, body: ApprovalCreate, caller: ApproverDep, session: ApproverWriteSessionDep
 ) -> PlanPublic:
     """Record the approver and version. 409: not the latest version, a block finding,
     or already approved by this key."""

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
@@ -31,7 +31,7 @@ from service.db import (
     make_write_sessionmaker,
     open_database,
 )
-from service.deps import refuse_nul
+from service.deps import RefuseNulMiddleware
 from service.openapi import add_documented_models
 from service.settings import ServiceSettings
 from service.uploads import UploadLimitMiddleware
@@ -68,6 +68,28 @@ async def _on_pool_timeout(request: Request, _exc: Exception) -> JSONResponse:
         settings.retry_after_seconds,
     )
     return problems.problem_response(error.status, error.kind, str(error), headers=error.headers)
+
+
+SECURITY_SCHEMES = {
+    "HTTPBearer": {"type": "http", "scheme": "bearer", "description": "API key as a bearer token"},
+    "APIKeyHeader": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "API key",
+    },
+}
+
+
+def add_security(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Name the two ways to send the key, on every ``/v1`` operation (the caller dependency
+    reads the headers itself, so FastAPI does not add them)."""
+    openapi.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    for path, operations in openapi.get("paths", {}).items():
+        if path.startswith("/v1/"):
+            for operation in operations.values():
+                operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+    return openapi
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -117,9 +139,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.write_turn = None  # set by the lifespan
     app.state.health_engine = health_engine
     app.state.key_cache = {}
+    app.state.unknown_key_cache = {}
     app.state.jobs = jobs
     problems.install(app)
     app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
+    app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(
         UploadLimitMiddleware,
         max_upload_bytes=settings.upload_max_bytes,
@@ -134,13 +158,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
 
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(refuse_nul)])
-    v1.include_router(calculations.router)
-    v1.include_router(plans.router)
-    v1.include_router(studies.router)
-    v1.include_router(dose_jobs.router)
-    v1.include_router(audit.router)
-    app.include_router(v1)
+    for router in (calculations, plans, studies, dose_jobs, audit):
+        app.include_router(router.router, prefix="/v1")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -150,7 +169,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = add_documented_models(schema)
+            app.openapi_schema = add_security(add_documented_models(schema))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -45,11 +45,14 @@ class Role(StrEnum):
     @property
     def rank(self) -> int:
         """Position in viewer < planner < approver."""
-        return list(Role).index(self)
+        return ROLE_RANKS[self]
 
     def allows(self, needed: Role) -> bool:
         """Whether this role may do what ``needed`` may."""
         return self.rank >= needed.rank
+
+
+ROLE_RANKS = {role: rank for rank, role in enumerate(Role)}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -134,6 +134,12 @@ def _get_plan(session: Session, plan_id: str, *, for_update: bool = False) -> Pl
     return plan
 
 
+def created(public: PlanPublic) -> Response:
+    """201 with ``public`` as JSON, serialised once (FastAPI would validate the model again
+    against ``response_model`` before serialising it: a third of a plan creation's time)."""
+    return Response(public.model_dump_json(), status_code=201, media_type="application/json")
+
+
 def _commit(session: Session, conflict: str) -> None:
     try:
         session.commit()
@@ -143,9 +149,7 @@ def _commit(session: Session, conflict: str) -> None:
 
 
 @router.post("", status_code=201, response_model=PlanPublic, summary="Create a plan (version 1)")
-def create_plan(
-    body: PlanCreate, caller: PlannerDep, session: PlannerWriteSessionDep
-) -> PlanPublic:
+def create_plan(body: PlanCreate, caller: PlannerDep, session: PlannerWriteSessionDep) -> Response:
     """Compute the plan with the core and store inputs, result, findings and constants."""
     inputs, result = compute(body.model, body.product, body.delivery, body.inputs)
     first = PlanVersion(
@@ -174,7 +178,7 @@ def create_plan(
         session, caller, "plan.create", "plan", plan.id, {"version": 1, "model": body.model.value}
     )
     _commit(session, "the plan could not be stored; retry")
-    return plan_public(plan)
+    return created(plan_public(plan))
 
 
 @router.get("", response_model=Page[PlanSummary], summary="List plans, newest first")

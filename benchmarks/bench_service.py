@@ -118,11 +118,12 @@ async def drive(
 ) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
+    busy = 0  # 503 with Retry-After past the service's concurrency limit: not an error
     remaining = [requests]
     deadline = time.perf_counter() + max_seconds
 
     async def worker() -> None:
-        nonlocal errors
+        nonlocal errors, busy
         reader, writer = await asyncio.open_connection(HOST, port)
         try:
             while remaining[0] > 0 and time.perf_counter() < deadline:
@@ -131,7 +132,9 @@ async def drive(
                 writer.write(payload)
                 status = await read_response(reader)
                 latencies.append(time.perf_counter() - start)
-                if status != expect:
+                if status == 503:
+                    busy += 1
+                elif status != expect:
                     errors += 1
         finally:
             writer.close()
@@ -147,6 +150,7 @@ async def drive(
     return {
         "requests": len(latencies),
         "errors": errors,
+        "busy": busy,
         "seconds": round(elapsed, 3),
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "latency_ms": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.capacity import THREAD_POOL_MARGIN
+from service.security import make_private
 from service.settings import ServiceSettings
 from y90dose.errors import Y90DoseError
+
+logger = logging.getLogger("y90dose.service")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long an SQLite writer waits for another (worker processes write job progress)."""
@@ -45,23 +50,46 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str) -> Engine:
+DEFAULT_POOL_SIZE = 10
+"""Connections an engine keeps open (more are opened up to ``DEFAULT_MAX_CONNECTIONS``)."""
+DEFAULT_MAX_CONNECTIONS = 30
+"""Most connections an engine opens at once (the service passes its own, see main.py)."""
+DEFAULT_POOL_TIMEOUT_S = 30.0
+"""How long a thread waits for a free connection before ``sqlalchemy.exc.TimeoutError``."""
+
+
+def make_engine(
+    url: str,
+    *,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S,
+) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout.
 
+    At most ``max_connections`` connections are open at once; a thread waits at most
+    ``pool_timeout_s`` for one (``sqlalchemy.exc.TimeoutError`` then).
     ``hide_parameters``: statement parameters (a patient reference among them) never
     appear in database error messages or logs.
     """
     parsed = make_url(url)
+    pool_size = min(DEFAULT_POOL_SIZE, max_connections)
+    pool: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": max_connections - pool_size,
+        "pool_timeout": pool_timeout_s,
+    }
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if not parsed.database or parsed.database == ":memory:":
+            pool = {}
+        else:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, hide_parameters=True, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
-    )
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -81,21 +109,35 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine) -> str:
     """Bring the database to the newest schema (Alembic ``upgrade head``), in place.
 
     The Alembic environment ships inside the package (``service/migrations``), so this
-    works from an installed wheel as from a checkout.
+    works from an installed wheel as from a checkout. Alembic's own INFO lines are held
+    back; the returned sentence says what was done, e.g. ``"database migrated to revision
+    0001 (was empty)"`` or ``"database is up to date (revision 0001)"``.
     """
-    from alembic import command
-    from alembic.config import Config
+    alembic_logger = logging.getLogger("alembic")
+    level = alembic_logger.level
+    alembic_logger.setLevel(max(level, logging.WARNING))  # also while Alembic is imported
+    try:
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
 
-    location = Path(__file__).resolve().parent / "migrations"
-    config = Config(str(location / "alembic.ini"))
-    config.set_main_option("script_location", str(location))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        location = Path(__file__).resolve().parent / "migrations"
+        config = Config(str(location / "alembic.ini"))
+        config.set_main_option("script_location", str(location))
+        with engine.begin() as connection:
+            before = MigrationContext.configure(connection).get_current_revision()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            after = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        alembic_logger.setLevel(level)
+    if before == after:
+        return f"database is up to date (revision {after})"
+    return f"database migrated to revision {after} (was {before or 'empty'})"
 
 
 class DatabaseUnavailableError(Y90DoseError):
@@ -103,7 +145,9 @@ class DatabaseUnavailableError(Y90DoseError):
 
 
 def open_database(settings: ServiceSettings) -> Engine:
-    """Create the data directory, connect and migrate; the one start-up path of every tool.
+    """Create the data directory (owner-only, see :func:`service.security.make_private`),
+    connect and migrate; the one start-up path of every tool. Logs one line on the
+    migration (INFO).
 
     Raises
     ------
@@ -112,9 +156,13 @@ def open_database(settings: ServiceSettings) -> Engine:
     """
     url = settings.resolved_database_url()
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(url)
-        migrate(engine)
+        make_private(settings.data_dir)
+        engine = make_engine(
+            url,
+            max_connections=settings.max_concurrent_requests + THREAD_POOL_MARGIN,
+            pool_timeout_s=settings.queue_timeout_seconds,
+        )
+        logger.info(migrate(engine))
     except (ArgumentError, OperationalError, OSError, ImportError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise DatabaseUnavailableError(

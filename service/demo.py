@@ -46,9 +46,18 @@ def ensure_demo_key(settings: ServiceSettings, sessions: sessionmaker[Session]) 
             return None
         _, plain = create_key(session, DEMO_KEY_NAME, Role.APPROVER.value)
         session.commit()
-    key_file.write_text(plain + "\n", encoding="utf-8")
-    os.chmod(key_file, 0o600)
+    write_private(key_file, plain + "\n")
     return plain
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a new file ``path`` created mode 0600 (by the call that creates it:
+    the file is never readable by others, not even for a moment). A stale file is replaced.
+    """
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def ensure_demo_study(settings: ServiceSettings, sessions: sessionmaker[Session]) -> str | None:

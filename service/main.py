@@ -1,25 +1,37 @@
 """The app factory: :func:`create_app` builds the FastAPI app for given settings.
 
-Start-up connects to the database and applies the migrations (a fresh data directory
-needs no set-up), then starts the dose-job executor and re-queues or fails the jobs a
-previous run left unfinished.
+Start-up makes the data directory owner-only, connects to the database and applies the
+migrations (a fresh data directory needs no set-up), then starts the dose-job executor
+and re-queues or fails the jobs a previous run left unfinished. Requests are served
+within the concurrency limits of :mod:`service.capacity`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+import anyio
+from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 import y90dose
 from service import problems
-from service.db import is_sqlite, make_sessionmaker, make_write_sessionmaker, open_database
-from service.deps import refuse_nul
+from service.capacity import CapacityLimitMiddleware, busy_error, size_thread_pool
+from service.db import (
+    is_sqlite,
+    make_engine,
+    make_sessionmaker,
+    make_write_sessionmaker,
+    open_database,
+)
+from service.deps import RefuseNulMiddleware
 from service.openapi import add_documented_models
 from service.settings import ServiceSettings
 from service.uploads import UploadLimitMiddleware
@@ -35,6 +47,49 @@ Every quantity carries its unit in its name (`activity_gbq`, `dose_gy`, `volume_
 Errors are RFC 7807 `application/problem+json` naming the field, the value and what is
 allowed.
 """
+
+
+HEALTH_THREADS = 2
+"""Threads of their own for ``/healthz`` database pings (never queued behind the work)."""
+
+
+def make_health_engine(settings: ServiceSettings) -> Engine:
+    """A one-connection engine for ``/healthz``, apart from the pool the requests share."""
+    return make_engine(
+        settings.resolved_database_url(), max_connections=HEALTH_THREADS, pool_timeout_s=1.0
+    )
+
+
+async def _on_pool_timeout(request: Request, _exc: Exception) -> JSONResponse:
+    """No database connection came free in time: 503 with Retry-After, not a 500."""
+    settings: ServiceSettings = request.app.state.settings
+    error = busy_error(
+        f"no database connection came free within {settings.queue_timeout_seconds:g} s",
+        settings.retry_after_seconds,
+    )
+    return problems.problem_response(error.status, error.kind, str(error), headers=error.headers)
+
+
+SECURITY_SCHEMES = {
+    "HTTPBearer": {"type": "http", "scheme": "bearer", "description": "API key as a bearer token"},
+    "APIKeyHeader": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "API key",
+    },
+}
+
+
+def add_security(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Name the two ways to send the key, on every ``/v1`` operation (the caller dependency
+    reads the headers itself, so FastAPI does not add them)."""
+    openapi.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    for path, operations in openapi.get("paths", {}).items():
+        if path.startswith("/v1/"):
+            for operation in operations.values():
+                operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+    return openapi
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -53,17 +108,23 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     settings = settings or ServiceSettings()
     engine = open_database(settings)
+    health_engine = make_health_engine(settings)
     factory = make_sessionmaker(engine)
     jobs = JobManager(settings, factory)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Loop-bound helpers are made here, on the loop that serves the requests.
+        size_thread_pool(settings.max_concurrent_requests)
+        app.state.write_turn = asyncio.Lock() if is_sqlite(engine) else None
+        app.state.health_limiter = anyio.CapacityLimiter(HEALTH_THREADS)
         jobs.start()
         try:
             yield
         finally:
             jobs.shutdown()
             engine.dispose()
+            health_engine.dispose()
 
     app = FastAPI(
         title="y90dose planning service",
@@ -75,25 +136,31 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = factory
     app.state.write_sessionmaker = make_write_sessionmaker(engine)
-    app.state.write_lock = threading.Lock() if is_sqlite(engine) else None
+    app.state.write_turn = None  # set by the lifespan
+    app.state.health_engine = health_engine
     app.state.key_cache = {}
+    app.state.unknown_key_cache = {}
     app.state.jobs = jobs
     problems.install(app)
+    app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
+    app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(
         UploadLimitMiddleware,
         max_upload_bytes=settings.upload_max_bytes,
         max_body_bytes=settings.request_max_bytes,
         max_concurrent_uploads=settings.upload_max_concurrent,
     )
+    app.add_middleware(  # outermost: a request waits for its place before anything else
+        CapacityLimitMiddleware,
+        max_concurrent=settings.max_concurrent_requests,
+        max_queued=settings.max_queued_requests,
+        queue_timeout_s=settings.queue_timeout_seconds,
+        retry_after_s=settings.retry_after_seconds,
+    )
 
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(refuse_nul)])
-    v1.include_router(calculations.router)
-    v1.include_router(plans.router)
-    v1.include_router(studies.router)
-    v1.include_router(dose_jobs.router)
-    v1.include_router(audit.router)
-    app.include_router(v1)
+    for router in (calculations, plans, studies, dose_jobs, audit):
+        app.include_router(router.router, prefix="/v1")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -103,7 +170,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = add_documented_models(schema)
+            app.openapi_schema = add_security(add_documented_models(schema))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -10,15 +10,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import os
 import secrets
+import stat
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.models import ApiKey, utcnow
 from y90dose.errors import InputError
+
+logger = logging.getLogger("y90dose.service")
+
+PRIVATE_UMASK = 0o077
+"""Files the service makes are the owner's only: directories 0700, files 0600."""
+GROUP_OTHER_BITS = 0o077
 
 KEY_PREFIX = "y90_"
 KEY_RANDOM_BYTES = 32
@@ -35,11 +45,14 @@ class Role(StrEnum):
     @property
     def rank(self) -> int:
         """Position in viewer < planner < approver."""
-        return list(Role).index(self)
+        return ROLE_RANKS[self]
 
     def allows(self, needed: Role) -> bool:
         """Whether this role may do what ``needed`` may."""
         return self.rank >= needed.rank
+
+
+ROLE_RANKS = {role: rank for rank, role in enumerate(Role)}
 
 
 @dataclass(frozen=True)
@@ -125,3 +138,33 @@ def verify_key(session: Session, presented: str) -> Caller | None:
     if not hmac.compare_digest(row.key_hash, digest):  # pragma: no cover - defence in depth
         return None
     return Caller(name=row.name, role=Role(row.role))
+
+
+def make_private(data_dir: Path) -> None:
+    """Keep patient data the service owner's only: umask 077 for this process (and the
+    dose-job workers it starts), ``data_dir`` created 0700.
+
+    An existing data directory that other users could enter is tightened once, with
+    everything below it (directories 0700, files 0600; symbolic links are left alone),
+    and a warning says so. A directory already 0700 is not walked: nothing below it is
+    reachable by another user.
+    """
+    os.umask(PRIVATE_UMASK)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if stat.S_IMODE(data_dir.stat().st_mode) & GROUP_OTHER_BITS == 0:
+        return
+    changed = 0
+    for root, dirs, files in os.walk(data_dir):
+        for name in [".", *dirs, *files]:
+            path = os.path.join(root, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode) or stat.S_IMODE(mode) & GROUP_OTHER_BITS == 0:
+                continue
+            os.chmod(path, stat.S_IMODE(mode) & ~GROUP_OTHER_BITS)
+            changed += 1
+    logger.warning(
+        "data directory %s was open to other users; made owner-only "
+        "(%d entries: group and other permissions removed)",
+        data_dir.resolve(),
+        changed,
+    )

@@ -95,6 +95,33 @@ class ServiceSettings(BaseSettings):
         "(seconds); a revoked key stops working at most this long after revocation.",
     )
 
+    # Concurrency limits and shutdown (docs/service.md, "Concurrency limits").
+    max_concurrent_requests: int = Field(
+        default=32,
+        ge=1,
+        description="Requests served at once (every route but /healthz); more wait in a queue.",
+    )
+    max_queued_requests: int = Field(
+        default=256,
+        ge=0,
+        description="Requests that may wait for a place; past that a request gets 503 at once.",
+    )
+    queue_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0.0,
+        description="Longest wait for a place, or for the database write turn (seconds); "
+        "then 503 with Retry-After.",
+    )
+    retry_after_seconds: int = Field(
+        default=2, ge=1, description="Retry-After of a 503 answered for lack of capacity (seconds)."
+    )
+    shutdown_grace_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="On SIGTERM, how long requests in flight may finish before they are "
+        "cancelled (seconds); the process is gone within shutdown_grace_seconds + 4 s.",
+    )
+
     def resolved_database_url(self) -> str:
         """The database URL in force (the SQLite default made explicit)."""
         if self.database_url:

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
 from service import audit
-from service.deps import PlannerDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
+from service.deps import PlannerDep, PlannerWriteSessionDep, SessionDep, SettingsDep, ViewerDep
 from service.jobs import JobManager, JobStatus, job_output_dir
 from service.models import DoseJob, Study, as_utc
 from service.problems import InvalidInputError, ProblemError, field_error, not_found
@@ -57,8 +57,8 @@ def create_job(
     body: DoseJobCreate,
     request: Request,
     response: Response,
-    session: WriteSessionDep,
     caller: PlannerDep,
+    session: PlannerWriteSessionDep,
 ) -> DoseJobPublic:
     """Queue voxel dosimetry on a study; poll ``GET /v1/dose-jobs/{id}``."""
     if session.get(Study, body.study_id) is None:

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service import audit
 from service.calculations import PLANNING
-from service.deps import ApproverDep, PlannerDep, SessionDep, ViewerDep, WriteSessionDep
+from service.deps import (
+    ApproverDep,
+    ApproverWriteSessionDep,
+    PlannerDep,
+    PlannerWriteSessionDep,
+    SessionDep,
+    ViewerDep,
+)
 from service.models import Approval, Plan, PlanVersion, as_utc, new_id
 from service.problems import InvalidInputError, ProblemError, field_error, not_found
 from service.schemas.common import OFFSET_MAX, Page
@@ -128,6 +135,12 @@ def _get_plan(session: Session, plan_id: str, *, for_update: bool = False) -> Pl
     return plan
 
 
+def created(public: PlanPublic) -> Response:
+    """201 with ``public`` as JSON, serialised once (FastAPI would validate the model again
+    against ``response_model`` before serialising it: a third of a plan creation's time)."""
+    return Response(public.model_dump_json(), status_code=201, media_type="application/json")
+
+
 def _commit(session: Session, conflict: str) -> None:
     try:
         session.commit()
@@ -137,7 +150,7 @@ def _commit(session: Session, conflict: str) -> None:
 
 
 @router.post("", status_code=201, response_model=PlanPublic, summary="Create a plan (version 1)")
-def create_plan(body: PlanCreate, session: WriteSessionDep, caller: PlannerDep) -> PlanPublic:
+def create_plan(body: PlanCreate, caller: PlannerDep, session: PlannerWriteSessionDep) -> Response:
     """Compute the plan with the core and store inputs, result, findings and constants."""
     inputs, result = compute(body.model, body.product, body.delivery, body.inputs)
     first = PlanVersion(
@@ -166,7 +179,7 @@ def create_plan(body: PlanCreate, session: WriteSessionDep, caller: PlannerDep) 
         session, caller, "plan.create", "plan", plan.id, {"version": 1, "model": body.model.value}
     )
     _commit(session, "the plan could not be stored; retry")
-    return plan_public(plan)
+    return created(plan_public(plan))
 
 
 @router.get("", response_model=Page[PlanSummary], summary="List plans, newest first")
@@ -236,7 +249,7 @@ def get_version(
     summary="Revise a plan: store a new version",
 )
 def revise_plan(
-    plan_id: str, body: RevisionCreate, session: WriteSessionDep, caller: PlannerDep
+    plan_id: str, body: RevisionCreate, caller: PlannerDep, session: PlannerWriteSessionDep
 ) -> PlanPublic:
     """New version from the latest one's values and the given changes; 409 if stale."""
     plan = _get_plan(session, plan_id, for_update=True)
@@ -282,7 +295,7 @@ def revise_plan(
     summary="Approve the latest version of a plan",
 )
 def approve_plan(
-    plan_id: str, body: ApprovalCreate, session: WriteSessionDep, caller: ApproverDep
+    plan_id: str, body: ApprovalCreate, caller: ApproverDep, session: ApproverWriteSessionDep
 ) -> PlanPublic:
     """Record the approver and version. 409: not the latest version, a block finding,
     or already approved by this key."""

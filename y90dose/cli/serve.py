@@ -21,13 +21,14 @@ DEFAULT_PORT = 8000
 
 
 def _serve(args: argparse.Namespace) -> CommandOutput:
-    import uvicorn
     from sqlalchemy import func, select
 
+    from service import server
     from service.db import safe_url
     from service.jobs import lock_data_dir
     from service.main import create_app
     from service.models import ApiKey
+    from service.security import make_private
 
     if not 0 < args.port < 65536:
         raise InputError("port", args.port, "a TCP port, 1..65535")
@@ -37,6 +38,7 @@ def _serve(args: argparse.Namespace) -> CommandOutput:
         stream=sys.stderr,
     )
     settings = service_settings(args)
+    make_private(settings.data_dir)  # umask 077 before the first file is made
     held = lock_data_dir(settings.data_dir)  # a clear error now if another service runs here
     if held is not None:
         held.close()  # the app takes the lock for good when it starts
@@ -46,10 +48,7 @@ def _serve(args: argparse.Namespace) -> CommandOutput:
             select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))
         )
     print(f"y90dose serve: data directory {settings.data_dir.resolve()}", file=sys.stderr)
-    print(
-        f"y90dose serve: database {safe_url(settings.resolved_database_url())} (migrated)",
-        file=sys.stderr,
-    )
+    print(f"y90dose serve: database {safe_url(settings.resolved_database_url())}", file=sys.stderr)
     if args.demo:
         from service.demo import prepare_demo
 
@@ -80,7 +79,7 @@ def _serve(args: argparse.Namespace) -> CommandOutput:
         f"y90dose serve: listening on http://{args.host}:{args.port} (API docs at /docs)",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    server.run(app, settings, host=args.host, port=args.port, log_level=args.log_level)
     return CommandOutput(data={"stopped": True}, human="y90dose serve: stopped")
 
 

@@ -9,6 +9,7 @@ the API's own. No limit is copied into the page (no HTML ``min``/``max``).
 from __future__ import annotations
 
 import enum
+import itertools
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -124,7 +125,10 @@ def form_inputs(model: str, form: Any) -> dict[str, Any]:
             if value:
                 inputs[field.name] = typed(value) if field.kind == "number" else value
     if model == "partition":
-        rows = list(zip(form.getlist("tumor_volume_ml"), form.getlist("tn_ratio"), strict=False))
+        # every row counts, also one with a blank cell (refused by the schema, never
+        # dropped: a tumour left out would raise every other dose)
+        volumes, ratios = form.getlist("tumor_volume_ml"), form.getlist("tn_ratio")
+        rows = list(itertools.zip_longest(volumes, ratios, fillvalue=""))
         rows = [(v.strip(), t.strip()) for v, t in rows if v.strip() or t.strip()]
         inputs["tumor_volume_ml"] = [typed(v) for v, _ in rows]
         inputs["tn_ratio"] = [typed(t) for _, t in rows]

@@ -66,7 +66,7 @@ def test_resin_vial_is_the_3_gbq_vial() -> None:
     rows = plan_report_rows(
         _report(inputs=inputs.model_dump(mode="json"), result=plan_mird(inputs))
     )
-    vial = [r for r in rows["activity"] if r[0] == "vial (resin)"][0]
+    vial = next(r for r in rows["activity"] if r[0] == "vial (resin)")
     assert vial[1].startswith("3 GBq (81.1 mCi)")  # 3000 / 37 = 81.08
 
 

@@ -52,6 +52,7 @@ from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.errors import InputError
 from y90dose.findings import Severity
+from y90dose.reports.plan import constant_rows
 from y90dose.units import field_unit, gbq_to_mci
 
 HERE = Path(__file__).resolve().parent
@@ -447,7 +448,8 @@ def _plan_page(
         "status": status_of(current.has_block, plan.approved_version),
         "versions": versions,
         "diffs": list(reversed(diffs)),
-        "findings": findings,
+        "by_severity": findings,
+        "constants": constant_rows(current.result),
         "refusal": refusal,
         **extra,
     }

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import WebServer, missing
+from web_helpers import WebServer, missing
 
 PATIENT = "WEB-0042"
 

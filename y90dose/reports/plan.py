@@ -159,8 +159,9 @@ def _vial_rows(report: PlanReport) -> tuple[list[tuple[str, str, str]], list[Fin
     ], list(choice.findings)
 
 
-def _constants(report: PlanReport) -> list[tuple[str, str, str]]:
-    used = report.result.constants
+def constant_rows(result: PlanResult) -> list[tuple[str, str, str]]:
+    """(constant, value with unit, source) of every constant ``result`` was computed with."""
+    used = result.constants
 
     def source(value: float, default: float, default_source: str) -> str:
         return default_source if value == default else "given in the inputs"
@@ -262,7 +263,7 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
         "activity": activity + vial_rows,
         "doses": _doses(result),
         "findings": [(f.severity.value, f.code.value, f.message) for f in findings],
-        "constants": _constants(report),
+        "constants": constant_rows(report.result),
         "approval": approval,
         "approved": report.approved,
         "software": f"y90dose {report.software_version}",

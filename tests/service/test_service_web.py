@@ -8,6 +8,7 @@ a revoked key ending its session, and the report route's refusals.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -110,7 +111,8 @@ def test_every_post_needs_the_token_and_this_origin(
 
 
 def _bearer(app: FastAPI) -> dict[str, str]:
-    return {"Authorization": f"Bearer {add_key(app, f'reader-{id(object())}', 'viewer')}"}
+    key = add_key(app, f"reader-{uuid.uuid4().hex[:12]}", "viewer")
+    return {"Authorization": f"Bearer {key}"}
 
 
 def test_revoked_key_ends_the_session(client: TestClient, app: FastAPI) -> None:

@@ -76,7 +76,8 @@ def _serve(args: argparse.Namespace) -> CommandOutput:
             file=sys.stderr,
         )
     print(
-        f"y90dose serve: listening on http://{args.host}:{args.port} (API docs at /docs)",
+        f"y90dose serve: listening on http://{args.host}:{args.port} "
+        "(web pages: open it in a browser; API docs at /docs)",
         file=sys.stderr,
     )
     server.run(app, settings, host=args.host, port=args.port, log_level=args.log_level)

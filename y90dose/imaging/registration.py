@@ -111,10 +111,12 @@ class RegistrationOptions:
         First and smallest step of the gradient descent, in mm of largest voxel shift
         (the parameters are scaled by physical shift): 2 mm and 0.01 mm.
     bspline_mesh_spacing_mm
-        Control-point spacing of the B-spline stage (default 50 mm: organ-scale
+        Control-point spacing of the B-spline stage (default 60 mm: organ-scale
         deformation, not voxel-scale).
     bspline_shrink_factors, bspline_smoothing_sigmas_voxels, bspline_max_iterations
-        Pyramid and iteration limit of the B-spline stage.
+        Pyramid and iteration limit of the B-spline stage: one level at half resolution
+        (organ-scale deformation needs no finer; the full-resolution level tripled the
+        time without improving the tests' VOI overlap), 150 L-BFGS-B iterations.
     min_overlap_fraction
         Smallest overlap (volume of the fixed region that maps inside the moving image,
         over the smaller of the fixed region's and the moving image's volumes) accepted.
@@ -141,10 +143,10 @@ class RegistrationOptions:
     max_iterations: int = 300
     learning_rate_mm: float = 2.0
     min_step_mm: float = 0.01
-    bspline_mesh_spacing_mm: float = 50.0
-    bspline_shrink_factors: tuple[int, ...] = (2, 1)
-    bspline_smoothing_sigmas_voxels: tuple[float, ...] = (1.0, 0.0)
-    bspline_max_iterations: int = 100
+    bspline_mesh_spacing_mm: float = 60.0
+    bspline_shrink_factors: tuple[int, ...] = (2,)
+    bspline_smoothing_sigmas_voxels: tuple[float, ...] = (1.0,)
+    bspline_max_iterations: int = 150
     min_overlap_fraction: float = 0.5
     min_nmi: float = 1.15
 

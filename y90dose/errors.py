@@ -45,3 +45,7 @@ class GeometryError(ImageError):
 
 class ImageTooLargeError(ImageError):
     """An image has more voxels than the limit in force (:mod:`y90dose.limits`)."""
+
+
+class RegistrationError(ImageError):
+    """A registration could not run, or its failed result was about to be used or written."""

@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "a Tc-99m MAA SPECT (--predictive), per-VOI metrics, DVHs, RT Dose and NIfTI maps",
     "compare": "planned (MAA) vs delivered (post-treatment) dose: per-VOI mean dose and D70 "
     "of two `y90dose voxel` output folders of the same patient",
+    "register": "register two images (CT to CT, rigid by mutual information; --deformable "
+    "adds a B-spline stage): an ITK transform file and a quality figure",
     "validate": "run the validation suite (phantoms, kernels, Monte Carlo, planning cases)",
 }
 """Subcommand module (``y90dose/cli/<name>.py``) -> its one-line help, in help order."""

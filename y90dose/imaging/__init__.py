@@ -9,6 +9,8 @@ Modules, one concept each:
 - :mod:`~y90dose.imaging.rtstruct`, :mod:`~y90dose.imaging.seg`,
   :mod:`~y90dose.imaging.labelmap`: VOIs from RTSTRUCT, DICOM SEG and label maps;
 - :mod:`~y90dose.imaging.resample`: images (linear) and masks (nearest) onto another grid;
+- :mod:`~y90dose.imaging.registration`: rigid (and B-spline) registration by mutual
+  information, VOIs and images carried through the transform (import it by its name);
 - :mod:`~y90dose.imaging.rtdose`: DICOM RT Dose export;
 - :mod:`~y90dose.imaging.dicom_write`: CT, PT/NM and RTSTRUCT writers;
 - :mod:`~y90dose.imaging.nifti`: NIfTI/NRRD/MHA writers;

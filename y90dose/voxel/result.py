@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-
-class VoxelDoseMethod(StrEnum):
-    """How the voxel dose was computed."""
-
-    LDM = "ldm"
-    DVK = "dvk"
-    HETEROGENEOUS = "dvk_heterogeneous"
+from y90dose.voxel.methods import VoxelDoseMethod
 
 
 @dataclass(frozen=True)

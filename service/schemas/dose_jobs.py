@@ -24,10 +24,10 @@ def _not_none(annotation: Any) -> Any:
     return args[0] if len(args) == 1 and type(None) in typing.get_args(annotation) else annotation
 
 
-def _job_fields() -> dict[str, Any]:
-    """VoxelOptions' fields as the job body's, with the service's policy applied."""
+def job_fields(options_model: type[BaseModel] = VoxelOptions) -> dict[str, Any]:
+    """The options model's fields as the job body's, with the service's policy applied."""
     fields: dict[str, Any] = {}
-    for name, info in VoxelOptions.model_fields.items():
+    for name, info in options_model.model_fields.items():
         if name in REFUSED_OPTIONS:
             continue
         if name in REQUIRED_OPTIONS:  # the same type, limits and description; no default
@@ -75,7 +75,7 @@ DoseJobCreate = create_model(
     __validators__={
         name: field_validator(field)(function) for name, (field, function) in VALIDATORS.items()
     },
-    **_job_fields(),
+    **job_fields(),
 )
 
 

@@ -359,7 +359,7 @@ def rescale_to_activity(
     }
     rescaled = ActivityMap(
         activity_gbq=values,
-        spacing_mm=own.spacing_mm,
+        spacing_zyx_mm=own.spacing_zyx_mm,
         method=ActivityMethod.CONCENTRATION_RESCALED,
         scale_factor=own.scale_factor * factor,
         mask_name=mask_name,
@@ -506,7 +506,7 @@ def _activity_of_concentration(
     factor, _ = decay_to_implant(spect)
     own = activity_from_concentration(
         spect.array * factor if factor != 1.0 else spect.array,
-        spacing_mm=spacing_zyx,
+        spacing_zyx_mm=spacing_zyx,
         mask=mask,
         mask_name=voi if mask is not None else None,
     )
@@ -544,7 +544,7 @@ def _activity(
     if options.predictive:
         return activity_predictive_from_maa(
             spect.array,
-            spacing_mm=spacing_zyx,
+            spacing_zyx_mm=spacing_zyx,
             mask=vois[voi],
             planned_activity_gbq=options.activity_gbq,
             lung_shunt_fraction=options.lsf,
@@ -553,7 +553,7 @@ def _activity(
         ), None
     return activity_from_counts(
         spect.array,
-        spacing_mm=spacing_zyx,
+        spacing_zyx_mm=spacing_zyx,
         mask=vois[voi],
         administered_activity_gbq=options.activity_gbq,
         lung_shunt_fraction=options.lsf,
@@ -689,7 +689,7 @@ def _engine_dose(
     if options.method is VoxelDoseMethod.LDM:
         return ldm_dose(
             activity_gbq,
-            spacing_mm=spacing_zyx,
+            spacing_zyx_mm=spacing_zyx,
             density_g_ml=density_g_ml,
             energy_j_per_gbq=energy_j_per_gbq,
         )
@@ -698,7 +698,7 @@ def _engine_dose(
 
         return heterogeneous_dose(
             activity_gbq,
-            spacing_mm=spacing_zyx,
+            spacing_zyx_mm=spacing_zyx,
             density_g_ml=density_g_ml,
             energy_j_per_gbq=energy_j_per_gbq,
             kernel_source=kernel,
@@ -706,7 +706,7 @@ def _engine_dose(
     try:
         return dvk_dose(
             activity_gbq,
-            spacing_mm=spacing_zyx,
+            spacing_zyx_mm=spacing_zyx,
             density_g_ml=density_g_ml,
             energy_j_per_gbq=energy_j_per_gbq,
             kernel=kernel,
@@ -763,7 +763,7 @@ def _voi_results(
         voi_doses = VoiDoses.from_mask(
             dose_gy,
             choice.vois[name],
-            spacing_mm=spacing_zyx,
+            spacing_zyx_mm=spacing_zyx,
             density_g_ml=density_g_ml,
             voi_name=name,
         )
@@ -827,7 +827,7 @@ def _segmentectomy(
         choice.vois,
         options.segment_roi,
         choice.tumours,
-        spacing_mm=spacing_zyx,
+        spacing_zyx_mm=spacing_zyx,
         density_g_ml=density_g_ml,
         product=options.product,
     )

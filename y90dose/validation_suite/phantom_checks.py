@@ -654,7 +654,7 @@ def lung_slab(study: Path, work: Path) -> list[CheckResult]:
     profile = np.array([dose[k][column[k]].mean() for k in range(dose.shape[0])])
     water = dvk_dose(
         comp.activity.activity_gbq,
-        spacing_mm=comp.spacing_zyx_mm,
+        spacing_zyx_mm=comp.spacing_zyx_mm,
         density_g_ml=1.0,
         energy_j_per_gbq=comp.energy_j_per_gbq,
     )

@@ -1,6 +1,6 @@
 """Voxel dosimetry: kernels, local deposition, DVK convolution, densities, activity maps.
 
-Arrays are plain numpy arrays in (z, y, x) axis order with ``spacing_mm`` in the same
+Arrays are plain numpy arrays in (z, y, x) axis order with ``spacing_zyx_mm`` in the same
 order; the imaging module turns images into such arrays.
 """
 

@@ -91,7 +91,7 @@ from numpy.typing import NDArray
 
 from y90dose.constants import BONE_DENSITY_G_ML, J_PER_MEV, SOFT_TISSUE_DENSITY_G_ML
 from y90dose.errors import InputError
-from y90dose.voxel._checks import check_spacing_mm
+from y90dose.voxel._checks import check_spacing_zyx_mm
 from y90dose.voxel.methods import KernelSource
 
 __all__ = [
@@ -438,7 +438,7 @@ def _integrate_dpk(
 def _normalise_request(
     voxel_size_mm: float | Sequence[float], tissue: Tissue | str, field_name: str
 ) -> tuple[tuple[float, float, float], Tissue]:
-    size = check_spacing_mm(
+    size = check_spacing_zyx_mm(
         voxel_size_mm,
         field=field_name,
         min_mm=MIN_VOXEL_MM,

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from service_helpers import dicom_bytes, make_zip
-from test_service_server import START_TIMEOUT_S, command_env, free_port
+from service_server import START_TIMEOUT_S, command_env, free_port
 
 MAX_CONCURRENT = 2
 WAIT_S = 10.0

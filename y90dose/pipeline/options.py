@@ -97,7 +97,7 @@ class VoxelOptions(BaseModel):
         gt=0.0,
         le=MAX_ACTIVITY_GBQ,
         allow_inf_nan=False,
-        description="administered (or, predictive, planned) activity, GBq: required for an "
+        description="administered (or, predictive, planned) activity (GBq): required for an "
         "image in counts; an image in Bq/mL is rescaled to it (its own calibration is "
         "reported), or used at its own calibration without it",
     )
@@ -148,7 +148,7 @@ class VoxelOptions(BaseModel):
         ge=ENERGY_MIN_J_PER_GBQ,
         le=ENERGY_MAX_J_PER_GBQ,
         allow_inf_nan=False,
-        description="energy absorbed per GBq decayed, J/GBq; overrides the product's (the "
+        description="energy absorbed per GBq decayed (J/GBq); overrides the product's (the "
         "result's energy_note says by how much)",
     )
     density: DensitySource | None = Field(
@@ -182,12 +182,12 @@ class VoxelOptions(BaseModel):
         gt=0.0,
         le=MAX_ALPHA_PER_GY,
         allow_inf_nan=False,
-        description="radiosensitivity for the EUD, 1/Gy (e.g. 0.005); no EUD without it",
+        description="radiosensitivity for the EUD (1/Gy, e.g. 0.005); no EUD without it",
     )
     v_thresholds_gy: list[Threshold] = Field(
         default_factory=lambda: list(DEFAULT_V_THRESHOLDS_GY),
         min_length=1,
-        description="thresholds of the V metrics, Gy (default "
+        description="thresholds of the V metrics (Gy; default "
         + " ".join(f"{t:g}" for t in DEFAULT_V_THRESHOLDS_GY)
         + ")",
     )

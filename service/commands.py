@@ -133,5 +133,5 @@ def serve(
             "no API key exists yet; create the first one with\n"
             f"    y90dose keys create --name admin --role approver{data_dir_option}"
         )
-    say(f"listening on http://{host}:{port} (API docs at /docs)")
+    say(f"listening on http://{host}:{port} (web pages: open it in a browser; API docs at /docs)")
     server.run(app, settings, host=host, port=port, log_level=log_level)

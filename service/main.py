@@ -104,7 +104,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     >>> app = create_app(ServiceSettings(data_dir="/tmp/y90"))  # doctest: +SKIP
     """
     from service.jobs import JobManager
-    from service.routers import audit, calculations, dose_jobs, health, plans, studies
+    from service.routers import (
+        audit,
+        calculations,
+        dose_jobs,
+        health,
+        plan_reports,
+        plans,
+        studies,
+    )
+    from service.web import mount_web
 
     settings = settings or ServiceSettings()
     engine = open_database(settings)
@@ -159,8 +168,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
 
     app.include_router(health.router)
-    for router in (calculations, plans, studies, dose_jobs, audit):
+    for router in (calculations, plans, plan_reports, studies, dose_jobs, audit):
         app.include_router(router.router, prefix="/v1")
+    mount_web(app)  # the web pages at /, over the same routes' functions
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -12,7 +12,16 @@ import sys
 
 import pytest
 
-HEAVY = ("matplotlib", "SimpleITK", "scipy", "pydicom", "y90dose.pipeline", "y90dose.imaging")
+HEAVY = (
+    "matplotlib",
+    "SimpleITK",
+    "scipy",
+    "pydicom",
+    "y90dose.pipeline",
+    "y90dose.imaging",
+    "reportlab",
+    "y90dose.reports",
+)
 
 _PROBE = """
 import json, sys

@@ -18,3 +18,34 @@ def gbq_to_mci(activity_gbq: float) -> float:
 def volume_ml_to_mass_kg(volume_ml: float, density_g_ml: float) -> float:
     """Mass in kg of ``volume_ml`` millilitres at ``density_g_ml`` g/mL."""
     return volume_ml * density_g_ml / 1000.0
+
+
+FIELD_UNITS: tuple[tuple[str, str], ...] = (
+    ("_j_per_gbq", "J/GBq"),
+    ("_g_ml", "g/mL"),
+    ("_gbq", "GBq"),
+    ("_mci", "mCi"),
+    ("_gy", "Gy"),
+    ("_ml", "mL"),
+    ("_kg", "kg"),
+    ("_cm", "cm"),
+    ("_h", "h"),
+)
+"""Name suffix -> unit: every quantity carries its unit in its name (``activity_gbq``)."""
+DIMENSIONLESS_FIELDS = {
+    "lsf": "fraction (0.08 = 8 %)",
+    "residual": "fraction (0.05 = 5 %)",
+    "tn_ratio": "ratio",
+}
+"""Fields whose value is a pure number, and how it is written."""
+
+
+def field_unit(name: str) -> str:
+    """The unit of an input field, read from its name (``perfused_volume_ml`` -> ``mL``);
+    ``""`` for a field that is not a quantity (``product``, ``segments``)."""
+    if name in DIMENSIONLESS_FIELDS:
+        return DIMENSIONLESS_FIELDS[name]
+    for suffix, unit in FIELD_UNITS:
+        if name.endswith(suffix):
+            return unit
+    return ""

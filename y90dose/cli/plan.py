@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from y90dose.cli.main import COMMANDS
-from y90dose.cli.model_options import ModelTable, add_model_group, compute_from_args
+from y90dose.cli.model_options import (
+    ModelTable,
+    add_model_group,
+    compute_from_args,
+    model_from_args,
+)
 from y90dose.cli.output import CommandOutput
 from y90dose.cli.plan_from_images import register_from_images
 from y90dose.cli.render import plan_text
+from y90dose.errors import InputError
 from y90dose.findings import has_block
 from y90dose.models.bsa import BsaPlanInput, plan_bsa
 from y90dose.models.common import PlanResult
@@ -45,10 +53,68 @@ def register(subparsers: Any) -> None:
         MODELS,
         run,
     )
+    for name in MODELS:
+        add_report_options(group.choices[name])
     register_from_images(group)
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> None:
+    """``--report FILE.pdf`` and what only the report shows (patient, treatment date)."""
+    report = parser.add_argument_group("report")
+    report.add_argument(
+        "--report",
+        metavar="FILE.pdf",
+        type=Path,
+        help="also write the plan report (PDF: inputs with units, activity in GBq and mCi, "
+        "vial, doses, findings, constants with sources, NOT APPROVED); needs reportlab "
+        "(pip install 'y90dose[report]')",
+    )
+    report.add_argument("--patient-ref", help="patient reference printed on the report")
+    report.add_argument(
+        "--treatment-date", metavar="YYYY-MM-DD", help="treatment date printed on the report"
+    )
+
+
+def write_report(args: argparse.Namespace, schema: Any, result: PlanResult) -> None:
+    """Build the plan report (the service's document) and write it to ``args.report``."""
+    import y90dose
+    from y90dose.reports import PlanReport, plan_report_pdf
+
+    treatment_date = None
+    if args.treatment_date is not None:
+        try:
+            treatment_date = date.fromisoformat(args.treatment_date)
+        except ValueError:
+            raise InputError(
+                "--treatment-date", args.treatment_date, "a date as YYYY-MM-DD"
+            ) from None
+    report = PlanReport(
+        model=args.model,
+        inputs=model_from_args(schema, args).model_dump(mode="json"),
+        result=result,
+        software_version=y90dose.__version__,
+        patient_ref=args.patient_ref,
+        treatment_date=treatment_date,
+    )
+    try:
+        args.report.write_bytes(plan_report_pdf(report))
+    except OSError as exc:
+        raise InputError(
+            "--report", str(args.report), f"a file that can be written ({exc.strerror})"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> CommandOutput:
     """Validate the options with the model's schema and compute the plan."""
     schema, compute, _ = MODELS[args.model]
-    return result_output(compute_from_args(schema, compute, args))
+    result = compute_from_args(schema, compute, args)
+    if args.report is None:
+        if args.patient_ref is not None or args.treatment_date is not None:
+            raise InputError(
+                "--patient-ref/--treatment-date",
+                args.patient_ref or args.treatment_date,
+                "these only with --report (they are printed on the report)",
+            )
+    else:
+        write_report(args, schema, result)
+    return result_output(result)

@@ -1,0 +1,123 @@
+"""Regenerate the screenshots of docs/ui.md: every page, at 1280x800 and a tablet width.
+
+    .venv/bin/python docs/ui/make_screenshots.py
+
+Starts ``y90dose serve`` on a free loopback port with a fresh data directory, signs in
+with a planner and an approver key, walks the plan workflow in Debian's Chromium
+(Playwright on /usr/bin/chromium, no browser download) and writes PNG files here, plus
+the first page of a plan report rendered with ``pdftoppm``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path[:0] = [str(ROOT / "tests" / "web"), str(ROOT / "tests" / "service")]
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+from service_server import command_env, start, stop  # noqa: E402
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, _key  # noqa: E402
+
+
+def main() -> None:
+    """Write docs/ui/*.png."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        env = command_env(f"sqlite:///{data_dir / 'y90dose.sqlite3'}")
+        keys = {
+            "planner": _key(data_dir, env, "pat-planner", "planner"),
+            "approver": _key(data_dir, env, "dr-approver", "approver"),
+        }
+        server = start(data_dir, env)
+        try:
+            shoot(server.base, keys, Path(tmp))
+        finally:
+            stop(server)
+
+
+def shoot(base: str, keys: dict[str, str], tmp: Path) -> None:
+    """Walk the pages and save a screenshot of each."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(base + "/signin")
+        page.screenshot(path=HERE / "signin.png")
+        page.get_by_label("API key").fill(keys["planner"])
+        page.keyboard.press("Enter")
+        page.wait_for_url(base + "/plans")
+        page.goto(base + "/plans/new")
+        page.get_by_label("Patient reference").fill("MRN-0042")
+        page.get_by_label("Treatment date").fill("2026-12-01")
+        page.get_by_label("target dose gy").fill("120")
+        page.get_by_label("perfused volume ml").fill("1165")
+        page.get_by_label("lsf").fill("0.25")
+        page.locator("#preview").get_by_text("LUNG_DOSE_OVER_LIMIT").wait_for()
+        page.screenshot(path=HERE / "plan-new-mird.png", full_page=True)
+        page.get_by_role("button", name="Store plan").click()
+        page.wait_for_url("**/plans/*")
+        plan_url = page.url
+        page.get_by_role("button", name="Approve version 1").click()
+        page.locator("#approval-problem").wait_for()
+        page.screenshot(path=HERE / "plan-approval-refused.png", full_page=True)
+        page.goto(plan_url + "/revise")
+        page.get_by_label("Reason for the revision").fill("repeat MAA scan: LSF 8 %")
+        page.get_by_label("lsf").fill("0.08")
+        page.locator("#preview strong").get_by_text("3.130 GBq").wait_for()
+        page.screenshot(path=HERE / "plan-revise.png", full_page=True)
+        page.get_by_role("button", name="Store version 2").click()
+        page.wait_for_url(plan_url)
+        page.goto(base + "/plans/new?model=partition")
+        page.get_by_label("Patient reference").fill("MRN-0043")
+        page.get_by_label("Treatment date").fill("2026-12-02")
+        page.get_by_label("normal dose gy").fill("40")
+        page.get_by_label("normal volume ml").fill("900")
+        page.get_by_label("lsf").fill("0.1")
+        page.get_by_label("tumour 1 volume (mL)").fill("100")
+        page.get_by_label("tumour 1 tumour-to-normal ratio").fill("4")
+        page.get_by_role("button", name="Add tumour").click()
+        page.get_by_label("tumour 2 volume (mL)").fill("50")
+        page.get_by_label("tumour 2 tumour-to-normal ratio").fill("2.5")
+        page.locator("#preview").get_by_text("tumors 2 dose").wait_for()
+        page.screenshot(path=HERE / "plan-new-partition.png", full_page=True)
+        page.get_by_role("button", name="Store plan").click()
+        page.wait_for_url("**/plans/*")
+        page.goto(base + "/plans/new?model=bsa")
+        page.screenshot(path=HERE / "plan-new-bsa.png", full_page=True)
+        page.context.close()
+
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+        page.goto(base + "/signin")
+        page.get_by_label("API key").fill(keys["approver"])
+        page.keyboard.press("Enter")
+        page.wait_for_url(base + "/plans")
+        page.goto(plan_url)
+        page.get_by_label("Comment").fill("checked against the MAA scan")
+        page.get_by_role("button", name="Approve version 2").click()
+        page.wait_for_url(plan_url)
+        page.screenshot(path=HERE / "plan-approved.png", full_page=True)
+        page.goto(base + "/plans")
+        page.screenshot(path=HERE / "plans.png", full_page=True)
+        page.goto(base + "/validation")
+        page.screenshot(path=HERE / "validation.png")
+        with page.expect_download() as info:
+            page.goto(plan_url)
+            page.get_by_role("link", name="Report (PDF)").click()
+        report = tmp / "report.pdf"
+        info.value.save_as(report)
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "70", "-singlefile", str(report), str(HERE / "report")],
+            check=True,
+        )
+        page.set_viewport_size({"width": 820, "height": 1180})
+        page.goto(plan_url)
+        page.screenshot(path=HERE / "plan-tablet.png")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

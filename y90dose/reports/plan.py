@@ -1,0 +1,433 @@
+"""The plan report: one plan version as a PDF for the medical record.
+
+What the report says is decided by :func:`plan_report_rows` (pure, testable without a
+PDF reader); :func:`plan_report_pdf` lays those rows out with reportlab and returns the
+bytes. The caller writes them (the service answers them, the CLI writes a file).
+
+A version without an approval of its own carries "NOT APPROVED" across every page. The
+inputs hash (:func:`inputs_sha256`) is the SHA-256 of the canonical JSON of what
+determines the result (model, product, delivery, treatment date, inputs), so a reader
+can check that two reports were computed from the same inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from y90dose.constants import (
+    GLASS_CALIBRATION_TIMEZONE,
+    LIVER_DENSITY_G_ML,
+    LUNG_MASS_KG,
+    MBQ_PER_MCI,
+    RESIN_VIAL_GBQ,
+    Y90_HALF_LIFE_H,
+)
+from y90dose.devices import Product
+from y90dose.findings import Finding, Severity
+from y90dose.models.common import PlanResult
+from y90dose.units import field_unit, gbq_to_mci
+
+NOT_APPROVED = "NOT APPROVED"
+SEVERITY_ORDER = {Severity.BLOCK: 0, Severity.WARNING: 1, Severity.INFO: 2}
+VIAL_CHECK_HOUR = 12
+"""The treatment date's hour at which the report checks the glass vial (noon, in the
+calibration convention's time zone): a plan stores a date, not an instant; the vial for
+the actual treatment instant is chosen with ``y90dose vial`` / ``/v1/calculations/vial``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRecord:
+    """Who approved the reported version, when, and what they wrote."""
+
+    approved_by: str
+    approved_at: datetime
+    comment: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanReport:
+    """Everything a plan report shows. ``inputs`` are the validated inputs as stored.
+
+    ``approvals`` are those of the reported version only; none makes the report
+    "NOT APPROVED". ``latest_version`` > ``version`` marks the version superseded.
+    """
+
+    model: str
+    inputs: dict[str, Any]
+    result: PlanResult
+    software_version: str
+    patient_ref: str | None = None
+    plan_id: str | None = None
+    version: int | None = None
+    latest_version: int | None = None
+    treatment_date: date | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+    note: str | None = None
+    approvals: tuple[ApprovalRecord, ...] = field(default_factory=tuple)
+
+    @property
+    def approved(self) -> bool:
+        """True when the reported version has at least one approval."""
+        return bool(self.approvals)
+
+
+def inputs_sha256(model: str, inputs: dict[str, Any], treatment_date: date | None = None) -> str:
+    """Hex SHA-256 of the canonical JSON of the inputs that determine a plan's result.
+
+    Canonical: keys sorted, no spaces, ``{"inputs": ..., "model": ..., "treatment_date":
+    "YYYY-MM-DD" or null}`` (product and delivery are among the inputs).
+
+    Examples
+    --------
+    >>> inputs_sha256("mird", {"lsf": 0.08}) == inputs_sha256("mird", {"lsf": 0.08})
+    True
+    """
+    canonical = json.dumps(
+        {
+            "model": model,
+            "inputs": inputs,
+            "treatment_date": treatment_date.isoformat() if treatment_date else None,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, list):
+        return ", ".join(_value_text(v) for v in value)
+    if value is None:
+        return "not given"
+    return str(value)
+
+
+def _doses(result: PlanResult) -> list[tuple[str, str, str]]:
+    rows = []
+    for name, value in result.doses_gy.items():
+        if isinstance(value, list):
+            rows += [(f"{name} {i + 1}", _number(v), "Gy") for i, v in enumerate(value)]
+        else:
+            rows.append((name, _number(value), "Gy"))
+    return rows
+
+
+def _vial_rows(report: PlanReport) -> tuple[list[tuple[str, str, str]], list[Finding]]:
+    """The vial for the plan's activity, and the vial's findings."""
+    activity = report.result.activity_gbq
+    if report.result.product is Product.RESIN:
+        vial = RESIN_VIAL_GBQ.value
+        return [
+            (
+                "vial (resin)",
+                f"{vial:g} GBq ({gbq_to_mci(vial):.1f} mCi) at the calibration on its label",
+                f"draw {activity:.3g} GBq ({gbq_to_mci(activity):.1f} mCi) at treatment",
+            )
+        ], []
+    if report.treatment_date is None:
+        return [("vial (glass)", "not chosen: no treatment date given", "")], []
+    from y90dose.vials import VialInput, choose_vial
+
+    zone = ZoneInfo(GLASS_CALIBRATION_TIMEZONE)
+    when = datetime.combine(report.treatment_date, time(VIAL_CHECK_HOUR), tzinfo=zone)
+    choice = choose_vial(VialInput(activity_gbq=activity, treatment_time=when))
+    return [
+        (
+            "vial (glass)",
+            f"{choice.vial_gbq:g} GBq ({choice.vial_mci:.1f} mCi) calibrated "
+            f"{choice.calibration_time:%Y-%m-%d %H:%M %Z}",
+            f"holds {choice.activity_at_treatment_gbq:.3g} GBq "
+            f"({choice.activity_at_treatment_mci:.1f} mCi) at {when:%Y-%m-%d %H:%M %Z}; "
+            "choose for the actual treatment time with y90dose vial",
+        )
+    ], list(choice.findings)
+
+
+def constant_rows(result: PlanResult) -> list[tuple[str, str, str]]:
+    """(constant, value with unit, source) of every constant ``result`` was computed with."""
+    used = result.constants
+
+    def source(value: float, default: float, default_source: str) -> str:
+        return default_source if value == default else "given in the inputs"
+
+    return [
+        ("energy per GBq, C", f"{used.energy_j_per_gbq:g} J/GBq", used.energy_source),
+        ("Y-90 half-life", f"{used.half_life_h:g} h", Y90_HALF_LIFE_H.source),
+        (
+            "liver and tumour density",
+            f"{used.density_g_ml:g} g/mL",
+            source(used.density_g_ml, LIVER_DENSITY_G_ML.value, LIVER_DENSITY_G_ML.source),
+        ),
+        (
+            "lung mass",
+            f"{used.lung_mass_kg:g} kg",
+            source(used.lung_mass_kg, LUNG_MASS_KG.value, LUNG_MASS_KG.source),
+        ),
+        ("MBq per mCi", f"{MBQ_PER_MCI.value:g}", MBQ_PER_MCI.source),
+    ]
+
+
+def plan_report_rows(report: PlanReport) -> dict[str, Any]:
+    """What the report says, section by section, as text (no layout).
+
+    Returns
+    -------
+    dict
+        ``title``, ``header`` (label, value) pairs, ``inputs``/``doses``/``activity``/
+        ``constants`` rows of (name, value, unit or source), ``findings`` (severity,
+        code, message) most severe first, ``approval`` lines, ``approved`` and
+        ``inputs_sha256``.
+    """
+    result = report.result
+    digest = inputs_sha256(report.model, report.inputs, report.treatment_date)
+    version = "" if report.version is None else f"version {report.version}"
+    if report.latest_version and report.version and report.latest_version > report.version:
+        version += f" (superseded by version {report.latest_version})"
+    segments = ", ".join(s.value for s in result.segments) if result.segments else "not named"
+    header = [
+        ("patient reference", report.patient_ref or "not given"),
+        ("plan", " ".join(p for p in (report.plan_id or "", version) if p) or "not stored"),
+        (
+            "treatment date",
+            report.treatment_date.isoformat() if report.treatment_date else "not given",
+        ),
+        ("product", result.product.value),
+        ("delivery", result.delivery.value),
+        ("segments", segments),
+        (
+            "model",
+            f"{report.model} ({result.direction}: "
+            + ("dose -> activity" if result.direction == "plan" else "activity -> doses")
+            + ")",
+        ),
+        (
+            "computed by",
+            " ".join(
+                p
+                for p in (
+                    report.created_by or "",
+                    f"{report.created_at:%Y-%m-%d %H:%M %Z}" if report.created_at else "",
+                )
+                if p
+            )
+            or "not stored",
+        ),
+    ]
+    if report.note:
+        header.append(("note", report.note))
+    inputs = [
+        (name, _value_text(value), field_unit(name))
+        for name, value in sorted(report.inputs.items())
+        if name not in ("product", "delivery")
+    ]
+    activity = [
+        (
+            "activity to administer",
+            f"{result.activity_gbq:.3f} GBq = {gbq_to_mci(result.activity_gbq):.1f} mCi",
+            "before residual",
+        ),
+        (
+            "activity delivered",
+            f"{result.delivered_activity_gbq:.3f} GBq = "
+            f"{gbq_to_mci(result.delivered_activity_gbq):.1f} mCi",
+            f"after residual {result.residual:g}",
+        ),
+    ]
+    vial_rows, vial_findings = _vial_rows(report)
+    findings = sorted([*result.findings, *vial_findings], key=lambda f: SEVERITY_ORDER[f.severity])
+    approval = [
+        f"approved by {a.approved_by} at {a.approved_at:%Y-%m-%d %H:%M %Z}"
+        + (f": {a.comment}" if a.comment else "")
+        for a in report.approvals
+    ] or [f"{NOT_APPROVED}: this version has no approval"]
+    return {
+        "title": "Y-90 radioembolization plan",
+        "header": header,
+        "inputs": inputs,
+        "activity": activity + vial_rows,
+        "doses": _doses(result),
+        "findings": [(f.severity.value, f.code.value, f.message) for f in findings],
+        "constants": constant_rows(report.result),
+        "approval": approval,
+        "approved": report.approved,
+        "software": f"y90dose {report.software_version}",
+        "inputs_sha256": digest,
+    }
+
+
+def _font_names() -> tuple[str, str]:
+    """A Unicode TrueType font (DejaVu Sans, shipped with matplotlib) when it is found,
+    else reportlab's built-in Helvetica (Latin-1 only)."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "DejaVuSans" in pdfmetrics.getRegisteredFontNames():
+        return "DejaVuSans", "DejaVuSans-Bold"
+    try:
+        from importlib.resources import files
+
+        fonts = files("matplotlib") / "mpl-data" / "fonts" / "ttf"
+        pdfmetrics.registerFont(TTFont("DejaVuSans", str(fonts / "DejaVuSans.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(fonts / "DejaVuSans-Bold.ttf")))
+    except (ImportError, OSError, ValueError):  # pragma: no cover - matplotlib is a dependency
+        return "Helvetica", "Helvetica-Bold"
+    return "DejaVuSans", "DejaVuSans-Bold"
+
+
+def plan_report_pdf(report: PlanReport) -> bytes:
+    """The plan report as PDF bytes (A4).
+
+    Raises
+    ------
+    ImportError
+        reportlab is not installed (``pip install 'y90dose[report]'``).
+
+    Examples
+    --------
+    >>> pdf = plan_report_pdf(report)  # doctest: +SKIP
+    >>> pdf[:5]  # doctest: +SKIP
+    b'%PDF-'
+    """
+    from xml.sax.saxutils import escape
+
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen.canvas import Canvas
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    rows = plan_report_rows(report)
+    regular, bold = _font_names()
+    body = ParagraphStyle("body", fontName=regular, fontSize=8.5, leading=10.5)
+    strong = ParagraphStyle("strong", parent=body, fontName=bold)
+    heading = ParagraphStyle(
+        "heading", parent=body, fontName=bold, fontSize=11, leading=14, spaceBefore=6, spaceAfter=3
+    )
+    title = ParagraphStyle("title", parent=body, fontName=bold, fontSize=15, leading=19)
+    # Okabe-Ito colours: told apart with every common colour-vision deficiency
+    severity_colour = {"block": "#D55E00", "warning": "#E69F00", "info": "#0072B2"}
+
+    def p(text: str, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(escape(text), style)
+
+    def table(
+        data: list[tuple[str, ...]], widths: list[float], head: tuple[str, ...] | None
+    ) -> Table:
+        cells = [[p(h, strong) for h in head]] if head else []
+        cells += [[p(str(c)) for c in row] for row in data]
+        t = Table(cells, colWidths=widths, repeatRows=1 if head else 0)
+        t.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#999999")),
+                    *(
+                        [("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8E8E8"))]
+                        if head
+                        else []
+                    ),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                ]
+            )
+        )
+        return t
+
+    width = A4[0] - 36 * mm
+    story: list[Any] = [p(rows["title"], title), Spacer(1, 3 * mm)]
+    story.append(table(rows["header"], [0.25 * width, 0.75 * width], None))
+    story += [
+        p("Activity and vial", heading),
+        table(
+            rows["activity"],
+            [0.25 * width, 0.4 * width, 0.35 * width],
+            ("quantity", "value", "note"),
+        ),
+    ]
+    story += [
+        p("Doses", heading),
+        table(
+            rows["doses"], [0.4 * width, 0.3 * width, 0.3 * width], ("compartment", "dose", "unit")
+        ),
+    ]
+    story += [
+        p("Inputs", heading),
+        table(rows["inputs"], [0.4 * width, 0.3 * width, 0.3 * width], ("input", "value", "unit")),
+    ]
+    story.append(p("Findings", heading))
+    if rows["findings"]:
+        findings = table(
+            rows["findings"],
+            [0.11 * width, 0.3 * width, 0.59 * width],
+            ("severity", "code", "message"),
+        )
+        findings.setStyle(
+            TableStyle(
+                [
+                    ("TEXTCOLOR", (0, i + 1), (0, i + 1), colors.HexColor(severity_colour[s]))
+                    for i, (s, _, _) in enumerate(rows["findings"])
+                ]
+            )
+        )
+        story.append(findings)
+    else:
+        story.append(p("none"))
+    story += [
+        p("Constants", heading),
+        table(
+            rows["constants"],
+            [0.25 * width, 0.2 * width, 0.55 * width],
+            ("constant", "value", "source"),
+        ),
+    ]
+    story.append(p("Approval", heading))
+    story += [p(line, strong) for line in rows["approval"]]
+    story += [Spacer(1, 3 * mm), p(f"{rows['software']}; inputs SHA-256 {rows['inputs_sha256']}")]
+
+    footer = f"{rows['software']} - inputs SHA-256 {rows['inputs_sha256'][:16]}"
+
+    def decorate(canvas: Canvas, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(regular, 7)
+        canvas.drawString(18 * mm, 10 * mm, footer)
+        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"page {doc.page}")
+        if not rows["approved"]:
+            canvas.setFont(bold, 64)
+            canvas.setFillColor(colors.HexColor("#D55E00"), alpha=0.28)
+            canvas.translate(A4[0] / 2, A4[1] / 2)
+            canvas.rotate(52)
+            canvas.drawCentredString(0, -20, NOT_APPROVED)
+        canvas.restoreState()
+
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        title=f"Y-90 plan {report.plan_id or ''}".strip(),
+        author="y90dose",
+        subject="radioembolization plan report",
+        invariant=True,
+    )
+    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    return buffer.getvalue()

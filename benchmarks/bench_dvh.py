@@ -91,7 +91,9 @@ def _before(old: ModuleType, dose: np.ndarray, vois: dict[str, np.ndarray], dens
 def _after(dose: np.ndarray, vois: dict[str, np.ndarray], density: Any) -> Any:
     out = {}
     for name, mask in vois.items():
-        voi = VoiDoses.from_mask(dose, mask, spacing_mm=4.0, density_g_ml=density, voi_name=name)
+        voi = VoiDoses.from_mask(
+            dose, mask, spacing_zyx_mm=4.0, density_g_ml=density, voi_name=name
+        )
         out[name] = (voi.metrics(v_thresholds_gy=THRESHOLDS_GY), voi.dvh(bin_width_gy=1.0))
     return out
 

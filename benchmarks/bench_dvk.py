@@ -73,7 +73,7 @@ def _child(n: int, spacing_mm: float, workers: int | None, repeats: int) -> dict
         scipy.fft.irfftn(spectrum, s=shape, workers=-1)
 
     def dvk() -> None:
-        dvk_dose(activity, spacing_mm=spacing_mm, kernel=kernel, workers=workers)
+        dvk_dose(activity, spacing_zyx_mm=spacing_mm, kernel=kernel, workers=workers)
 
     start = time.perf_counter()
     dvk()  # the first call computes the kernel's spectrum (cached afterwards, issue 10)
@@ -111,7 +111,7 @@ def _memory_child(n: int, spacing_mm: float, workers: int | None) -> dict[str, A
     _reset_peak_rss()
     rss_before_kb = _status_kb("VmHWM")
     tracemalloc.start()
-    result = dvk_dose(activity, spacing_mm=spacing_mm, kernel=kernel, workers=workers)
+    result = dvk_dose(activity, spacing_zyx_mm=spacing_mm, kernel=kernel, workers=workers)
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_after_kb = _status_kb("VmHWM")

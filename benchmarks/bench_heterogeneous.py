@@ -50,11 +50,11 @@ def main() -> int:
         print(case)
         times: dict[str, float] = {}
         for name, engine in (("dvk", dvk_dose), ("heterogeneous", heterogeneous_dose)):
-            engine(activity, spacing_mm=4.0, density_g_ml=density)
+            engine(activity, spacing_zyx_mm=4.0, density_g_ml=density)
             best = float("inf")
             for _ in range(args.repeats):
                 start = time.perf_counter()
-                engine(activity, spacing_mm=4.0, density_g_ml=density)
+                engine(activity, spacing_zyx_mm=4.0, density_g_ml=density)
                 best = min(best, time.perf_counter() - start)
             times[name] = best
             print(f"  {name:14s} {best:7.3f} s")

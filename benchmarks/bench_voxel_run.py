@@ -126,10 +126,8 @@ def main() -> None:
                 paths["spect"],
                 paths["rois"],
                 folder / f"out{attempt}",
-                ct_path=paths["ct"],
-                activity_gbq=3.1,
-                lsf=0.06,
-                method=args.method,
+                ct=paths["ct"],
+                options={"activity_gbq": 3.1, "lsf": 0.06, "method": args.method},
                 progress=progress,
             )
             total = time.perf_counter() - t0
@@ -139,8 +137,8 @@ def main() -> None:
             for name in ("liver", "tumor1", "tumor2", "normal_liver", "lungs"):
                 m = result.metrics[name]
                 print(
-                    f"  {name:<13} {m['volume_ml']:8.1f} mL  mean {m['mean_gy']:7.1f} Gy  "
-                    f"D70 {m['d70_gy']:7.1f} Gy"
+                    f"  {name:<13} {m.volume_ml:8.1f} mL  mean {m.mean_gy:7.1f} Gy  "
+                    f"D70 {m.d70_gy:7.1f} Gy"
                 )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"peak resident memory of the process: {peak_mb:.0f} MB")

@@ -23,12 +23,12 @@ from y90dose.imaging import (
     Grid,
     Image,
     StudyInfo,
+    build_rtdose,
     read_image,
     read_rtstruct,
     resample_image,
     write_ct_series,
     write_pt_series,
-    write_rtdose,
     write_rtstruct_from_masks,
 )
 
@@ -107,7 +107,7 @@ def main() -> None:
         timings["resample SPECT onto CT (linear)"] = time.perf_counter() - start
         start = time.perf_counter()
         dose = replace(on_ct, array=on_ct.array * 1e-4, units="GY")
-        write_rtdose(dose, ct, folder / "rd.dcm")
+        build_rtdose(dose, ct).save(folder / "rd.dcm")
         timings["write RTDOSE on CT grid"] = time.perf_counter() - start
 
     for name, seconds in timings.items():

@@ -500,28 +500,3 @@ def execute_job(spec: JobSpec) -> None:
     ]
     with sessions() as session:
         _finish(session, spec, JobStatus.SUCCEEDED, result=result or {}, files=files)
-
-
-def run_voxel_dosimetry_job(
-    study_path: Path, params: dict[str, Any], output_dir: Path, progress: ProgressFn
-) -> dict[str, Any]:
-    """The default runner: the core's voxel-dosimetry pipeline on a stored study.
-
-    Calls :func:`y90dose.pipeline.run_study_job` (which finds the emission image, CT and
-    VOIs in the study folder and runs ``run_voxel_dosimetry``). The pipeline is imported
-    here, in the worker, so the service starts without its heavier imports.
-    """
-    try:
-        pipeline = importlib.import_module("y90dose.pipeline")
-    except ImportError:
-        pipeline = None
-    run_study_job = getattr(pipeline, "run_study_job", None)
-    if run_study_job is None:
-        raise RuntimeError(
-            "voxel dosimetry is not available in this y90dose version "
-            "(y90dose.pipeline.run_study_job is missing)"
-        )
-    result: dict[str, Any] = run_study_job(study_path, params, output_dir, progress)
-    if "out_dir" in result:  # the server's own path: files are served by name instead
-        result["out_dir"] = "."
-    return result

@@ -85,7 +85,7 @@ class ServiceSettings(BaseSettings):
         "been started this many times; then it is marked failed.",
     )
     dose_job_runner: str = Field(
-        default="service.jobs:run_voxel_dosimetry_job",
+        default="service.voxel_jobs:run_voxel_job",
         description="'module:function' that runs one dose job in a worker process.",
     )
     key_cache_seconds: float = Field(

@@ -372,7 +372,7 @@ def dose_inputs(root: Path) -> dict[str, Any]:
     except Y90DoseError as exc:  # its message names the folder: not the server's path
         return {"usable": False, "problem": hide_paths(str(exc), {"<study>": root})}
     shown: dict[str, Any] = {"usable": True}
-    for key, value in found.items():
+    for key, value in found.to_dict().items():
         path = Path(value)
         shown[key] = path.relative_to(root).as_posix() if path.is_relative_to(root) else "."
     return shown

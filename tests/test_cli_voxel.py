@@ -122,7 +122,7 @@ def test_voxel_dvk_human(
         ({"--activity-gbq": "-1"}, "--activity-gbq"),
         (
             {"--activity-gbq": "1e308"},
-            "--activity-gbq: 1e+308 is not allowed; expected an activity > 0 and <= 100 GBq",
+            "--activity-gbq: '1e308' is not allowed; expected a number <= 100.0",
         ),
         ({"--lsf": "6"}, "--lsf"),
         ({"--roi-names": '{"1": "liver", "7": "tumor9"}'}, "label 7"),
@@ -135,11 +135,10 @@ def test_voxel_dvk_human(
         ),
         ({"--tumor-roi": "nope"}, "--tumor-roi: ['nope'] is not allowed"),
         ({"--v-thresholds-gy": "-5"}, "--v-thresholds-gy"),
-        ({"--eud-alpha-per-gy": "0"}, "--eud-alpha-per-gy: 0.0 is not allowed"),
+        ({"--eud-alpha-per-gy": "0"}, "--eud-alpha-per-gy: '0' is not allowed"),
         (
             {"--eud-alpha-per-gy": "1e308"},
-            "--eud-alpha-per-gy: 1e+308 is not allowed; expected a radiosensitivity > 0 and "
-            "<= 1 per Gy",
+            "--eud-alpha-per-gy: '1e308' is not allowed; expected a number <= 1.0",
         ),
         ({"--energy-j-per-gbq": "500"}, "--energy-j-per-gbq"),
         # an empty path is not the current folder

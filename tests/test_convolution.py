@@ -67,8 +67,8 @@ def test_interior_of_uniform_region_equals_ldm(
     spacing: float | tuple[float, ...], energy: float
 ) -> None:
     activity = _uniform_cube(32, 24, 2e-4)
-    dvk = dvk_dose(activity, spacing_mm=spacing, energy_j_per_gbq=energy)
-    ldm = ldm_dose(activity, spacing_mm=spacing, energy_j_per_gbq=energy)
+    dvk = dvk_dose(activity, spacing_zyx_mm=spacing, energy_j_per_gbq=energy)
+    ldm = ldm_dose(activity, spacing_zyx_mm=spacing, energy_j_per_gbq=energy)
     centre = (slice(14, 18),) * 3
     assert np.allclose(dvk.dose_gy[centre], ldm.dose_gy[centre], rtol=0.01)
     # with the energy-constant normalisation the agreement is exact up to float32
@@ -82,8 +82,8 @@ def test_interior_of_uniform_region_equals_ldm(
 def test_kernel_normalisation_scales_by_kernel_energy() -> None:
     activity = _uniform_cube(30, 24, 2e-4)
     constant = ENERGY_GLASS_J_PER_GBQ.value
-    own = dvk_dose(activity, spacing_mm=4.8, energy_j_per_gbq=constant, normalisation="kernel")
-    ldm = ldm_dose(activity, spacing_mm=4.8, energy_j_per_gbq=constant)
+    own = dvk_dose(activity, spacing_zyx_mm=4.8, energy_j_per_gbq=constant, normalisation="kernel")
+    ldm = ldm_dose(activity, spacing_zyx_mm=4.8, energy_j_per_gbq=constant)
     kernel = lanconelli_kernel(4.8)
     # kernel energy per GBq: 0.9354 MeV x 1.602e-13 J/MeV x 1e9 x 64.1 h x 3600 / ln 2
     kernel_j_per_gbq = (
@@ -101,7 +101,7 @@ def test_kernel_normalisation_scales_by_kernel_energy() -> None:
 def test_energy_conserved_for_central_source() -> None:
     activity = np.zeros((25, 25, 25))
     activity[12, 12, 12] = 1.5
-    result = dvk_dose(activity, spacing_mm=4.42, energy_j_per_gbq=50.0, density_g_ml=1.2)
+    result = dvk_dose(activity, spacing_zyx_mm=4.42, energy_j_per_gbq=50.0, density_g_ml=1.2)
     assert result.deposited_energy_j == pytest.approx(75.0, rel=1e-5)
     mass_kg = 1.2 * 4.42**3 / 1e6
     assert float(result.dose_gy.sum(dtype=np.float64)) * mass_kg == pytest.approx(75.0, rel=1e-5)
@@ -112,7 +112,7 @@ def test_energy_lost_at_the_edge_equals_kernel_outside_grid() -> None:
     """Source in a corner voxel: only the kernel's non-negative octant stays in the grid."""
     activity = np.zeros((20, 20, 20))
     activity[0, 0, 0] = 1.0
-    result = dvk_dose(activity, spacing_mm=4.42, energy_j_per_gbq=50.0)
+    result = dvk_dose(activity, spacing_zyx_mm=4.42, energy_j_per_gbq=50.0)
     fraction = dpk_voxel_kernel(4.42).energy_fraction()
     n = fraction.shape[0] // 2
     expected = 50.0 * float(fraction[n:, n:, n:].sum())
@@ -124,7 +124,7 @@ def test_energy_lost_at_the_edge_equals_kernel_outside_grid() -> None:
 def test_no_wrap_around() -> None:
     activity = np.zeros((16, 16, 16))
     activity[:, :, 0] = 1.0  # a slab at one face
-    result = dvk_dose(activity, spacing_mm=4.8)
+    result = dvk_dose(activity, spacing_zyx_mm=4.8)
     peak = float(result.dose_gy.max())
     # beyond the kernel (5 voxels x 4.8 mm > range) nothing arrives, exactly; a wrap-around
     # would put ~10 % of the peak on the opposite face
@@ -140,7 +140,7 @@ def test_point_source_reproduces_kernel() -> None:
     kernel = lanconelli_kernel(6.0)
     result = dvk_dose(
         activity,
-        spacing_mm=6.0,
+        spacing_zyx_mm=6.0,
         density_g_ml=SOFT_TISSUE_DENSITY_G_ML.value,
         normalisation=DvkNormalisation.KERNEL,
     )
@@ -161,8 +161,8 @@ def test_density_divides_local_energy() -> None:
     activity = _uniform_cube(30, 26, 1e-4)
     density = np.full(activity.shape, 1.03)
     density[15:, :, :] = 2.06
-    result = dvk_dose(activity, spacing_mm=4.8, density_g_ml=density)
-    ldm = ldm_dose(activity, spacing_mm=4.8, density_g_ml=1.03)
+    result = dvk_dose(activity, spacing_zyx_mm=4.8, density_g_ml=density)
+    ldm = ldm_dose(activity, spacing_zyx_mm=4.8, density_g_ml=1.03)
     # far from the density interface and from the border: half the dose where twice the mass
     assert result.dose_gy[8, 15, 15] == pytest.approx(ldm.dose_gy[8, 15, 15], rel=1e-4)
     assert result.dose_gy[22, 15, 15] == pytest.approx(ldm.dose_gy[22, 15, 15] / 2, rel=1e-4)
@@ -173,49 +173,49 @@ def test_low_density_is_flagged() -> None:
     activity = _uniform_cube(20, 10, 1e-4)
     density = np.full(activity.shape, 1.03)
     density[:, :, :8] = 0.3  # lung
-    result = dvk_dose(activity, spacing_mm=4.8, density_g_ml=density)
+    result = dvk_dose(activity, spacing_zyx_mm=4.8, density_g_ml=density)
     assert result.low_density_voxels > 0
     assert any("0.5 g/mL" in w and "inaccurate" in w for w in result.warnings)
-    uniform_lung = dvk_dose(activity, spacing_mm=4.8, density_g_ml=0.26)
+    uniform_lung = dvk_dose(activity, spacing_zyx_mm=4.8, density_g_ml=0.26)
     assert uniform_lung.low_density_voxels == int(np.count_nonzero(uniform_lung.dose_gy > 0))
 
 
 def test_bone_kernel_note_is_reported() -> None:
     activity = _uniform_cube(12, 4, 1e-4)
-    result = dvk_dose(activity, spacing_mm=5.0, tissue="bone", density_g_ml=1.85)
+    result = dvk_dose(activity, spacing_zyx_mm=5.0, tissue="bone", density_g_ml=1.85)
     assert any("composition" in w for w in result.warnings)
 
 
 def test_kernel_spacing_mismatch_is_refused() -> None:
     with pytest.raises(GeometryError):
-        dvk_dose(np.ones((5, 5, 5)), spacing_mm=4.42, kernel=lanconelli_kernel(4.8))
+        dvk_dose(np.ones((5, 5, 5)), spacing_zyx_mm=4.42, kernel=lanconelli_kernel(4.8))
 
 
 def test_kernel_choice_by_name() -> None:
     activity = _uniform_cube(20, 4, 1e-4)  # 8 voxels from the border: nothing escapes
-    forced = dvk_dose(activity, spacing_mm=4.8, kernel="dpk")
+    forced = dvk_dose(activity, spacing_zyx_mm=4.8, kernel="dpk")
     assert forced.kernel is not None and forced.kernel["source"] == "dpk"
-    auto = dvk_dose(activity, spacing_mm=4.8)
+    auto = dvk_dose(activity, spacing_zyx_mm=4.8)
     assert auto.kernel is not None and auto.kernel["source"] == "lanconelli"
     # both deposit C per GBq: the same energy in the grid
     assert forced.deposited_energy_j == pytest.approx(auto.deposited_energy_j, rel=1e-5)
     with pytest.raises(InputError) as info:
-        dvk_dose(activity, spacing_mm=4.42, kernel="lanconelli")
+        dvk_dose(activity, spacing_zyx_mm=4.42, kernel="lanconelli")
     assert info.value.field == "voxel_size_mm"
     # the same choice under the keyword kernel_source
-    by_keyword = dvk_dose(activity, spacing_mm=4.8, kernel_source="dpk")
+    by_keyword = dvk_dose(activity, spacing_zyx_mm=4.8, kernel_source="dpk")
     assert by_keyword.kernel is not None and by_keyword.kernel["source"] == "dpk"
     with pytest.raises(InputError) as info:
-        dvk_dose(activity, spacing_mm=4.8, kernel="lanconelli", kernel_source="dpk")
+        dvk_dose(activity, spacing_zyx_mm=4.8, kernel="lanconelli", kernel_source="dpk")
     assert info.value.field == "kernel_source"
 
 
 def test_bad_options_refused() -> None:
     with pytest.raises(InputError) as info:
-        dvk_dose(np.ones((5, 5, 5)), spacing_mm=4.8, normalisation="other")
+        dvk_dose(np.ones((5, 5, 5)), spacing_zyx_mm=4.8, normalisation="other")
     assert info.value.field == "normalisation"
     with pytest.raises(InputError):
-        dvk_dose(-np.ones((5, 5, 5)), spacing_mm=4.8)
+        dvk_dose(-np.ones((5, 5, 5)), spacing_zyx_mm=4.8)
 
 
 @pytest.mark.parametrize("slab", [10**9, 200, 37])
@@ -247,9 +247,9 @@ def test_slabs_give_the_same_dose() -> None:
 )
 @settings(max_examples=25, deadline=None)
 def test_dvk_is_linear_in_activity(a: np.ndarray, b: np.ndarray, alpha: float, beta: float) -> None:
-    combined = dvk_dose(alpha * a + beta * b, spacing_mm=4.8).dose_gy.astype(np.float64)
-    separate = alpha * dvk_dose(a, spacing_mm=4.8).dose_gy.astype(np.float64) + beta * dvk_dose(
-        b, spacing_mm=4.8
+    combined = dvk_dose(alpha * a + beta * b, spacing_zyx_mm=4.8).dose_gy.astype(np.float64)
+    separate = alpha * dvk_dose(a, spacing_zyx_mm=4.8).dose_gy.astype(np.float64) + beta * dvk_dose(
+        b, spacing_zyx_mm=4.8
     ).dose_gy.astype(np.float64)
     scale = max(1.0, float(np.abs(separate).max()))
     assert np.allclose(combined, separate, rtol=1e-4, atol=1e-5 * scale)
@@ -267,7 +267,7 @@ def test_dvk_conserves_energy_away_from_the_border(
     """With a margin wider than the kernel, all of C x A is deposited: sum(D x m) = C x A."""
     activity = np.zeros((16, 15, 17))
     activity[6:10, 6:9, 6:11] = core
-    result = dvk_dose(activity, spacing_mm=4.8, energy_j_per_gbq=constant, density_g_ml=density)
+    result = dvk_dose(activity, spacing_zyx_mm=4.8, energy_j_per_gbq=constant, density_g_ml=density)
     released = constant * float(core.sum())
     mass_kg = density * 4.8**3 / 1e6
     assert result.deposited_energy_j == pytest.approx(released, rel=1e-5, abs=1e-9)
@@ -383,7 +383,7 @@ def test_dvk_with_a_float32_density_map_matches_float64() -> None:
     activity = _uniform_cube(12, 4, 1e-3)
     density = np.full(activity.shape, 1.1)
     density[:6] = 0.9
-    as64 = dvk_dose(activity, spacing_mm=4.8, density_g_ml=density)
-    as32 = dvk_dose(activity, spacing_mm=4.8, density_g_ml=density.astype(np.float32))
+    as64 = dvk_dose(activity, spacing_zyx_mm=4.8, density_g_ml=density)
+    as32 = dvk_dose(activity, spacing_zyx_mm=4.8, density_g_ml=density.astype(np.float32))
     assert np.allclose(as32.dose_gy, as64.dose_gy, rtol=1e-6, atol=0.0)
     assert as32.deposited_energy_j == pytest.approx(as64.deposited_energy_j, rel=1e-12)

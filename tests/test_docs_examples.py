@@ -20,6 +20,9 @@ shows output must print exactly that output. Conventions:
   synopsis brackets ``[ ]`` or ``|``) must still parse: its subcommand and options exist.
 
 The commands run in-process through ``y90dose.cli.main.main`` (a few milliseconds each).
+
+A ``pycon`` block is a Python session (``>>>`` prompts): it is run as a doctest
+(ELLIPSIS on) in an empty temporary folder, so the Python API's examples stay true too.
 Every command documented with a ``## `y90dose ...` `` heading in docs/usage.md must have
 at least one example in its section.
 """
@@ -289,3 +292,26 @@ def test_every_usage_command_has_an_example() -> None:
 )
 def test_output_matching_convention(expected: tuple[str, ...], actual: str, matches: bool) -> None:
     assert output_matches(expected, actual) is matches
+
+
+PYCON_BLOCKS = [block for block in all_blocks() if block.info == "pycon"]
+
+
+@pytest.mark.parametrize(
+    "block", PYCON_BLOCKS, ids=[f"{b.path.name}:{b.line}" for b in PYCON_BLOCKS]
+)
+def test_python_session_runs(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import doctest
+
+    monkeypatch.chdir(tmp_path)
+    name = f"{block.path.name}:{block.line}"
+    test = doctest.DocTestParser().get_doctest(
+        "\n".join(block.lines), {}, name, str(block.path), block.line
+    )
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test)
+    assert runner.failures == 0, name
+
+
+def test_the_voxel_api_has_a_python_example() -> None:
+    assert any(b.path.name == "voxel-pipeline.md" for b in PYCON_BLOCKS)

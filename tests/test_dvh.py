@@ -44,7 +44,7 @@ def _step_dose() -> tuple[np.ndarray, np.ndarray]:
 
 def test_step_distribution_metrics_are_exact() -> None:
     dose, mask = _step_dose()
-    m = dose_metrics(dose, mask, spacing_mm=10.0, voi_name="tumour")
+    m = dose_metrics(dose, mask, spacing_zyx_mm=10.0, voi_name="tumour")
     assert m.n_voxels == 20
     assert m.volume_ml == pytest.approx(20.0)
     assert m.mass_g == pytest.approx(20.0 * 1.03)
@@ -80,8 +80,8 @@ def test_mass_weighting() -> None:
     dose = np.array([[[100.0, 50.0]]])
     mask = np.ones_like(dose, dtype=bool)
     density = np.array([[[1.0, 3.0]]])
-    by_volume = dose_metrics(dose, mask, spacing_mm=10.0, density_g_ml=density)
-    by_mass = dose_metrics(dose, mask, spacing_mm=10.0, density_g_ml=density, weighting="mass")
+    by_volume = dose_metrics(dose, mask, spacing_zyx_mm=10.0, density_g_ml=density)
+    by_mass = dose_metrics(dose, mask, spacing_zyx_mm=10.0, density_g_ml=density, weighting="mass")
     assert by_volume.mean_gy == pytest.approx(75.0)
     assert by_mass.mean_gy == pytest.approx((100 * 1 + 50 * 3) / 4)
     assert by_volume.v_percent["V100"] == 50.0
@@ -93,7 +93,7 @@ def test_mass_weighting() -> None:
 
 def test_cumulative_dvh_exact_points_and_export() -> None:
     dose, mask = _step_dose()
-    dvh = cumulative_dvh(dose, mask, spacing_mm=10.0, bin_width_gy=100.0, voi_name="tumour")
+    dvh = cumulative_dvh(dose, mask, spacing_zyx_mm=10.0, bin_width_gy=100.0, voi_name="tumour")
     assert dvh.dose_gy.tolist() == [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
     assert dvh.volume_percent.tolist() == [100.0, 100.0, 50.0, 25.0, 25.0, 0.0]
     rows = list(csv.DictReader(io.StringIO(dvh.to_csv())))
@@ -115,7 +115,7 @@ def test_eud_of_uniform_dose_is_the_dose() -> None:
     mask = np.ones_like(dose, dtype=bool)
     for alpha in (0.001, 0.01, 0.5):
         params = RadiobiologyParameters.tumor(alpha_per_gy=alpha)
-        m = dose_metrics(dose, mask, spacing_mm=4.0, radiobiology=params)
+        m = dose_metrics(dose, mask, spacing_zyx_mm=4.0, radiobiology=params)
         assert m.eud_gy == pytest.approx(137.0, rel=1e-12)
 
 
@@ -123,7 +123,7 @@ def test_bed_and_eqd2_published_example() -> None:
     dose = np.full((2, 2, 2), 100.0)
     mask = np.ones_like(dose, dtype=bool)
     params = RadiobiologyParameters.normal_liver()
-    m = dose_metrics(dose, mask, spacing_mm=4.0, radiobiology=params)
+    m = dose_metrics(dose, mask, spacing_zyx_mm=4.0, radiobiology=params)
     bed = 100.0 * (1 + 100.0 * 2.5 / ((2.5 + 64.1) * 2.5))
     assert m.bed_of_mean_gy == pytest.approx(bed)
     assert m.bed_of_mean_gy == pytest.approx(250.15, abs=0.01)
@@ -138,7 +138,7 @@ def test_bed_and_eqd2_published_example() -> None:
 def test_nonuniform_dose_radiobiology_orderings() -> None:
     dose, mask = _step_dose()
     params = RadiobiologyParameters.tumor(alpha_per_gy=0.01)
-    m = dose_metrics(dose, mask, spacing_mm=4.0, radiobiology=params)
+    m = dose_metrics(dose, mask, spacing_zyx_mm=4.0, radiobiology=params)
     assert m.mean_bed_gy is not None and m.bed_of_mean_gy is not None
     assert m.mean_bed_gy > m.bed_of_mean_gy  # BED is convex in dose
     assert m.eud_gy is not None
@@ -147,13 +147,15 @@ def test_nonuniform_dose_radiobiology_orderings() -> None:
 
 def test_metrics_without_radiobiology_are_none() -> None:
     dose, mask = _step_dose()
-    m = dose_metrics(dose, mask, spacing_mm=4.0)
+    m = dose_metrics(dose, mask, spacing_zyx_mm=4.0)
     assert m.bed_of_mean_gy is None and m.eud_gy is None and m.radiobiology is None
 
 
 def test_custom_dx_and_thresholds() -> None:
     dose, mask = _step_dose()
-    m = dose_metrics(dose, mask, spacing_mm=4.0, dx_percent=(10, 37.5), v_thresholds_gy=(250.5,))
+    m = dose_metrics(
+        dose, mask, spacing_zyx_mm=4.0, dx_percent=(10, 37.5), v_thresholds_gy=(250.5,)
+    )
     assert m.d_gy == {"D10": 400.0, "D37.5": 200.0}
     assert m.v_percent == {"V250.5": 25.0}
 
@@ -161,14 +163,14 @@ def test_custom_dx_and_thresholds() -> None:
 @pytest.mark.parametrize(
     ("call", "error"),
     [
-        (lambda d, m: dose_metrics(d, np.zeros_like(m), spacing_mm=4.0), InputError),
-        (lambda d, m: dose_metrics(-d, m, spacing_mm=4.0), InputError),
-        (lambda d, m: dose_metrics(d, m[:, :2], spacing_mm=4.0), GeometryError),
-        (lambda d, m: dose_metrics(d, m, spacing_mm=4.0, weighting="bogus"), InputError),
-        (lambda d, m: dose_metrics(d, m, spacing_mm=4.0, dx_percent=(0,)), InputError),
-        (lambda d, m: dose_metrics(d, m, spacing_mm=4.0, dx_percent=(101,)), InputError),
-        (lambda d, m: cumulative_dvh(d, m, spacing_mm=4.0, bin_width_gy=0), InputError),
-        (lambda d, m: cumulative_dvh(d, m, spacing_mm=4.0, bin_width_gy=1e-6), InputError),
+        (lambda d, m: dose_metrics(d, np.zeros_like(m), spacing_zyx_mm=4.0), InputError),
+        (lambda d, m: dose_metrics(-d, m, spacing_zyx_mm=4.0), InputError),
+        (lambda d, m: dose_metrics(d, m[:, :2], spacing_zyx_mm=4.0), GeometryError),
+        (lambda d, m: dose_metrics(d, m, spacing_zyx_mm=4.0, weighting="bogus"), InputError),
+        (lambda d, m: dose_metrics(d, m, spacing_zyx_mm=4.0, dx_percent=(0,)), InputError),
+        (lambda d, m: dose_metrics(d, m, spacing_zyx_mm=4.0, dx_percent=(101,)), InputError),
+        (lambda d, m: cumulative_dvh(d, m, spacing_zyx_mm=4.0, bin_width_gy=0), InputError),
+        (lambda d, m: cumulative_dvh(d, m, spacing_zyx_mm=4.0, bin_width_gy=1e-6), InputError),
     ],
 )
 def test_refusals(call: object, error: type[Exception]) -> None:
@@ -184,7 +186,7 @@ def test_refusals(call: object, error: type[Exception]) -> None:
 @settings(max_examples=60, deadline=None)
 def test_dvh_properties(dose: np.ndarray, x: float) -> None:
     mask = np.ones_like(dose, dtype=bool)
-    dvh = cumulative_dvh(dose, mask, spacing_mm=2.0, bin_width_gy=5.0)
+    dvh = cumulative_dvh(dose, mask, spacing_zyx_mm=2.0, bin_width_gy=5.0)
     assert dvh.volume_percent[0] == 100.0
     assert dvh.volume_percent[-1] == 0.0
     assert np.all(np.diff(dvh.volume_percent) <= 1e-12)  # non-increasing
@@ -204,17 +206,19 @@ def test_mean_absorbed_dose_is_energy_over_mass() -> None:
     density = np.array([1.0, 0.25]).reshape(1, 1, 2)
     inside = np.ones_like(dose, dtype=bool)
     for weighting in ("volume", "mass"):
-        m = dose_metrics(dose, inside, spacing_mm=10.0, density_g_ml=density, weighting=weighting)
+        m = dose_metrics(
+            dose, inside, spacing_zyx_mm=10.0, density_g_ml=density, weighting=weighting
+        )
         assert m.mean_absorbed_gy == pytest.approx(16.0)
         assert m.energy_j == pytest.approx(0.020)
-    by_volume = dose_metrics(dose, inside, spacing_mm=10.0, density_g_ml=density)
+    by_volume = dose_metrics(dose, inside, spacing_zyx_mm=10.0, density_g_ml=density)
     assert by_volume.mean_gy == pytest.approx(25.0)
 
 
 def test_mean_absorbed_equals_voxel_mean_for_uniform_density() -> None:
     rng = np.random.default_rng(7)
     dose = rng.uniform(0.0, 300.0, size=(6, 7, 8))
-    m = dose_metrics(dose, dose > 50.0, spacing_mm=(4.0, 4.0, 5.0), density_g_ml=1.03)
+    m = dose_metrics(dose, dose > 50.0, spacing_zyx_mm=(4.0, 4.0, 5.0), density_g_ml=1.03)
     assert m.mean_absorbed_gy == pytest.approx(m.mean_gy, rel=1e-12)
     # energy = mean dose x mass
     assert m.energy_j == pytest.approx(m.mean_gy * m.mass_g / 1000.0, rel=1e-12)
@@ -248,7 +252,7 @@ def test_metrics_and_dvh_equal_the_first_release_on_random_data(seed: int) -> No
     dx = [0.5, 2.0, 33.3, 50.0, 70.0, 90.0, 100.0]
 
     voi = VoiDoses.from_mask(
-        dose, mask, spacing_mm=spacing, density_g_ml=density, weighting=weighting
+        dose, mask, spacing_zyx_mm=spacing, density_g_ml=density, weighting=weighting
     )
     new = voi.metrics(dx_percent=dx, v_thresholds_gy=thresholds)
     old = reference_metrics(reference_voi(dose, mask, spacing, density, weighting), dx, thresholds)
@@ -277,5 +281,5 @@ def test_float32_doses_compare_with_thresholds_in_float64() -> None:
     mask = np.ones_like(dose, dtype=bool)
     assert volume_at_dose_percent(dose, mask, 100.00000001) == 0.0
     assert volume_at_dose_percent(dose, mask, 100.0) == 100.0
-    dvh = cumulative_dvh(dose, mask, spacing_mm=1.0, bin_width_gy=100.00000001)
+    dvh = cumulative_dvh(dose, mask, spacing_zyx_mm=1.0, bin_width_gy=100.00000001)
     assert dvh.volume_percent.tolist() == [100.0, 0.0]

@@ -33,8 +33,8 @@ def _blob(n: int = 24) -> np.ndarray:
 def test_single_medium_is_the_dvk(density: float) -> None:
     """Every voxel soft tissue (0.5-1.45 g/mL): the engine is the DVK to float32 rounding."""
     a = _blob()
-    het = heterogeneous_dose(a, spacing_mm=3.0, density_g_ml=density, energy_j_per_gbq=C)
-    dvk = dvk_dose(a, spacing_mm=3.0, density_g_ml=density, energy_j_per_gbq=C)
+    het = heterogeneous_dose(a, spacing_zyx_mm=3.0, density_g_ml=density, energy_j_per_gbq=C)
+    dvk = dvk_dose(a, spacing_zyx_mm=3.0, density_g_ml=density, energy_j_per_gbq=C)
     assert het.method is VoxelDoseMethod.HETEROGENEOUS
     np.testing.assert_allclose(het.dose_gy, dvk.dose_gy, rtol=1e-6, atol=1e-6 * dvk.dose_gy.max())
     # Both sum float32 doses; the DVK adds float32 chunk sums in float64 (about 1e-7
@@ -66,7 +66,7 @@ def test_energy_conserved_with_lung_inside_the_grid() -> None:
     rho[14:26, 14:26, 14:26] = 1.04
     a = np.zeros_like(rho)
     a[16:24, 16:24, 16:24] = 1e-3
-    r = heterogeneous_dose(a, spacing_mm=3.0, density_g_ml=rho, energy_j_per_gbq=C)
+    r = heterogeneous_dose(a, spacing_zyx_mm=3.0, density_g_ml=rho, energy_j_per_gbq=C)
     assert r.deposited_energy_j == pytest.approx(C * a.sum(), rel=1e-5)
     mass = rho * 27e-6
     assert float((r.dose_gy * mass).sum()) == pytest.approx(C * a.sum(), rel=1e-5)
@@ -82,7 +82,7 @@ def test_energy_leaving_the_grid_in_tissue_is_what_the_kernel_sends_out() -> Non
     fraction = voxel_kernel(3.0).energy_fraction()
     half = fraction.shape[0] // 2
     inside = float(fraction[half : half + n, half : half + n, half : half + n].sum())
-    r = heterogeneous_dose(a, spacing_mm=3.0, density_g_ml=1.04, energy_j_per_gbq=C)
+    r = heterogeneous_dose(a, spacing_zyx_mm=3.0, density_g_ml=1.04, energy_j_per_gbq=C)
     assert r.deposited_energy_j == pytest.approx(C * 1e-3 * inside, rel=1e-5)
     assert r.escaped_energy_fraction == pytest.approx(1.0 - inside, abs=1e-5)
 
@@ -107,7 +107,7 @@ def test_energy_leaving_the_grid_through_lung_is_accounted() -> None:
     tissue_beyond = float(fraction[outside & continued_tissue].sum())
     lung_beyond_sent = float(fraction[outside & ~continued_tissue].sum())
     assert lung_beyond_sent > 0.01  # the case does exercise the lung beyond the grid
-    r = heterogeneous_dose(a, spacing_mm=3.0, density_g_ml=rho, energy_j_per_gbq=C)
+    r = heterogeneous_dose(a, spacing_zyx_mm=3.0, density_g_ml=rho, energy_j_per_gbq=C)
     assert r.kernel is not None
     beyond_j = r.kernel["lung_energy_beyond_grid_j"]
     assert beyond_j > 0
@@ -123,7 +123,7 @@ def _slab_profiles() -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     a = ph.activity_bq / 1e9
     decays = cumulated_decays(float(ph.activity_bq.sum()))
     col = ph.vois["central_column"]
-    het = heterogeneous_dose(a, spacing_mm=2.0, density_g_ml=ph.density_g_ml)
+    het = heterogeneous_dose(a, spacing_zyx_mm=2.0, density_g_ml=ph.density_g_ml)
     z = (np.arange(a.shape[0]) + 0.5) * 2.0
     profile = np.array([het.dose_gy[k][col[k]].mean() for k in range(a.shape[0])])
     mc = load_reference("lung-slab")
@@ -159,7 +159,7 @@ def _dome_per_decay() -> tuple[Any, dict[str, Any], np.ndarray, Any]:
     mc = load_reference("liver-dome")
     decay_j = mc["provenance"]["sampled_mean_energy_mev"] * J_PER_MEV.value
     a = geo.activity_relative / geo.activity_relative.sum()  # 1 GBq in all
-    r = heterogeneous_dose(a, spacing_mm=geo.spacing_mm, density_g_ml=geo.density_g_ml)
+    r = heterogeneous_dose(a, spacing_zyx_mm=geo.spacing_mm, density_g_ml=geo.density_g_ml)
     per_decay = r.dose_gy * decay_j / r.energy_j_per_gbq  # Gy per decay of the source
     return geo, mc, per_decay, r
 
@@ -204,7 +204,9 @@ def test_lung_energy_factor_is_close_to_one(case: str) -> None:
         from phantoms.generators.lung_slab import generate
 
         ph = generate(spacing_mm=2.0)
-        r = heterogeneous_dose(ph.activity_bq / 1e9, spacing_mm=2.0, density_g_ml=ph.density_g_ml)
+        r = heterogeneous_dose(
+            ph.activity_bq / 1e9, spacing_zyx_mm=2.0, density_g_ml=ph.density_g_ml
+        )
     assert r.kernel is not None
     assert r.kernel["lung_energy_factor"] == pytest.approx(1.0, abs=0.05)
 
@@ -218,7 +220,7 @@ def test_bone_s_values_against_monte_carlo() -> None:
     a = np.zeros((n, n, n))
     a[c, c, c] = 1.0  # GBq
     r = heterogeneous_dose(
-        a, spacing_mm=4.8, density_g_ml=1.85, energy_j_per_gbq=C, kernel_source="auto"
+        a, spacing_zyx_mm=4.8, density_g_ml=1.85, energy_j_per_gbq=C, kernel_source="auto"
     )
     decay_j = mc["provenance"]["sampled_mean_energy_mev"] * J_PER_MEV.value
     per_decay = r.dose_gy * decay_j / C

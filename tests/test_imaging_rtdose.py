@@ -15,8 +15,8 @@ import pytest
 import SimpleITK as sitk  # noqa: N813
 
 from y90dose.errors import GeometryError, InputError
-from y90dose.imaging import Image, read_image, resample_image, write_pt_series, write_rtdose
-from y90dose.imaging.rtdose import RT_PLAN_STORAGE, dose_grid_scaling
+from y90dose.imaging import Image, read_image, resample_image, write_pt_series
+from y90dose.imaging.rtdose import RT_PLAN_STORAGE, build_rtdose, dose_grid_scaling
 from y90dose.imaging.synthetic import SyntheticStudy, make_sphere_study
 
 DCIODVFY = shutil.which("dciodvfy")
@@ -45,7 +45,7 @@ def dose_on_ct(study: SyntheticStudy, ct: Image) -> Image:
 @pytest.fixture(scope="module")
 def rtdose_path(dose_on_ct: Image, ct: Image, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("rtdose")
-    return write_rtdose(dose_on_ct, ct, folder / "RD.dcm", uid_seed="test", dose_comment="LDM")
+    return build_rtdose(dose_on_ct, ct, uid_seed="test", dose_comment="LDM").save(folder / "RD.dcm")
 
 
 def test_pydicom_reads_the_same_dose_and_geometry(
@@ -106,7 +106,7 @@ def test_slice_axis_against_the_normal_gives_negative_offsets(
         origin_mm=tuple(top),
         direction=flipped_direction,
     )
-    path = write_rtdose(flipped, ct, tmp_path / "RD.dcm", uid_seed="flip")
+    path = build_rtdose(flipped, ct, uid_seed="flip").save(tmp_path / "RD.dcm")
     assert float(pydicom.dcmread(path).GridFrameOffsetVector[1]) == pytest.approx(-ct.spacing_mm[2])
     back = read_image(path)  # our reader sorts slices along the normal again
     assert back.same_geometry(dose_on_ct)
@@ -158,15 +158,15 @@ def test_dciodvfy_accepts_the_synthetic_study(study: SyntheticStudy, tmp_path: P
 def test_negative_or_foreign_dose_is_refused(dose_on_ct: Image, ct: Image, tmp_path: Path) -> None:
     negative = dose_on_ct.with_array(dose_on_ct.array - 1.0)
     with pytest.raises(InputError, match="doses >= 0 Gy"):
-        write_rtdose(negative, ct, tmp_path / "a.dcm")
+        build_rtdose(negative, ct)
     with pytest.raises(InputError, match="GY"):
-        write_rtdose(replace(dose_on_ct, units="BQML"), ct, tmp_path / "b.dcm")
+        build_rtdose(replace(dose_on_ct, units="BQML"), ct)
     foreign = replace(dose_on_ct, frame_of_reference_uid="1.2.3")
     with pytest.raises(GeometryError, match=r"1\.2\.3"):
-        write_rtdose(foreign, ct, tmp_path / "c.dcm")
+        build_rtdose(foreign, ct)
     nifti_ct = Image(ct.array, ct.origin_mm, ct.spacing_mm)
     with pytest.raises(InputError, match="StudyInstanceUID"):
-        write_rtdose(dose_on_ct, nifti_ct, tmp_path / "d.dcm")
+        build_rtdose(dose_on_ct, nifti_ct)
 
 
 def test_absolute_grid_frame_offsets_are_understood(rtdose_path: Path, tmp_path: Path) -> None:

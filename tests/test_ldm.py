@@ -19,7 +19,7 @@ from y90dose.voxel.ldm import ldm_dose
 def test_published_one_mbq_per_ml_in_liver() -> None:
     # 4 mm voxels: 0.064 mL -> 0.064 MBq per voxel
     activity = np.full((3, 3, 3), 0.064e-3)
-    result = ldm_dose(activity, spacing_mm=4.0)
+    result = ldm_dose(activity, spacing_zyx_mm=4.0)
     assert result.energy_j_per_gbq == ENERGY_EANM_J_PER_GBQ.value
     assert np.allclose(result.dose_gy, 48.2, atol=0.05)
     assert result.dose_gy[0, 0, 0] == pytest.approx(49.67 * 1e-3 / 1.03e-3)
@@ -30,7 +30,10 @@ def test_uniform_region_equals_c_a_over_m() -> None:
     activity = np.zeros((12, 12, 12))
     activity[1:11, 1:11, 1:11] = 1e-3
     result = ldm_dose(
-        activity, spacing_mm=10.0, density_g_ml=1.05, energy_j_per_gbq=ENERGY_GLASS_J_PER_GBQ.value
+        activity,
+        spacing_zyx_mm=10.0,
+        density_g_ml=1.05,
+        energy_j_per_gbq=ENERGY_GLASS_J_PER_GBQ.value,
     )
     assert result.dose_gy[5, 5, 5] == pytest.approx(50.0 / 1.05)
     assert result.dose_gy[0, 0, 0] == 0.0
@@ -44,7 +47,7 @@ def test_density_map_and_anisotropic_spacing() -> None:
     activity = np.full((1, 1, 2), 2e-3)
     density = np.array([[[1.0, 0.25]]])
     # voxel 2 x 4 x 5 mm = 0.04 mL
-    result = ldm_dose(activity, spacing_mm=(2.0, 4.0, 5.0), density_g_ml=density)
+    result = ldm_dose(activity, spacing_zyx_mm=(2.0, 4.0, 5.0), density_g_ml=density)
     mass_kg = np.array([1.0, 0.25]) * 0.04 / 1000.0
     assert result.dose_gy[0, 0] == pytest.approx(49.67 * 2e-3 / mass_kg)
     # energy conservation: sum of dose x mass = C x A
@@ -59,8 +62,8 @@ def test_density_map_and_anisotropic_spacing() -> None:
 def test_ldm_linear_in_activity_and_inverse_in_density(scale: float, density: float) -> None:
     rng = np.random.default_rng(1)
     activity = rng.random((4, 5, 6))
-    base = ldm_dose(activity, spacing_mm=3.0, density_g_ml=1.0).dose_gy
-    scaled = ldm_dose(activity * scale, spacing_mm=3.0, density_g_ml=density).dose_gy
+    base = ldm_dose(activity, spacing_zyx_mm=3.0, density_g_ml=1.0).dose_gy
+    scaled = ldm_dose(activity * scale, spacing_zyx_mm=3.0, density_g_ml=density).dose_gy
     assert np.allclose(scaled, base * scale / density, rtol=1e-12, atol=0)
 
 
@@ -74,14 +77,14 @@ def test_ldm_linear_in_activity_and_inverse_in_density(scale: float, density: fl
         ({"density_g_ml": np.zeros((2, 2, 2))}, InputError, "density_g_ml"),
         ({"density_g_ml": np.ones((3, 2, 2))}, GeometryError, None),
         ({"energy_j_per_gbq": 0.0}, InputError, "energy_j_per_gbq"),
-        ({"spacing_mm": 0.0}, InputError, "spacing_mm"),
-        ({"spacing_mm": (1.0, 2.0)}, InputError, "spacing_mm"),
+        ({"spacing_zyx_mm": 0.0}, InputError, "spacing_zyx_mm"),
+        ({"spacing_zyx_mm": (1.0, 2.0)}, InputError, "spacing_zyx_mm"),
     ],
 )
 def test_bad_input_refused(
     kwargs: dict[str, object], error: type[Exception], field: str | None
 ) -> None:
-    arguments: dict[str, object] = {"activity_gbq": np.ones((2, 2, 2)), "spacing_mm": 4.0}
+    arguments: dict[str, object] = {"activity_gbq": np.ones((2, 2, 2)), "spacing_zyx_mm": 4.0}
     arguments.update(kwargs)
     activity = arguments.pop("activity_gbq")
     with pytest.raises(error) as info:

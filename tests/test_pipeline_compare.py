@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813
+from voxel_calls import voxel_run
 
 from y90dose.errors import GeometryError, InputError
-from y90dose.pipeline import compare_runs, run_voxel_dosimetry
+from y90dose.pipeline import compare_runs
 
 SPACING_MM = 4.8
 SHAPE = 32
@@ -48,9 +49,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     for name, activity in (("planned", 2.0), ("delivered", 4.0)):
         out[name] = folder / name
-        run_voxel_dosimetry(
-            spect, rois, out[name], activity_gbq=activity, method="ldm", write_pngs=False
-        )
+        voxel_run(spect, rois, out[name], activity_gbq=activity, method="ldm", write_pngs=False)
     return out
 
 
@@ -125,7 +124,7 @@ def test_translation_convention(tmp_path: Path) -> None:
         _write(np.roll(counts, shift, axis=2), folder / "spect.nii.gz")
         _write(np.roll(labels, shift, axis=2), folder / "labels.nii.gz")
         (folder / "labels.json").write_text(json.dumps({"1": "liver", "2": "tumor1"}))
-        run_voxel_dosimetry(
+        voxel_run(
             folder / "spect.nii.gz",
             folder / "labels.nii.gz",
             folder / "out",

@@ -19,7 +19,9 @@ import pytest
 
 phantoms_cache = pytest.importorskip("phantoms.cache")
 
-from y90dose.pipeline import plan_from_images, run_voxel_dosimetry  # noqa: E402
+from voxel_calls import voxel_run  # noqa: E402
+
+from y90dose.pipeline import plan_from_images  # noqa: E402
 
 TUMOURS = ["tumor1", "tumor2", "tumor3"]
 
@@ -40,7 +42,7 @@ def test_exact_activity_ldm_gives_the_compartment_doses(
     liver: dict[str, Any], tmp_path: Path
 ) -> None:
     files, answers = liver["files"], liver["answers"]
-    result = run_voxel_dosimetry(
+    result = voxel_run(
         files["dicom_pt"],
         files["dicom_rtstruct"],
         tmp_path / "out",
@@ -53,18 +55,18 @@ def test_exact_activity_ldm_gives_the_compartment_doses(
     # interior voxels of a uniform compartment carry its dose: D50 of the big VOIs, the
     # maximum of each tumour (voxels wholly inside); the y90dose HU curve gives lung
     # 0.36 % denser than the phantom's (README), so the lung dose is that much lower
-    assert metrics["normal_liver"]["d50_gy"] == pytest.approx(known["normal_liver"], rel=2e-3)
-    assert metrics["lungs"]["d50_gy"] == pytest.approx(known["lungs"], rel=6e-3)
+    assert metrics["normal_liver"].d50_gy == pytest.approx(known["normal_liver"], rel=2e-3)
+    assert metrics["lungs"].d50_gy == pytest.approx(known["lungs"], rel=6e-3)
     for name, dose in zip(TUMOURS, known["tumors"], strict=True):
-        assert metrics[name]["max_gy"] == pytest.approx(dose, rel=2e-3)
+        assert metrics[name].max_gy == pytest.approx(dose, rel=2e-3)
     # per VOI, the generator's own voxel-by-voxel C x A / (rho V) mean over the same
     # centre-inside VOIs (voi_truth): only the lung density differs (0.36 %, README)
     for name, truth in liver["voxelised"].items():
         if name == "body":  # mostly air around the patient: density curves differ there
             continue
-        assert metrics[name]["volume_ml"] == pytest.approx(truth["volume_ml"], rel=1e-9)
+        assert metrics[name].volume_ml == pytest.approx(truth["volume_ml"], rel=1e-9)
         tolerance = 6e-3 if name == "lungs" else 2e-3
-        assert metrics[name]["mean_gy"] == pytest.approx(truth["mean_ldm_dose_gy"], rel=tolerance)
+        assert metrics[name].mean_gy == pytest.approx(truth["mean_ldm_dose_gy"], rel=tolerance)
     assert result.energy_balance["activity_in_image_gbq"] == pytest.approx(
         answers["voxelised_activity_gbq"]["value"], rel=1e-4
     )

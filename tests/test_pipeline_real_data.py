@@ -21,9 +21,9 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk  # noqa: N813
+from voxel_calls import voxel_run
 
 from y90dose.constants import ENERGY_EANM_J_PER_GBQ, LIVER_DENSITY_G_ML
-from y90dose.pipeline import run_voxel_dosimetry
 
 DATASETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
 SCAN = DATASETS / "lu177-spect-liver-lesions" / "SCAN_001"
@@ -55,9 +55,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     rois = next((SCAN / "mask").glob("*.dcm"))
     out = {}
     for method in ("ldm", "dvk"):
-        result = run_voxel_dosimetry(
-            SCAN / "image", rois, folder / method, method=method, write_pngs=False
-        )
+        result = voxel_run(SCAN / "image", rois, folder / method, method=method, write_pngs=False)
         out[method] = {"summary": result.to_dict(), "folder": folder / method}
     return out
 
@@ -103,7 +101,7 @@ def test_an_activity_rescales_the_named_lesion(tmp_path: Path) -> None:
     """
     rois = next((SCAN / "mask").glob("*.dcm"))
     lesion = "lesion1 liver R lobe"
-    result = run_voxel_dosimetry(
+    result = voxel_run(
         SCAN / "image",
         rois,
         tmp_path / "out",

@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813
+from voxel_calls import voxel_run
 
+from service.voxel_jobs import run_voxel_job as run_study_job
 from y90dose.cli.main import main
 from y90dose.errors import InputError
-from y90dose.pipeline import run_study_job, run_voxel_dosimetry
 
 SPACING_MM = 4.0
 C_EANM = 49.67  # J/GBq, EANM 2022 (the default without a product)
@@ -59,7 +60,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _run(study: dict[str, Path], out: Path, **options: Any) -> dict[str, Any]:
-    result = run_voxel_dosimetry(
+    result = voxel_run(
         study["spect"],
         study["rois"],
         out,

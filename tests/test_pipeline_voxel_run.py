@@ -22,20 +22,17 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk  # noqa: N813
+from voxel_calls import voxel, voxel_run
 
 import y90dose.pipeline.ct_density
 import y90dose.pipeline.outputs
 import y90dose.pipeline.progress
+from service.voxel_jobs import run_voxel_job as run_study_job
 from y90dose.constants import ENERGY_GLASS_J_PER_GBQ, LIVER_DENSITY_G_ML
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.synthetic import make_sphere_study
-from y90dose.pipeline import (
-    compute_voxel_dose,
-    find_study_inputs,
-    run_study_job,
-    run_voxel_dosimetry,
-)
+from y90dose.pipeline import find_study_inputs
 from y90dose.pipeline.ct_density import density_on_grid
 from y90dose.pipeline.voxel_run import decay_to_implant
 from y90dose.voxel.density import DEFAULT_HU_DENSITY_CURVE, hu_to_density
@@ -74,7 +71,7 @@ def sphere_phantom(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _run(phantom: dict[str, Path], method: str, out: Path) -> dict:
-    result = run_voxel_dosimetry(
+    result = voxel_run(
         phantom["spect"],
         phantom["labels"],
         out,
@@ -184,7 +181,7 @@ def test_metrics_json_keys_and_files(sphere_phantom: dict[str, Path], tmp_path: 
 def test_quantitative_dicom_study_with_ct(tmp_path: Path) -> None:
     study = make_sphere_study(tmp_path / "study")
     out = tmp_path / "out"
-    result = run_voxel_dosimetry(
+    result = voxel_run(
         study.spect_folder, study.rtstruct_path, out, ct_path=study.ct_folder, method="ldm"
     )
     summary = result.to_dict()
@@ -238,7 +235,7 @@ def test_predictive_dose_from_a_bq_per_ml_maa_image_uses_the_planned_activity(
     # the image's absolute scale (the study holds about 0.03 GBq, the plan 3 GBq).
     study = make_sphere_study(tmp_path / "study", write_nm=False)
     planned, lsf = 3.0, 0.05
-    computation = compute_voxel_dose(
+    computation = voxel(
         study.spect_folder,
         study.rtstruct_path,
         ct_path=study.ct_folder,
@@ -262,15 +259,13 @@ def test_counts_need_an_activity_and_known_normalisation(
     sphere_phantom: dict[str, Path],
 ) -> None:
     with pytest.raises(InputError) as missing:
-        compute_voxel_dose(sphere_phantom["spect"], sphere_phantom["labels"], method="ldm")
+        voxel(sphere_phantom["spect"], sphere_phantom["labels"], method="ldm")
     assert missing.value.field == "activity_gbq"
     with pytest.raises(InputError) as negative:
-        compute_voxel_dose(
-            sphere_phantom["spect"], sphere_phantom["labels"], activity_gbq=-1.0, method="ldm"
-        )
+        voxel(sphere_phantom["spect"], sphere_phantom["labels"], activity_gbq=-1.0, method="ldm")
     assert negative.value.field == "activity_gbq"
     with pytest.raises(InputError) as unknown:
-        compute_voxel_dose(
+        voxel(
             sphere_phantom["spect"],
             sphere_phantom["labels"],
             activity_gbq=1.0,
@@ -279,9 +274,7 @@ def test_counts_need_an_activity_and_known_normalisation(
         )
     assert unknown.value.field == "normalize_to"
     with pytest.raises(InputError) as percent:
-        compute_voxel_dose(
-            sphere_phantom["spect"], sphere_phantom["labels"], activity_gbq=1.0, lsf=6.0
-        )
+        voxel(sphere_phantom["spect"], sphere_phantom["labels"], activity_gbq=1.0, lsf=6.0)
     assert percent.value.field == "lsf"
 
 
@@ -295,7 +288,7 @@ def test_label_map_liver_is_extended_by_tumours(tmp_path: Path) -> None:
     counts[tumour] = 40.0
     spect = _write(counts, tmp_path / "spect.nii.gz")
     label_path = _write(labels, tmp_path / "labels.nii.gz")
-    computation = compute_voxel_dose(
+    computation = voxel(
         spect,
         label_path,
         roi_names='{"1": "liver", "2": "tumor1"}',
@@ -317,13 +310,13 @@ def test_empty_and_outside_vois_are_refused(tmp_path: Path) -> None:
     spect = _write(np.where(mask, 1.0, 0.0).astype(np.float32), tmp_path / "spect.nii.gz")
     labels = _write(mask.astype(np.uint8), tmp_path / "labels.nii.gz")
     with pytest.raises(ImageError, match="label 2"):
-        compute_voxel_dose(spect, labels, roi_names={"1": "liver", "2": "tumor"}, activity_gbq=1.0)
+        voxel(spect, labels, roi_names={"1": "liver", "2": "tumor"}, activity_gbq=1.0)
     # a label map on a grid twice as large: a VOI in its corner lies outside the SPECT
     big = np.zeros((SHAPE,) * 3, dtype=np.uint8)
     big[1:4, 1:4, 1:4] = 1
     outside = _write(big, tmp_path / "outside.nii.gz", spacing_mm=2 * SPACING_MM)
     with pytest.raises(ImageError, match="outside"):
-        compute_voxel_dose(spect, outside, roi_names={"1": "liver"}, activity_gbq=1.0)
+        voxel(spect, outside, roi_names={"1": "liver"}, activity_gbq=1.0)
 
 
 @pytest.mark.parametrize(
@@ -417,24 +410,26 @@ def test_service_runner_on_study_folders(tmp_path: Path, sphere_phantom: dict[st
 
 def test_service_runner_refuses_server_paths(tmp_path: Path) -> None:
     params = {"activity_gbq": 1.0, "lsf": 0.0, "method": "ldm"}
-    for options in ({"ct_path": "/etc"}, {"hu_density_curve": "/etc/passwd"}, {"bogus": 1}):
+    for name, value in (("ct_path", "/etc"), ("hu_density_curve", "/etc/passwd"), ("bogus", 1)):
+        with pytest.raises(InputError) as refused:  # as fields, and as a stored row's options
+            run_study_job(tmp_path, {**params, name: value}, tmp_path / "o", print)
+        assert refused.value.field == name
         with pytest.raises(InputError) as refused:
-            run_study_job(tmp_path, {**params, "options": options}, tmp_path / "o", print)
-        assert refused.value.field == "options"
-    with pytest.raises(InputError):
-        run_study_job(
-            tmp_path, {**params, "options": {"roi_names": "/etc/x.json"}}, tmp_path / "o", print
-        )
+            run_study_job(tmp_path, {**params, "options": {name: value}}, tmp_path / "o", print)
+        assert refused.value.field == name
+    with pytest.raises(InputError) as refused:
+        run_study_job(tmp_path, {**params, "roi_names": "/etc/x.json"}, tmp_path / "o", print)
+    assert refused.value.field == "roi_names"
 
 
 def test_find_study_inputs(tmp_path: Path, sphere_phantom: dict[str, Path]) -> None:
     study = make_sphere_study(tmp_path / "dicom", write_nm=False)
     found = find_study_inputs(study.folder)
-    assert found["spect_path"] == found["ct_path"] == found["rois_path"] == study.folder
+    assert found.spect == found.ct == found.vois == study.folder
     # DICOM images with a NIfTI label map instead of an RTSTRUCT
     study.rtstruct_path.unlink()
     shutil.copy(sphere_phantom["labels"], study.folder / "voi_labels.nii.gz")
-    assert find_study_inputs(study.folder)["rois_path"] == study.folder / "voi_labels.nii.gz"
+    assert find_study_inputs(study.folder).vois == study.folder / "voi_labels.nii.gz"
     # a manifest may not point outside the study
     nifti = tmp_path / "nifti"
     nifti.mkdir()

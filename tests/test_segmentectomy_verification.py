@@ -35,7 +35,7 @@ def verify(segment_doses: list[float], tumour_doses: list[float], **more: object
         {"segment": segment, "tumour": tumour},
         "segment",
         ["tumour"],
-        spacing_mm=SPACING,
+        spacing_zyx_mm=SPACING,
         density_g_ml=1.03,
         **more,  # type: ignore[arg-type]
     )
@@ -94,11 +94,18 @@ def test_a_segment_that_is_not_a_voi_or_no_tumour_is_refused() -> None:
     mask = np.ones(doses.shape, bool)
     with pytest.raises(InputError) as raised:
         verify_segmentectomy(
-            doses, {"liver": mask}, "segment VI", ["liver"], spacing_mm=SPACING, density_g_ml=1.0
+            doses,
+            {"liver": mask},
+            "segment VI",
+            ["liver"],
+            spacing_zyx_mm=SPACING,
+            density_g_ml=1.0,
         )
     assert raised.value.field == "segment_roi" and "['liver']" in raised.value.allowed
     with pytest.raises(InputError) as raised:
-        verify_segmentectomy(doses, {"seg": mask}, "seg", [], spacing_mm=SPACING, density_g_ml=1.0)
+        verify_segmentectomy(
+            doses, {"seg": mask}, "seg", [], spacing_zyx_mm=SPACING, density_g_ml=1.0
+        )
     assert "tumour" in raised.value.allowed
 
 

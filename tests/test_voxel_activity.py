@@ -38,7 +38,7 @@ def test_counts_scaled_to_administered_activity() -> None:
     counts, mask = _phantom()
     result = activity_from_counts(
         counts,
-        spacing_mm=4.0,
+        spacing_zyx_mm=4.0,
         mask=mask,
         administered_activity_gbq=3.0,
         lung_shunt_fraction=0.08,
@@ -61,7 +61,7 @@ def test_counts_scaled_to_administered_activity() -> None:
 def test_zero_outside_mask() -> None:
     counts, mask = _phantom()
     result = activity_from_counts(
-        counts, spacing_mm=4.0, mask=mask, administered_activity_gbq=1.0, zero_outside_mask=True
+        counts, spacing_zyx_mm=4.0, mask=mask, administered_activity_gbq=1.0, zero_outside_mask=True
     )
     assert result.activity_outside_mask_gbq == 0.0
     assert result.total_activity_gbq == pytest.approx(1.0)
@@ -71,7 +71,7 @@ def test_zero_outside_mask() -> None:
 def test_predictive_from_maa() -> None:
     counts, mask = _phantom()
     result = activity_predictive_from_maa(
-        counts, spacing_mm=4.0, mask=mask, planned_activity_gbq=2.5, lung_shunt_fraction=0.1
+        counts, spacing_zyx_mm=4.0, mask=mask, planned_activity_gbq=2.5, lung_shunt_fraction=0.1
     )
     assert result.method is ActivityMethod.PREDICTIVE_MAA
     assert result.activity_in_mask_gbq == pytest.approx(2.25)
@@ -83,7 +83,7 @@ def test_concentration_used_as_is() -> None:
     mask = np.zeros((2, 3, 4), dtype=bool)
     mask[0] = True
     result = activity_from_concentration(
-        concentration, spacing_mm=(2.0, 4.0, 5.0), mask=mask, mask_name="tumour"
+        concentration, spacing_zyx_mm=(2.0, 4.0, 5.0), mask=mask, mask_name="tumour"
     )
     voxel_ml = 2 * 4 * 5 / 1000.0
     assert result.activity_gbq[1, 2, 3] == pytest.approx(2.0e6 * voxel_ml * 1e-9)
@@ -108,7 +108,7 @@ def test_concentration_used_as_is() -> None:
 def test_refusals(change: dict[str, object], error: type[Exception], field: str | None) -> None:
     arguments: dict[str, object] = {
         "counts": np.ones((3, 3, 3)),
-        "spacing_mm": 4.0,
+        "spacing_zyx_mm": 4.0,
         "mask": np.ones((3, 3, 3), dtype=bool),
         "administered_activity_gbq": 2.0,
     }
@@ -122,7 +122,7 @@ def test_refusals(change: dict[str, object], error: type[Exception], field: str 
 
 def test_negative_concentration_refused() -> None:
     with pytest.raises(InputError):
-        activity_from_concentration(-np.ones((2, 2, 2)), spacing_mm=4.0)
+        activity_from_concentration(-np.ones((2, 2, 2)), spacing_zyx_mm=4.0)
 
 
 @pytest.mark.skipif(not SHARED_PET.exists(), reason="../shared/datasets not present")
@@ -140,17 +140,21 @@ def test_real_pet_through_dvk_and_dvh(tmp_path: Path, monkeypatch: pytest.Monkey
     mask = sitk.GetArrayFromImage(mask_image) > 0
     spacing_zyx = tuple(reversed(image.GetSpacing()))
     activity = activity_from_counts(
-        counts, spacing_mm=spacing_zyx, mask=mask, administered_activity_gbq=1.0, mask_name="GTV"
+        counts,
+        spacing_zyx_mm=spacing_zyx,
+        mask=mask,
+        administered_activity_gbq=1.0,
+        mask_name="GTV",
     )
     assert activity.activity_in_mask_gbq == pytest.approx(1.0)
-    ldm = ldm_dose(activity.activity_gbq, spacing_mm=spacing_zyx)
-    dvk = dvk_dose(activity.activity_gbq, spacing_mm=spacing_zyx)
+    ldm = ldm_dose(activity.activity_gbq, spacing_zyx_mm=spacing_zyx)
+    dvk = dvk_dose(activity.activity_gbq, spacing_zyx_mm=spacing_zyx)
     mass_kg = 1.03 * np.prod(spacing_zyx) / 1e6
     # energy: LDM deposits all of C x A; DVK the same minus what leaves the cropped grid
     assert float(ldm.dose_gy.sum()) * mass_kg == pytest.approx(49.67 * activity.total_activity_gbq)
     assert 0.95 < dvk.deposited_energy_j / ldm.deposited_energy_j <= 1.0 + 1e-6
-    m_ldm = dose_metrics(ldm.dose_gy, mask, spacing_mm=spacing_zyx, voi_name="GTV")
-    m_dvk = dose_metrics(dvk.dose_gy, mask, spacing_mm=spacing_zyx, voi_name="GTV")
+    m_ldm = dose_metrics(ldm.dose_gy, mask, spacing_zyx_mm=spacing_zyx, voi_name="GTV")
+    m_dvk = dose_metrics(dvk.dose_gy, mask, spacing_zyx_mm=spacing_zyx, voi_name="GTV")
     # the mean dose to the GTV: 1 GBq x 49.67 J/GBq / GTV mass, DVK a little lower
     # (energy leaves the GTV), and the kernel smooths: lower maximum
     expected_mean = 49.67 / (m_ldm.mass_g / 1000.0)

@@ -1,6 +1,7 @@
 """y90dose: Y-90 radioembolization dosimetry (planning models, voxel dosimetry).
 
-The planning API in one import::
+Voxel dosimetry is ``y90dose.voxel_dose(spect, vois, options=y90dose.VoxelOptions(...))``
+(docs/voxel-pipeline.md). The planning API in one import::
 
     >>> from y90dose import MirdPlanInput, plan_mird
     >>> round(plan_mird(MirdPlanInput(target_dose_gy=120, perfused_volume_ml=1165,
@@ -31,9 +32,13 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         dose_partition,
         plan_partition,
     )
+    from y90dose.pipeline.options import VoxelOptions
+    from y90dose.pipeline.run import VoxelRunResult, voxel_dose
+    from y90dose.pipeline.voxel_run import VoiMetrics, VoxelRun
     from y90dose.radiobiology import bed_gy, eqd2_gy, eud_gy
     from y90dose.settings import ClinicalSettings
     from y90dose.vials import GlassCalibrationConvention, VialInput, VialResult, choose_vial
+    from y90dose.voxel.methods import VoxelDoseMethod
 
 __version__ = "0.1.0"
 
@@ -53,9 +58,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "dose_partition",
         "plan_partition",
     ),
+    "y90dose.pipeline.options": ("VoxelOptions",),
+    "y90dose.pipeline.run": ("VoxelRunResult", "voxel_dose"),
+    "y90dose.pipeline.voxel_run": ("VoiMetrics", "VoxelRun"),
     "y90dose.radiobiology": ("bed_gy", "eqd2_gy", "eud_gy"),
     "y90dose.settings": ("ClinicalSettings",),
     "y90dose.vials": ("GlassCalibrationConvention", "VialInput", "VialResult", "choose_vial"),
+    "y90dose.voxel.methods": ("VoxelDoseMethod",),
 }
 """Module -> the public names this package re-exports from it, imported on first use.
 
@@ -121,6 +130,11 @@ __all__ = [
     "Severity",
     "VialInput",
     "VialResult",
+    "VoiMetrics",
+    "VoxelDoseMethod",
+    "VoxelOptions",
+    "VoxelRun",
+    "VoxelRunResult",
     "Y90DoseError",
     "__version__",
     "activity_at",
@@ -139,4 +153,5 @@ __all__ = [
     "plan_bsa",
     "plan_mird",
     "plan_partition",
+    "voxel_dose",
 ]

@@ -56,7 +56,7 @@ from y90dose.constants import (
 )
 from y90dose.errors import InputError
 from y90dose.radiobiology import bed_gy, eqd2_gy, eud_gy
-from y90dose.voxel._checks import check_density, check_mask, check_spacing_mm, check_volume
+from y90dose.voxel._checks import check_density, check_mask, check_spacing_zyx_mm, check_volume
 
 __all__ = [
     "DEFAULT_DX_PERCENT",
@@ -174,7 +174,7 @@ def dose_at_volume_gy(
     mask: ArrayLike,
     percent: float,
     *,
-    spacing_mm: float | Sequence[float] = 1.0,
+    spacing_zyx_mm: float | Sequence[float] = 1.0,
     density_g_ml: float | ArrayLike = LIVER_DENSITY_G_ML.value,
     weighting: DvhWeighting | str = DvhWeighting.VOLUME,
 ) -> float:
@@ -190,7 +190,7 @@ def dose_at_volume_gy(
     voi = VoiDoses.from_mask(
         dose_gy,
         mask,
-        spacing_mm=spacing_mm,
+        spacing_zyx_mm=spacing_zyx_mm,
         density_g_ml=density_g_ml,
         weighting=weighting,
         voi_name="mask",
@@ -203,7 +203,7 @@ def volume_at_dose_percent(
     mask: ArrayLike,
     threshold_gy: float,
     *,
-    spacing_mm: float | Sequence[float] = 1.0,
+    spacing_zyx_mm: float | Sequence[float] = 1.0,
     density_g_ml: float | ArrayLike = LIVER_DENSITY_G_ML.value,
     weighting: DvhWeighting | str = DvhWeighting.VOLUME,
 ) -> float:
@@ -218,7 +218,7 @@ def volume_at_dose_percent(
     voi = VoiDoses.from_mask(
         dose_gy,
         mask,
-        spacing_mm=spacing_mm,
+        spacing_zyx_mm=spacing_zyx_mm,
         density_g_ml=density_g_ml,
         weighting=weighting,
         voi_name="mask",
@@ -289,7 +289,7 @@ def cumulative_dvh(
     dose_gy: ArrayLike,
     mask: ArrayLike,
     *,
-    spacing_mm: float | Sequence[float],
+    spacing_zyx_mm: float | Sequence[float],
     bin_width_gy: float = 1.0,
     density_g_ml: float | ArrayLike = LIVER_DENSITY_G_ML.value,
     weighting: DvhWeighting | str = DvhWeighting.VOLUME,
@@ -303,7 +303,7 @@ def cumulative_dvh(
         Dose map, Gy (3-D, z, y, x), >= 0.
     mask
         Boolean VOI mask of the same shape, not empty.
-    spacing_mm
+    spacing_zyx_mm
         Voxel size (z, y, x), mm.
     bin_width_gy
         Spacing of the dose points, Gy (> 0; default 1 Gy).
@@ -323,7 +323,7 @@ def cumulative_dvh(
     Examples
     --------
     >>> d = np.array([100.0, 100.0, 50.0, 50.0]).reshape(1, 1, 4)
-    >>> h = cumulative_dvh(d, np.ones_like(d, dtype=bool), spacing_mm=1.0, bin_width_gy=50.0)
+    >>> h = cumulative_dvh(d, np.ones_like(d, dtype=bool), spacing_zyx_mm=1.0, bin_width_gy=50.0)
     >>> h.dose_gy.tolist(), h.volume_percent.tolist()
     ([0.0, 50.0, 100.0, 150.0], [100.0, 100.0, 50.0, 0.0])
     """
@@ -333,7 +333,7 @@ def cumulative_dvh(
     voi = VoiDoses.from_mask(
         dose_gy,
         mask,
-        spacing_mm=spacing_mm,
+        spacing_zyx_mm=spacing_zyx_mm,
         density_g_ml=density_g_ml,
         weighting=weighting,
         voi_name=voi_name,
@@ -471,7 +471,7 @@ class VoiDoses:
         dose_gy: ArrayLike,
         mask: ArrayLike,
         *,
-        spacing_mm: float | Sequence[float],
+        spacing_zyx_mm: float | Sequence[float],
         density_g_ml: float | ArrayLike = LIVER_DENSITY_G_ML.value,
         weighting: DvhWeighting | str = DvhWeighting.VOLUME,
         voi_name: str = "voi",
@@ -484,7 +484,7 @@ class VoiDoses:
             Dose map, Gy (3-D, z, y, x), >= 0.
         mask
             Boolean VOI mask of the same shape, not empty.
-        spacing_mm
+        spacing_zyx_mm
             Voxel size (z, y, x), mm.
         density_g_ml
             Density (one number or a map), g/mL, for the mass (default 1.03, liver).
@@ -503,7 +503,7 @@ class VoiDoses:
         Examples
         --------
         >>> d = np.array([100.0, 100.0, 50.0, 50.0]).reshape(1, 1, 4)
-        >>> voi = VoiDoses.from_mask(d, np.ones_like(d, dtype=bool), spacing_mm=1.0)
+        >>> voi = VoiDoses.from_mask(d, np.ones_like(d, dtype=bool), spacing_zyx_mm=1.0)
         >>> voi.dose_at_volume_gy(50), voi.volume_at_dose_percent(100.0)
         (100.0, 50.0)
         """
@@ -512,7 +512,7 @@ class VoiDoses:
         except ValueError:
             raise InputError("weighting", weighting, "one of 'volume', 'mass'") from None
         dose = check_volume(dose_gy, field="dose_gy")
-        spacing = check_spacing_mm(spacing_mm)
+        spacing = check_spacing_zyx_mm(spacing_zyx_mm)
         inside = check_mask(mask, dose.shape, field=f"mask '{voi_name}'")
         density = check_density(density_g_ml, dose.shape, keep_dtype=True)
         voxel_ml = math.prod(spacing) / 1000.0
@@ -662,7 +662,7 @@ def dose_metrics(
     dose_gy: ArrayLike,
     mask: ArrayLike,
     *,
-    spacing_mm: float | Sequence[float],
+    spacing_zyx_mm: float | Sequence[float],
     voi_name: str = "voi",
     density_g_ml: float | ArrayLike = LIVER_DENSITY_G_ML.value,
     weighting: DvhWeighting | str = DvhWeighting.VOLUME,
@@ -678,7 +678,7 @@ def dose_metrics(
         Dose map, Gy (3-D, z, y, x), >= 0.
     mask
         Boolean VOI mask, same shape, not empty.
-    spacing_mm
+    spacing_zyx_mm
         Voxel size (z, y, x), mm.
     voi_name
         Name for the report.
@@ -696,7 +696,7 @@ def dose_metrics(
     Examples
     --------
     >>> d = np.full((2, 2, 2), 120.0)
-    >>> m = dose_metrics(d, np.ones_like(d, dtype=bool), spacing_mm=10.0,
+    >>> m = dose_metrics(d, np.ones_like(d, dtype=bool), spacing_zyx_mm=10.0,
     ...                  radiobiology=RadiobiologyParameters.tumor(alpha_per_gy=0.005))
     >>> m.volume_ml, m.d_gy["D90"], m.v_percent["V120"], round(m.eud_gy, 6)
     (8.0, 120.0, 100.0, 120.0)
@@ -704,7 +704,7 @@ def dose_metrics(
     voi = VoiDoses.from_mask(
         dose_gy,
         mask,
-        spacing_mm=spacing_mm,
+        spacing_zyx_mm=spacing_zyx_mm,
         density_g_ml=density_g_ml,
         weighting=weighting,
         voi_name=voi_name,

@@ -29,14 +29,34 @@ class InputError(Y90DoseError, ValueError):
         self.allowed = allowed
         super().__init__(self.describe(field))
 
-    def describe(self, name: str) -> str:
+    def describe(self, name: str | None) -> str:
         """The message with the argument called ``name`` (a CLI option, an API field)."""
+        name = name or self.field
         shown = "missing" if self.value is None else repr(self.value)
         return f"{name}: {shown} is not allowed; expected {self.allowed}"
 
 
 class ImageError(Y90DoseError, ValueError):
-    """An image, DICOM file or volume of interest cannot be read or used."""
+    """An image, DICOM file or volume of interest cannot be read or used.
+
+    Parameters
+    ----------
+    message
+        What is wrong (with the file's path).
+    field
+        The input the image came from, as the caller knows it (``spect``, ``ct``,
+        ``vois``); the message then starts with it, and an interface may show its own
+        name instead (:meth:`describe`: the CLI's ``--spect``).
+    """
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        self.field = field
+        self.detail = message
+        super().__init__(self.describe(field))
+
+    def describe(self, name: str | None) -> str:
+        """The message with the input called ``name`` (a CLI option, an API field)."""
+        return f"{name} {self.detail}" if name else self.detail
 
 
 class GeometryError(ImageError):

@@ -62,7 +62,7 @@ def verify_segmentectomy(
     segment_voi: str,
     tumour_vois: Sequence[str],
     *,
-    spacing_mm: Sequence[float],
+    spacing_zyx_mm: Sequence[float],
     density_g_ml: float | npt.ArrayLike,
     product: Product | str | None = None,
     settings: ClinicalSettings = DEFAULT_SETTINGS,
@@ -79,7 +79,7 @@ def verify_segmentectomy(
         The treated segment (perfused territory) VOI.
     tumour_vois
         The tumour VOIs inside it (one or more).
-    spacing_mm, density_g_ml
+    spacing_zyx_mm, density_g_ml
         Voxel size (z, y, x) and density, as for :func:`y90dose.dvh.dose_metrics`.
     product
         The product's floor setting applies; without a product, the definition (200 Gy).
@@ -98,7 +98,7 @@ def verify_segmentectomy(
     >>> segment = np.ones(dose.shape, bool)
     >>> tumour = segment.copy(); tumour[..., 4] = False
     >>> v = verify_segmentectomy(dose, {"seg": segment, "t": tumour}, "seg", ["t"],
-    ...                          spacing_mm=(1, 1, 1), density_g_ml=1.0)
+    ...                          spacing_zyx_mm=(1, 1, 1), density_g_ml=1.0)
     >>> [(d.voi, d.mean_gy, d.d70_gy, d.v200_percent) for d in v.doses]
     [('seg', 192.0, 180.0, 40.0), ('t', 215.0, 180.0, 50.0)]
     >>> [f.code.value for f in v.findings]
@@ -122,7 +122,7 @@ def verify_segmentectomy(
     )
     floor_gy = SEGMENTECTOMY_FLOORS[name].value
     rows = [
-        _row(dose_gy, vois[voi], voi, role, spacing_mm, density_g_ml)
+        _row(dose_gy, vois[voi], voi, role, spacing_zyx_mm, density_g_ml)
         for voi, role in [(segment_voi, "segment"), *((t, "tumour") for t in tumours)]
     ]
     findings: list[Finding] = []
@@ -155,13 +155,13 @@ def _row(
     mask: npt.ArrayLike,
     voi: str,
     role: str,
-    spacing_mm: Sequence[float],
+    spacing_zyx_mm: Sequence[float],
     density_g_ml: float | npt.ArrayLike,
 ) -> VoiSegmentectomyDose:
     metrics = dose_metrics(
         dose_gy,
         mask,
-        spacing_mm=spacing_mm,
+        spacing_zyx_mm=spacing_zyx_mm,
         voi_name=voi,
         density_g_ml=density_g_ml,
         dx_percent=(70.0,),

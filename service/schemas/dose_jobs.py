@@ -1,27 +1,47 @@
-"""Schemas of ``/v1/dose-jobs``: voxel dosimetry on a stored study."""
+"""Schemas of ``/v1/dose-jobs``: voxel dosimetry on a stored study.
+
+The job body is generated from :class:`y90dose.pipeline.options.VoxelOptions`: a new
+option of the library is a field of the job without an edit here. The service's policy
+(options refused or required, the job's own fields) is in ``service/voxel_jobs.py``.
+"""
 
 from __future__ import annotations
 
+import typing
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from service.schemas.common import JsonObject, OneLineText
-from y90dose.devices import Product
-from y90dose.models.common import MAX_ACTIVITY_GBQ
-
-
-class DoseMethod(StrEnum):
-    """How activity becomes dose: local deposition, or dose-point-kernel convolution."""
-
-    LDM = "ldm"
-    KERNEL = "kernel"
+from service.schemas.common import OneLineText
+from service.voxel_jobs import REFUSED_OPTIONS, REQUIRED_OPTIONS
+from y90dose.pipeline.options import VALIDATORS, VoxelOptions
 
 
-class DoseJobCreate(BaseModel):
-    """Run voxel dosimetry on an uploaded study."""
+def _not_none(annotation: Any) -> Any:
+    """``X`` of ``X | None`` (a required option may not be null either)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if len(args) == 1 and type(None) in typing.get_args(annotation) else annotation
+
+
+def job_fields(options_model: type[BaseModel] = VoxelOptions) -> dict[str, Any]:
+    """The options model's fields as the job body's, with the service's policy applied."""
+    fields: dict[str, Any] = {}
+    for name, info in options_model.model_fields.items():
+        if name in REFUSED_OPTIONS:
+            continue
+        if name in REQUIRED_OPTIONS:  # the same type, limits and description; no default
+            annotation = _not_none(info.annotation)
+            if info.metadata:
+                annotation = Annotated[annotation, *info.metadata]
+            fields[name] = (annotation, Field(description=info.description))
+        else:
+            fields[name] = (info.annotation, info)
+    return fields
+
+
+class _DoseJobBase(BaseModel):
+    """The job's own fields (policy: ``service/voxel_jobs.py``)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -32,51 +52,31 @@ class DoseJobCreate(BaseModel):
                     "activity_gbq": 2.5,
                     "lsf": 0.06,
                     "product": "resin",
-                    "method": "kernel",
+                    "method": "dvk",
                 }
             ]
         },
     )
 
     study_id: OneLineText = Field(description="id of a study uploaded with POST /v1/studies")
-    activity_gbq: float | None = Field(
+    roi_names: dict[str, OneLineText] | None = Field(
         None,
-        gt=0.0,
-        le=MAX_ACTIVITY_GBQ,
-        description="administered activity (GBq): required for an image in counts; an "
-        "image in Bq/mL is rescaled so that the normalisation VOI (options.normalize_to, "
-        "default liver) holds activity x (1 - LSF) x (1 - residual), and the result "
-        "reports the image's own activity and the factor "
-        "(result.activity.image_calibration); omit it to use a Bq/mL image's own "
-        "calibration (lsf and residual must then be 0)",
+        description='names of a label map\'s labels, {"1": "liver", "2": "tumor1"} (default: '
+        "the study's names.json)",
     )
-    lsf: float = Field(ge=0.0, lt=1.0, description="lung shunt fraction, 0 <= LSF < 1")
-    residual: float = Field(
-        0.0, ge=0.0, lt=1.0, description="fraction left in vial and tubing, 0..1"
-    )
-    product: Product = Field(
-        description="microsphere product: glass or resin; the dose uses its energy "
-        "constant C (J/GBq) unless options.energy_j_per_gbq overrides it (the result's "
-        "energy_note says by how much)"
-    )
-    method: DoseMethod = Field(
-        DoseMethod.LDM, description="ldm (local deposition) or kernel (DPK convolution)"
-    )
-    options: JsonObject = Field(
-        default_factory=dict,
-        description="further keyword options passed to the voxel-dosimetry pipeline "
-        "(normalize_to, image_units, kernel, energy_j_per_gbq...; not the job's own "
-        "fields); an option the pipeline does not use with these inputs fails the job",
-    )
+    write_pngs: bool = Field(True, description="draw the DVH and slice PNG figures")
 
-    @field_validator("options")
-    @classmethod
-    def _options_are_not_fields(cls, options: dict[str, Any]) -> dict[str, Any]:
-        """An option that repeats a field of the job would be one of two values dropped."""
-        twice = sorted(set(options) & set(cls.model_fields))
-        if twice:
-            raise ValueError(f"options other than the job's own fields (give {twice} as fields)")
-        return options
+
+DoseJobCreate = create_model(
+    "DoseJobCreate",
+    __base__=_DoseJobBase,
+    __doc__="Run voxel dosimetry on an uploaded study: the fields of the library's "
+    "VoxelOptions (y90dose.pipeline.options), with lsf and product required.",
+    __validators__={
+        name: field_validator(field)(function) for name, (field, function) in VALIDATORS.items()
+    },
+    **job_fields(),
+)
 
 
 class JobFile(BaseModel):

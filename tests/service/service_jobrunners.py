@@ -42,10 +42,10 @@ def slow_runner(
 def crash_if_asked(
     study_path: Path, params: dict[str, Any], output_dir: Path, progress: Any
 ) -> dict[str, Any]:
-    """Kill the worker process when ``options.crash`` is set (as the OOM killer would)."""
+    """Kill the worker process when ``normalize_to`` is ``crash`` (as the OOM killer would)."""
     import os
 
-    if params.get("options", {}).get("crash"):
+    if params.get("normalize_to") == "crash":
         time.sleep(0.5)  # let the next job queue up behind this one
         os._exit(1)
     return {"ok": True}

@@ -217,7 +217,7 @@ def test_interrupted_job_is_rerun_after_restart(make_settings: Any) -> None:
 
 def pipeline_available() -> bool:
     try:
-        from y90dose.pipeline import run_study_job  # noqa: F401
+        from y90dose.pipeline import voxel_dose  # noqa: F401
     except ImportError:
         return False
     return True
@@ -238,7 +238,7 @@ def nifti_study(tmp_path: Path) -> bytes:
     return make_zip(entries)
 
 
-@pytest.mark.skipif(not pipeline_available(), reason="y90dose.pipeline.run_study_job missing")
+@pytest.mark.skipif(not pipeline_available(), reason="y90dose.pipeline.voxel_dose missing")
 def test_real_pipeline_job_gives_the_mird_dose(tmp_path: Path, settings: Any) -> None:
     # All activity uniformly in the liver VOI, local deposition, no CT (liver density):
     # every liver voxel gets the MIRD dose D = C x A x (1 - LSF) / M with C = 49.38 J/GBq
@@ -300,7 +300,7 @@ def test_dead_worker_fails_its_job_and_requeues_the_waiting_one(make_settings: A
         study_id = upload_study(client, key)
         crash = client.post(
             "/v1/dose-jobs",
-            json={"study_id": study_id, **JOB, "options": {"crash": True}},
+            json={"study_id": study_id, **JOB, "normalize_to": "crash"},
             headers=headers,
         ).json()
         waiting = client.post(
@@ -400,7 +400,7 @@ def bq_per_ml_study(tmp_path: Path) -> bytes:
     return make_zip(entries)
 
 
-@pytest.mark.skipif(not pipeline_available(), reason="y90dose.pipeline.run_study_job missing")
+@pytest.mark.skipif(not pipeline_available(), reason="y90dose.pipeline.voxel_dose missing")
 def test_job_activity_rescales_a_bq_per_ml_study(tmp_path: Path, settings: Any) -> None:
     """Issue 9, defect 7: the job's activity_gbq was dropped for a Bq/mL study.
 
@@ -422,9 +422,9 @@ def test_job_activity_rescales_a_bq_per_ml_study(tmp_path: Path, settings: Any) 
             "lsf": 0.05,
             "product": "glass",
             "method": "ldm",
-            "options": {"image_units": "bqml"},
+            "image_units": "bqml",
         }
-        assert_problem(
+        assert_problem(  # the first release's nested options: no longer a field of the job
             client.post(
                 "/v1/dose-jobs",
                 json={**body, "activity_gbq": 0.1, "options": {"lsf": 0.1}},

@@ -14,6 +14,7 @@ from typing import Any
 
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.output import CommandOutput, add_json_flag
+from y90dose.cli.service_interface import service_commands
 
 ROLES = ("viewer", "planner", "approver")
 
@@ -28,33 +29,9 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def service_settings(args: argparse.Namespace) -> Any:
-    """ServiceSettings from the environment, with ``--data-dir`` taking precedence."""
-    try:
-        from service.settings import ServiceSettings
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise SystemExit(
-            f"y90dose {args.command}: the service is not installed ({exc}); "
-            "install from the checkout with: pip install -e '.[service]'"
-        ) from None
-    if args.data_dir is not None:
-        return ServiceSettings(data_dir=args.data_dir)
-    return ServiceSettings()
-
-
 def _create(args: argparse.Namespace) -> CommandOutput:
-    from service.db import make_sessionmaker, open_database
-    from service.security import create_key
-
-    settings = service_settings(args)
-    engine = open_database(settings)
-    try:
-        with make_sessionmaker(engine)() as session:
-            row, plain = create_key(session, args.name, args.role)
-            session.commit()
-            data = {"name": row.name, "role": row.role, "key": plain}
-    finally:
-        engine.dispose()
+    data = service_commands(args.command).create_key(args.data_dir, args.name, args.role)
+    plain = data["key"]
     human = (
         f"created key {data['name']!r} with role {data['role']}:\n\n    {plain}\n\n"
         "This is the only time the key is shown; store it now. Send it as\n"
@@ -64,31 +41,7 @@ def _create(args: argparse.Namespace) -> CommandOutput:
 
 
 def _list(args: argparse.Namespace) -> CommandOutput:
-    from service.db import make_sessionmaker, open_database
-    from service.models import as_utc
-    from service.security import list_keys
-
-    settings = service_settings(args)
-    engine = open_database(settings)
-    try:
-        with make_sessionmaker(engine)() as session:
-            rows = list_keys(session)
-            keys = [
-                {
-                    "name": r.name,
-                    "role": r.role,
-                    "prefix": r.key_prefix,
-                    "created_at": as_utc(r.created_at).isoformat(),  # type: ignore[union-attr]
-                    "revoked_at": (
-                        as_utc(r.revoked_at).isoformat()  # type: ignore[union-attr]
-                        if r.revoked_at
-                        else None
-                    ),
-                }
-                for r in rows
-            ]
-    finally:
-        engine.dispose()
+    keys = service_commands(args.command).list_keys(args.data_dir)
     if not keys:
         human = "no API keys yet; create one with: y90dose keys create --name NAME --role approver"
     else:
@@ -101,18 +54,7 @@ def _list(args: argparse.Namespace) -> CommandOutput:
 
 
 def _revoke(args: argparse.Namespace) -> CommandOutput:
-    from service.db import make_sessionmaker, open_database
-    from service.security import revoke_key
-
-    settings = service_settings(args)
-    engine = open_database(settings)
-    try:
-        with make_sessionmaker(engine)() as session:
-            row = revoke_key(session, args.name)
-            session.commit()
-            data = {"name": row.name, "revoked": True}
-    finally:
-        engine.dispose()
+    data = service_commands(args.command).revoke_key(args.data_dir, args.name)
     return CommandOutput(
         data=data,
         human=f"revoked key {args.name!r} (a running service stops accepting it within seconds)",

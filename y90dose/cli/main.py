@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from y90dose.cli.output import CommandOutput, emit
-from y90dose.errors import InputError, Y90DoseError
+from y90dose.errors import ImageError, InputError, Y90DoseError
 
 COMMANDS: dict[str, str] = {
     "plan": "activity for a prescription (mird, partition, bsa; from-images: partition "
@@ -136,6 +136,22 @@ def command_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     return options
 
 
+def _shown_field(
+    field: str | None, parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> str | None:
+    """The option a library field is given as in this command, else the field itself.
+
+    A command whose options differ from the library's names (``vois`` is ``--rois``)
+    sets ``field_options`` (field -> option name without dashes) in its defaults.
+    """
+    if field is None:
+        return None
+    renames: dict[str, str] = getattr(args, "field_options", None) or {}
+    head, dot, rest = field.partition(".")
+    name = option_name(renames.get(head, head) + dot + rest)
+    return name if name in command_options(parser, args) else field
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -144,10 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = os.environ.get("Y90DOSE_DEBUG") == "1"
     try:
         output: CommandOutput = args.handler(args)
-    except InputError as exc:
+    except (InputError, ImageError) as exc:
         # name the option when there is one; a computed quantity (dose_gy) keeps its name
-        name = option_name(exc.field)
-        shown = name if name in command_options(parser, args) else exc.field
+        shown = _shown_field(exc.field, parser, args)
         print(f"y90dose {args.command}: error: {exc.describe(shown)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Y90DoseError as exc:

@@ -29,6 +29,20 @@ def _is_list(annotation: object) -> bool:
     return any(typing.get_origin(candidate) is list for candidate in candidates)
 
 
+def _is_bool(annotation: object) -> bool:
+    """``bool`` (a switch: ``--predictive``)."""
+    return annotation is bool
+
+
+def _is_number_list(annotation: object) -> bool:
+    """``list[float]`` (also of constrained floats): one option, several values."""
+    if typing.get_origin(annotation) is not list:
+        return False
+    (item,) = typing.get_args(annotation) or (None,)
+    base = typing.get_args(item)[0] if typing.get_origin(item) is typing.Annotated else item
+    return base in (int, float)
+
+
 def _enum_values(annotation: object) -> list[str]:
     """The values of an Enum annotation (also inside ``X | None`` and ``list[X]``), else []."""
     candidates = [annotation, *typing.get_args(annotation)]
@@ -63,6 +77,13 @@ def option_for(field: str, renames: Mapping[str, str]) -> str:
     return "--" + renames.get(field, field).replace("_", "-")
 
 
+def _with_options(text: str, model: type[BaseModel], renames: Mapping[str, str]) -> str:
+    """``text`` with each field name of ``model`` written as its option (``--lsf``)."""
+    for name in sorted(model.model_fields, key=len, reverse=True):
+        text = re.sub(rf"(?<![-\w]){name}\b", option_for(name, renames), text)
+    return text
+
+
 def add_model_options(
     parser: argparse.ArgumentParser,
     model: type[BaseModel],
@@ -77,13 +98,17 @@ def add_model_options(
     for name, info in fields:
         if name in skipped:
             continue
-        help_text = info.description or ""
+        help_text = _with_options(info.description or "", model, renames)
         bounds = _bounds(info)
         if bounds:
             help_text += f"; {bounds}"
         if info.is_required():
             help_text += " (required)"
-        elif info.default is not None and not callable(info.default):
+        elif (
+            info.default is not None
+            and not callable(info.default)
+            and not _is_bool(info.annotation)
+        ):
             default = getattr(info.default, "value", info.default)
             help_text += f" (default {default})"
         # argparse expands %-formats in help: a literal "%" must be doubled
@@ -95,7 +120,10 @@ def add_model_options(
         choices = _enum_values(info.annotation)
         if choices:
             kwargs["metavar"] = "{" + ",".join(choices) + "}"
-        if _is_list(info.annotation) and choices:  # --segments VI VII
+        if _is_bool(info.annotation):  # a switch; absent = the model's default
+            kwargs["action"] = "store_true"
+        elif _is_number_list(info.annotation) or (_is_list(info.annotation) and choices):
+            # --segments VI VII, --v-thresholds-gy 100 120
             kwargs["action"] = "extend"
             kwargs["nargs"] = "+"
             kwargs["help"] += "; one or more, separated by spaces"
@@ -152,10 +180,7 @@ def option_error(
     fields = [part.split(".")[0] for part in exc.field.split("/")]
     known = all(field in model.model_fields for field in fields)
     option = "/".join(option_for(field, renames) for field in fields) if known else exc.field
-    allowed = exc.allowed
-    for name in sorted(model.model_fields, key=len, reverse=True):
-        allowed = re.sub(rf"\b{name}\b", option_for(name, renames), allowed)
-    return InputError(option, exc.value, allowed)
+    return InputError(option, exc.value, _with_options(exc.allowed, model, renames))
 
 
 ModelTable = Mapping[str, tuple[type[BaseModel], Any, str]]

@@ -1,4 +1,10 @@
-"""``y90dose voxel``: voxel dosimetry of a SPECT/PET study (activity -> dose -> metrics)."""
+"""``y90dose voxel``: voxel dosimetry of a SPECT/PET study (activity -> dose -> metrics).
+
+The options are :class:`~y90dose.pipeline.options.VoxelOptions`' fields, generated
+(:mod:`y90dose.cli.model_options`): ``activity_gbq`` is ``--activity-gbq``,
+``tumor_rois`` is ``--tumor-roi`` (repeated). The command calls
+:func:`y90dose.voxel_dose` and writes the run with ``run.write(--out)``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,11 @@ from typing import Any
 
 from y90dose.cli.image_limits import add_max_voxels_option, max_voxels_from
 from y90dose.cli.main import COMMANDS
+from y90dose.cli.model_options import add_model_options, model_from_args, option_error
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
-from y90dose.constants import ENERGY_EANM_J_PER_GBQ
-from y90dose.devices import Product, default_energy_j_per_gbq
-from y90dose.dvh import DEFAULT_V_THRESHOLDS_GY
+from y90dose.errors import InputError
+from y90dose.pipeline.options import VoxelOptions
 from y90dose.pipeline.run import VoxelRunResult, run_voxel_dosimetry
 from y90dose.segmentectomy import verification_text
 
@@ -19,9 +25,14 @@ DEFAULT_OUT = "y90dose-voxel"
 MEAN_DIFFERENCE = 0.01
 """Report the energy/mass mean of a VOI when it differs from the voxel mean by over 1 %."""
 
+OPTION_RENAMES = {"tumor_rois": "tumor_roi"}
+"""VoxelOptions fields whose option is not the field's name (a repeated option, singular)."""
+INPUT_OPTIONS = {"vois": "rois"}
+"""The API's input names whose option differs (``voxel_dose(spect, vois, ct=...)``)."""
+
 
 def register(subparsers: Any) -> None:
-    """Add ``voxel``."""
+    """Add ``voxel``: its inputs and outputs, then one option per VoxelOptions field."""
     text = COMMANDS["voxel"]
     parser = subparsers.add_parser("voxel", help=text, description=text)
     parser.add_argument(
@@ -43,107 +54,7 @@ def register(subparsers: Any) -> None:
         help='label names of a label map: {"1": "liver", "2": "tumor1"} or '
         "a JSON file (default: <labelmap>.json or names.json beside it)",
     )
-    parser.add_argument(
-        "--activity-gbq",
-        type=float,
-        metavar="GBQ",
-        help="administered activity (GBq, <= 100); an image in Bq/mL is rescaled to it "
-        "(its own calibration is reported), or used at its own calibration without it",
-    )
-    parser.add_argument(
-        "--lsf", type=float, default=0.0, help="lung shunt fraction 0..1 (default 0)"
-    )
-    parser.add_argument(
-        "--residual",
-        type=float,
-        default=0.0,
-        help="fraction left in vial and tubing 0..1 (default 0)",
-    )
-    parser.add_argument(
-        "--normalize-to",
-        metavar="VOI",
-        help="VOI that holds activity x (1 - LSF) x (1 - residual) (default liver); "
-        "needs --activity-gbq",
-    )
-    parser.add_argument(
-        "--method",
-        default="dvk",
-        choices=("dvk", "ldm"),
-        help="dose-voxel-kernel convolution (default) or local deposition",
-    )
-    parser.add_argument(
-        "--kernel",
-        choices=("auto", "dpk", "lanconelli"),
-        help="DVK kernel: auto (default; Lanconelli 2012 at tabulated voxel sizes, "
-        "else integrated Graves 2019 DPK), dpk or lanconelli; not with --method ldm",
-    )
-    parser.add_argument(
-        "--image-units",
-        choices=("counts", "bqml"),
-        help="override the image's units (NIfTI images default to counts)",
-    )
-    parser.add_argument(
-        "--predictive",
-        action="store_true",
-        help="the image is a Tc-99m MAA SPECT and --activity-gbq the planned activity",
-    )
-    defaults = ", ".join(f"{p.value} {default_energy_j_per_gbq(p).value:g}" for p in Product)
-    parser.add_argument(
-        "--product",
-        choices=[p.value for p in Product],
-        help=f"take the product's energy constant ({defaults} J/GBq; default EANM "
-        f"{ENERGY_EANM_J_PER_GBQ.value:g})",
-    )
-    parser.add_argument(
-        "--energy-j-per-gbq",
-        type=float,
-        metavar="J",
-        help="energy absorbed per GBq decayed (J/GBq); overrides the --product's (the "
-        "report says by how much)",
-    )
-    parser.add_argument(
-        "--density",
-        choices=("ct", "uniform"),
-        help="voxel densities from the CT (default with --ct) or the liver "
-        "density 1.03 g/mL everywhere",
-    )
-    parser.add_argument(
-        "--hu-density-curve",
-        metavar="CSV",
-        help="the scanner's HU,density_g_ml calibration (CSV); with CT densities only",
-    )
-    parser.add_argument(
-        "--liver-roi",
-        metavar="VOI",
-        help="whole-liver VOI (normal liver = liver - tumours); must be in --rois "
-        "(default: liver, if there is one)",
-    )
-    parser.add_argument(
-        "--tumor-roi",
-        action="append",
-        metavar="VOI",
-        help="a tumour VOI (repeat); default: VOIs named tumor/lesion/GTV/HCC",
-    )
-    parser.add_argument(
-        "--segment-roi",
-        metavar="VOI",
-        help="radiation segmentectomy: the treated segment (perfused territory) VOI; its and "
-        "the tumours' mean, D70 and V200 are checked against the segmentectomy floor",
-    )
-    parser.add_argument(
-        "--eud-alpha-per-gy",
-        type=float,
-        metavar="ALPHA",
-        help="radiosensitivity for the EUD (1/Gy, 0 < alpha <= 1; e.g. 0.005); no EUD without it",
-    )
-    parser.add_argument(
-        "--v-thresholds-gy",
-        type=float,
-        nargs="+",
-        metavar="GY",
-        default=list(DEFAULT_V_THRESHOLDS_GY),
-        help="thresholds of the V metrics (default 100 120 150 200 205 400)",
-    )
+    add_model_options(parser, VoxelOptions, renames=OPTION_RENAMES)
     parser.add_argument(
         "--out",
         default=DEFAULT_OUT,
@@ -154,14 +65,9 @@ def register(subparsers: Any) -> None:
         "--overwrite", action="store_true", help="replace the files of a previous run in --out"
     )
     parser.add_argument("--no-png", action="store_true", help="skip the PNG figures")
-    parser.add_argument(
-        "--allow-partial-vois",
-        action="store_true",
-        help="keep VOIs that extend outside the image (the part inside)",
-    )
     add_max_voxels_option(parser)
     add_json_flag(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, field_options={**INPUT_OPTIONS, **OPTION_RENAMES})
 
 
 def run(args: argparse.Namespace) -> CommandOutput:
@@ -171,36 +77,22 @@ def run(args: argparse.Namespace) -> CommandOutput:
 
 
 def _run(args: argparse.Namespace) -> CommandOutput:
+    options = model_from_args(VoxelOptions, args, renames=OPTION_RENAMES)
     progress = TerminalProgress()
     try:
         result = run_voxel_dosimetry(
             args.spect,
             args.rois,
             args.out,
-            ct_path=args.ct,
+            options=options,
+            ct=args.ct,
             roi_names=args.roi_names,
-            activity_gbq=args.activity_gbq,
-            lsf=args.lsf,
-            residual=args.residual,
-            normalize_to=args.normalize_to,
-            method=args.method,
-            kernel=args.kernel,
-            progress=progress,
-            overwrite=args.overwrite,
             write_pngs=not args.no_png,
-            image_units=args.image_units,
-            predictive=args.predictive,
-            product=args.product,
-            energy_j_per_gbq=args.energy_j_per_gbq,
-            density=args.density,
-            hu_density_curve=args.hu_density_curve,
-            liver_roi=args.liver_roi,
-            tumor_rois=args.tumor_roi,
-            eud_alpha_per_gy=args.eud_alpha_per_gy,
-            v_thresholds_gy=args.v_thresholds_gy,
-            allow_partial_vois=args.allow_partial_vois,
-            segment_roi=args.segment_roi,
+            overwrite=args.overwrite,
+            progress=progress,
         )
+    except InputError as exc:  # an option the images refuse (normalize_to, liver_roi...)
+        raise option_error(exc, VoxelOptions, OPTION_RENAMES) from None
     finally:
         progress.close()
     return CommandOutput(data=result.to_dict(), human=voxel_text(result))
@@ -236,15 +128,16 @@ def voxel_text(result: VoxelRunResult) -> str:
         f"{'VOI':<16} {'mL':>9} {'mean Gy':>9} {'D70 Gy':>9} {'D90 Gy':>9} "
         f"{'max Gy':>9} {'V100 %':>8}",
     ]
-    for name, m in result.metrics.items():
+    for name, metrics in result.metrics.items():
+        m = metrics.model_dump()
         lines.append(
             f"{name[:16]:<16} {_number(m.get('volume_ml')):>9} {_number(m.get('mean_gy')):>9} "
             f"{_number(m.get('d70_gy')):>9} {_number(m.get('d90_gy')):>9} "
             f"{_number(m.get('max_gy')):>9} {_number(m.get('v100_percent')):>8}"
         )
     lines.append("")
-    for name, m in result.metrics.items():
-        mean, absorbed = m.get("mean_gy"), m.get("mean_absorbed_gy")
+    for name, metrics in result.metrics.items():
+        mean, absorbed = metrics.mean_gy, metrics.mean_absorbed_gy
         if mean and absorbed is not None and abs(absorbed - mean) > MEAN_DIFFERENCE * mean:
             lines.append(
                 f"note: {name}: mean absorbed dose (energy / mass) {absorbed:.1f} Gy, "

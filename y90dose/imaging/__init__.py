@@ -41,7 +41,7 @@ from y90dose.imaging.resample import (
     resample_mask,
     total_activity_bq,
 )
-from y90dose.imaging.rtdose import write_rtdose, write_rtplan
+from y90dose.imaging.rtdose import RtDose, build_rtdose, build_rtplan
 from y90dose.imaging.rtstruct import rasterise_contours, read_rtstruct, roi_names
 from y90dose.imaging.seg import read_seg
 from y90dose.imaging.vois import (
@@ -58,9 +58,12 @@ __all__ = [
     "EmptyVoiError",
     "Grid",
     "Image",
+    "RtDose",
     "StudyInfo",
     "VoiNotFoundError",
     "Vois",
+    "build_rtdose",
+    "build_rtplan",
     "labelmap_to_vois",
     "mask_to_contours_mm",
     "rasterise_contours",
@@ -83,8 +86,6 @@ __all__ = [
     "write_mask_file",
     "write_nm_multiframe",
     "write_pt_series",
-    "write_rtdose",
-    "write_rtplan",
     "write_rtstruct",
     "write_rtstruct_from_masks",
 ]

@@ -15,6 +15,7 @@ copied from it, so planning systems and viewers overlay it without registration.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +40,14 @@ _UINT32_MAX = 2**32 - 1
 RT_PLAN_STORAGE = "1.2.840.10008.5.1.4.1.1.481.5"
 
 
-def write_rtplan(
+def build_rtplan(
     reference: Image,
-    path: str | Path,
     *,
     label: str = "Y90 SIRT",
     uid_seed: str | None = None,
     content_datetime: dt.datetime | None = None,
-) -> str:
-    """Write a minimal RT Plan (RT General Plan module only) that an RTDOSE can reference.
+) -> Dataset:
+    """A minimal RT Plan (RT General Plan module only) that an RTDOSE can reference.
 
     A radioembolization has no beams or brachytherapy sources in the DICOM sense; the
     plan only anchors DoseSummationType PLAN. RTPlanGeometry is TREATMENT_DEVICE (the
@@ -55,8 +55,9 @@ def write_rtplan(
 
     Returns
     -------
-    str
-        The plan's SOPInstanceUID.
+    Dataset
+        The plan (its SOPInstanceUID is the one an RT Dose references); the caller saves
+        it (:meth:`RtDose.save`, or ``dataset.save_as``).
     """
     study = StudyInfo.from_image(reference)
     uid = _uid(uid_seed, "rtplan")
@@ -78,8 +79,37 @@ def write_rtplan(
     ds.RTPlanTime = ds.InstanceCreationTime
     ds.RTPlanGeometry = "TREATMENT_DEVICE"
     ds.ApprovalStatus = "UNAPPROVED"
-    _save(ds, Path(path))
-    return uid
+    return ds
+
+
+@dataclass(frozen=True)
+class RtDose:
+    """An RT Dose dataset and, when it references a plan built with it, that plan.
+
+    :func:`build_rtdose` builds it; :meth:`save` writes it (the plan beside the dose as
+    ``<stem>_plan.dcm``).
+    """
+
+    dose: Dataset
+    plan: Dataset | None = None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the dose to ``path`` (and the plan beside it); parents are created.
+
+        Raises
+        ------
+        ImageError
+            If a file cannot be written.
+        """
+        target = Path(path)
+        if self.plan is not None:
+            _save(self.plan, plan_path(target))
+        return _save(self.dose, target)
+
+
+def plan_path(rtdose_path: Path) -> Path:
+    """Where :meth:`RtDose.save` writes the plan of an RT Dose file: ``<stem>_plan.dcm``."""
+    return rtdose_path.with_name(rtdose_path.stem + "_plan.dcm")
 
 
 def dose_grid_scaling(max_dose_gy: float) -> float:
@@ -100,18 +130,17 @@ def dose_grid_scaling(max_dose_gy: float) -> float:
     return scaling
 
 
-def write_rtdose(
+def build_rtdose(
     dose_gy: Image,
     reference: Image,
-    path: str | Path,
     *,
     series_description: str = "Y-90 absorbed dose",
     dose_comment: str | None = None,
     uid_seed: str | None = None,
     content_datetime: dt.datetime | None = None,
     rt_plan_uid: str | None = None,
-) -> Path:
-    """Write an absorbed-dose map (Gy) as a DICOM RT Dose file.
+) -> RtDose:
+    """An absorbed-dose map (Gy) as a DICOM RT Dose dataset (the caller saves it).
 
     Parameters
     ----------
@@ -122,8 +151,6 @@ def write_rtdose(
     reference
         The DICOM image (usually the CT) whose frame of reference, study and patient the
         dose belongs to.
-    path
-        Output file (parents are created).
     series_description, dose_comment
         Free text (dose_comment: e.g. the method, "LDM, 50 J/GBq").
     uid_seed
@@ -131,13 +158,14 @@ def write_rtdose(
     rt_plan_uid
         SOPInstanceUID of the RT Plan this dose belongs to. DoseSummationType is PLAN,
         for which DICOM requires ReferencedRTPlanSequence (Type 1C); when ``None`` a
-        minimal RT Plan (:func:`write_rtplan`) is written beside the dose as
-        ``<stem>_plan.dcm`` and referenced, so the pair is a valid, self-contained export.
+        minimal RT Plan (:func:`build_rtplan`) is built and referenced, and
+        :meth:`RtDose.save` writes it beside the dose as ``<stem>_plan.dcm``, so the pair
+        is a valid, self-contained export.
 
     Returns
     -------
-    Path
-        ``path``.
+    RtDose
+        The dose dataset (and the plan built for it); ``.save(path)`` writes them.
 
     Raises
     ------
@@ -149,7 +177,7 @@ def write_rtdose(
 
     Examples
     --------
-    >>> write_rtdose(dose_on_ct, ct, "RD.dcm", dose_comment="LDM")  # doctest: +SKIP
+    >>> build_rtdose(dose_on_ct, ct, dose_comment="LDM").save("RD.dcm")  # doctest: +SKIP
     """
     if dose_gy.units is not None and dose_gy.units.upper() != "GY":
         raise InputError("dose_gy.units", dose_gy.units, "'GY' (absorbed dose in gray)")
@@ -202,11 +230,10 @@ def write_rtdose(
     ds.DoseGridScaling = ds_value(scaling)
     if dose_comment:
         ds.DoseComment = dose_comment[:10240]
+    built_plan = None
     if rt_plan_uid is None:
-        plan_path = Path(path).with_name(Path(path).stem + "_plan.dcm")
-        rt_plan_uid = write_rtplan(
-            reference, plan_path, uid_seed=uid_seed, content_datetime=content_datetime
-        )
+        built_plan = build_rtplan(reference, uid_seed=uid_seed, content_datetime=content_datetime)
+        rt_plan_uid = str(built_plan.SOPInstanceUID)
     plan = Dataset()
     plan.ReferencedSOPClassUID = RT_PLAN_STORAGE
     plan.ReferencedSOPInstanceUID = rt_plan_uid
@@ -215,7 +242,7 @@ def write_rtdose(
     pixels = stored.astype(np.uint32)
     del stored
     set_pixels(ds, pixels)
-    return _save(ds, Path(path))
+    return RtDose(ds, built_plan)
 
 
 def referenced_plan(ds: Dataset) -> str | None:

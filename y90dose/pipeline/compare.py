@@ -228,9 +228,9 @@ def compare_runs(
         if mask_image.shape_zyx != planned.shape_zyx:
             raise ImageError(f"--planned {planned_path}: mask {relative} is not on the dose grid")
         mask = mask_image.array > 0.5
-        plan_metrics = dose_metrics(planned.array, mask, spacing_mm=spacing_zyx, voi_name=name)
+        plan_metrics = dose_metrics(planned.array, mask, spacing_zyx_mm=spacing_zyx, voi_name=name)
         delivered_metrics = dose_metrics(
-            delivered_on_planned, mask, spacing_mm=spacing_zyx, voi_name=name
+            delivered_on_planned, mask, spacing_zyx_mm=spacing_zyx, voi_name=name
         )
         coverage = 100.0 * float(covered[mask].mean())
         if coverage < 100.0:

@@ -1,7 +1,8 @@
 """Reading the pipeline's inputs: the emission image, the CT and the volumes of interest.
 
-Every failure is a domain error naming the file or the option (``--spect``, ``--rois``,
-``--roi-names``...), so that the CLI prints one line and the service one problem.
+Every failure is a domain error naming the file and the input it was given as (``spect``,
+``ct``, ``vois``, ``roi_names``...), so that the CLI prints one line naming its option
+and the service one problem.
 
 VOIs come from
 
@@ -75,14 +76,14 @@ def read_emission_image(path: str | Path, *, image_units: str | None = None) -> 
         if len(series) != 1:
             found = "; ".join(s.describe() for s in series) or "none"
             raise ImageError(
-                f"--spect {path}: expected exactly one NM or PT series, found {len(series)}: "
-                f"{found}"
+                f"{path}: expected exactly one NM or PT series, found {len(series)}: {found}",
+                field="spect",
             )
         image = read_image(path, series_instance_uid=series[0].series_instance_uid)
     else:
         image = read_image(path)
         if image.modality not in EMISSION_MODALITIES:
-            raise ImageError(f"--spect {path}: Modality {image.modality!r} is not NM or PT")
+            raise ImageError(f"{path}: Modality {image.modality!r} is not NM or PT", field="spect")
     if image_units is not None:
         image = image.with_array(
             image.array, units="BQML" if image_units.lower() == "bqml" else "CNTS"
@@ -202,9 +203,9 @@ def read_vois(
     ImageError
         Unreadable file, empty VOI, VOI outside the image, frame of reference mismatch.
     """
-    path = given_path(path, "rois")
+    path = given_path(path, "vois")
     if not path.exists():
-        raise InputError("rois", str(path), "an existing RTSTRUCT file or label-map file")
+        raise InputError("vois", str(path), "an existing RTSTRUCT file or label-map file")
     if path.is_file() and is_sitk_file(path):
         names = parse_roi_names(roi_names) if roi_names is not None else _sidecar_names(path)
         if not names:
@@ -222,8 +223,8 @@ def read_vois(
         structs = [p for p in files if _voi_modality(p) in ("RTSTRUCT", "SEG")]
         if len(structs) != 1:
             raise ImageError(
-                f"--rois {path}: expected one RTSTRUCT or SEG file in the folder, found "
-                f"{len(structs)}"
+                f"{path}: expected one RTSTRUCT or SEG file in the folder, found {len(structs)}",
+                field="vois",
             )
         path = structs[0]
     wanted: list[str] | None = None
@@ -237,7 +238,9 @@ def read_vois(
             vois = read_rtstruct(path, grid, names=wanted, allow_partial=allow_partial)
     except ImageError as exc:
         message = str(exc)
-        raise type(exc)(message if str(path) in message else f"--rois {path}: {message}") from exc
+        raise type(exc)(
+            message if str(path) in message else f"{path}: {message}", field="vois"
+        ) from exc
     return vois, VoiSource(str(path), kind, tuple(vois))
 
 
@@ -250,7 +253,7 @@ def _voi_modality(path: Path) -> str:
     return str(ds.get("Modality", ""))
 
 
-def _fraction_outside(mask: np.ndarray[Any, Any], source: Grid, target: Grid) -> float:
+def fraction_outside(mask: np.ndarray[Any, Any], source: Grid, target: Grid) -> float:
     """Fraction of the mask's voxel centres that fall outside ``target``'s voxels."""
     if source.same_geometry(target):
         return 0.0
@@ -269,7 +272,7 @@ def _labelmap_vois(
     values = image.array
     labels = np.rint(values)
     if not np.allclose(values, labels) or labels.min() < 0:
-        raise ImageError(f"--rois {path}: a label map holds integers >= 0 (0 = background)")
+        raise ImageError(f"{path}: a label map holds integers >= 0 (0 = background)", field="vois")
     source = Grid(
         image.shape_zyx,
         image.origin_mm,
@@ -285,20 +288,22 @@ def _labelmap_vois(
     for label, name in names.items():
         if label not in present:
             raise EmptyVoiError(
-                f"--rois {path}: label {label} ({name!r}) has no voxel; labels present: "
-                f"{sorted(present)}"
+                f"{path}: label {label} ({name!r}) has no voxel; labels present: {sorted(present)}",
+                field="vois",
             )
-        outside = _fraction_outside(labels == label, source, grid)
+        outside = fraction_outside(labels == label, source, grid)
         if outside > 0.0 and not allow_partial:
             raise EmptyVoiError(
-                f"--rois {path}: VOI {name!r} (label {label}) extends outside the emission "
-                f"image ({100 * outside:.1f} % of its voxels); crop it to the image first"
+                f"{path}: VOI {name!r} (label {label}) extends outside the emission "
+                f"image ({100 * outside:.1f} % of its voxels); crop it to the image first",
+                field="vois",
             )
         mask = on_grid == label
         if not mask.any():
             raise EmptyVoiError(
-                f"--rois {path}: VOI {name!r} (label {label}) has no voxel on the dose grid "
-                "(it lies outside the emission image or is smaller than its voxels)"
+                f"{path}: VOI {name!r} (label {label}) has no voxel on the dose grid "
+                "(it lies outside the emission image or is smaller than its voxels)",
+                field="vois",
             )
         masks[name] = mask
     return Vois(grid, masks)

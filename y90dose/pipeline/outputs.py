@@ -42,8 +42,8 @@ from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.nifti import write_dose_nifti, write_image_file, write_mask_file
 from y90dose.imaging.read import is_utf8_path
 from y90dose.imaging.resample import resample_image, resample_mask
-from y90dose.imaging.rtdose import write_rtdose
-from y90dose.pipeline.voxel_run import VoxelComputation, radiobiology_maps
+from y90dose.imaging.rtdose import build_rtdose
+from y90dose.pipeline.voxel_run import VoxelRun, radiobiology_maps
 from y90dose.validation import given_path
 
 DOSE_NIFTI = "dose_gy.nii.gz"
@@ -134,7 +134,7 @@ def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     return path
 
 
-def _dicom_reference(computation: VoxelComputation) -> tuple[Image, bool]:
+def _dicom_reference(computation: VoxelRun) -> tuple[Image, bool]:
     """The image an RT Dose references, and whether it is a real DICOM image."""
     for image in (computation.ct, computation.spect):
         if (
@@ -155,7 +155,7 @@ def _dicom_reference(computation: VoxelComputation) -> tuple[Image, bool]:
     return placeholder, False
 
 
-def rtdose_reference(computation: VoxelComputation) -> str:
+def rtdose_reference(computation: VoxelRun) -> str:
     """Which image the RT Dose files reference: ``"CT"``, ``"emission image"`` or new UIDs."""
     reference, real = _dicom_reference(computation)
     if not real:
@@ -163,15 +163,15 @@ def rtdose_reference(computation: VoxelComputation) -> str:
     return "CT" if reference is computation.ct else "emission image"
 
 
-def _comment(computation: VoxelComputation) -> str:
+def _comment(computation: VoxelRun) -> str:
     """DoseComment (LO, at most 64 characters): method, kernel and C."""
     method = computation.inputs["method"].upper()
-    kernel = computation.dose.kernel
+    kernel = computation.dose_result.kernel
     source = f" {kernel['source']}" if kernel else ""
     return f"Y-90 dose to decay {method}{source} C={computation.energy_j_per_gbq:g}J/GBq"[:64]
 
 
-def write_dvh_png(computation: VoxelComputation, path: Path) -> Path:
+def write_dvh_png(computation: VoxelRun, path: Path) -> Path:
     """Cumulative DVHs of every VOI in one figure (matplotlib, Agg backend)."""
     import matplotlib
 
@@ -230,7 +230,7 @@ def _centroid_index(mask: npt.NDArray[np.bool_]) -> tuple[int, int, int]:
 
 
 def write_slices_png(
-    computation: VoxelComputation,
+    computation: VoxelRun,
     tumour: str,
     path: Path,
     shown_dose: Image,
@@ -268,7 +268,8 @@ def write_slices_png(
         ("sagittal", (slice(None), slice(None), slice(i, i + 1)), sz / sy, (i, 0.0, 0.0)),
     ]
     shapes = [(1, ny, nx), (nz, 1, nx), (nz, ny, 1)]
-    peak = float(computation.metrics[tumour].max_gy) or 1.0
+    metrics = computation.voi_metrics[tumour]
+    peak = float(metrics.max_gy) or 1.0
     figure, axes = plt.subplots(1, 3, figsize=(15, 5.2), dpi=100)
     image_handle = None
     for axis, (title, where, aspect, corner), shape in zip(axes, views, shapes, strict=True):
@@ -311,8 +312,8 @@ def write_slices_png(
     if image_handle is not None:
         figure.colorbar(image_handle, ax=list(axes), shrink=0.8, label="dose (Gy)")
     figure.suptitle(
-        f"{tumour}: mean {computation.metrics[tumour].mean_gy:.1f} Gy, "
-        f"D70 {computation.metrics[tumour].d_gy.get('D70', float('nan')):.1f} Gy"
+        f"{tumour}: mean {metrics.mean_gy:.1f} Gy, "
+        f"D70 {metrics.d_gy.get('D70', float('nan')):.1f} Gy"
     )
     if air_voxels:
         figure.text(
@@ -330,7 +331,7 @@ def write_slices_png(
 
 
 def write_outputs(
-    computation: VoxelComputation,
+    computation: VoxelRun,
     out_dir: Path,
     *,
     write_pngs: bool = True,
@@ -355,13 +356,12 @@ def write_outputs(
     write_dose_nifti(dose, out_dir / DOSE_NIFTI)
     files["dose_nifti"] = DOSE_NIFTI
     dose_for_dicom = dose if real else dose.with_array(dose.array, frame_of_reference_uid=None)
-    write_rtdose(
+    build_rtdose(
         dose_for_dicom,
         reference,
-        out_dir / RTDOSE,
         series_description="Y-90 dose (emission grid)",
         dose_comment=comment,
-    )
+    ).save(out_dir / RTDOSE)
     files["rtdose"] = RTDOSE
 
     bed, eqd2 = radiobiology_maps(computation)
@@ -378,13 +378,12 @@ def write_outputs(
         write_dose_nifti(dose_on_ct, out_dir / DOSE_ON_CT_NIFTI)
         files["dose_on_ct_nifti"] = DOSE_ON_CT_NIFTI
         report(0.84, "writing the RT Dose on the CT grid")
-        write_rtdose(
+        build_rtdose(
             dose_on_ct,
             reference,
-            out_dir / RTDOSE_ON_CT,
             series_description="Y-90 dose (CT grid)",
             dose_comment=comment,
-        )
+        ).save(out_dir / RTDOSE_ON_CT)
         files["rtdose_on_ct"] = RTDOSE_ON_CT
 
     report(0.9, "writing VOIs and DVHs")

@@ -1,8 +1,23 @@
-"""``run_voxel_dosimetry``: the one call behind ``y90dose voxel`` and the service's dose jobs."""
+"""The voxel-dosimetry API: ``voxel_dose(spect, vois, options)`` -> a run, ``run.write(out)``.
+
+:func:`voxel_dose` is the one call behind ``y90dose voxel``, the service's dose jobs and
+``y90dose validate``: it loads the inputs (:func:`y90dose.pipeline.study.load_study`),
+computes without touching a file (:func:`y90dose.pipeline.voxel_run.compute_voxel_dose`)
+and returns a :class:`~y90dose.pipeline.voxel_run.VoxelRun`; :func:`write_run` (the
+run's ``write``) writes the output folder (:mod:`y90dose.pipeline.outputs`) and returns
+its summary, :class:`VoxelRunResult` (``metrics.json``).
+
+Examples
+--------
+>>> import y90dose
+>>> run = y90dose.voxel_dose("spect/", "rtstruct.dcm",
+...                          options=y90dose.VoxelOptions(activity_gbq=2.0))  # doctest: +SKIP
+>>> run.metrics["liver"].mean_gy  # doctest: +SKIP
+>>> run.write("out/")  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -12,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import y90dose
 from y90dose.errors import InputError
-from y90dose.imaging.read import is_sitk_file
+from y90dose.pipeline.options import VoxelOptions
 from y90dose.pipeline.outputs import (
     METRICS_JSON,
     VOI_FOLDER,
@@ -23,25 +38,22 @@ from y90dose.pipeline.outputs import (
     write_outputs,
 )
 from y90dose.pipeline.progress import ProgressFn, Stages
+from y90dose.pipeline.study import ImageInput, VoiInput, load_study
 from y90dose.pipeline.voxel_run import (
     LUNG_KERNEL_STATEMENT,
-    VoxelComputation,
+    VoiMetrics,
+    VoxelRun,
     compute_voxel_dose,
-    flat_metrics,
 )
-from y90dose.segmentectomy import SegmentectomyVerification, verify_segmentectomy
-from y90dose.validation import given_path
+from y90dose.segmentectomy import SegmentectomyVerification
 
 DOSE_QUANTITY = "absorbed dose to complete decay of a permanent implant (Gy)"
-
-#: Method names the service uses, mapped to the pipeline's.
-METHOD_ALIASES = {"kernel": "dvk", "dpk": "dvk", "convolution": "dvk", "local": "ldm"}
 
 
 class VoxelRunResult(BaseModel):
     """JSON-able summary of a voxel-dosimetry run (what ``metrics.json`` holds).
 
-    ``metrics`` maps each VOI name to flat keys (``mean_gy``, ``d70_gy``,
+    ``metrics`` maps each VOI name to its :class:`VoiMetrics` (``mean_gy``, ``d70_gy``,
     ``v100_percent``, ``volume_ml``, ``mass_kg``, ``bed_of_mean_gy``...); ``files`` maps
     roles to paths relative to ``out_dir``.
     """
@@ -52,7 +64,7 @@ class VoxelRunResult(BaseModel):
     dose_quantity: str = Field(default=DOSE_QUANTITY)
     out_dir: str
     files: dict[str, str]
-    method: str = Field(description="ldm or dvk")
+    method: str = Field(description="ldm, dvk or dvk_heterogeneous")
     kernel: dict[str, Any] | None = Field(description="kernel source and scaling (DVK)")
     energy_j_per_gbq: float
     energy_source: str
@@ -69,7 +81,7 @@ class VoxelRunResult(BaseModel):
     energy_balance: dict[str, float]
     dose_grid: dict[str, Any]
     vois: dict[str, Any]
-    metrics: dict[str, dict[str, Any]]
+    metrics: dict[str, VoiMetrics]
     inputs: dict[str, Any]
     rtdose_reference: str
     lung_statement: str = Field(default=LUNG_KERNEL_STATEMENT)
@@ -87,11 +99,7 @@ class VoxelRunResult(BaseModel):
 
 
 def summarise(
-    computation: VoxelComputation,
-    out_dir: Path,
-    files: Mapping[str, str],
-    elapsed_s: float,
-    segmentectomy: SegmentectomyVerification | None = None,
+    computation: VoxelRun, out_dir: Path, files: Mapping[str, str], elapsed_s: float
 ) -> VoxelRunResult:
     """The run's summary from its computation and written files."""
     grid = computation.dose_image.grid
@@ -100,7 +108,7 @@ def summarise(
     activity["quantitative_image"] = computation.inputs["image_units"] == "BQML"
     activity["decay_correction"] = computation.decay_correction
     activity["image_calibration"] = computation.image_calibration
-    dose = computation.dose
+    dose = computation.dose_result
     return VoxelRunResult(
         software=f"y90dose {y90dose.__version__}",
         out_dir=str(out_dir),
@@ -132,320 +140,126 @@ def summarise(
             "tumours": list(computation.tumour_vois),
             "grid": "the emission image's (dose grid)",
         },
-        metrics={name: flat_metrics(m) for name, m in computation.metrics.items()},
+        metrics=computation.metrics,
         inputs=computation.inputs,
         rtdose_reference=rtdose_reference(computation),
         warnings=list(computation.warnings),
         elapsed_s=elapsed_s,
-        segmentectomy=segmentectomy,
+        segmentectomy=computation.segmentectomy,
     )
 
 
-def run_voxel_dosimetry(
-    spect_path: str | Path,
-    rois_path: str | Path | None = None,
-    out_dir: str | Path | None = None,
+def voxel_dose(
+    spect: ImageInput,
+    vois: VoiInput,
     *,
-    ct_path: str | Path | None = None,
+    options: VoxelOptions | Mapping[str, Any] | None = None,
+    ct: ImageInput | None = None,
     roi_names: str | Mapping[Any, Any] | None = None,
-    activity_gbq: float | None = None,
-    lsf: float = 0.0,
-    residual: float = 0.0,
-    normalize_to: str | None = None,
-    method: str = "dvk",
-    kernel: str | None = None,
     progress: ProgressFn | None = None,
-    output_dir: str | Path | None = None,
-    overwrite: bool = False,
-    write_pngs: bool = True,
-    options: Mapping[str, Any] | None = None,
-    segment_roi: str | None = None,
-    **more: Any,
-) -> VoxelRunResult:
-    """Voxel dosimetry of one study: read, compute, write the output folder, summarise.
+) -> VoxelRun:
+    """Voxel dosimetry of one study: absorbed dose to complete decay and per-VOI metrics.
 
     Parameters
     ----------
-    spect_path
-        Emission image (DICOM folder/file, NIfTI/NRRD/MHA); or, with ``rois_path=None``, a
-        study folder holding the emission image, the CT (optional) and the VOIs
-        (an RTSTRUCT, or a NIfTI label map with ``names.json``; see :func:`find_study_inputs`).
-    rois_path
-        RTSTRUCT file or label map.
-    out_dir
-        Output folder (created; must be empty or new). ``output_dir`` is the same.
-    ct_path, roi_names, activity_gbq, lsf, residual, normalize_to, method, kernel
-        See :func:`y90dose.pipeline.voxel_run.compute_voxel_dose` (``method`` also accepts
-        ``"kernel"`` for ``"dvk"``).
+    spect
+        Emission image (SPECT or PET): a SimpleITK image or a path (DICOM folder or file,
+        NIfTI/NRRD/MHA). Its grid is the dose grid.
+    vois
+        A mapping of VOI name to SimpleITK mask image, or a path (RTSTRUCT, DICOM SEG,
+        label map; a folder holding one).
+    options
+        :class:`~y90dose.pipeline.options.VoxelOptions` (a mapping is validated as one);
+        default: every option's default.
+    ct
+        CT in HU (SimpleITK image or path), optional: densities per voxel.
+    roi_names
+        Label -> name of a label map (JSON text or file, or a mapping), or the ROIs to take
+        from an RTSTRUCT.
     progress
         ``progress(fraction, stage)``, fraction 0..1.
-    overwrite
-        Replace a previous run's files in ``out_dir``.
-    write_pngs
-        Draw the DVH and slice PNGs (matplotlib).
-    segment_roi
-        The treated segment (perfused territory) VOI of a radiation segmentectomy: its and
-        the tumours' mean, D70 and V200 are checked against the segmentectomy floor
-        (:mod:`y90dose.segmentectomy`; needs one or more tumour VOIs).
-    options, more
-        Further keywords of :func:`compute_voxel_dose` (``product``, ``image_units``,
-        ``predictive``, ``energy_j_per_gbq``, ``density``, ``hu_density_curve``,
-        ``liver_roi``, ``tumor_rois``, ``eud_alpha_per_gy``, ``v_thresholds_gy``...).
 
     Returns
     -------
-    VoxelRunResult
-        The summary, also written as ``metrics.json``; ``.to_dict()`` gives plain JSON.
+    VoxelRun
+        ``run.dose`` (SimpleITK image, Gy), ``run.metrics[name]`` (``mean_gy``,
+        ``d70_gy``...), ``run.write(out_dir)``.
 
     Raises
     ------
     InputError, ImageError
-        Bad options or inputs, with the option or file named.
+        A bad option or input, named by its field (``activity_gbq``, ``spect``...).
+    """
+    options = VoxelOptions.of(options)
+    stages = Stages(progress)
+    stages.report(0.02, "reading the images and VOIs")
+    study = load_study(spect, vois, ct=ct, roi_names=roi_names, options=options)
+    return compute_voxel_dose(study, options, progress=stages.report)
 
-    Examples
-    --------
-    >>> result = run_voxel_dosimetry("spect/", "rtstruct.dcm", "out/", ct_path="ct/",
-    ...                              activity_gbq=3.1, lsf=0.06)  # doctest: +SKIP
-    >>> result.metrics["tumor1"]["d70_gy"]  # doctest: +SKIP
-    212.4
+
+def write_run(
+    run: VoxelRun,
+    out_dir: str | Path,
+    *,
+    write_pngs: bool = True,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+) -> VoxelRunResult:
+    """Step 3, *write*: the output folder of a run and its summary (``metrics.json``).
+
+    Raises
+    ------
+    InputError
+        (``out``) a folder that is a file, not empty (without ``overwrite``), or not
+        writable.
     """
     started = time.perf_counter()
-    folder = out_dir if out_dir is not None else output_dir
-    if folder is None:
-        raise InputError("out", None, "an output folder")
-    keywords: dict[str, Any] = {**(options or {}), **more}
-    if rois_path is None:
-        found = find_study_inputs(given_path(spect_path, "spect"))
-        spect_path = found["spect_path"]
-        rois_path = found["rois_path"]
-        ct_path = ct_path if ct_path is not None else found.get("ct_path")
-        roi_names = roi_names if roi_names is not None else found.get("roi_names")
-    method = METHOD_ALIASES.get(str(method).lower(), str(method).lower())
     stages = Stages(progress)
-    check_out_dir(folder, overwrite=overwrite)  # created once the dose is computed
-    computation = compute_voxel_dose(
-        spect_path,
-        rois_path,
-        ct_path=ct_path,
-        roi_names=roi_names,
-        activity_gbq=activity_gbq,
-        lsf=lsf,
-        residual=residual,
-        normalize_to=normalize_to,
-        method=method,
-        kernel=kernel,
-        progress=stages.report,
-        **_known_options(keywords),
-    )
-    verification = (
-        None
-        if segment_roi is None
-        else verify_segmentectomy(
-            computation.dose_image.array,
-            computation.vois,
-            segment_roi,
-            computation.tumour_vois,
-            spacing_mm=computation.spacing_zyx_mm,
-            density_g_ml=computation.density_g_ml,
-            product=computation.inputs.get("product"),
-        )
-    )
-    path = prepare_out_dir(folder, overwrite=overwrite)
-    files = write_outputs(computation, path, write_pngs=write_pngs, progress=stages.report)
+    path = prepare_out_dir(out_dir, overwrite=overwrite)
+    files = write_outputs(run, path, write_pngs=write_pngs, progress=stages.report)
     files["metrics_json"] = METRICS_JSON
     listed = set(files.values())
     for extra in sorted(p for p in path.rglob("*") if p.is_file()):
         name = extra.relative_to(path).as_posix()
         if name not in listed and not name.startswith(f"{VOI_FOLDER}/"):
             files[f"other:{name}"] = name
-    result = summarise(computation, path, files, time.perf_counter() - started, verification)
+    elapsed = run.elapsed_s + time.perf_counter() - started
+    result = summarise(run, path, files, elapsed)
     write_json(path / METRICS_JSON, result.to_dict())
     stages.report(1.0, "done")
     return result
 
 
-_DIRECT_NAMES = (
-    "ct_path",
-    "roi_names",
-    "activity_gbq",
-    "lsf",
-    "residual",
-    "normalize_to",
-    "method",
-    "kernel",
-    "write_pngs",
-)
-"""Keywords of :func:`run_voxel_dosimetry` a service job may set besides ``_OPTION_NAMES``."""
+def run_voxel_dosimetry(
+    spect: ImageInput,
+    vois: VoiInput,
+    out_dir: str | Path,
+    *,
+    options: VoxelOptions | Mapping[str, Any] | None = None,
+    ct: ImageInput | None = None,
+    roi_names: str | Mapping[Any, Any] | None = None,
+    write_pngs: bool = True,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+) -> VoxelRunResult:
+    """:func:`voxel_dose` then ``write(out_dir)``; ``out_dir`` is checked first.
 
-_NOT_FROM_SERVICE = ("ct_path", "hu_density_curve")
-"""Options naming files on the server: a service job may not set them."""
-
-_OPTION_NAMES = (
-    "image_units",
-    "predictive",
-    "product",
-    "energy_j_per_gbq",
-    "density",
-    "hu_density_curve",
-    "liver_roi",
-    "tumor_rois",
-    "eud_alpha_per_gy",
-    "v_thresholds_gy",
-    "allow_partial_vois",
-)
-
-
-def _known_options(keywords: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(keywords) - set(_OPTION_NAMES))
-    if unknown:
-        raise InputError("options", unknown, f"options among {', '.join(_OPTION_NAMES)}")
-    return dict(keywords)
-
-
-def _inside(folder: Path, relative: Any) -> Path:
-    """``folder / relative``, refusing a path that leaves the folder."""
-    path = (folder / str(relative)).resolve()
-    if not path.is_relative_to(folder.resolve()):
-        raise InputError("study", str(relative), "a path inside the study folder")
-    return path
-
-
-def find_study_inputs(folder: Path) -> dict[str, Any]:
-    """The emission image, CT, VOIs and label names of a study folder.
-
-    - DICOM: the emission image is the folder's one NM or PT series, the CT its CT series
-      (if any), the VOIs its one RTSTRUCT or SEG, or else a NIfTI label map in the folder.
-    - NIfTI only: ``study.json`` may name ``{"image": ..., "labels": ..., "ct": ...}``;
-      otherwise the label map is the file whose name contains ``label``, ``mask``,
-      ``seg``, ``voi`` or ``roi`` and the image the other one.
-
-    Label names come from ``names.json`` (or a sidecar of the label map).
-
-    Raises
-    ------
-    InputError
-        (``study``) when the folder does not hold a usable study.
+    The output folder is checked before the inputs are read and created only once the
+    dose is computed, so that a refused run leaves no folder behind.
     """
-    if not folder.is_dir():
-        raise InputError("study", str(folder), "a study folder (or pass rois_path)")
-    manifest_path = folder / "study.json"
-    manifest: dict[str, Any] = {}
-    if manifest_path.is_file():
-        try:
-            loaded = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError("study", str(manifest_path), f"valid JSON ({exc})") from None
-        if isinstance(loaded, dict):
-            manifest = loaded
-    images = sorted(p for p in folder.rglob("*") if p.is_file() and is_sitk_file(p))
-    found: dict[str, Any] = {}
-    if (folder / "names.json").is_file():
-        found["roi_names"] = str(folder / "names.json")
-    labels: Path | None = None
-    if manifest.get("labels"):
-        labels = _inside(folder, manifest["labels"])
-    elif images:
-        hints = ("label", "mask", "seg", "voi", "roi")
-        candidates = [p for p in images if any(h in p.name.lower() for h in hints)]
-        if len(candidates) > 1:
-            raise InputError(
-                "study",
-                [p.name for p in candidates],
-                "one label map whose name contains label/mask/seg/voi/roi, or study.json",
-            )
-        labels = candidates[0] if candidates else None
-
-    from y90dose.imaging.dicom_series import scan_folder
-
-    modalities = {s.modality for s in scan_folder(folder)}
-    if modalities & {"NM", "PT"}:
-        found["spect_path"] = folder
-        if "CT" in modalities:
-            found["ct_path"] = folder
-        if modalities & {"RTSTRUCT", "SEG"}:
-            found["rois_path"] = folder
-        elif labels is not None:
-            found["rois_path"] = labels
-        else:
-            raise InputError(
-                "study", str(folder), "a study with an RTSTRUCT or a label map (or a DICOM SEG)"
-            )
-        return found
-    if not images:
-        raise InputError(
-            "study",
-            str(folder),
-            "a study with an emission image (NM/PT DICOM series or NIfTI) and an RTSTRUCT "
-            "or a label map (or a DICOM SEG)",
-        )
-    if labels is None:
-        raise InputError(
-            "study",
-            [p.name for p in images],
-            "a label map whose name contains label/mask/seg/voi/roi, or study.json",
-        )
-    if manifest.get("image"):
-        image = _inside(folder, manifest["image"])
-    else:
-        others = [
-            p
-            for p in images
-            if p.resolve() != labels.resolve()
-            and (not manifest.get("ct") or p.resolve() != _inside(folder, manifest["ct"]))
-        ]
-        if len(others) != 1:
-            raise InputError("study", [p.name for p in others], "one image besides the label map")
-        image = others[0]
-    found["spect_path"] = image
-    found["rois_path"] = labels
-    if manifest.get("ct"):
-        found["ct_path"] = _inside(folder, manifest["ct"])
-    return found
-
-
-def run_study_job(
-    study_dir: Path, params: dict[str, Any], output_dir: Path, progress: ProgressFn
-) -> dict[str, Any]:
-    """The service's dose-job runner protocol: ``(study_dir, params, output_dir, progress)``.
-
-    ``params`` are the job's (``activity_gbq``, ``lsf``, ``residual``, ``product``,
-    ``method``, ``options``); returns the JSON summary. Options that name a file
-    (``ct_path``, ``hu_density_curve``) are refused: a job reads only its study folder.
-    """
-    top = dict(params)
-    options = dict(top.pop("options", None) or {})
-    twice = sorted(set(options) & set(top))
-    if twice:
-        raise InputError(
-            "options", twice, "each option once: these are fields of the job, not options"
-        )
-    merged = {**options, **{k: v for k, v in top.items() if v is not None}}
-    allowed = sorted(
-        name for name in (*_DIRECT_NAMES, *_OPTION_NAMES) if name not in _NOT_FROM_SERVICE
+    check_out_dir(out_dir, overwrite=overwrite)
+    stages = Stages(progress)
+    run = voxel_dose(
+        spect, vois, options=options, ct=ct, roi_names=roi_names, progress=stages.report
     )
-    unknown = sorted(set(merged) - set(allowed))
-    if unknown:
-        raise InputError("options", unknown, f"options among {', '.join(allowed)}")
-    if "roi_names" in merged and not isinstance(merged["roi_names"], Mapping):
-        raise InputError("options.roi_names", merged["roi_names"], 'an object {"1": "liver"}')
-    direct = {k: v for k, v in merged.items() if k in _DIRECT_NAMES}
-    result = run_voxel_dosimetry(
-        study_dir,
-        None,
-        output_dir,
-        progress=progress,
-        overwrite=False,
-        options={k: v for k, v in merged.items() if k in _OPTION_NAMES},
-        **direct,
-    )
-    return result.to_dict()
+    return run.write(out_dir, write_pngs=write_pngs, overwrite=overwrite, progress=stages.report)
 
 
 def voi_metric(result: VoxelRunResult, voi: str, key: str) -> float:
     """One metric of one VOI (``voi_metric(r, "tumor1", "d70_gy")``), with a clear error."""
     if voi not in result.metrics:
         raise InputError("voi", voi, f"one of {sorted(result.metrics)}")
-    value = result.metrics[voi].get(key)
+    value = result.metrics[voi].model_dump().get(key)
     if not isinstance(value, int | float):
         raise InputError("metric", key, "a numeric metric such as mean_gy or d70_gy")
     return float(value)
@@ -453,8 +267,9 @@ def voi_metric(result: VoxelRunResult, voi: str, key: str) -> float:
 
 __all__: Sequence[str] = (
     "VoxelRunResult",
-    "find_study_inputs",
-    "run_study_job",
     "run_voxel_dosimetry",
     "summarise",
+    "voi_metric",
+    "voxel_dose",
+    "write_run",
 )

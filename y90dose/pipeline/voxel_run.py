@@ -1,12 +1,17 @@
-"""Voxel dosimetry end to end: images in -> activity -> dose -> metrics (-> outputs).
+"""Step 2 of a voxel run, *compute*: images in, dose and metrics out, no file touched.
 
-Steps (each reported through ``progress(fraction, stage)``):
+:func:`compute_voxel_dose` takes a :class:`~y90dose.pipeline.study.VoxelStudy` (the
+emission image, the CT and the VOIs on the dose grid, :mod:`y90dose.pipeline.study`) and
+a :class:`~y90dose.pipeline.options.VoxelOptions`, and returns a :class:`VoxelRun`. Its
+steps (each reported through ``progress(fraction, stage)``):
 
-1. Read the emission image (SPECT or PET, :mod:`y90dose.pipeline.inputs`), the CT if
-   given, and the VOIs, rasterised or resampled onto the emission image's grid, which is
-   the dose grid. ``normal_liver`` (liver minus the tumours) and ``tumors`` (their union)
-   are added when a liver and at least one tumour are present.
-2. Activity per voxel (:mod:`y90dose.voxel.activity`): an image in counts is scaled so
+1. VOIs: the liver and tumours chosen (``liver_roi``, ``tumor_rois``); ``normal_liver``
+   (liver minus the tumours) and ``tumors`` (their union) are added when a liver and at
+   least one tumour are present.
+2. Density per dose voxel: the CT's mean density in each voxel
+   (:mod:`y90dose.pipeline.ct_density`) with ``density="ct"`` (default when a CT is
+   given), else the liver density everywhere.
+3. Activity per voxel (:mod:`y90dose.voxel.activity`): an image in counts is scaled so
    that the normalisation VOI (default ``liver``) holds A x (1 - LSF) x (1 - R), or, with
    ``predictive=True``, the planned activity distributed by the MAA image (its values are
    relative even in Bq/mL: Tc-99m becquerels say nothing about the Y-90 activity). An
@@ -17,34 +22,36 @@ Steps (each reported through ``progress(fraction, stage)``):
    ``normalize_to``, ``lsf`` and ``residual`` without an activity on a Bq/mL image,
    ``kernel`` with ``method="ldm"`` and ``hu_density_curve`` without CT densities are
    refused.
-3. Density per dose voxel: the CT's mean density in each voxel
-   (:mod:`y90dose.pipeline.ct_density`) with ``density="ct"`` (default when a CT is
-   given), else the liver density everywhere.
 4. Absorbed dose to complete decay (permanent implant), Gy: local deposition
-   (``method="ldm"``, D = C x A / m) or dose-voxel-kernel convolution (``"dvk"``,
-   :func:`y90dose.voxel.convolution.dvk_dose`).
+   (``method="ldm"``, D = C x A / m), dose-voxel-kernel convolution (``"dvk"``,
+   :func:`y90dose.voxel.convolution.dvk_dose`) or the lung-capable heterogeneous engine
+   (``"dvk_heterogeneous"``, :mod:`y90dose.voxel.heterogeneous`).
 5. Per-VOI metrics and cumulative DVHs (:mod:`y90dose.dvh`), BED/EQD2 with the tumour
-   parameters in tumour VOIs and the normal-liver ones in liver VOIs.
+   parameters in tumour VOIs and the normal-liver ones in liver VOIs; with
+   ``segment_roi``, the segmentectomy check (:mod:`y90dose.segmentectomy`).
 
-The energy constant C is the caller's (``energy_j_per_gbq``), else the product's
+The energy constant C is ``energy_j_per_gbq`` if given, else the product's
 (``y90dose.devices.default_energy_j_per_gbq``) when ``product`` is given, else the EANM
 2022 value 49.67 J/GBq; the one used, its source, and how it differs from each
 product's default are in the result (``energy_note``).
+
+Step 3, *write*, is :meth:`VoxelRun.write` (:mod:`y90dose.pipeline.outputs`).
 """
 
 from __future__ import annotations
 
-import math
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
 
 from y90dose.constants import (
     ENERGY_EANM_J_PER_GBQ,
@@ -56,7 +63,6 @@ from y90dose.constants import (
 from y90dose.decay import decay_factor
 from y90dose.devices import Product, default_energy_j_per_gbq
 from y90dose.dvh import (
-    DEFAULT_V_THRESHOLDS_GY,
     Dvh,
     RadiobiologyParameters,
     VoiDoseMetrics,
@@ -67,18 +73,12 @@ from y90dose.dvh import (
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Image
 from y90dose.imaging.vois import Vois, tumour_names, with_normal_liver
-from y90dose.models.common import MAX_ACTIVITY_GBQ
 from y90dose.pipeline.ct_density import density_on_grid
-from y90dose.pipeline.inputs import (
-    VoiSource,
-    is_quantitative,
-    read_ct,
-    read_emission_image,
-    read_vois,
-    with_whole_liver,
-)
+from y90dose.pipeline.inputs import VoiSource, is_quantitative, with_whole_liver
+from y90dose.pipeline.options import DensitySource, VoxelOptions
 from y90dose.pipeline.progress import ProgressFn, Stages
-from y90dose.radiobiology import check_alpha_per_gy
+from y90dose.pipeline.study import VoxelStudy
+from y90dose.segmentectomy import SegmentectomyVerification, verify_segmentectomy
 from y90dose.voxel.activity import (
     ActivityMap,
     ActivityMethod,
@@ -87,10 +87,15 @@ from y90dose.voxel.activity import (
     activity_predictive_from_maa,
 )
 from y90dose.voxel.convolution import dvk_dose
-from y90dose.voxel.density import DEFAULT_HU_DENSITY_CURVE, HuDensityCurve
+from y90dose.voxel.density import DEFAULT_HU_DENSITY_CURVE
 from y90dose.voxel.kernels import KernelSource
 from y90dose.voxel.ldm import ldm_dose
-from y90dose.voxel.result import VoxelDoseResult
+from y90dose.voxel.result import VoxelDoseMethod, VoxelDoseResult
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk  # noqa: N813 (the usual alias)
+
+    from y90dose.pipeline.run import VoxelRunResult
 
 _LIVER_NAME = re.compile(r"(liver|perfused|lobe|segment)", re.IGNORECASE)
 _LUNG_NAME = re.compile(r"lung", re.IGNORECASE)
@@ -114,41 +119,65 @@ LUNG_KERNEL_STATEMENT = (
     "transport correction and should be read as estimates."
 )
 
-
-class DoseMethod(StrEnum):
-    """Dose engine: local deposition or dose-voxel-kernel convolution."""
-
-    LDM = "ldm"
-    DVK = "dvk"
-    DVK_HETEROGENEOUS = "dvk_heterogeneous"
+DensityMap = npt.NDArray[np.float64] | float
 
 
-class DensitySource(StrEnum):
-    """Where voxel densities come from: the CT, or the liver density everywhere."""
+class VoiMetrics(BaseModel):
+    """One VOI's dose metrics, as the CLI's JSON shows them (``metrics.json``).
 
-    CT = "ct"
-    UNIFORM = "uniform"
+    The fixed fields are declared; the D and V metrics are one attribute each, named by
+    the run's thresholds: ``d70_gy``, ``d90_gy``..., ``v100_percent``, ``v205_percent``...
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    voi_name: str
+    n_voxels: int
+    volume_ml: float
+    mass_g: float
+    weighting: str
+    mean_gy: float
+    mean_absorbed_gy: float
+    energy_j: float
+    min_gy: float
+    max_gy: float
+    median_gy: float
+    bed_of_mean_gy: float | None = None
+    eqd2_of_mean_gy: float | None = None
+    mean_bed_gy: float | None = None
+    mean_eqd2_gy: float | None = None
+    eud_gy: float | None = None
+    radiobiology: dict[str, Any] | None = None
+    conventions: str
+
+    def __getattr__(self, name: str) -> Any:  # typed access to the D/V extras for mypy
+        return super().__getattr__(name)  # type: ignore[misc]
+
+    @classmethod
+    def of(cls, metrics: VoiDoseMetrics) -> VoiMetrics:
+        """The flat form of :class:`~y90dose.dvh.VoiDoseMetrics` (see :func:`flat_metrics`)."""
+        return cls.model_validate(flat_metrics(metrics))
 
 
 @dataclass(frozen=True)
-class VoxelComputation:
-    """Everything the pipeline computed, arrays included (outputs are written from it).
+class VoxelRun:
+    """A computed voxel run: the dose, the metrics, and how they were obtained.
 
-    Arrays are indexed (z, y, x); ``dose_image`` and the VOIs lie on the emission
-    image's grid.
+    Arrays are indexed (z, y, x); ``dose_image`` and the VOIs lie on the emission image's
+    grid. :attr:`dose` is the same dose as a SimpleITK image; :meth:`write` writes the
+    output folder of ``y90dose voxel``.
     """
 
-    spect: Image
-    ct: Image | None
+    study: VoxelStudy
+    options: VoxelOptions
     vois: Vois
-    voi_source: VoiSource
     tumour_vois: tuple[str, ...]
     activity: ActivityMap
-    density_g_ml: npt.NDArray[np.float64] | float
+    density_g_ml: DensityMap
     density_info: dict[str, Any]
-    dose: VoxelDoseResult
+    dose_result: VoxelDoseResult
     dose_image: Image
-    metrics: dict[str, VoiDoseMetrics]
+    voi_metrics: dict[str, VoiDoseMetrics]
     dvhs: dict[str, Dvh]
     radiobiology_by_voi: dict[str, RadiobiologyParameters | None]
     energy_j_per_gbq: float
@@ -158,6 +187,33 @@ class VoxelComputation:
     decay_correction: dict[str, Any] | None = None
     image_calibration: dict[str, Any] | None = None
     energy_note: str | None = None
+    segmentectomy: SegmentectomyVerification | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def dose(self) -> sitk.Image:
+        """Absorbed dose to complete decay (Gy) as a SimpleITK image on the emission grid."""
+        return self.dose_image.to_sitk()
+
+    @cached_property
+    def metrics(self) -> dict[str, VoiMetrics]:
+        """Each VOI's metrics with flat names (``mean_gy``, ``d70_gy``, ``volume_ml``...)."""
+        return {name: VoiMetrics.of(m) for name, m in self.voi_metrics.items()}
+
+    @property
+    def spect(self) -> Image:
+        """The emission image (its grid is the dose grid)."""
+        return self.study.spect
+
+    @property
+    def ct(self) -> Image | None:
+        """The CT, if one was given."""
+        return self.study.ct
+
+    @property
+    def voi_source(self) -> VoiSource:
+        """Where the VOIs came from."""
+        return self.study.voi_source
 
     @property
     def spacing_zyx_mm(self) -> tuple[float, float, float]:
@@ -165,44 +221,33 @@ class VoxelComputation:
         x, y, z = self.spect.spacing_mm
         return (z, y, x)
 
+    def write(
+        self,
+        out_dir: str | Path,
+        *,
+        write_pngs: bool = True,
+        overwrite: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> VoxelRunResult:
+        """Write the files of ``y90dose voxel --out out_dir`` and return the summary.
 
-def _number(value: Any) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
+        See :mod:`y90dose.pipeline.outputs` for the files; ``metrics.json`` holds the
+        returned summary. ``out_dir`` must be new or empty (or, with ``overwrite``, a
+        previous run's folder).
+        """
+        from y90dose.pipeline.run import write_run
+
+        return write_run(
+            self, out_dir, write_pngs=write_pngs, overwrite=overwrite, progress=progress
+        )
 
 
-def _positive_number(value: Any) -> bool:
-    return _number(value) and float(value) > 0
-
-
-def _check_fraction(name: str, value: float) -> float:
-    if not _number(value):
-        raise InputError(name, value, "a fraction 0 <= value < 1 (not a percentage)")
-    number = float(value)
-    if number < 0.0 or number >= 1.0:
-        raise InputError(name, value, "a fraction 0 <= value < 1 (not a percentage)")
-    return number
-
-
-def _energy(
-    energy_j_per_gbq: float | None, product: Product | str | None
-) -> tuple[float, str, str]:
+def _energy(options: VoxelOptions) -> tuple[float, str, str]:
     """C, its source, and a note on how it compares with the products' defaults."""
-    chosen: Product | None = None
-    if product is not None:
-        try:
-            chosen = Product(product)
-        except ValueError:
-            raise InputError("product", product, "one of 'glass', 'resin'") from None
+    chosen = options.product
     defaults = {p: default_energy_j_per_gbq(p).value for p in Product}
-    if energy_j_per_gbq is not None:
-        value = float(energy_j_per_gbq) if _number(energy_j_per_gbq) else math.nan
-        if not 45.0 <= value <= 55.0:
-            raise InputError(
-                "energy_j_per_gbq", energy_j_per_gbq, "a number 45-55 J/GBq (e.g. 49.67)"
-            )
+    if options.energy_j_per_gbq is not None:
+        value = options.energy_j_per_gbq
         source = "given by the caller (energy_j_per_gbq)"
     elif chosen is not None:
         constant = default_energy_j_per_gbq(chosen)
@@ -314,7 +359,7 @@ def rescale_to_activity(
     }
     rescaled = ActivityMap(
         activity_gbq=values,
-        spacing_mm=own.spacing_mm,
+        spacing_zyx_mm=own.spacing_zyx_mm,
         method=ActivityMethod.CONCENTRATION_RESCALED,
         scale_factor=own.scale_factor * factor,
         mask_name=mask_name,
@@ -325,79 +370,6 @@ def rescale_to_activity(
         description=description,
     )
     return rescaled, calibration
-
-
-def _activity(
-    spect: Image,
-    vois: Vois,
-    spacing_zyx: tuple[float, float, float],
-    *,
-    activity_gbq: float | None,
-    lsf: float,
-    residual: float,
-    normalize_to: str | None,
-    predictive: bool,
-) -> tuple[ActivityMap, dict[str, Any] | None]:
-    values = spect.array
-    if not np.all(np.isfinite(values)):
-        raise ImageError(
-            f"--spect {spect.metadata.get('source_path', '')}: "
-            f"{int((~np.isfinite(values)).sum())} voxel(s) are NaN or infinite"
-        )
-    if float(values.min()) < 0.0:
-        raise ImageError(
-            f"--spect {spect.metadata.get('source_path', '')}: {int((values < 0).sum())} "
-            f"voxel(s) have negative values (minimum {float(values.min()):.4g}); an activity "
-            "image must be >= 0 (reconstruct without negative values, e.g. OSEM)"
-        )
-    voi = normalize_to or DEFAULT_NORMALIZE_TO
-    # A predictive run scales the MAA image's distribution to the planned Y-90 activity even
-    # when the image is in Bq/mL: those are Tc-99m becquerels, not the Y-90 activity.
-    if is_quantitative(spect) and not predictive:
-        _refuse_unused_scaling(activity_gbq, normalize_to, lsf, residual)
-        if activity_gbq is not None and voi not in vois:
-            raise InputError("normalize_to", voi, f"one of the VOIs: {sorted(vois)}")
-        mask = vois.get(voi)
-        factor, _ = decay_to_implant(spect)
-        own = activity_from_concentration(
-            values * factor if factor != 1.0 else values,
-            spacing_mm=spacing_zyx,
-            mask=mask,
-            mask_name=voi if mask is not None else None,
-        )
-        if activity_gbq is None or mask is None:
-            return own, None
-        return rescale_to_activity(
-            own, mask, mask_name=voi, activity_gbq=activity_gbq, lsf=lsf, residual=residual
-        )
-    if activity_gbq is None:
-        raise InputError(
-            "activity_gbq",
-            None,
-            "an activity > 0 GBq: the emission image is in counts (not Bq/mL), so it is "
-            "scaled to the administered (or planned) activity",
-        )
-    if voi not in vois:
-        raise InputError("normalize_to", voi, f"one of the VOIs: {sorted(vois)}")
-    if predictive:
-        return activity_predictive_from_maa(
-            values,
-            spacing_mm=spacing_zyx,
-            mask=vois[voi],
-            planned_activity_gbq=activity_gbq,
-            lung_shunt_fraction=lsf,
-            residual_fraction=residual,
-            mask_name=voi,
-        ), None
-    return activity_from_counts(
-        values,
-        spacing_mm=spacing_zyx,
-        mask=vois[voi],
-        administered_activity_gbq=activity_gbq,
-        lung_shunt_fraction=lsf,
-        residual_fraction=residual,
-        mask_name=voi,
-    ), None
 
 
 def _dicom_datetime(date: Any, time_text: Any) -> datetime | None:
@@ -475,16 +447,18 @@ def decay_to_implant(image: Image) -> tuple[float, dict[str, Any]]:
     elapsed_h = (scan - admin).total_seconds() / SECONDS_PER_HOUR
     if elapsed_h < 0:
         raise ImageError(
-            f"--spect {meta.get('source_path', '')}: acquisition ({scan.isoformat()}) is before "
-            f"the administration ({admin.isoformat()})"
+            f"{meta.get('source_path', '')}: acquisition ({scan.isoformat()}) is before "
+            f"the administration ({admin.isoformat()})",
+            field="spect",
         )
     try:  # growth back to the administration; refused past ~7 years (a wrong DICOM date)
         factor = decay_factor(-elapsed_h)
     except InputError:
         raise ImageError(
-            f"--spect {meta.get('source_path', '')}: acquisition ({scan.isoformat()}) is "
+            f"{meta.get('source_path', '')}: acquisition ({scan.isoformat()}) is "
             f"{elapsed_h / 24:.0f} days after the administration ({admin.isoformat()}); "
-            "decay correction over that span is meaningless: check the DICOM dates"
+            "decay correction over that span is meaningless: check the DICOM dates",
+            field="spect",
         ) from None
     info.update(
         factor=factor,
@@ -501,360 +475,446 @@ def decay_to_implant(image: Image) -> tuple[float, dict[str, Any]]:
     return factor, info
 
 
+def _check_emission_values(spect: Image) -> None:
+    values = spect.array
+    where = spect.metadata.get("source_path", "")
+    if not np.all(np.isfinite(values)):
+        raise ImageError(
+            f"{where}: {int((~np.isfinite(values)).sum())} voxel(s) are NaN or infinite",
+            field="spect",
+        )
+    if float(values.min()) < 0.0:
+        raise ImageError(
+            f"{where}: {int((values < 0).sum())} voxel(s) have negative values (minimum "
+            f"{float(values.min()):.4g}); an activity image must be >= 0 (reconstruct "
+            "without negative values, e.g. OSEM)",
+            field="spect",
+        )
+
+
+def _activity_of_concentration(
+    spect: Image, vois: Vois, spacing_zyx: tuple[float, float, float], options: VoxelOptions
+) -> tuple[ActivityMap, dict[str, Any] | None]:
+    """A Bq/mL image: its own activity, or rescaled to the given one."""
+    _refuse_unused_scaling(
+        options.activity_gbq, options.normalize_to, options.lsf, options.residual
+    )
+    voi = options.normalize_to or DEFAULT_NORMALIZE_TO
+    if options.activity_gbq is not None and voi not in vois:
+        raise InputError("normalize_to", voi, f"one of the VOIs: {sorted(vois)}")
+    mask = vois.get(voi)
+    factor, _ = decay_to_implant(spect)
+    own = activity_from_concentration(
+        spect.array * factor if factor != 1.0 else spect.array,
+        spacing_zyx_mm=spacing_zyx,
+        mask=mask,
+        mask_name=voi if mask is not None else None,
+    )
+    if options.activity_gbq is None or mask is None:
+        return own, None
+    return rescale_to_activity(
+        own,
+        mask,
+        mask_name=voi,
+        activity_gbq=options.activity_gbq,
+        lsf=options.lsf,
+        residual=options.residual,
+    )
+
+
+def _activity(
+    spect: Image, vois: Vois, spacing_zyx: tuple[float, float, float], options: VoxelOptions
+) -> tuple[ActivityMap, dict[str, Any] | None]:
+    """Activity per voxel (GBq) and, for a rescaled Bq/mL image, its calibration record."""
+    _check_emission_values(spect)
+    # A predictive run scales the MAA image's distribution to the planned Y-90 activity even
+    # when the image is in Bq/mL: those are Tc-99m becquerels, not the Y-90 activity.
+    if is_quantitative(spect) and not options.predictive:
+        return _activity_of_concentration(spect, vois, spacing_zyx, options)
+    if options.activity_gbq is None:
+        raise InputError(
+            "activity_gbq",
+            None,
+            "an activity > 0 GBq: the emission image is in counts (not Bq/mL), so it is "
+            "scaled to the administered (or planned) activity",
+        )
+    voi = options.normalize_to or DEFAULT_NORMALIZE_TO
+    if voi not in vois:
+        raise InputError("normalize_to", voi, f"one of the VOIs: {sorted(vois)}")
+    if options.predictive:
+        return activity_predictive_from_maa(
+            spect.array,
+            spacing_zyx_mm=spacing_zyx,
+            mask=vois[voi],
+            planned_activity_gbq=options.activity_gbq,
+            lung_shunt_fraction=options.lsf,
+            residual_fraction=options.residual,
+            mask_name=voi,
+        ), None
+    return activity_from_counts(
+        spect.array,
+        spacing_zyx_mm=spacing_zyx,
+        mask=vois[voi],
+        administered_activity_gbq=options.activity_gbq,
+        lung_shunt_fraction=options.lsf,
+        residual_fraction=options.residual,
+        mask_name=voi,
+    ), None
+
+
+def _activity_warnings(
+    spect: Image, options: VoxelOptions, calibration: dict[str, Any] | None
+) -> tuple[list[str], dict[str, Any] | None]:
+    """Warnings on how the image became activity, and the decay-correction record."""
+    warnings: list[str] = []
+    if options.predictive and is_quantitative(spect):
+        warnings.append(
+            "predictive dose: the MAA image's Bq/mL (Tc-99m) values are used as relative "
+            f"counts, scaled so that {options.normalize_to!r} holds the planned Y-90 activity"
+        )
+    if not is_quantitative(spect) or options.predictive:
+        if options.predictive and options.lsf == 0.0:
+            warnings.append(
+                "predictive dose with LSF 0: the whole planned activity is put in the liver; "
+                "give the measured lsf"
+            )
+        return warnings, None
+    _, decay_info = decay_to_implant(spect)
+    if decay_info.get("warning") and calibration is None:
+        warnings.append(str(decay_info["description"]))
+    if calibration is not None:
+        ratio = 1.0 / calibration["factor"]  # the image's own activity / the given one
+        if abs(ratio - 1.0) > QUANTITATIVE_MISMATCH:
+            warnings.append(
+                f"the Bq/mL image's own calibration gives "
+                f"{calibration['image_activity_in_voi_gbq']:.4g} GBq in "
+                f"{calibration['voi']!r}, {100 * (ratio - 1):+.0f} % from the "
+                f"{calibration['target_in_voi_gbq']:.4g} GBq of the given activity, LSF "
+                f"and residual; the image was rescaled to the given activity (factor "
+                f"{calibration['factor']:.4g})"
+            )
+    return warnings, decay_info
+
+
 def _bin_width_gy(max_dose_gy: float) -> float:
     return max(DVH_BIN_WIDTH_GY, max_dose_gy / DVH_MAX_POINTS)
 
 
-def compute_voxel_dose(
-    spect_path: str | Path,
-    rois_path: str | Path,
-    *,
-    ct_path: str | Path | None = None,
-    roi_names: str | Mapping[Any, Any] | None = None,
-    activity_gbq: float | None = None,
-    lsf: float = 0.0,
-    residual: float = 0.0,
-    normalize_to: str | None = None,
-    method: DoseMethod | str = DoseMethod.DVK,
-    kernel: KernelSource | str | None = None,
-    image_units: str | None = None,
-    predictive: bool = False,
-    product: Product | str | None = None,
-    energy_j_per_gbq: float | None = None,
-    density: DensitySource | str | None = None,
-    hu_density_curve: HuDensityCurve | str | Path | None = None,
-    liver_roi: str | None = None,
-    tumor_rois: Sequence[str] | None = None,
-    eud_alpha_per_gy: float | None = None,
-    v_thresholds_gy: Sequence[float] = DEFAULT_V_THRESHOLDS_GY,
-    allow_partial_vois: bool = False,
-    progress: ProgressFn | None = None,
-) -> VoxelComputation:
-    """Run steps 1-5 of the module docstring and return every intermediate result.
+@dataclass(frozen=True)
+class _VoiChoice:
+    vois: Vois
+    liver: str
+    tumours: tuple[str, ...]
+    warnings: tuple[str, ...]
 
-    Parameters
-    ----------
-    spect_path
-        Emission image: DICOM folder or file, or NIfTI/NRRD/MHA file.
-    rois_path
-        RTSTRUCT file (or a folder holding one), or a label map.
-    ct_path
-        CT (DICOM folder or image file in HU), optional: densities and the CT-grid outputs.
-    roi_names
-        Label -> name JSON (label maps), or the ROIs to take from an RTSTRUCT.
-    activity_gbq
-        Administered (or, with ``predictive``, planned) activity, GBq; required for an
-        image in counts, optional (reported only) for one in Bq/mL.
-    lsf, residual
-        Lung shunt and residual fractions (0 <= f < 1) that did not reach the liver.
-    normalize_to
-        VOI that holds A x (1 - LSF) x (1 - R) (default ``liver``). With a Bq/mL image it
-        needs ``activity_gbq`` (the image is then rescaled to it); ``lsf`` and
-        ``residual`` likewise.
-    method
-        ``"dvk"`` (default) or ``"ldm"``.
-    kernel
-        ``"auto"`` (default; Lanconelli 2012 at tabulated voxel sizes, else integrated
-        Graves DPK), ``"dpk"`` or ``"lanconelli"``; ``method="dvk"`` only.
-    image_units
-        ``"counts"`` or ``"bqml"``: overrides the image's own units.
-    predictive
-        The image is a Tc-99m MAA SPECT (counts or Bq/mL, used as relative counts) and
-        ``activity_gbq`` the planned activity.
-    product, energy_j_per_gbq
-        Energy constant C: given, else the product's, else EANM 49.67 J/GBq.
-    density
-        ``"ct"`` (default with a CT) or ``"uniform"`` (liver density 1.03 g/mL).
-    hu_density_curve
-        A scanner's HU -> density calibration (curve or CSV path); default curve otherwise.
-        Only with CT densities.
-    liver_roi, tumor_rois
-        Names of the liver and tumour VOIs; a name given must be a VOI of the file. The
-        liver defaults to ``liver`` when there is one (else no normal-liver VOI), the
-        tumours to names like ``tumor``, ``lesion``, ``GTV``, ``HCC``.
-    eud_alpha_per_gy
-        Radiosensitivity for the EUD (1/Gy); no EUD without it (no consensus default).
-    v_thresholds_gy
-        Thresholds of the V_t metrics, Gy.
-    allow_partial_vois
-        Keep VOIs that extend outside the image (default: refuse).
-    progress
-        ``progress(fraction, stage)``.
 
-    Raises
-    ------
-    InputError
-        A bad option (named).
-    ImageError
-        An unreadable file, an empty VOI, a VOI outside the image, mismatched frames.
-    """
-    stages = Stages(progress)
-    if activity_gbq is not None and not (
-        _positive_number(activity_gbq) and float(activity_gbq) <= MAX_ACTIVITY_GBQ
-    ):
+def _choose_vois(vois: Vois, options: VoxelOptions) -> _VoiChoice:
+    """The liver and tumour VOIs; the whole liver, normal liver and tumour union added."""
+    if options.liver_roi is not None and options.liver_roi not in vois:
         raise InputError(
-            "activity_gbq", activity_gbq, f"an activity > 0 and <= {MAX_ACTIVITY_GBQ:g} GBq"
+            "liver_roi", options.liver_roi, f"the name of a VOI in the file: {sorted(vois)}"
         )
-    activity_gbq = None if activity_gbq is None else float(activity_gbq)
-    lsf = _check_fraction("lsf", lsf)
-    residual = _check_fraction("residual", residual)
-    try:
-        dose_method = DoseMethod(method)
-    except ValueError:
-        raise InputError("method", method, "one of 'dvk', 'dvk_heterogeneous', 'ldm'") from None
-    try:
-        kernel_source = KernelSource(kernel if kernel is not None else KernelSource.AUTO)
-    except ValueError:
-        raise InputError("kernel", kernel, "one of 'auto', 'dpk', 'lanconelli'") from None
-    if kernel is not None and dose_method is DoseMethod.LDM:
-        raise InputError(
-            "kernel", kernel, "no kernel with method 'ldm' (local deposition uses none)"
-        )
-    if eud_alpha_per_gy is not None:
-        eud_alpha_per_gy = check_alpha_per_gy("eud_alpha_per_gy", eud_alpha_per_gy)
-    thresholds = list(v_thresholds_gy)
-    if not thresholds or not all(
-        _positive_number(t) or (_number(t) and float(t) == 0) for t in thresholds
-    ):
-        raise InputError("v_thresholds_gy", thresholds, "one or more doses >= 0 Gy")
-    constant, constant_source, energy_note = _energy(energy_j_per_gbq, product)
-    curve = DEFAULT_HU_DENSITY_CURVE
-    if isinstance(hu_density_curve, HuDensityCurve):
-        curve = hu_density_curve
-    elif hu_density_curve is not None:
-        curve = HuDensityCurve.from_csv(hu_density_curve)
+    liver = options.liver_roi or DEFAULT_LIVER_ROI
+    if options.tumor_rois:
+        missing = [name for name in options.tumor_rois if name not in vois]
+        if missing:
+            raise InputError("tumor_rois", missing, f"names of VOIs in the file: {sorted(vois)}")
+        tumours = tuple(options.tumor_rois)
+    else:
+        tumours = tuple(name for name in tumour_names(vois) if name != liver)
+    vois, note = with_whole_liver(vois, liver, tumours)
+    if liver in vois and tumours:
+        vois = with_normal_liver(vois, liver=liver, tumours=list(tumours))
+    return _VoiChoice(vois, liver, tumours, (note,) if note else ())
 
-    stages.report(0.02, "reading the emission image")
-    spect = read_emission_image(spect_path, image_units=image_units)
-    ct: Image | None = None
-    if ct_path is not None:
-        stages.report(0.08, "reading the CT")
-        ct = read_ct(ct_path)
-        if (
-            spect.frame_of_reference_uid is not None
-            and ct.frame_of_reference_uid is not None
-            and spect.frame_of_reference_uid != ct.frame_of_reference_uid
-        ):
-            raise ImageError(
-                f"--ct {ct_path}: FrameOfReferenceUID {ct.frame_of_reference_uid} differs from "
-                f"that of --spect {spect_path} ({spect.frame_of_reference_uid}); the SPECT and "
-                "CT must be registered (same frame of reference)"
-            )
-    try:
-        density_mode = DensitySource(density or (DensitySource.CT if ct else DensitySource.UNIFORM))
-    except ValueError:
-        raise InputError("density", density, "one of 'ct', 'uniform'") from None
-    if density_mode is DensitySource.CT and ct is None:
-        raise InputError("density", "ct", "'uniform' when no --ct is given")
-    if hu_density_curve is not None and density_mode is not DensitySource.CT:
+
+def _density_source(study: VoxelStudy, options: VoxelOptions) -> DensitySource:
+    """CT densities (default with a CT) or uniform; refuses CT options without a CT."""
+    source = options.density or (DensitySource.CT if study.ct else DensitySource.UNIFORM)
+    if source is DensitySource.CT and study.ct is None:
+        raise InputError("density", "ct", "'uniform' when no CT is given")
+    if options.hu_density_curve is not None and source is not DensitySource.CT:
         raise InputError(
             "hu_density_curve",
-            str(hu_density_curve) if not isinstance(hu_density_curve, HuDensityCurve) else "curve",
+            str(options.hu_density_curve),
             "no curve when the densities are uniform (it converts the CT's HU: give a CT "
             "and density 'ct')",
         )
+    return source
 
-    stages.report(0.15, "reading the VOIs")
-    vois, voi_source = read_vois(
-        rois_path, spect.grid, roi_names=roi_names, allow_partial=allow_partial_vois
-    )
-    if liver_roi is not None and liver_roi not in vois:
-        raise InputError("liver_roi", liver_roi, f"the name of a VOI in the file: {sorted(vois)}")
-    liver_roi = liver_roi or DEFAULT_LIVER_ROI
-    if tumor_rois:
-        missing = [name for name in tumor_rois if name not in vois]
-        if missing:
-            raise InputError("tumor_roi", missing, f"names of VOIs in the file: {sorted(vois)}")
-        tumours = tuple(tumor_rois)
-    else:
-        tumours = tuple(name for name in tumour_names(vois) if name != liver_roi)
-    warnings: list[str] = []
-    vois, note = with_whole_liver(vois, liver_roi, tumours)
-    if note:
-        warnings.append(note)
-    if liver_roi in vois and tumours:
-        vois = with_normal_liver(vois, liver=liver_roi, tumours=list(tumours))
 
-    x, y, z = spect.spacing_mm
-    spacing_zyx = (z, y, x)
-    density_map: npt.NDArray[np.float64] | float
-    if density_mode is DensitySource.CT and ct is not None:
-        stages.report(0.25, "densities from the CT")
-        grid_density = density_on_grid(ct, spect.grid, curve)
-        density_map = grid_density.density_g_ml
-        density_info = grid_density.provenance()
-        warnings.extend(grid_density.warnings)
-    else:
-        density_map = LIVER_DENSITY_G_ML.value
-        density_info = {
-            "source": "uniform",
-            "density_g_ml": LIVER_DENSITY_G_ML.value,
-            "reference": LIVER_DENSITY_G_ML.source,
-        }
-        lungs = [name for name in vois if _LUNG_NAME.search(name)]
-        if lungs:
-            warnings.append(
-                f"no CT densities: VOI(s) {lungs} take the liver density "
-                f"{LIVER_DENSITY_G_ML.value} g/mL, so their dose is underestimated about "
-                "3-fold (lung is 0.2-0.4 g/mL); give --ct for a lung dose"
-            )
+@dataclass(frozen=True)
+class _Densities:
+    g_ml: DensityMap
+    info: dict[str, Any]
+    warnings: tuple[str, ...]
 
-    stages.report(0.35, "activity per voxel")
-    activity, calibration = _activity(
-        spect,
-        vois,
-        spacing_zyx,
-        activity_gbq=activity_gbq,
-        lsf=lsf,
-        residual=residual,
-        normalize_to=normalize_to,
-        predictive=predictive,
-    )
 
-    decay_info: dict[str, Any] | None = None
-    if predictive and is_quantitative(spect):
-        warnings.append(
-            "predictive dose: the MAA image's Bq/mL (Tc-99m) values are used as relative "
-            f"counts, scaled so that {normalize_to!r} holds the planned Y-90 activity"
+def _densities(study: VoxelStudy, vois: Vois, source: DensitySource) -> _Densities:
+    """Density per dose voxel (g/mL): the CT's, or the liver density everywhere."""
+    if source is DensitySource.CT and study.ct is not None:
+        grid_density = density_on_grid(
+            study.ct, study.spect.grid, study.hu_density_curve or DEFAULT_HU_DENSITY_CURVE
         )
-    if is_quantitative(spect) and not predictive:
-        _, decay_info = decay_to_implant(spect)
-        if decay_info.get("warning") and calibration is None:
-            warnings.append(str(decay_info["description"]))
-        if calibration is not None:
-            ratio = 1.0 / calibration["factor"]  # the image's own activity / the given one
-            if abs(ratio - 1.0) > QUANTITATIVE_MISMATCH:
-                warnings.append(
-                    f"the Bq/mL image's own calibration gives "
-                    f"{calibration['image_activity_in_voi_gbq']:.4g} GBq in "
-                    f"{calibration['voi']!r}, {100 * (ratio - 1):+.0f} % from the "
-                    f"{calibration['target_in_voi_gbq']:.4g} GBq of the given activity, LSF "
-                    f"and residual; the image was rescaled to the given activity (factor "
-                    f"{calibration['factor']:.4g})"
-                )
-    elif predictive and lsf == 0.0:
-        warnings.append(
-            "predictive dose with LSF 0: the whole planned activity is put in the liver; give "
-            "the measured --lsf"
+        return _Densities(
+            grid_density.density_g_ml, grid_density.provenance(), tuple(grid_density.warnings)
         )
+    info = {
+        "source": "uniform",
+        "density_g_ml": LIVER_DENSITY_G_ML.value,
+        "reference": LIVER_DENSITY_G_ML.source,
+    }
+    lungs = [name for name in vois if _LUNG_NAME.search(name)]
+    warnings = (
+        (
+            f"no CT densities: VOI(s) {lungs} take the liver density "
+            f"{LIVER_DENSITY_G_ML.value} g/mL, so their dose is underestimated about "
+            "3-fold (lung is 0.2-0.4 g/mL); give a CT for a lung dose",
+        )
+        if lungs
+        else ()
+    )
+    return _Densities(LIVER_DENSITY_G_ML.value, info, warnings)
 
-    stages.report(0.45, f"absorbed dose ({dose_method.value})")
-    if dose_method is DoseMethod.DVK:
-        try:
-            dose = dvk_dose(
-                activity.activity_gbq,
-                spacing_mm=spacing_zyx,
-                density_g_ml=density_map,
-                energy_j_per_gbq=constant,
-                kernel=kernel_source,
-            )
-        except InputError as exc:
-            if exc.field != "voxel_size_mm":
-                raise
-            raise InputError(
-                "kernel",
-                kernel_source.value,
-                f"a kernel for the image's voxel size {spacing_zyx} mm (z, y, x): {exc.allowed}",
-            ) from None
-    elif dose_method is DoseMethod.DVK_HETEROGENEOUS:
+
+def _engine_dose(
+    activity_gbq: npt.NDArray[np.float64],
+    spacing_zyx: tuple[float, float, float],
+    density_g_ml: DensityMap,
+    energy_j_per_gbq: float,
+    options: VoxelOptions,
+) -> VoxelDoseResult:
+    """The chosen engine's dose (Gy), with its own warnings."""
+    kernel = options.kernel or KernelSource.AUTO
+    if options.method is VoxelDoseMethod.LDM:
+        return ldm_dose(
+            activity_gbq,
+            spacing_zyx_mm=spacing_zyx,
+            density_g_ml=density_g_ml,
+            energy_j_per_gbq=energy_j_per_gbq,
+        )
+    if options.method is VoxelDoseMethod.HETEROGENEOUS:
         from y90dose.voxel.heterogeneous import heterogeneous_dose
 
-        dose = heterogeneous_dose(
-            activity.activity_gbq,
-            spacing_mm=spacing_zyx,
-            density_g_ml=density_map,
-            energy_j_per_gbq=constant,
-            kernel_source=kernel_source,
+        return heterogeneous_dose(
+            activity_gbq,
+            spacing_zyx_mm=spacing_zyx,
+            density_g_ml=density_g_ml,
+            energy_j_per_gbq=energy_j_per_gbq,
+            kernel_source=kernel,
         )
-    else:
-        dose = ldm_dose(
-            activity.activity_gbq,
-            spacing_mm=spacing_zyx,
-            density_g_ml=density_map,
-            energy_j_per_gbq=constant,
+    try:
+        return dvk_dose(
+            activity_gbq,
+            spacing_zyx_mm=spacing_zyx,
+            density_g_ml=density_g_ml,
+            energy_j_per_gbq=energy_j_per_gbq,
+            kernel=kernel,
         )
-    warnings.extend(dose.warnings)
-    if dose_method is DoseMethod.LDM and isinstance(density_map, np.ndarray):
-        low = int(
-            np.count_nonzero(
-                (density_map < KERNEL_LOW_DENSITY_WARNING_G_ML.value) & (dose.dose_gy > 0)
-            )
-        )
-        if low:
-            warnings.append(
-                f"{low} voxel(s) with dose have density < "
-                f"{KERNEL_LOW_DENSITY_WARNING_G_ML.value:g} g/mL (lung or air): their local-"
-                "deposition dose is energy / local mass without transport"
-            )
-    dose_gy = np.asarray(dose.dose_gy, dtype=np.float32)
-    dose_image = spect.with_array(dose_gy, units="GY", modality="RTDOSE")
+    except InputError as exc:
+        if exc.field != "voxel_size_mm":
+            raise
+        raise InputError(
+            "kernel",
+            kernel.value,
+            f"a kernel for the image's voxel size {spacing_zyx} mm (z, y, x): {exc.allowed}",
+        ) from None
 
-    stages.report(0.6, "dose metrics and DVHs")
+
+def _low_density_warning(
+    method: VoxelDoseMethod, density_g_ml: DensityMap, dose_gy: npt.NDArray[np.floating]
+) -> list[str]:
+    """Local deposition in lung or air voxels: said, since no transport is modelled."""
+    if method is not VoxelDoseMethod.LDM or not isinstance(density_g_ml, np.ndarray):
+        return []
+    threshold = KERNEL_LOW_DENSITY_WARNING_G_ML.value
+    low = int(np.count_nonzero((density_g_ml < threshold) & (dose_gy > 0)))
+    if not low:
+        return []
+    return [
+        f"{low} voxel(s) with dose have density < {threshold:g} g/mL (lung or air): their "
+        "local-deposition dose is energy / local mass without transport"
+    ]
+
+
+@dataclass(frozen=True)
+class _VoiResults:
+    metrics: dict[str, VoiDoseMetrics]
+    dvhs: dict[str, Dvh]
+    radiobiology: dict[str, RadiobiologyParameters | None]
+    warnings: tuple[str, ...]
+
+
+def _voi_results(
+    dose_gy: npt.NDArray[np.float32],
+    choice: _VoiChoice,
+    spacing_zyx: tuple[float, float, float],
+    density_g_ml: DensityMap,
+    options: VoxelOptions,
+) -> _VoiResults:
+    """Metrics and DVH of each VOI (each VOI's doses extracted and sorted once)."""
     metrics: dict[str, VoiDoseMetrics] = {}
     dvhs: dict[str, Dvh] = {}
     radiobiology: dict[str, RadiobiologyParameters | None] = {}
-    for name in vois:
-        params = _radiobiology(name, tumours, eud_alpha_per_gy)
+    warnings: list[str] = []
+    for name in choice.vois:
+        params = _radiobiology(name, choice.tumours, options.eud_alpha_per_gy)
         radiobiology[name] = params
-        mask = vois[name]
-        # one extraction and one sort of the VOI's doses for its metrics and its DVH
         voi_doses = VoiDoses.from_mask(
-            dose_gy, mask, spacing_mm=spacing_zyx, density_g_ml=density_map, voi_name=name
+            dose_gy,
+            choice.vois[name],
+            spacing_zyx_mm=spacing_zyx,
+            density_g_ml=density_g_ml,
+            voi_name=name,
         )
         metrics[name] = voi_doses.metrics(
-            v_thresholds_gy=[float(t) for t in thresholds], radiobiology=params
+            v_thresholds_gy=list(options.v_thresholds_gy), radiobiology=params
         )
         dvhs[name] = voi_doses.dvh(bin_width_gy=_bin_width_gy(metrics[name].max_gy))
         if _LUNG_NAME.search(name):
             warnings.append(
                 f"VOI {name!r}: lung; its dose assumes soft-tissue transport (lung_statement)"
             )
+    return _VoiResults(metrics, dvhs, radiobiology, tuple(warnings))
 
-    inputs = {
-        "spect_path": str(spect_path),
-        "ct_path": None if ct_path is None else str(ct_path),
-        "rois_path": str(rois_path),
-        "activity_gbq": activity_gbq,
-        "lsf": lsf,
-        "residual": residual,
-        "normalize_to": activity.mask_name if activity.target_activity_gbq else normalize_to,
-        "method": dose_method.value,
-        "kernel": kernel_source.value if dose_method is DoseMethod.DVK else None,
-        "image_units": spect.units,
-        "predictive": predictive,
-        "product": None if product is None else Product(product).value,
-        "density": density_mode.value,
-        "liver_roi": liver_roi,
-        "tumor_rois": list(tumours),
-        "eud_alpha_per_gy": eud_alpha_per_gy,
-        "v_thresholds_gy": [float(t) for t in thresholds],
+
+def _inputs_record(
+    study: VoxelStudy,
+    options: VoxelOptions,
+    activity: ActivityMap,
+    density: DensitySource,
+    choice: _VoiChoice,
+) -> dict[str, Any]:
+    """The options as the run used them (``inputs`` of ``metrics.json``)."""
+    method = options.method
+    return {
+        "spect_path": study.spect.metadata.get("source_path"),
+        "ct_path": None if study.ct is None else study.ct.metadata.get("source_path"),
+        "rois_path": study.voi_source.path,
+        "activity_gbq": options.activity_gbq,
+        "lsf": options.lsf,
+        "residual": options.residual,
+        "normalize_to": (
+            activity.mask_name if activity.target_activity_gbq else options.normalize_to
+        ),
+        "method": method.value,
+        "kernel": (options.kernel or KernelSource.AUTO).value
+        if method is VoxelDoseMethod.DVK
+        else None,
+        "image_units": study.spect.units,
+        "predictive": options.predictive,
+        "product": None if options.product is None else options.product.value,
+        "density": density.value,
+        "liver_roi": choice.liver,
+        "tumor_rois": list(choice.tumours),
+        "eud_alpha_per_gy": options.eud_alpha_per_gy,
+        "v_thresholds_gy": list(options.v_thresholds_gy),
+        "segment_roi": options.segment_roi,
     }
-    return VoxelComputation(
-        spect=spect,
-        ct=ct,
-        vois=vois,
-        voi_source=voi_source,
-        tumour_vois=tumours,
+
+
+def _segmentectomy(
+    dose_gy: npt.NDArray[np.float32],
+    choice: _VoiChoice,
+    spacing_zyx: tuple[float, float, float],
+    density_g_ml: DensityMap,
+    options: VoxelOptions,
+) -> SegmentectomyVerification | None:
+    if options.segment_roi is None:
+        return None
+    return verify_segmentectomy(
+        dose_gy,
+        choice.vois,
+        options.segment_roi,
+        choice.tumours,
+        spacing_zyx_mm=spacing_zyx,
+        density_g_ml=density_g_ml,
+        product=options.product,
+    )
+
+
+def compute_voxel_dose(
+    study: VoxelStudy,
+    options: VoxelOptions | Mapping[str, Any] | None = None,
+    *,
+    progress: ProgressFn | None = None,
+) -> VoxelRun:
+    """Steps 1-5 of the module docstring, on images in memory (no file is read or written).
+
+    Parameters
+    ----------
+    study
+        The emission image, CT and VOIs (:func:`y90dose.pipeline.study.load_study`).
+    options
+        The run's options (a mapping is validated as :class:`VoxelOptions`).
+    progress
+        ``progress(fraction, stage)``, fraction 0..0.6 (the write step goes on to 1).
+
+    Raises
+    ------
+    InputError
+        A bad option, named by its field (``activity_gbq``, ``normalize_to``...).
+    ImageError
+        An unusable image (negative values, impossible decay dates), named by its input.
+    """
+    started = time.perf_counter()
+    options = VoxelOptions.of(options)
+    stages = Stages(progress)
+    constant, constant_source, energy_note = _energy(options)
+    choice = _choose_vois(study.vois, options)
+    spacing_zyx = _zyx(study.spect.spacing_mm)
+    density_source = _density_source(study, options)
+    stages.report(0.25, "densities")
+    density = _densities(study, choice.vois, density_source)
+    stages.report(0.35, "activity per voxel")
+    activity, calibration = _activity(study.spect, choice.vois, spacing_zyx, options)
+    activity_warnings, decay_info = _activity_warnings(study.spect, options, calibration)
+    stages.report(0.45, f"absorbed dose ({options.method.value})")
+    dose = _engine_dose(activity.activity_gbq, spacing_zyx, density.g_ml, constant, options)
+    dose_gy = np.asarray(dose.dose_gy, dtype=np.float32)
+    stages.report(0.6, "dose metrics and DVHs")
+    results = _voi_results(dose_gy, choice, spacing_zyx, density.g_ml, options)
+    warnings = [
+        *choice.warnings,
+        *density.warnings,
+        *activity_warnings,
+        *dose.warnings,
+        *_low_density_warning(options.method, density.g_ml, dose_gy),
+        *results.warnings,
+    ]
+    return VoxelRun(
+        study=study,
+        options=options,
+        vois=choice.vois,
+        tumour_vois=choice.tumours,
         activity=activity,
-        density_g_ml=density_map,
-        density_info=density_info,
-        dose=dose,
-        dose_image=dose_image,
-        metrics=metrics,
-        dvhs=dvhs,
-        radiobiology_by_voi=radiobiology,
+        density_g_ml=density.g_ml,
+        density_info=density.info,
+        dose_result=dose,
+        dose_image=study.spect.with_array(dose_gy, units="GY", modality="RTDOSE"),
+        voi_metrics=results.metrics,
+        dvhs=results.dvhs,
+        radiobiology_by_voi=results.radiobiology,
         energy_j_per_gbq=constant,
         energy_source=constant_source,
-        inputs=inputs,
+        inputs=_inputs_record(study, options, activity, density_source, choice),
         warnings=tuple(dict.fromkeys(warnings)),
         decay_correction=decay_info,
         image_calibration=calibration,
         energy_note=energy_note,
+        segmentectomy=_segmentectomy(dose_gy, choice, spacing_zyx, density.g_ml, options),
+        elapsed_s=time.perf_counter() - started,
     )
 
 
+def _zyx(spacing_xyz_mm: Sequence[float]) -> tuple[float, float, float]:
+    """An image's (x, y, z) spacing in array order (z, y, x)."""
+    x, y, z = spacing_xyz_mm
+    return (float(z), float(y), float(x))
+
+
 def radiobiology_maps(
-    computation: VoxelComputation,
+    computation: VoxelRun,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Voxel BED and EQD2 maps (Gy): tumour parameters in the tumours, normal liver elsewhere."""
     dose = computation.dose_image.array

@@ -47,7 +47,7 @@ def _dome_rows() -> list[CheckResult]:
     activity = geo.activity_relative / geo.activity_relative.sum()
     per_decay: dict[str, np.ndarray] = {}
     for name, engine in (("heterogeneous engine", heterogeneous_dose), ("DVK", dvk_dose)):
-        result = engine(activity, spacing_mm=geo.spacing_mm, density_g_ml=geo.density_g_ml)
+        result = engine(activity, spacing_zyx_mm=geo.spacing_mm, density_g_ml=geo.density_g_ml)
         per_decay[name] = result.dose_gy * decay_j / result.energy_j_per_gbq
     regions = mc["region_dose_gy_per_decay"]
     shells: list[tuple[str, np.ndarray, float]] = []
@@ -107,7 +107,7 @@ def _bone_rows() -> list[CheckResult]:
     decay_j = mc["provenance"]["sampled_mean_energy_mev"] * J_PER_MEV.value
     doses: dict[str, Any] = {}
     for name, engine in (("heterogeneous engine", heterogeneous_dose), ("DVK", dvk_dose)):
-        result = engine(activity, spacing_mm=4.8, density_g_ml=1.85)
+        result = engine(activity, spacing_zyx_mm=4.8, density_g_ml=1.85)
         doses[name] = result.dose_gy * decay_j / result.energy_j_per_gbq
     rows: list[CheckResult] = []
     neighbours = (

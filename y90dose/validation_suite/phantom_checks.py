@@ -2,8 +2,8 @@
 
 The phantoms are generated on demand (deterministic) into the cache of
 :mod:`phantoms.cache`, read back with the y90dose DICOM readers and run through
-:func:`y90dose.pipeline.voxel_run.compute_voxel_dose`; the RT Dose is written with
-:func:`y90dose.pipeline.outputs.write_outputs`, read back and verified.
+:func:`y90dose.voxel_dose` (the call behind ``y90dose voxel`` and the service's jobs); the
+RT Dose is written by the run's ``write``, read back and verified.
 
 Expected values come from the phantom's ``known_answers.json`` (analytic) and its
 ``voi_truth`` block (the same quantities over the voxelised VOIs, computed by the
@@ -51,19 +51,17 @@ def _value(block: Any) -> Any:
 
 
 def _run(study: Path, emission: str, method: str, out: Path, **options: Any) -> tuple[Any, Path]:
-    from y90dose.pipeline.outputs import write_outputs
-    from y90dose.pipeline.voxel_run import compute_voxel_dose
+    """The phantom through :func:`y90dose.voxel_dose`, written as ``y90dose voxel`` does."""
+    from y90dose.pipeline.run import voxel_dose
 
-    computation = compute_voxel_dose(
+    run = voxel_dose(
         study / "dicom" / emission,
         study / "dicom" / "rtstruct.dcm",
-        ct_path=study / "dicom" / "ct",
-        method=method,
-        **options,
+        options={"method": method, **options},
+        ct=study / "dicom" / "ct",
     )
-    out.mkdir(parents=True, exist_ok=True)
-    files = write_outputs(computation, out, write_pngs=False)
-    return computation, out / files["rtdose"]
+    result = run.write(out, write_pngs=False)
+    return run, out / result.files["rtdose"]
 
 
 def _readback(case: str, computation: Any, rtdose: Path) -> CheckResult:
@@ -179,7 +177,7 @@ def uniform_sphere(study: Path, work: Path) -> list[CheckResult]:
             case,
             "DVK energy deposited = C x A (J)",
             dvk.energy_j_per_gbq * dvk.activity.total_activity_gbq,
-            dvk.dose.deposited_energy_j,
+            dvk.dose_result.deposited_energy_j,
             rel_tol=0.005,
             source="energy conservation (sphere far from the grid edges)",
         )
@@ -656,7 +654,7 @@ def lung_slab(study: Path, work: Path) -> list[CheckResult]:
     profile = np.array([dose[k][column[k]].mean() for k in range(dose.shape[0])])
     water = dvk_dose(
         comp.activity.activity_gbq,
-        spacing_mm=comp.spacing_zyx_mm,
+        spacing_zyx_mm=comp.spacing_zyx_mm,
         density_g_ml=1.0,
         energy_j_per_gbq=comp.energy_j_per_gbq,
     )

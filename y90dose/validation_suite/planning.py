@@ -306,7 +306,7 @@ def _ldm() -> list[CheckResult]:
     from y90dose.voxel.ldm import ldm_dose
 
     one = ldm_dose(
-        np.full((1, 1, 1), 1e-3), spacing_mm=10.0, density_g_ml=1.03, energy_j_per_gbq=49.67
+        np.full((1, 1, 1), 1e-3), spacing_zyx_mm=10.0, density_g_ml=1.03, energy_j_per_gbq=49.67
     )
     return [
         compare(

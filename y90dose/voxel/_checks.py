@@ -16,10 +16,10 @@ from numpy.typing import ArrayLike, NDArray
 from y90dose.errors import GeometryError, InputError
 
 
-def check_spacing_mm(
-    spacing_mm: float | Sequence[float] | NDArray[np.floating],
+def check_spacing_zyx_mm(
+    spacing_zyx_mm: float | Sequence[float] | NDArray[np.floating],
     *,
-    field: str = "spacing_mm",
+    field: str = "spacing_zyx_mm",
     min_mm: float = 0.0,
     max_mm: float = math.inf,
     min_inclusive: bool = False,
@@ -28,7 +28,7 @@ def check_spacing_mm(
 
     A single number means an isotropic voxel.
     """
-    raw = np.atleast_1d(np.asarray(spacing_mm, dtype=float)).ravel()
+    raw = np.atleast_1d(np.asarray(spacing_zyx_mm, dtype=float)).ravel()
     if raw.size == 1:
         raw = np.repeat(raw, 3)
     if raw.size != 3:

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from y90dose.errors import InputError
-from y90dose.voxel._checks import check_mask, check_spacing_mm, check_volume
+from y90dose.voxel._checks import check_mask, check_spacing_zyx_mm, check_volume
 
 __all__ = [
     "ActivityMap",
@@ -59,7 +59,7 @@ class ActivityMap:
     ----------
     activity_gbq
         GBq per voxel (float64), the image's shape (z, y, x).
-    spacing_mm
+    spacing_zyx_mm
         Voxel size (z, y, x), mm.
     method
         See :class:`ActivityMethod`.
@@ -79,7 +79,7 @@ class ActivityMap:
     """
 
     activity_gbq: NDArray[np.float64]
-    spacing_mm: tuple[float, float, float]
+    spacing_zyx_mm: tuple[float, float, float]
     method: ActivityMethod
     scale_factor: float
     mask_name: str | None
@@ -98,7 +98,7 @@ class ActivityMap:
         """JSON-able description (no arrays)."""
         return {
             "method": self.method.value,
-            "spacing_mm": list(self.spacing_mm),
+            "spacing_zyx_mm": list(self.spacing_zyx_mm),
             "scale_factor": self.scale_factor,
             "mask_name": self.mask_name,
             "counts_in_mask": self.counts_in_mask,
@@ -126,7 +126,7 @@ def _positive_activity(name: str, value: float) -> float:
 def _scale_counts(
     counts: ArrayLike,
     *,
-    spacing_mm: float | Sequence[float],
+    spacing_zyx_mm: float | Sequence[float],
     mask: ArrayLike,
     activity_gbq: float,
     activity_field: str,
@@ -137,7 +137,7 @@ def _scale_counts(
     method: ActivityMethod,
 ) -> ActivityMap:
     image = check_volume(counts, field="counts").astype(np.float64)
-    spacing = check_spacing_mm(spacing_mm)
+    spacing = check_spacing_zyx_mm(spacing_zyx_mm)
     inside = check_mask(mask, image.shape, field=f"mask '{mask_name}'")
     activity = _positive_activity(activity_field, activity_gbq)
     lsf = _fraction("lung_shunt_fraction", lung_shunt_fraction)
@@ -166,7 +166,7 @@ def _scale_counts(
     )
     return ActivityMap(
         activity_gbq=image,
-        spacing_mm=spacing,
+        spacing_zyx_mm=spacing,
         method=method,
         scale_factor=factor,
         mask_name=mask_name,
@@ -181,7 +181,7 @@ def _scale_counts(
 def activity_from_counts(
     counts: ArrayLike,
     *,
-    spacing_mm: float | Sequence[float],
+    spacing_zyx_mm: float | Sequence[float],
     mask: ArrayLike,
     administered_activity_gbq: float,
     lung_shunt_fraction: float = 0.0,
@@ -195,7 +195,7 @@ def activity_from_counts(
     ----------
     counts
         Reconstructed counts (3-D, z, y, x), >= 0.
-    spacing_mm
+    spacing_zyx_mm
         Voxel size (z, y, x) mm, or one number.
     mask
         Boolean mask of the normalisation volume (the liver or the perfused volume).
@@ -222,14 +222,14 @@ def activity_from_counts(
     Examples
     --------
     >>> c = np.ones((2, 2, 2)); m = np.ones((2, 2, 2), bool)
-    >>> a = activity_from_counts(c, spacing_mm=4.0, mask=m, administered_activity_gbq=2.0,
+    >>> a = activity_from_counts(c, spacing_zyx_mm=4.0, mask=m, administered_activity_gbq=2.0,
     ...                          lung_shunt_fraction=0.1, residual_fraction=0.05)
     >>> round(a.activity_in_mask_gbq, 4)  # 2 x 0.9 x 0.95
     1.71
     """
     return _scale_counts(
         counts,
-        spacing_mm=spacing_mm,
+        spacing_zyx_mm=spacing_zyx_mm,
         mask=mask,
         activity_gbq=administered_activity_gbq,
         activity_field="administered_activity_gbq",
@@ -244,7 +244,7 @@ def activity_from_counts(
 def activity_predictive_from_maa(
     maa_counts: ArrayLike,
     *,
-    spacing_mm: float | Sequence[float],
+    spacing_zyx_mm: float | Sequence[float],
     mask: ArrayLike,
     planned_activity_gbq: float,
     lung_shunt_fraction: float,
@@ -261,14 +261,14 @@ def activity_predictive_from_maa(
     Examples
     --------
     >>> c = np.ones((2, 2, 2)); m = np.ones((2, 2, 2), bool)
-    >>> a = activity_predictive_from_maa(c, spacing_mm=4.0, mask=m, planned_activity_gbq=3.0,
+    >>> a = activity_predictive_from_maa(c, spacing_zyx_mm=4.0, mask=m, planned_activity_gbq=3.0,
     ...                                  lung_shunt_fraction=0.1)
     >>> round(a.activity_in_mask_gbq, 4)
     2.7
     """
     return _scale_counts(
         maa_counts,
-        spacing_mm=spacing_mm,
+        spacing_zyx_mm=spacing_zyx_mm,
         mask=mask,
         activity_gbq=planned_activity_gbq,
         activity_field="planned_activity_gbq",
@@ -283,7 +283,7 @@ def activity_predictive_from_maa(
 def activity_from_concentration(
     concentration_bq_ml: ArrayLike,
     *,
-    spacing_mm: float | Sequence[float],
+    spacing_zyx_mm: float | Sequence[float],
     mask: ArrayLike | None = None,
     mask_name: str | None = None,
 ) -> ActivityMap:
@@ -294,7 +294,7 @@ def activity_from_concentration(
     concentration_bq_ml
         Activity concentration per voxel, Bq/mL (3-D, z, y, x), >= 0, decay corrected to
         implantation by the caller.
-    spacing_mm
+    spacing_zyx_mm
         Voxel size (z, y, x) mm, or one number.
     mask, mask_name
         Optional mask to report the activity inside/outside (the values are not scaled).
@@ -303,12 +303,12 @@ def activity_from_concentration(
     --------
     1 MBq/mL in 4 mm voxels (0.064 mL): 64 kBq = 6.4e-5 GBq per voxel.
 
-    >>> a = activity_from_concentration(np.full((1, 1, 1), 1e6), spacing_mm=4.0)
+    >>> a = activity_from_concentration(np.full((1, 1, 1), 1e6), spacing_zyx_mm=4.0)
     >>> round(float(a.activity_gbq[0, 0, 0]), 12)
     6.4e-05
     """
     image = check_volume(concentration_bq_ml, field="concentration_bq_ml").astype(np.float64)
-    spacing = check_spacing_mm(spacing_mm)
+    spacing = check_spacing_zyx_mm(spacing_zyx_mm)
     voxel_ml = math.prod(spacing) / 1000.0
     factor = voxel_ml * 1e-9
     image *= factor
@@ -326,7 +326,7 @@ def activity_from_concentration(
     )
     return ActivityMap(
         activity_gbq=image,
-        spacing_mm=spacing,
+        spacing_zyx_mm=spacing,
         method=ActivityMethod.CONCENTRATION,
         scale_factor=factor,
         mask_name=(mask_name or "mask") if mask is not None else None,

@@ -62,7 +62,7 @@ from y90dose.constants import (
     Y90_HALF_LIFE_H,
 )
 from y90dose.errors import GeometryError, InputError
-from y90dose.voxel._checks import check_density, check_spacing_mm, check_volume
+from y90dose.voxel._checks import check_density, check_spacing_zyx_mm, check_volume
 from y90dose.voxel.kernels import KernelSource, Tissue, VoxelKernel, voxel_kernel
 from y90dose.voxel.ldm import check_energy_constant, voxel_mass_kg
 from y90dose.voxel.reach import box_dilate
@@ -419,15 +419,15 @@ def _joules_per_gbq_of_kernel(kernel: VoxelKernel, half_life_h: float) -> float:
 def _divide_by_mass(
     energy_j: NDArray[np.float32],
     density_g_ml: float | NDArray[np.floating],
-    spacing_mm: tuple[float, float, float],
+    spacing_zyx_mm: tuple[float, float, float],
 ) -> None:
     """energy / voxel mass in place (J -> Gy); a density map chunk by chunk, in float64."""
     if not isinstance(density_g_ml, np.ndarray):
         # a Python float: divided in float32 (the mass rounded to float32, 6e-8 relative)
-        np.divide(energy_j, float(voxel_mass_kg(density_g_ml, spacing_mm)), out=energy_j)
+        np.divide(energy_j, float(voxel_mass_kg(density_g_ml, spacing_zyx_mm)), out=energy_j)
         return
     for z0, z1 in _chunk_starts(0, energy_j.shape[0], energy_j[0].size):
-        mass = voxel_mass_kg(density_g_ml[z0:z1].astype(np.float64), spacing_mm)
+        mass = voxel_mass_kg(density_g_ml[z0:z1].astype(np.float64), spacing_zyx_mm)
         np.divide(energy_j[z0:z1], mass, out=energy_j[z0:z1], casting="same_kind")
 
 
@@ -448,7 +448,7 @@ def _sum_by_chunks(array: NDArray[Any]) -> float:
 def dvk_dose(
     activity_gbq: ArrayLike,
     *,
-    spacing_mm: float | Sequence[float],
+    spacing_zyx_mm: float | Sequence[float],
     density_g_ml: float | ArrayLike = LIVER_DENSITY_G_ML.value,
     energy_j_per_gbq: float = ENERGY_EANM_J_PER_GBQ.value,
     kernel: VoxelKernel | KernelSource | str = KernelSource.AUTO,
@@ -464,7 +464,7 @@ def dvk_dose(
     ----------
     activity_gbq
         Activity per voxel at implantation, GBq (3-D, axes z, y, x), >= 0.
-    spacing_mm
+    spacing_zyx_mm
         Voxel size (z, y, x) mm, or one number.
     density_g_ml
         One density or a map of the image's shape (g/mL, > 0): the dose in a voxel is
@@ -473,9 +473,9 @@ def dvk_dose(
         C, J per GBq decayed to completion (default 49.67, EANM 2022).
     kernel
         ``"auto"`` (default), ``"dpk"`` or ``"lanconelli"``: the kernel
-        ``voxel_kernel(spacing_mm, tissue, kernel)`` (auto: Lanconelli 2012 at its tabulated
+        ``voxel_kernel(spacing_zyx_mm, tissue, kernel)`` (auto: Lanconelli 2012 at its tabulated
         sizes, else the integrated Graves DPK); or a :class:`VoxelKernel`, whose voxel size
-        must match ``spacing_mm`` within 0.01 mm.
+        must match ``spacing_zyx_mm`` within 0.01 mm.
     tissue
         Kernel medium when ``kernel`` is a source name: ``"soft"`` (default) or ``"bone"``.
     kernel_source
@@ -505,12 +505,12 @@ def dvk_dose(
     Examples
     --------
     >>> a = np.zeros((21, 21, 21)); a[10, 10, 10] = 1.0
-    >>> r = dvk_dose(a, spacing_mm=4.8, energy_j_per_gbq=50.0)
+    >>> r = dvk_dose(a, spacing_zyx_mm=4.8, energy_j_per_gbq=50.0)
     >>> round(r.deposited_energy_j, 3)  # all of C x A stays in the grid (float32)
     50.0
     """
     activity = check_volume(activity_gbq, field="activity_gbq")
-    spacing = check_spacing_mm(spacing_mm)
+    spacing = check_spacing_zyx_mm(spacing_zyx_mm)
     density = check_density(density_g_ml, activity.shape, keep_dtype=True)
     constant = check_energy_constant(energy_j_per_gbq)
     try:
@@ -536,7 +536,7 @@ def dvk_dose(
     ):
         raise GeometryError(
             f"kernel: voxel size {kernel.voxel_size_mm} mm does not match the image "
-            f"spacing_mm {spacing} (tolerance {KERNEL_SPACING_TOLERANCE_MM} mm per axis)"
+            f"spacing_zyx_mm {spacing} (tolerance {KERNEL_SPACING_TOLERANCE_MM} mm per axis)"
         )
     kernel_j_per_gbq = _joules_per_gbq_of_kernel(kernel, half_life_h)
     deposited_j_per_gbq = constant if mode is DvkNormalisation.ENERGY_CONSTANT else kernel_j_per_gbq
@@ -580,7 +580,7 @@ def dvk_dose(
     }
     return VoxelDoseResult(
         dose_gy=dose,
-        spacing_mm=spacing,
+        spacing_zyx_mm=spacing,
         method=VoxelDoseMethod.DVK,
         energy_j_per_gbq=deposited_j_per_gbq,
         administered_in_image_gbq=_sum_by_chunks(activity),

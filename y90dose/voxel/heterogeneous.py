@@ -89,7 +89,7 @@ from y90dose.constants import (
     LUNG_REMAP_MIN_DENSITY_G_ML,
 )
 from y90dose.errors import InputError
-from y90dose.voxel._checks import check_density, check_spacing_mm, check_volume
+from y90dose.voxel._checks import check_density, check_spacing_zyx_mm, check_volume
 from y90dose.voxel.convolution import fft_convolve_same
 from y90dose.voxel.kernels import (
     MIN_VOXEL_MM,
@@ -382,7 +382,7 @@ def _remap_into_lung(
 def heterogeneous_dose(
     activity_gbq: ArrayLike,
     *,
-    spacing_mm: float | Sequence[float],
+    spacing_zyx_mm: float | Sequence[float],
     density_g_ml: float | ArrayLike = LIVER_DENSITY_G_ML.value,
     energy_j_per_gbq: float = ENERGY_EANM_J_PER_GBQ.value,
     kernel_source: KernelSource | str = KernelSource.AUTO,
@@ -394,7 +394,7 @@ def heterogeneous_dose(
     ----------
     activity_gbq
         Activity per voxel at implantation, GBq (3-D, axes z, y, x), >= 0.
-    spacing_mm
+    spacing_zyx_mm
         Voxel size (z, y, x) mm, or one number.
     density_g_ml
         One density or a density map of the image's shape (g/mL, > 0), normally from the
@@ -427,13 +427,13 @@ def heterogeneous_dose(
 
     >>> from y90dose.voxel.convolution import dvk_dose
     >>> a = np.zeros((15, 15, 15)); a[7, 7, 7] = 1.0
-    >>> het = heterogeneous_dose(a, spacing_mm=3.0, density_g_ml=1.04).dose_gy
-    >>> dvk = dvk_dose(a, spacing_mm=3.0, density_g_ml=1.04).dose_gy
+    >>> het = heterogeneous_dose(a, spacing_zyx_mm=3.0, density_g_ml=1.04).dose_gy
+    >>> dvk = dvk_dose(a, spacing_zyx_mm=3.0, density_g_ml=1.04).dose_gy
     >>> bool(np.allclose(het, dvk, rtol=1e-6, atol=0))
     True
     """
     activity = check_volume(activity_gbq, field="activity_gbq")
-    spacing = check_spacing_mm(spacing_mm)
+    spacing = check_spacing_zyx_mm(spacing_zyx_mm)
     density_checked = check_density(density_g_ml, activity.shape)
     density = np.broadcast_to(np.asarray(density_checked, dtype=np.float64), activity.shape)
     constant = check_energy_constant(energy_j_per_gbq)
@@ -538,7 +538,7 @@ def heterogeneous_dose(
     }
     return VoxelDoseResult(
         dose_gy=dose,
-        spacing_mm=spacing,
+        spacing_zyx_mm=spacing,
         method=VoxelDoseMethod.HETEROGENEOUS,
         energy_j_per_gbq=constant,
         administered_in_image_gbq=float(activity.sum(dtype=np.float64)),

@@ -91,7 +91,8 @@ from numpy.typing import NDArray
 
 from y90dose.constants import BONE_DENSITY_G_ML, J_PER_MEV, SOFT_TISSUE_DENSITY_G_ML
 from y90dose.errors import InputError
-from y90dose.voxel._checks import check_spacing_mm
+from y90dose.voxel._checks import check_spacing_zyx_mm
+from y90dose.voxel.methods import KernelSource
 
 __all__ = [
     "LANCONELLI_TABLES",
@@ -126,14 +127,6 @@ _MIN_DIRECTIONS = 64
 _SEED = 20190918  # fixed: the kernel is deterministic
 _DATA = "y90dose.data"
 _DPK_FILE = "y90_dpk_graves2019.csv"
-
-
-class KernelSource(StrEnum):
-    """Which voxel S values to use (``auto``: Lanconelli at a tabulated size, else DPK)."""
-
-    AUTO = "auto"
-    DPK = "dpk"
-    LANCONELLI = "lanconelli"
 
 
 class Tissue(StrEnum):
@@ -445,7 +438,7 @@ def _integrate_dpk(
 def _normalise_request(
     voxel_size_mm: float | Sequence[float], tissue: Tissue | str, field_name: str
 ) -> tuple[tuple[float, float, float], Tissue]:
-    size = check_spacing_mm(
+    size = check_spacing_zyx_mm(
         voxel_size_mm,
         field=field_name,
         min_mm=MIN_VOXEL_MM,

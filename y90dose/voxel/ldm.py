@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from y90dose.constants import ENERGY_EANM_J_PER_GBQ, LIVER_DENSITY_G_ML
 from y90dose.errors import InputError
-from y90dose.voxel._checks import check_density, check_spacing_mm, check_volume
+from y90dose.voxel._checks import check_density, check_spacing_zyx_mm, check_volume
 from y90dose.voxel.result import VoxelDoseMethod, VoxelDoseResult
 
 __all__ = ["check_energy_constant", "ldm_dose", "voxel_mass_kg"]
@@ -36,16 +36,16 @@ def check_energy_constant(energy_j_per_gbq: float) -> float:
 
 
 def voxel_mass_kg(
-    density_g_ml: float | NDArray[np.float64], spacing_mm: tuple[float, float, float]
+    density_g_ml: float | NDArray[np.float64], spacing_zyx_mm: tuple[float, float, float]
 ) -> float | NDArray[np.float64]:
     """Mass of a voxel (kg): density (g/mL) x volume (mm^3 / 1000 = mL) / 1000."""
-    return density_g_ml * (math.prod(spacing_mm) / 1000.0) / 1000.0
+    return density_g_ml * (math.prod(spacing_zyx_mm) / 1000.0) / 1000.0
 
 
 def ldm_dose(
     activity_gbq: ArrayLike,
     *,
-    spacing_mm: float | Sequence[float],
+    spacing_zyx_mm: float | Sequence[float],
     density_g_ml: float | ArrayLike = LIVER_DENSITY_G_ML.value,
     energy_j_per_gbq: float = ENERGY_EANM_J_PER_GBQ.value,
 ) -> VoxelDoseResult:
@@ -56,7 +56,7 @@ def ldm_dose(
     activity_gbq
         Activity per voxel, GBq (3-D array, axes z, y, x), >= 0. For a permanent implant
         this is the activity at implantation; its full decay is integrated through C.
-    spacing_mm
+    spacing_zyx_mm
         Voxel size (z, y, x) in mm, or one number for cubic voxels.
     density_g_ml
         One density or a density map of the image's shape, g/mL, > 0. Default 1.03 g/mL
@@ -79,19 +79,19 @@ def ldm_dose(
     --------
     1 MBq in each 1 mL voxel of liver: 49.67 x 0.001 / 0.00103 = 48.2 Gy (physics.md).
 
-    >>> r = ldm_dose(np.full((2, 2, 2), 0.001), spacing_mm=10.0)
+    >>> r = ldm_dose(np.full((2, 2, 2), 0.001), spacing_zyx_mm=10.0)
     >>> round(float(r.dose_gy[0, 0, 0]), 1)
     48.2
     """
     activity = check_volume(activity_gbq, field="activity_gbq").astype(np.float64, copy=False)
-    spacing = check_spacing_mm(spacing_mm)
+    spacing = check_spacing_zyx_mm(spacing_zyx_mm)
     density = check_density(density_g_ml, activity.shape)
     constant = check_energy_constant(energy_j_per_gbq)
     dose = constant * activity / voxel_mass_kg(density, spacing)
     total_gbq = float(activity.sum())
     return VoxelDoseResult(
         dose_gy=np.asarray(dose, dtype=np.float64),
-        spacing_mm=spacing,
+        spacing_zyx_mm=spacing,
         method=VoxelDoseMethod.LDM,
         energy_j_per_gbq=constant,
         administered_in_image_gbq=total_gbq,

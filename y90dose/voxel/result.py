@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-
-class VoxelDoseMethod(StrEnum):
-    """How the voxel dose was computed."""
-
-    LDM = "ldm"
-    DVK = "dvk"
-    HETEROGENEOUS = "dvk_heterogeneous"
+from y90dose.voxel.methods import VoxelDoseMethod
 
 
 @dataclass(frozen=True)
@@ -27,7 +20,7 @@ class VoxelDoseResult:
     dose_gy
         Absorbed dose to complete decay of a permanent implant, Gy, same shape as the
         activity image (array axes z, y, x).
-    spacing_mm
+    spacing_zyx_mm
         Voxel size (z, y, x), mm.
     method
         ``ldm`` or ``dvk``.
@@ -48,7 +41,7 @@ class VoxelDoseResult:
     """
 
     dose_gy: NDArray[np.floating]
-    spacing_mm: tuple[float, float, float]
+    spacing_zyx_mm: tuple[float, float, float]
     method: VoxelDoseMethod
     energy_j_per_gbq: float
     administered_in_image_gbq: float
@@ -69,7 +62,7 @@ class VoxelDoseResult:
         """JSON-able description of the calculation (no arrays)."""
         return {
             "method": self.method.value,
-            "spacing_mm": list(self.spacing_mm),
+            "spacing_zyx_mm": list(self.spacing_zyx_mm),
             "energy_j_per_gbq": self.energy_j_per_gbq,
             "administered_in_image_gbq": self.administered_in_image_gbq,
             "deposited_energy_j": self.deposited_energy_j,

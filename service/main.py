@@ -30,6 +30,7 @@ from service.db import (
     make_sessionmaker,
     make_write_sessionmaker,
     open_database,
+    write_engine,
 )
 from service.deps import RefuseNulMiddleware
 from service.openapi import add_documented_models
@@ -136,6 +137,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = factory
     app.state.write_sessionmaker = make_write_sessionmaker(engine)
+    app.state.write_engine = write_engine(engine)
     app.state.write_turn = None  # set by the lifespan
     app.state.health_engine = health_engine
     app.state.key_cache = {}

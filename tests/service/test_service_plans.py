@@ -276,7 +276,8 @@ def test_failure_inside_transaction_stores_nothing(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("audit store down")
 
-    monkeypatch.setattr(plans_router.audit, "record", broken)
+    # the audit row is the last of the three inserts: plan and version are already written
+    monkeypatch.setattr(plans_router.audit, "insert_event", broken)
     with TestClient(app, raise_server_exceptions=False) as failing:
         response = failing.post("/v1/plans", json=PLAN, headers=keys.planner)
     assert_problem(response, 500)

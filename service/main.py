@@ -151,6 +151,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         max_upload_bytes=settings.upload_max_bytes,
         max_body_bytes=settings.request_max_bytes,
         max_concurrent_uploads=settings.upload_max_concurrent,
+        body_idle_timeout_s=settings.upload_idle_timeout_seconds,
     )
     app.add_middleware(  # outermost: a request waits for its place before anything else
         CapacityLimitMiddleware,

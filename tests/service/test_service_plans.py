@@ -368,3 +368,29 @@ def test_segments_are_stored_versioned_and_checked(client: TestClient, keys: Key
         422,
         "inputs.segments",
     )
+
+
+def test_created_answer_is_what_is_stored(client: TestClient, keys: Keys) -> None:
+    """The 201 answer is built from the values written, not read back: it must equal a
+    later read for a blocked plan with a note, and for a segmentectomy (segments, IV split
+    into IVa and IVb as stored), on both databases."""
+    blocked = create(client, keys, note="lung shunt high", inputs={**INPUTS, "lsf": 0.3})
+    segments = create(
+        client,
+        keys,
+        delivery="segmentectomy",
+        inputs={
+            "target_dose_gy": 250,
+            "perfused_volume_ml": 180,
+            "liver_volume_ml": 1500,
+            "segments": ["IV", "V"],
+            "lsf": 0.04,
+        },
+    )
+    assert blocked["current"]["has_block"] is True and blocked["versions"][0]["has_block"]
+    assert blocked["current"]["note"] == blocked["versions"][0]["note"] == "lung shunt high"
+    assert segments["current"]["segments"] == ["IVa", "IVb", "V"]
+    for plan in (blocked, segments):
+        assert plan["approved_version"] is None and plan["approvals"] == []
+        stored = client.get(f"/v1/plans/{plan['id']}", headers=keys.viewer)
+        assert stored.json() == plan

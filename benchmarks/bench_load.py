@@ -14,7 +14,10 @@ count (default 8, 32, 128, 256), in one run:
 
 Every phase is bounded by a request count and a time limit and follows a warm-up. Past
 the service's concurrency limit a request may get 503 (counted, not an error). p50/p99
-latencies are reported per phase.
+latencies are reported per phase, and the server process's CPU time per request (user +
+system, from /proc): on a shared machine requests/s swing with the neighbours' load,
+while CPU per request moves much less, so ``cpu_ratio_to_bare`` (bare CPU per request /
+this phase's) is the steadier reading of the same cost.
 
 Usage::
 
@@ -121,15 +124,33 @@ def create_key(data_dir: Path, env: dict[str, str]) -> str:
     return key
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (None where /proc is absent)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def phase(
-    port: int, payload: bytes, connections: int, args: argparse.Namespace, expect: int
+    port: int, pid: int, payload: bytes, connections: int, args: argparse.Namespace, expect: int
 ) -> dict[str, Any]:
     asyncio.run(drive(port, payload, min(300, args.requests), connections, 5, expect))  # warm-up
-    return asyncio.run(drive(port, payload, args.requests, connections, args.max_seconds, expect))
+    before = cpu_seconds(pid)
+    result = asyncio.run(drive(port, payload, args.requests, connections, args.max_seconds, expect))
+    after = cpu_seconds(pid)
+    if before is not None and after is not None and result["requests"]:
+        result["server_cpu_us_per_request"] = round(1e6 * (after - before) / result["requests"])
+    return result
 
 
 def run_database(
-    name: str, url: str | None, bare_port: int, args: argparse.Namespace
+    name: str,
+    url: str | None,
+    bare: subprocess.Popen[bytes],
+    bare_port: int,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("Y90DOSE_")}
     if url:
@@ -141,18 +162,22 @@ def run_database(
         port = free_port()
         server = start_server(data_dir, port, env)
         try:
-            bare = request_bytes("/bare", key, BARE_BODY)
+            bare_request = request_bytes("/bare", key, BARE_BODY)
             mird = request_bytes("/v1/calculations/mird", key, MIRD_BODY)
             plan = request_bytes("/v1/plans", key, PLAN_BODY)
             for connections in args.connections:
                 row = {
-                    "bare": phase(bare_port, bare, connections, args, 200),
-                    "mird": phase(port, mird, connections, args, 200),
-                    "plans": phase(port, plan, connections, args, 201),
+                    "bare": phase(bare_port, bare.pid, bare_request, connections, args, 200),
+                    "mird": phase(port, server.pid, mird, connections, args, 200),
+                    "plans": phase(port, server.pid, plan, connections, args, 201),
                 }
+                bare_cpu = row["bare"].get("server_cpu_us_per_request")
                 for what in TARGET_RATIO:
                     ratio = row[what]["requests_per_s"] / row["bare"]["requests_per_s"]
                     row[what]["ratio_to_bare"] = round(ratio, 3)
+                    cpu = row[what].get("server_cpu_us_per_request")
+                    if bare_cpu and cpu:
+                        row[what]["cpu_ratio_to_bare"] = round(bare_cpu / cpu, 3)
                 results[str(connections)] = row
         finally:
             server.terminate()
@@ -199,9 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     bare_port = free_port()
     bare_server = start_bare(bare_port)
     try:
-        databases = [run_database("sqlite", None, bare_port, args)]
+        databases = [run_database("sqlite", None, bare_server, bare_port, args)]
         if args.postgres_url and not args.no_postgres:
-            databases.append(run_database("postgresql", args.postgres_url, bare_port, args))
+            databases.append(
+                run_database("postgresql", args.postgres_url, bare_server, bare_port, args)
+            )
     finally:
         bare_server.terminate()
         bare_server.wait(timeout=30)
@@ -211,16 +238,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{os.cpu_count()} CPUs; client and servers share them; loopback only")
     header = f"{'database':10s} {'conn':>4s} {'phase':5s} {'req/s':>8s} {'x bare':>6s} "
+    header += f"{'CPU us':>7s} {'x bare':>6s} "
     print(header + f"{'p50 ms':>7s} {'p99 ms':>7s} {'503':>5s} {'errors':>6s}")
     for db in databases:
         for connections, row in db["by_connections"].items():
             for what, result in row.items():
                 lat = result["latency_ms"]
                 ratio = result.get("ratio_to_bare")
+                cpu = result.get("server_cpu_us_per_request")
+                cpu_ratio = result.get("cpu_ratio_to_bare")
                 print(
                     f"{db['database']:10s} {connections:>4s} {what:5s} "
                     f"{result['requests_per_s']:8.1f} "
                     f"{'' if ratio is None else f'{ratio:.2f}':>6s} "
+                    f"{'' if cpu is None else cpu:>7} "
+                    f"{'' if cpu_ratio is None else f'{cpu_ratio:.2f}':>6s} "
                     f"{lat['p50']:7.1f} {lat['p99']:7.1f} {result.get('busy', 0):5d} "
                     f"{result['errors']:6d}"
                 )

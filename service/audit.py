@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
-from service.models import AuditEvent
+from service.models import AuditEvent, table, utcnow
 from service.security import Caller
 
 logger = logging.getLogger("y90dose.service.audit")
@@ -27,13 +28,39 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add one audit event to ``session`` (committed with the action it records)."""
-    event = AuditEvent(
-        key_name=caller.name,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        detail=detail or {},
-    )
+    event = AuditEvent(**_values(caller, action, resource_type, resource_id, detail))
     session.add(event)
-    logger.info("%s %s %s by key %s", action, resource_type, resource_id, caller.name)
     return event
+
+
+def insert_event(
+    connection: Connection,
+    caller: Caller,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Insert one audit event in ``connection``'s transaction (the Core form of
+    :func:`record`, for routes that write without the ORM)."""
+    connection.execute(
+        insert(table(AuditEvent)), _values(caller, action, resource_type, resource_id, detail)
+    )
+
+
+def _values(
+    caller: Caller,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    detail: dict[str, Any] | None,
+) -> dict[str, Any]:
+    logger.info("%s %s %s by key %s", action, resource_type, resource_id, caller.name)
+    return {
+        "at": utcnow(),
+        "key_name": caller.name,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "detail": detail or {},
+    }

@@ -97,11 +97,16 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def write_engine(engine: Engine) -> Engine:
+    """``engine`` for transactions that write: on SQLite they begin IMMEDIATE."""
+    if is_sqlite(engine):
+        return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+    return engine
+
+
 def make_write_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions for requests that write: on SQLite their transaction begins IMMEDIATE."""
-    if is_sqlite(engine):
-        engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-    return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(write_engine(engine), expire_on_commit=False)
 
 
 def safe_url(url: str) -> str:

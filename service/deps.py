@@ -12,7 +12,6 @@ Bearer <key>`` or ``X-API-Key: <key>``) and check the role: 401 without a valid 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import cache
@@ -22,10 +21,10 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.capacity import busy_error
 from service.problems import ProblemError, field_error, invalid_input
 from service.security import Caller, Role, hash_key, verify_key
 from service.settings import ServiceSettings
+from service.writes import write_turn
 
 KEY_CACHE_MAX_ENTRIES = 1024
 """Keys remembered at most (each cache, found and not found); a full cache is emptied."""
@@ -183,11 +182,9 @@ def write_session(role: Role) -> Callable[..., AsyncIterator[Session]]:
 
     The caller's key is authenticated and its role checked first (the role check is a
     sub-dependency), so a request without the right key never takes the write turn.
-    On SQLite, writers of this process then take turns: they wait on the event loop
-    (no thread is held while waiting) at most ``queue_timeout_seconds``, else 503 with
-    ``Retry-After``; their transactions begin IMMEDIATE, so a read followed by a write
-    never meets a concurrent commit from another process. The session is rolled back
-    unless the route committed.
+    On SQLite, writers of this process then take turns (:func:`write_turn`); their
+    transactions begin IMMEDIATE, so a read followed by a write never meets a concurrent
+    commit from another process. The session is rolled back unless the route committed.
     """
 
     role_check = Depends(require(role))  # a default, not in the annotation: role is local
@@ -196,31 +193,16 @@ def write_session(role: Role) -> Callable[..., AsyncIterator[Session]]:
         request: Request, _caller: Caller = role_check
     ) -> AsyncIterator[Session]:
         state = request.app.state
-        settings: ServiceSettings = state.settings
-        turn: asyncio.Lock | None = state.write_turn
-        if turn is not None:
+        async with write_turn(state):
+            factory: sessionmaker[Session] = state.write_sessionmaker
+            session = factory()
             try:
-                if turn.locked():
-                    await asyncio.wait_for(turn.acquire(), settings.queue_timeout_seconds)
-                else:
-                    await turn.acquire()
-            except TimeoutError:
-                raise busy_error(
-                    f"no turn to write within {settings.queue_timeout_seconds:g} s; "
-                    f"retry in {settings.retry_after_seconds} s",
-                    settings.retry_after_seconds,
-                ) from None
-        factory: sessionmaker[Session] = state.write_sessionmaker
-        session = factory()
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-            if turn is not None:
-                turn.release()
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     return get_write_session
 

@@ -30,6 +30,7 @@ from service.db import (
     make_sessionmaker,
     make_write_sessionmaker,
     open_database,
+    write_engine,
 )
 from service.deps import RefuseNulMiddleware
 from service.openapi import add_documented_models
@@ -145,6 +146,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = factory
     app.state.write_sessionmaker = make_write_sessionmaker(engine)
+    app.state.write_engine = write_engine(engine)
     app.state.write_turn = None  # set by the lifespan
     app.state.health_engine = health_engine
     app.state.key_cache = {}
@@ -158,6 +160,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         max_upload_bytes=settings.upload_max_bytes,
         max_body_bytes=settings.request_max_bytes,
         max_concurrent_uploads=settings.upload_max_concurrent,
+        body_idle_timeout_s=settings.upload_idle_timeout_seconds,
     )
     app.add_middleware(  # outermost: a request waits for its place before anything else
         CapacityLimitMiddleware,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -40,6 +41,11 @@ def as_utc(instant: datetime | None) -> datetime | None:
 def new_id() -> str:
     """A random identifier (UUID4 string): not guessable, no order leaked."""
     return str(uuid.uuid4())
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of ``model`` (for plain inserts without the ORM unit of work)."""
+    return cast(Table, model.__table__)
 
 
 class Base(DeclarativeBase):

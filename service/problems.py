@@ -178,9 +178,12 @@ async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
                 )
             ]
         )
-    kind = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
-        exc.status_code, "http-error"
-    )
+    kind = {
+        404: "not-found",
+        405: "method-not-allowed",
+        408: "request-timeout",
+        413: "too-large",
+    }.get(exc.status_code, "http-error")
     return problem_response(
         exc.status_code, kind, str(exc.detail), headers=getattr(exc, "headers", None)
     )

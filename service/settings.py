@@ -68,6 +68,12 @@ class ServiceSettings(BaseSettings):
         description="Uploads received and unpacked at once; one more gets 429 with "
         "Retry-After before its body is read.",
     )
+    upload_idle_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="An upload whose client sends nothing for this long (seconds) is "
+        "dropped with 408 and its upload slot freed.",
+    )
     image_max_voxels: int = Field(
         default=DEFAULT_MAX_VOXELS,
         ge=1,

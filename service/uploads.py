@@ -13,6 +13,7 @@ image past ``image_max_voxels`` (from its header) -> 422 naming the file.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import stat
@@ -415,8 +416,12 @@ class UploadLimitMiddleware:
 
     Study uploads may reach ``max_upload_bytes`` (plus the multipart framing); every
     other request body ``max_body_bytes``. At most ``max_concurrent_uploads`` uploads are
-    received and unpacked at once: one more gets 429 with ``Retry-After`` before its
-    body is read.
+    received and unpacked at once, and a slot goes only to a planner: the API key is
+    checked first (the same check and key cache as ``PlannerDep``: 401 without a valid
+    key, 403 below planner), then one upload past the limit gets 429 with
+    ``Retry-After``, both before the body is read. An upload whose client sends nothing
+    for ``body_idle_timeout_s`` is dropped with 408 and its slot freed, so a stalled
+    client cannot hold a slot.
     """
 
     def __init__(
@@ -426,12 +431,14 @@ class UploadLimitMiddleware:
         max_body_bytes: int,
         upload_paths: tuple[str, ...] = ("/v1/studies",),
         max_concurrent_uploads: int | None = None,
+        body_idle_timeout_s: float | None = None,
     ) -> None:
         self.app = app
         self.max_upload_bytes = max_upload_bytes
         self.max_body_bytes = max_body_bytes
         self.upload_paths = upload_paths
         self.max_concurrent_uploads = max_concurrent_uploads
+        self.body_idle_timeout_s = body_idle_timeout_s
         self.uploads_in_progress = 0  # changed only on the event loop: no lock needed
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -455,10 +462,21 @@ class UploadLimitMiddleware:
                 await problem_response(413, "too-large", detail)(scope, receive, send)
                 return
         received = 0
+        idle_timeout_s = self.body_idle_timeout_s if upload else None
 
         async def limited_receive() -> Any:
             nonlocal received
-            message = await receive()
+            if idle_timeout_s is None:
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), idle_timeout_s)
+                except TimeoutError:
+                    raise HTTPException(
+                        408,
+                        f"the upload sent nothing for {idle_timeout_s:g} s "
+                        "(upload_idle_timeout_seconds); send the body without pausing",
+                    ) from None
             if message.get("type") == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
@@ -467,6 +485,10 @@ class UploadLimitMiddleware:
 
         if not upload or self.max_concurrent_uploads is None:
             await self.app(scope, limited_receive, send)
+            return
+        refusal = await _planner_refusal(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
         if self.uploads_in_progress >= self.max_concurrent_uploads:
             await problem_response(
@@ -482,3 +504,19 @@ class UploadLimitMiddleware:
             await self.app(scope, limited_receive, send)
         finally:
             self.uploads_in_progress -= 1
+
+
+async def _planner_refusal(scope: Any) -> Any:
+    """None when the request's key belongs to a planner (or higher), else the 401/403
+    problem response to send (the caller check of ``PlannerDep``, on the key cache)."""
+    from starlette.requests import Request
+
+    from service.deps import require
+    from service.problems import ProblemError, problem_response
+    from service.security import Role
+
+    try:
+        await require(Role.PLANNER)(Request(scope))
+    except ProblemError as exc:
+        return problem_response(exc.status, exc.kind, exc.detail, exc.extra, exc.headers)
+    return None

@@ -2,6 +2,11 @@
 
 Bodies and results are the core's pydantic models, the same the CLI's ``--json``
 prints. Any key (viewer or above) may calculate.
+
+These are the service's hottest routes and do microseconds of work, so each one checks
+the caller itself (``await authorize(request)``, the same check as ``ViewerDep``)
+instead of through a dependency: FastAPI's dependency solving cost about 45 us a
+request, a fifth of the route (docs/service.md, Benchmarks).
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from service.calculations import PLANNING, validate
-from service.deps import ViewerDep
+from service.deps import require
 from service.openapi import json_body
 from service.problems import InvalidInputError, field_error
 from service.schemas.common import unpaired_surrogate
+from service.security import Role
 from y90dose.decay import DecayInput, DecayResult, decay
 from y90dose.lung import LsfInput, LsfResult, lsf_from_counts
 from y90dose.models.bsa import BsaPlanInput
@@ -27,6 +33,9 @@ from y90dose.vials import VialInput, VialResult, choose_vial
 router = APIRouter(prefix="/calculations", tags=["calculations"])
 
 JSON = "application/json"
+
+authorize = require(Role.VIEWER)
+"""The caller check of every calculation: 401 without a valid key (any role may calculate)."""
 
 
 async def read_json(request: Request) -> Any:
@@ -63,8 +72,9 @@ def _planning(name: str, body: Any) -> Response:
         "(activity_gbq -> doses); not both.",
     ),
 )
-async def mird(request: Request, _caller: ViewerDep) -> Response:
+async def mird(request: Request) -> Response:
     """MIRD model (glass IFU form): ``D = C x A x (1 - LSF) x (1 - R) / M_perfused``."""
+    await authorize(request)
     return _planning("mird", await read_json(request))
 
 
@@ -79,8 +89,9 @@ async def mird(request: Request, _caller: ViewerDep) -> Response:
         "PartitionDoseInput (activity_gbq -> doses).",
     ),
 )
-async def partition(request: Request, _caller: ViewerDep) -> Response:
+async def partition(request: Request) -> Response:
     """Partition (multi-compartment) model with tumour-to-normal ratios."""
+    await authorize(request)
     return _planning("partition", await read_json(request))
 
 
@@ -90,8 +101,9 @@ async def partition(request: Request, _caller: ViewerDep) -> Response:
     summary="Body-surface-area method (resin): activity from BSA and tumour involvement",
     openapi_extra=json_body(BsaPlanInput, description="BsaPlanInput"),
 )
-async def bsa(request: Request, _caller: ViewerDep) -> Response:
+async def bsa(request: Request) -> Response:
     """BSA method of the resin IFU."""
+    await authorize(request)
     return _planning("bsa", await read_json(request))
 
 
@@ -101,8 +113,9 @@ async def bsa(request: Request, _caller: ViewerDep) -> Response:
     summary="Lung shunt fraction from planar anterior/posterior counts",
     openapi_extra=json_body(LsfInput, description="LsfInput"),
 )
-async def lsf(request: Request, _caller: ViewerDep) -> Response:
+async def lsf(request: Request) -> Response:
     """LSF = G_lung / (G_lung + G_liver), geometric means of anterior and posterior counts."""
+    await authorize(request)
     counts = validate(LsfInput, await read_json(request))
     return Response(lsf_from_counts(counts).model_dump_json(), media_type=JSON)
 
@@ -113,8 +126,9 @@ async def lsf(request: Request, _caller: ViewerDep) -> Response:
     summary="Y-90 activity at another instant (time-zone-aware ISO 8601 instants)",
     openapi_extra=json_body(DecayInput, description="DecayInput"),
 )
-async def decay_activity(request: Request, _caller: ViewerDep) -> Response:
+async def decay_activity(request: Request) -> Response:
     """A(t) = A0 x 2^(-t / T1/2) with T1/2 = 64.1 h; an earlier instant gives more activity."""
+    await authorize(request)
     inputs = validate(DecayInput, await read_json(request))
     return Response(decay(inputs).model_dump_json(), media_type=JSON)
 
@@ -125,7 +139,8 @@ async def decay_activity(request: Request, _caller: ViewerDep) -> Response:
     summary="Which vial to order for an activity at a treatment instant",
     openapi_extra=json_body(VialInput, description="VialInput"),
 )
-async def vial(request: Request, _caller: ViewerDep) -> Response:
+async def vial(request: Request) -> Response:
     """Smallest vial holding at least the needed activity at treatment, with findings."""
+    await authorize(request)
     inputs = validate(VialInput, await read_json(request))
     return Response(choose_vial(inputs).model_dump_json(), media_type=JSON)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
-from sqlalchemy import func, select
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from service.deps import (
     SessionDep,
     ViewerDep,
 )
-from service.models import Approval, Plan, PlanVersion, as_utc, new_id
+from service.models import Approval, Plan, PlanVersion, as_utc, new_id, table, utcnow
 from service.problems import InvalidInputError, ProblemError, field_error, not_found
 from service.schemas.common import OFFSET_MAX, Page
 from service.schemas.plans import (
@@ -39,6 +39,7 @@ from service.schemas.plans import (
     PlanVersionSummary,
     RevisionCreate,
 )
+from service.writes import write_transaction
 from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.findings import Severity, has_block
@@ -150,36 +151,95 @@ def _commit(session: Session, conflict: str) -> None:
 
 
 @router.post("", status_code=201, response_model=PlanPublic, summary="Create a plan (version 1)")
-def create_plan(body: PlanCreate, caller: PlannerDep, session: PlannerWriteSessionDep) -> Response:
-    """Compute the plan with the core and store inputs, result, findings and constants."""
+async def create_plan(body: PlanCreate, caller: PlannerDep, request: Request) -> Response:
+    """Compute the plan with the core and store inputs, result, findings and constants.
+
+    Async: the key, the body and the model are checked and computed on the event loop
+    (microseconds of CPU); only the transaction storing the plan, its first version and
+    the audit event goes to a worker thread, holding the SQLite write turn while it runs.
+    The answer is built from the stored values, not read back.
+    """
     inputs, result = compute(body.model, body.product, body.delivery, body.inputs)
-    first = PlanVersion(
+    result_json = result.json_dict()
+    blocked = has_block(result.findings)
+    plan_id, now = new_id(), utcnow()
+
+    def store(connection: Connection) -> None:
+        connection.execute(
+            insert(table(Plan)),
+            {
+                "id": plan_id,
+                "patient_ref": body.patient_ref,
+                "created_at": now,
+                "created_by": caller.name,
+                "latest_version": 1,
+            },
+        )
+        connection.execute(
+            insert(table(PlanVersion)),
+            {
+                "plan_id": plan_id,
+                "version": 1,
+                "treatment_date": body.treatment_date,
+                "product": body.product.value,
+                "delivery": body.delivery.value,
+                "model": body.model.value,
+                "inputs": inputs,
+                "result": result_json,
+                "has_block": blocked,
+                "note": body.note,
+                "created_at": now,
+                "created_by": caller.name,
+            },
+        )
+        audit.insert_event(
+            connection,
+            caller,
+            "plan.create",
+            "plan",
+            plan_id,
+            {"version": 1, "model": body.model.value},
+        )
+
+    try:
+        await write_transaction(request, store)
+    except IntegrityError:
+        raise ProblemError(409, "conflict", "the plan could not be stored; retry") from None
+    first = PlanVersionPublic(
         version=1,
         treatment_date=body.treatment_date,
-        product=body.product.value,
-        delivery=body.delivery.value,
-        model=body.model.value,
+        product=body.product,
+        delivery=body.delivery,
+        model=body.model,
+        direction=result.direction,
+        segments=result.segments,
         inputs=inputs,
-        result=result.json_dict(),
-        has_block=has_block(result.findings),
+        result=result,
+        has_block=blocked,
         note=body.note,
+        created_at=now,
         created_by=caller.name,
     )
-    # Collections given at construction: no lazy load of the (empty) lists.
-    plan = Plan(
-        id=new_id(),
+    summary = PlanVersionSummary(
+        version=1,
+        created_at=now,
+        created_by=caller.name,
+        activity_gbq=float(result_json["activity_gbq"]),
+        has_block=blocked,
+        note=body.note,
+    )
+    public = PlanPublic(
+        id=plan_id,
         patient_ref=body.patient_ref,
+        created_at=now,
         created_by=caller.name,
         latest_version=1,
-        versions=[first],
+        approved_version=None,
+        current=first,
+        versions=[summary],
         approvals=[],
     )
-    session.add(plan)
-    audit.record(
-        session, caller, "plan.create", "plan", plan.id, {"version": 1, "model": body.model.value}
-    )
-    _commit(session, "the plan could not be stored; retry")
-    return created(plan_public(plan))
+    return created(public)
 
 
 @router.get("", response_model=Page[PlanSummary], summary="List plans, newest first")

@@ -276,7 +276,8 @@ def test_failure_inside_transaction_stores_nothing(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("audit store down")
 
-    monkeypatch.setattr(plans_router.audit, "record", broken)
+    # the audit row is the last of the three inserts: plan and version are already written
+    monkeypatch.setattr(plans_router.audit, "insert_event", broken)
     with TestClient(app, raise_server_exceptions=False) as failing:
         response = failing.post("/v1/plans", json=PLAN, headers=keys.planner)
     assert_problem(response, 500)
@@ -367,3 +368,29 @@ def test_segments_are_stored_versioned_and_checked(client: TestClient, keys: Key
         422,
         "inputs.segments",
     )
+
+
+def test_created_answer_is_what_is_stored(client: TestClient, keys: Keys) -> None:
+    """The 201 answer is built from the values written, not read back: it must equal a
+    later read for a blocked plan with a note, and for a segmentectomy (segments, IV split
+    into IVa and IVb as stored), on both databases."""
+    blocked = create(client, keys, note="lung shunt high", inputs={**INPUTS, "lsf": 0.3})
+    segments = create(
+        client,
+        keys,
+        delivery="segmentectomy",
+        inputs={
+            "target_dose_gy": 250,
+            "perfused_volume_ml": 180,
+            "liver_volume_ml": 1500,
+            "segments": ["IV", "V"],
+            "lsf": 0.04,
+        },
+    )
+    assert blocked["current"]["has_block"] is True and blocked["versions"][0]["has_block"]
+    assert blocked["current"]["note"] == blocked["versions"][0]["note"] == "lung shunt high"
+    assert segments["current"]["segments"] == ["IVa", "IVb", "V"]
+    for plan in (blocked, segments):
+        assert plan["approved_version"] is None and plan["approvals"] == []
+        stored = client.get(f"/v1/plans/{plan['id']}", headers=keys.viewer)
+        assert stored.json() == plan

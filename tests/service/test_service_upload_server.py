@@ -1,6 +1,8 @@
 """Upload limits on the real server (``y90dose serve`` in a subprocess): concurrent
 uploads past the limit get 429 with Retry-After, a slot comes back when its client goes
-away, and a refused deep entry leaves the connection usable for the next request."""
+away, only a planner's upload takes a slot (clients without a valid key cannot hold
+them), a stalled upload is dropped with 408 and frees its slot, and a refused deep
+entry leaves the connection usable for the next request."""
 
 from __future__ import annotations
 
@@ -93,16 +95,28 @@ def planner_key(data_dir: Path, db_url: str) -> str:
     return key
 
 
-def held_upload(base: str) -> socket.socket:
-    """An upload whose body never finishes: it holds an upload slot until closed."""
+def held_upload(base: str, key: str | None) -> socket.socket:
+    """An upload whose body never finishes (sent with ``key``, or none): a planner's holds
+    an upload slot until closed or dropped."""
     port = int(base.rsplit(":", 1)[1])
     sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT_S)
+    auth = b"" if key is None else f"X-API-Key: {key}\r\n".encode()
     sock.sendall(
-        b"POST /v1/studies HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        b"Content-Type: multipart/form-data; boundary=x\r\n"
-        b"Content-Length: 1000000\r\n\r\n--x\r\n"
+        b"POST /v1/studies HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth + b"Content-Type: "
+        b"multipart/form-data; boundary=x\r\nContent-Length: 1000000\r\n\r\n--x\r\n"
     )
     return sock
+
+
+def status_of(sock: socket.socket) -> int:
+    """The status code of the response on ``sock`` (waits at most WAIT_S for it)."""
+    head = b""
+    while b"\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise AssertionError(f"connection closed without a response: {head!r}")
+        head += chunk
+    return int(head.split(b" ", 2)[1])
 
 
 def until(status: Callable[[int], bool], attempt: Callable[[], httpx.Response]) -> httpx.Response:
@@ -120,10 +134,11 @@ def test_concurrent_uploads_past_the_limit_get_429(tmp_path: Path, db_url: str) 
     data_dir = tmp_path / "server-data"
     with server(data_dir, db_url):  # first start creates the database
         pass
-    headers = {"X-API-Key": planner_key(data_dir, db_url)}
+    key = planner_key(data_dir, db_url)
+    headers = {"X-API-Key": key}
     study = make_zip({"CT/a.dcm": dicom_bytes()})
     with server(data_dir, db_url, upload_max_concurrent=str(MAX_CONCURRENT)) as base:
-        held = [held_upload(base) for _ in range(MAX_CONCURRENT)]
+        held = [held_upload(base, key) for _ in range(MAX_CONCURRENT)]
         try:
 
             def post() -> httpx.Response:
@@ -146,6 +161,60 @@ def test_concurrent_uploads_past_the_limit_get_429(tmp_path: Path, db_url: str) 
         assert accepted.status_code == 201, accepted.text
         listing = httpx.get(f"{base}/v1/studies", headers=headers).json()
         assert listing["total"] == 1
+
+
+@pytest.mark.slow
+def test_uploads_without_a_valid_key_hold_no_slot(tmp_path: Path, db_url: str) -> None:
+    """Before: anyone reaching the port took an upload slot before the key was checked, so
+    a few slow bodies without a key made every planner's upload a 429."""
+    data_dir = tmp_path / "server-data"
+    with server(data_dir, db_url):
+        pass
+    key = planner_key(data_dir, db_url)
+    study = make_zip({"CT/a.dcm": dicom_bytes()})
+    with server(data_dir, db_url, upload_max_concurrent=str(MAX_CONCURRENT)) as base:
+        strangers = [held_upload(base, None) for _ in range(2 * MAX_CONCURRENT)]
+        strangers += [held_upload(base, "y90_not-a-key") for _ in range(2 * MAX_CONCURRENT)]
+        try:
+            # each is refused at once, before its body is read
+            assert [status_of(sock) for sock in strangers] == [401] * len(strangers)
+            accepted = httpx.post(
+                f"{base}/v1/studies",
+                files={"file": ("s.zip", study)},
+                headers={"X-API-Key": key},
+                timeout=WAIT_S,
+            )
+            assert accepted.status_code == 201, accepted.text
+        finally:
+            for sock in strangers:
+                sock.close()
+
+
+@pytest.mark.slow
+def test_a_stalled_upload_is_dropped_with_408_and_frees_its_slot(
+    tmp_path: Path, db_url: str
+) -> None:
+    data_dir = tmp_path / "server-data"
+    with server(data_dir, db_url):
+        pass
+    key = planner_key(data_dir, db_url)
+    study = make_zip({"CT/a.dcm": dicom_bytes()})
+    settings = {"upload_max_concurrent": "1", "upload_idle_timeout_seconds": "1"}
+    with server(data_dir, db_url, **settings) as base:
+        stalled = held_upload(base, key)  # takes the only slot, then sends nothing
+        try:
+            began = time.monotonic()
+            assert status_of(stalled) == 408
+            assert time.monotonic() - began < WAIT_S
+        finally:
+            stalled.close()
+        accepted = httpx.post(
+            f"{base}/v1/studies",
+            files={"file": ("s.zip", study)},
+            headers={"X-API-Key": key},
+            timeout=WAIT_S,
+        )
+        assert accepted.status_code == 201, accepted.text
 
 
 @pytest.mark.slow

@@ -367,8 +367,10 @@ async def create_plan(request: Request, web: CheckedSession) -> Response:
             create = PlanCreate.model_validate(body)
         except ValidationError as exc:
             raise InvalidInputError(errors_of(exc)) from None
-        async with writing(request, web.caller, Role.PLANNER) as db:
-            response = plan_api.create_plan(create, web.caller, db)
+        # The route's own role check (PlannerDep) is not run on a direct call: check here.
+        # create_plan takes its own write transaction (one Core transaction, see the route).
+        await _require_role(web.caller, Role.PLANNER)
+        response = await plan_api.create_plan(create, web.caller, request)
     except (InvalidInputError, InputError, ProblemError) as exc:
         status, detail, errors = problem_text(exc)
         context = _form_context(

@@ -202,3 +202,27 @@ def test_report_route(client: TestClient, keys: Keys, plan_id: str) -> None:
     assert_problem(client.get(f"/v1/plans/{plan_id}/report?format=docx", headers=keys.viewer), 422)
     assert_problem(client.get("/v1/plans/nope/report", headers=keys.viewer), 404)
     assert_problem(client.get(f"/v1/plans/{plan_id}/report"), 401)
+
+
+def test_viewer_cannot_store_a_plan_from_the_form(
+    client: TestClient, app: FastAPI, keys: Keys
+) -> None:
+    """The page calls the API's create_plan directly, so the route's PlannerDep does not
+    run: the page checks the role itself. A viewer's form is refused and nothing stored."""
+    csrf = sign_in(client, add_key(app, "glancer", "viewer"))
+    form = {
+        "csrf_token": csrf,
+        "model": "mird",
+        "product": "glass",
+        "delivery": "lobar",
+        "patient_ref": "MRN-VIEWER",
+        "treatment_date": "2026-12-01",
+        "target_dose_gy": "120",
+        "perfused_volume_ml": "1165",
+        "lsf": "0.08",
+    }
+    refused = client.post("/plans/new", data=form, headers=ORIGIN, follow_redirects=False)
+    assert refused.status_code == 403, refused.text
+    assert "has role &#39;viewer&#39;" in refused.text
+    stored = client.get("/v1/plans?patient_ref=MRN-VIEWER", headers=keys.viewer).json()
+    assert stored["items"] == []

@@ -165,3 +165,22 @@ def test_cli_refuses_report_options_without_report(capsys: pytest.CaptureFixture
     )
     assert code == 2
     assert "--patient-ref/--treatment-date" in capsys.readouterr().err
+
+
+def test_pdf_says_which_segmentectomy_definition_was_checked(tmp_path: Path) -> None:
+    """Issue 15: the report says which definition a segmentectomy plan was checked
+    against, also when the plan passes it (450 Gy to 150 mL of glass: no finding)."""
+    from y90dose.reports import plan_report_pdf
+
+    inputs = MirdPlanInput(
+        target_dose_gy=450,
+        perfused_volume_ml=150,
+        lsf=0.05,
+        delivery="segmentectomy",
+        segments=["VI"],
+    )
+    report = _report(inputs=inputs.model_dump(mode="json"), result=plan_mird(inputs))
+    text = " ".join(_pdftotext(plan_report_pdf(report), tmp_path).split())
+    assert "segmentectomy checked against" in text
+    assert "200 Gy to the perfused volume" in text
+    assert "Liberchuk" in text

@@ -38,15 +38,7 @@ def plan_text(result: PlanResult) -> str:
         lines.append(f"segments: {segment_names(result.segments)}")
     check = result.segmentectomy
     if check is not None:
-        ablative = (
-            f"; ablative level {check.ablative_gy:g} Gy (EANM 2022 Table 2)"
-            if check.ablative_gy is not None
-            else ""
-        )
-        lines.append(
-            f"segmentectomy checked against: {check.floor_gy:g} Gy to the perfused volume "
-            f"({check.definition}: {check.floor_citation}){ablative}"
-        )
+        lines.append(f"segmentectomy checked against: {check.statement()}")
     lines += [
         f"activity: {result.activity_gbq:.3f} GBq ({gbq_to_mci(result.activity_gbq):.1f} mCi); "
         f"leaving vial and tubing: {result.delivered_activity_gbq:.3f} GBq",

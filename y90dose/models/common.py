@@ -171,6 +171,19 @@ class SegmentectomyCheck(BaseModel):
         None, description="Couinaud segments named (IVa and IVb together count once)"
     )
 
+    def statement(self) -> str:
+        """One line for reports and pages: the floor, its definition and source, and the
+        ablative level where one applies."""
+        ablative = (
+            f"; ablative level {self.ablative_gy:g} Gy (EANM 2022 Table 2)"
+            if self.ablative_gy is not None
+            else ""
+        )
+        return (
+            f"{self.floor_gy:g} Gy to the perfused volume "
+            f"({self.definition}: {self.floor_citation}){ablative}"
+        )
+
 
 class PlanResult(BaseModel):
     """What every planning model returns: activity, doses, findings and provenance.

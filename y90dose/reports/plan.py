@@ -210,6 +210,11 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
         ("product", result.product.value),
         ("delivery", result.delivery.value),
         ("segments", segments),
+        *(
+            [("segmentectomy checked against", result.segmentectomy.statement())]
+            if result.segmentectomy is not None
+            else []
+        ),
         (
             "model",
             f"{report.model} ({result.direction}: "

@@ -192,3 +192,25 @@ def test_segmentectomy_messages_are_not_self_contradictory(
     assert "200.0 Gy is below the 200" not in messages
     assert "400.0 Gy is below the 400" not in messages
     assert f"{dose} Gy is below the {limit}" in messages
+
+
+# --- finding 10: help and message wording ----------------------------------------------
+
+
+def test_all_eight_segments_are_the_whole_liver(capsys: pytest.CaptureFixture[str]) -> None:
+    eight = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII"]
+    data = plan_json(capsys, "--target-dose-gy", "250", *BASE, "--segments", *eight)
+    (message,) = [
+        f["message"] for f in data["findings"] if f["code"] == "SEGMENTECTOMY_TOO_MANY_SEGMENTS"
+    ]
+    assert message.endswith("this is a whole-liver treatment")
+    right = plan_json(
+        capsys, "--target-dose-gy", "250", *BASE, "--segments", "V", "VI", "VII", "VIII"
+    )
+    assert any(f["message"].endswith("this is a lobar treatment") for f in right["findings"])
+
+
+def test_vial_help_names_no_missing_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["vial", "--help"])
+    assert "--convention" not in capsys.readouterr().out

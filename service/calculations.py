@@ -26,6 +26,7 @@ from y90dose.models.partition import (
     dose_partition,
     plan_partition,
 )
+from y90dose.settings import ClinicalSettings
 
 PLAN_MODELS = ("mird", "partition", "bsa")
 """Planning models a stored plan may use."""
@@ -37,7 +38,7 @@ class Variant:
 
     direction: str
     input_model: type[BaseModel]
-    compute: Callable[[Any], PlanResult]
+    compute: Callable[[Any, ClinicalSettings], PlanResult]
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,18 @@ class PlanningCalculation:
             )
         return self.dose
 
-    def run(self, body: Any, prefix: str = "") -> tuple[BaseModel, PlanResult]:
-        """Validate ``body`` against the selected input model and compute the result."""
+    def run(
+        self, body: Any, settings: ClinicalSettings, prefix: str = ""
+    ) -> tuple[BaseModel, PlanResult]:
+        """Validate ``body`` against the selected input model and compute the result,
+        checked against the site's ``settings``."""
         if not isinstance(body, dict):
             raise InvalidInputError(
                 [field_error(prefix or "body", body, f"a JSON object of {self.name} inputs")]
             )
         variant = self.select(body, prefix)
         inputs = validate(variant.input_model, body, prefix)
-        return inputs, variant.compute(inputs)
+        return inputs, variant.compute(inputs, settings)
 
 
 def validate(model: type[BaseModel], data: Any, prefix: str = "") -> Any:

@@ -25,10 +25,18 @@ from service.problems import ProblemError, field_error, invalid_input
 from service.security import Caller, Role, hash_key, verify_key
 from service.settings import ServiceSettings
 from service.writes import write_turn
+from y90dose.settings import ClinicalSettings
 
 KEY_CACHE_MAX_ENTRIES = 1024
 """Keys remembered at most (each cache, found and not found); a full cache is emptied."""
 UNKNOWN_KEY = "the API key is unknown or revoked"
+
+
+def clinical_settings(request: Request) -> ClinicalSettings:
+    """The clinical settings every plan of this app is computed and checked with
+    (:meth:`ServiceSettings.clinical_settings`, built once when the app is created)."""
+    settings: ClinicalSettings = request.app.state.clinical_settings
+    return settings
 
 
 async def get_settings(request: Request) -> ServiceSettings:

@@ -143,6 +143,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.clinical_settings = settings.clinical_settings()
     app.state.engine = engine
     app.state.sessionmaker = factory
     app.state.write_sessionmaker = make_write_sessionmaker(engine)

@@ -12,6 +12,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from y90dose.limits import DEFAULT_MAX_VOXELS, ZIP_MAX_COMPRESSION_RATIO, ZIP_MAX_PATH_DEPTH
+from y90dose.settings import (
+    DEFAULT_SETTINGS,
+    ClinicalSettings,
+    GlassSegmentectomyFloor,
+    ResinSegmentectomyFloor,
+)
 
 
 def default_data_dir() -> Path:
@@ -127,6 +133,29 @@ class ServiceSettings(BaseSettings):
         description="On SIGTERM, how long requests in flight may finish before they are "
         "cancelled (seconds); the process is gone within shutdown_grace_seconds + 4 s.",
     )
+
+    # Clinical site settings: the plans this service computes are checked with them.
+    glass_segmentectomy_floor: GlassSegmentectomyFloor = Field(
+        default=DEFAULT_SETTINGS.glass_segmentectomy_floor,
+        description="The floor a glass segmentectomy plan is checked against: 'definition' "
+        "(200 Gy, Liberchuk and Deipolyi 2020) or 'lewandowski2018' (190 Gy, Radiology "
+        "2018;287:1050).",
+    )
+    resin_segmentectomy_floor: ResinSegmentectomyFloor = Field(
+        default=DEFAULT_SETTINGS.resin_segmentectomy_floor,
+        description="The floor a resin segmentectomy plan is checked against: 'definition' "
+        "(200 Gy) or 'eanm2022' (150 Gy, EANM 2022 Table 3).",
+    )
+
+    def clinical_settings(self) -> ClinicalSettings:
+        """The library's clinical settings with this site's choices: what plans are checked
+        against (every planning route and the web pages use these)."""
+        return DEFAULT_SETTINGS.model_copy(
+            update={
+                "glass_segmentectomy_floor": self.glass_segmentectomy_floor,
+                "resin_segmentectomy_floor": self.resin_segmentectomy_floor,
+            }
+        )
 
     def resolved_database_url(self) -> str:
         """The database URL in force (the SQLite default made explicit)."""

@@ -18,7 +18,7 @@ from y90dose.constants import (
 )
 from y90dose.delivery import Delivery
 from y90dose.devices import Product, default_energy_j_per_gbq
-from y90dose.findings import Code, Finding, Severity
+from y90dose.findings import Code, Finding, Severity, beside
 from y90dose.models.common import SEGMENT_DELIVERIES, PlanOptions, SegmentectomyCheck
 from y90dose.segments import couinaud_count, fitting_delivery
 from y90dose.segments import names as segment_names
@@ -47,7 +47,8 @@ def lung_findings(
             Finding(
                 severity=Severity.BLOCK,
                 code=Code.LUNG_DOSE_OVER_LIMIT,
-                message=f"lung dose {lung_dose_gy:.1f} Gy exceeds the per-treatment limit "
+                message=f"lung dose {beside(lung_dose_gy, settings.lung_dose_limit_gy)} Gy exceeds "
+                f"the per-treatment limit "
                 f"of {settings.lung_dose_limit_gy:g} Gy",
             )
         )
@@ -56,7 +57,8 @@ def lung_findings(
             Finding(
                 severity=Severity.BLOCK,
                 code=Code.LUNG_DOSE_CUMULATIVE_OVER_LIMIT,
-                message=f"cumulative lung dose {cumulative_gy:.1f} Gy (prior "
+                message="cumulative lung dose "
+                f"{beside(cumulative_gy, settings.lung_dose_cumulative_limit_gy)} Gy (prior "
                 f"{options.prior_lung_dose_gy:g} Gy + this {lung_dose_gy:.1f} Gy) exceeds "
                 f"the limit of {settings.lung_dose_cumulative_limit_gy:g} Gy",
             )
@@ -95,8 +97,10 @@ def lsf_findings(options: PlanOptions, settings: ClinicalSettings) -> list[Findi
             Finding(
                 severity=Severity.BLOCK,
                 code=Code.LSF_OVER_RESIN_LIMIT,
-                message=f"lung shunt fraction {options.lsf:.1%} exceeds the resin limit of "
-                f"{settings.resin_lsf_limit:.0%}: do not treat with resin",
+                message="lung shunt fraction "
+                f"{beside(options.lsf * 100, settings.resin_lsf_limit * 100)}% exceeds the "
+                "resin limit of "
+                f"{settings.resin_lsf_limit * 100:g}%: do not treat with resin",
             )
         ]
     return []
@@ -136,7 +140,8 @@ def segmentectomy_findings(
             Finding(
                 severity=Severity.WARNING,
                 code=Code.SEGMENTECTOMY_BELOW_THRESHOLD,
-                message=f"radiation segmentectomy with perfused dose {perfused_dose_gy:.1f} Gy "
+                message="radiation segmentectomy with perfused dose "
+                f"{beside(perfused_dose_gy, check.floor_gy)} Gy "
                 f"is below the {check.floor_gy:g} Gy floor ({check.definition}: "
                 f"{check.floor_citation})",
             )
@@ -146,7 +151,8 @@ def segmentectomy_findings(
             Finding(
                 severity=Severity.INFO,
                 code=Code.SEGMENTECTOMY_BELOW_ABLATIVE,
-                message=f"perfused dose {perfused_dose_gy:.1f} Gy is below the "
+                message=f"perfused dose {beside(perfused_dose_gy, check.ablative_gy)} Gy is "
+                "below the "
                 f"{check.ablative_gy:g} Gy EANM 2022 level for an ablative glass "
                 "segmentectomy (Table 2)",
             )
@@ -215,16 +221,16 @@ def perfused_range_findings(
         return []
     low, high = settings.glass_perfused_dose_min_gy, settings.glass_perfused_dose_max_gy
     if _below(perfused_dose_gy, low):
-        code, side = Code.PERFUSED_DOSE_BELOW_RANGE, "below"
+        code, side, limit = Code.PERFUSED_DOSE_BELOW_RANGE, "below", low
     elif _above(perfused_dose_gy, high):
-        code, side = Code.PERFUSED_DOSE_ABOVE_RANGE, "above"
+        code, side, limit = Code.PERFUSED_DOSE_ABOVE_RANGE, "above", high
     else:
         return []
     return [
         Finding(
             severity=Severity.WARNING,
             code=code,
-            message=f"perfused dose {perfused_dose_gy:.1f} Gy is {side} the EANM 2022 "
+            message=f"perfused dose {beside(perfused_dose_gy, limit)} Gy is {side} the EANM 2022 "
             f"range for glass ({low:g}-{high:g} Gy)",
         )
     ]
@@ -247,7 +253,8 @@ def compartment_findings(
             Finding(
                 severity=Severity.WARNING,
                 code=Code.NORMAL_LIVER_DOSE_HIGH,
-                message=f"perfused normal-liver dose {normal_dose_gy:.1f} Gy exceeds "
+                message="perfused normal-liver dose "
+                f"{beside(normal_dose_gy, normal_max)} Gy exceeds "
                 f"{normal_max:g} Gy ({options.product.value}, EANM 2022)",
             )
         )
@@ -257,7 +264,8 @@ def compartment_findings(
                 Finding(
                     severity=Severity.WARNING,
                     code=Code.TUMOR_DOSE_LOW,
-                    message=f"tumour {index} dose {tumor_gy:.1f} Gy is below {tumor_min:g} Gy "
+                    message=f"tumour {index} dose {beside(tumor_gy, tumor_min)} Gy is below "
+                    f"{tumor_min:g} Gy "
                     f"({options.product.value}, EANM 2022)",
                 )
             )
@@ -278,7 +286,7 @@ def activity_findings(activity_gbq: float, options: PlanOptions) -> list[Finding
             Finding(
                 severity=Severity.WARNING,
                 code=Code.ACTIVITY_ABOVE_LARGEST_VIAL,
-                message=f"activity {activity_gbq:.2f} GBq is above the largest "
+                message=f"activity {beside(activity_gbq, largest, 2)} GBq is above the largest "
                 f"{options.product.value} vial ({largest:g} GBq at calibration): more than one "
                 "vial is needed",
             )

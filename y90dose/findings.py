@@ -58,3 +58,25 @@ class Finding(BaseModel):
 def has_block(findings: list[Finding]) -> bool:
     """True when any finding blocks approval."""
     return any(f.severity is Severity.BLOCK for f in findings)
+
+
+MAX_DECIMALS = 9
+"""Most decimals :func:`beside` prints before it falls back to the exact ``repr``."""
+
+
+def beside(value: float, limit: float, decimals: int = 1) -> str:
+    """``value`` as a finding's message prints it next to ``limit``.
+
+    ``decimals`` decimals, or more where that many would print the limit itself: a finding
+    never says "200.0 Gy is below the 200 Gy floor" (199.99 Gy is printed "199.99").
+
+    Examples
+    --------
+    >>> beside(195.04, 200.0), beside(199.99, 200.0), beside(399.999, 400.0, 2)
+    ('195.0', '199.99', '399.999')
+    """
+    for places in range(decimals, MAX_DECIMALS + 1):
+        text = f"{value:.{places}f}"
+        if float(text) != limit:
+            return text
+    return repr(value)

@@ -23,7 +23,7 @@ from y90dose.constants import SEGMENTECTOMY_FLOOR_CITATIONS, SEGMENTECTOMY_FLOOR
 from y90dose.devices import Product
 from y90dose.dvh import dose_metrics
 from y90dose.errors import InputError
-from y90dose.findings import Code, Finding, Severity
+from y90dose.findings import Code, Finding, Severity, beside
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 
 V200_GY = 200.0
@@ -128,7 +128,7 @@ def verify_segmentectomy(
     findings: list[Finding] = []
     for row in rows[1:]:
         low = [
-            f"{label} {value:.1f} Gy"
+            f"{label} {beside(value, floor_gy)} Gy"
             for label, value in (("mean", row.mean_gy), ("D70", row.d70_gy))
             if value < floor_gy * (1.0 - RELATIVE_TOLERANCE)
         ]

@@ -86,9 +86,11 @@ def couinaud_count(segments: Iterable[Segment]) -> int:
 
 
 def fitting_delivery(segments: Iterable[Segment]) -> str:
-    """The delivery that fits more than two segments: lobar when they hold a whole
-    hemiliver (V-VIII or II-IV), else segmental."""
+    """The delivery that fits more than two segments: whole-liver when they are all eight,
+    lobar when they hold a whole hemiliver (V-VIII or II-IV), else segmental."""
     named = set(segments)
+    if named.issuperset(RIGHT_LIVER | LEFT_LIVER | {Segment.I}):
+        return "whole-liver"
     return "lobar" if RIGHT_LIVER.issubset(named) or LEFT_LIVER.issubset(named) else "segmental"
 
 

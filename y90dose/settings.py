@@ -7,12 +7,23 @@ planning functions; nothing else in the code holds a threshold.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from y90dose import constants as k
 from y90dose.constants import Constant
+from y90dose.errors import InputError
+
+GlassSegmentectomyFloor = Literal["definition", "lewandowski2018"]
+"""The segmentectomy floors a glass plan may be held to (``constants.SEGMENTECTOMY_FLOORS``)."""
+ResinSegmentectomyFloor = Literal["definition", "eanm2022"]
+"""The segmentectomy floors a resin plan may be held to (``constants.SEGMENTECTOMY_FLOORS``)."""
+SEGMENTECTOMY_FLOOR_FIELDS = {
+    "glass": "glass_segmentectomy_floor",
+    "resin": "resin_segmentectomy_floor",
+}
+"""Product -> the ``ClinicalSettings`` field naming its segmentectomy floor."""
 
 
 class ClinicalSettings(BaseModel):
@@ -34,12 +45,12 @@ class ClinicalSettings(BaseModel):
     )
     glass_perfused_dose_min_gy: float = Field(k.GLASS_PERFUSED_DOSE_RANGE_GY[0], gt=0)
     glass_perfused_dose_max_gy: float = Field(k.GLASS_PERFUSED_DOSE_RANGE_GY[1], gt=0)
-    glass_segmentectomy_floor: Literal["definition", "lewandowski2018"] = Field(
+    glass_segmentectomy_floor: GlassSegmentectomyFloor = Field(
         "definition",
         description="segmentectomy floor for glass: 'definition' (200 Gy, Liberchuk and "
         "Deipolyi 2020) or 'lewandowski2018' (190 Gy, Radiology 2018;287:1050)",
     )
-    resin_segmentectomy_floor: Literal["definition", "eanm2022"] = Field(
+    resin_segmentectomy_floor: ResinSegmentectomyFloor = Field(
         "definition",
         description="segmentectomy floor for resin: 'definition' (200 Gy) or 'eanm2022' "
         "(150 Gy, EANM 2022 Table 3)",
@@ -66,6 +77,36 @@ class ClinicalSettings(BaseModel):
             self.glass_segmentectomy_floor if product == "glass" else self.resin_segmentectomy_floor
         )
         return k.SEGMENTECTOMY_FLOORS[name]
+
+    def with_segmentectomy_definition(self, product: str, definition: str) -> ClinicalSettings:
+        """These settings with ``product`` held to the segmentectomy floor ``definition``.
+
+        Raises
+        ------
+        InputError
+            ``segmentectomy_definition`` not one of the floors of ``product``.
+
+        Examples
+        --------
+        >>> s = DEFAULT_SETTINGS.with_segmentectomy_definition("glass", "lewandowski2018")
+        >>> s.segmentectomy_floor("glass").value, s.segmentectomy_floor("resin").value
+        (190.0, 200.0)
+        """
+        field = SEGMENTECTOMY_FLOOR_FIELDS[product]
+        allowed = segmentectomy_definitions(product)
+        if definition not in allowed:
+            raise InputError(
+                "segmentectomy_definition",
+                definition,
+                f"for {product}: {' or '.join(allowed)}",
+            )
+        return self.model_copy(update={field: definition})
+
+
+def segmentectomy_definitions(product: str) -> tuple[str, ...]:
+    """The segmentectomy floor names a ``product`` (glass, resin) may be held to."""
+    annotation = ClinicalSettings.model_fields[SEGMENTECTOMY_FLOOR_FIELDS[product]].annotation
+    return get_args(annotation)
 
 
 DEFAULT_SETTINGS = ClinicalSettings()

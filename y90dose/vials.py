@@ -84,7 +84,8 @@ class VialInput(BaseModel):
     product: Product = Field(Product.GLASS)
     calibration_time: Instant | None = Field(
         None,
-        description="vial calibration instant; glass default: the weekly convention; "
+        description="vial calibration instant; glass default: the last weekly calibration "
+        "(Sunday 12:00 US Eastern); "
         "resin: required (the label's calibration instant)",
     )
     prescribed_dose_gy: float | None = Field(

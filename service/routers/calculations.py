@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from service.calculations import PLANNING, validate
-from service.deps import require
+from service.deps import clinical_settings, require
 from service.openapi import json_body
 from service.problems import InvalidInputError, field_error
 from service.schemas.common import unpaired_surrogate
@@ -56,8 +56,8 @@ async def read_json(request: Request) -> Any:
     return body
 
 
-def _planning(name: str, body: Any) -> Response:
-    _, result = PLANNING[name].run(body)
+def _planning(name: str, body: Any, request: Request) -> Response:
+    _, result = PLANNING[name].run(body, clinical_settings(request))
     return Response(result.model_dump_json(), media_type=JSON)
 
 
@@ -75,7 +75,7 @@ def _planning(name: str, body: Any) -> Response:
 async def mird(request: Request) -> Response:
     """MIRD model (glass IFU form): ``D = C x A x (1 - LSF) x (1 - R) / M_perfused``."""
     await authorize(request)
-    return _planning("mird", await read_json(request))
+    return _planning("mird", await read_json(request), request)
 
 
 @router.post(
@@ -92,7 +92,7 @@ async def mird(request: Request) -> Response:
 async def partition(request: Request) -> Response:
     """Partition (multi-compartment) model with tumour-to-normal ratios."""
     await authorize(request)
-    return _planning("partition", await read_json(request))
+    return _planning("partition", await read_json(request), request)
 
 
 @router.post(
@@ -104,7 +104,7 @@ async def partition(request: Request) -> Response:
 async def bsa(request: Request) -> Response:
     """BSA method of the resin IFU."""
     await authorize(request)
-    return _planning("bsa", await read_json(request))
+    return _planning("bsa", await read_json(request), request)
 
 
 @router.post(

@@ -24,6 +24,7 @@ from service.deps import (
     PlannerWriteSessionDep,
     SessionDep,
     ViewerDep,
+    clinical_settings,
 )
 from service.models import Approval, Plan, PlanVersion, as_utc, new_id, table, utcnow
 from service.problems import InvalidInputError, ProblemError, field_error, not_found
@@ -44,6 +45,7 @@ from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.findings import Severity, has_block
 from y90dose.models.common import PlanResult
+from y90dose.settings import ClinicalSettings
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -51,9 +53,14 @@ PAGE_LIMIT_MAX = 200
 
 
 def compute(
-    model: PlanModel, product: Product, delivery: Delivery, inputs: dict[str, Any]
+    model: PlanModel,
+    product: Product,
+    delivery: Delivery,
+    inputs: dict[str, Any],
+    settings: ClinicalSettings,
 ) -> tuple[dict[str, Any], PlanResult]:
-    """Run the core model; return the validated inputs (defaults filled in) and result."""
+    """Run the core model with the site's ``settings``; return the validated inputs
+    (defaults filled in) and result."""
     for name, stated in (("product", product), ("delivery", delivery)):
         if name in inputs and inputs[name] != stated.value:
             raise InvalidInputError(
@@ -67,7 +74,7 @@ def compute(
                 ]
             )
     merged = {**inputs, "product": product.value, "delivery": delivery.value}
-    validated, result = PLANNING[model.value].run(merged, prefix="inputs")
+    validated, result = PLANNING[model.value].run(merged, settings, prefix="inputs")
     return validated.model_dump(mode="json"), result
 
 
@@ -159,7 +166,9 @@ async def create_plan(body: PlanCreate, caller: PlannerDep, request: Request) ->
     the audit event goes to a worker thread, holding the SQLite write turn while it runs.
     The answer is built from the stored values, not read back.
     """
-    inputs, result = compute(body.model, body.product, body.delivery, body.inputs)
+    inputs, result = compute(
+        body.model, body.product, body.delivery, body.inputs, clinical_settings(request)
+    )
     result_json = result.json_dict()
     blocked = has_block(result.findings)
     plan_id, now = new_id(), utcnow()
@@ -309,7 +318,11 @@ def get_version(
     summary="Revise a plan: store a new version",
 )
 def revise_plan(
-    plan_id: str, body: RevisionCreate, caller: PlannerDep, session: PlannerWriteSessionDep
+    plan_id: str,
+    body: RevisionCreate,
+    caller: PlannerDep,
+    session: PlannerWriteSessionDep,
+    request: Request,
 ) -> PlanPublic:
     """New version from the latest one's values and the given changes; 409 if stale."""
     plan = _get_plan(session, plan_id, for_update=True)
@@ -325,7 +338,7 @@ def revise_plan(
     model = body.model or PlanModel(latest.model)
     product = body.product or Product(latest.product)
     delivery = body.delivery or Delivery(latest.delivery)
-    inputs, result = compute(model, product, delivery, body.inputs)
+    inputs, result = compute(model, product, delivery, body.inputs, clinical_settings(request))
     number = plan.latest_version + 1
     plan.versions.append(
         PlanVersion(

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 import y90dose
-from service.deps import get_session, write_session
+from service.deps import clinical_settings, get_session, write_session
 from service.problems import InvalidInputError, ProblemError, errors_of, field_error
 from service.routers import plans as plan_api
 from service.routers.plan_reports import load_plan, plan_report, report_filename
@@ -333,7 +333,9 @@ async def preview(request: Request, web: CheckedSession) -> Response:
     result = None
     if not errors and product is not None and delivery is not None:
         try:
-            _, result = plan_api.compute(PlanModel(model), product, delivery, inputs)
+            _, result = plan_api.compute(
+                PlanModel(model), product, delivery, inputs, clinical_settings(request)
+            )
         except (InvalidInputError, InputError) as exc:
             errors = problem_text(exc)[2]
     return render(
@@ -543,7 +545,7 @@ async def revise(request: Request, plan_id: str, web: CheckedSession, db: ReadSe
         except ValidationError as exc:
             raise InvalidInputError(errors_of(exc)) from None
         async with writing(request, web.caller, Role.PLANNER) as wdb:
-            plan_api.revise_plan(plan_id, revision, web.caller, wdb)
+            plan_api.revise_plan(plan_id, revision, web.caller, wdb, request)
     except (InvalidInputError, InputError, ProblemError) as exc:
         status, detail, errors = problem_text(exc)
         if status == 404:

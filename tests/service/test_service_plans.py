@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from service_helpers import Keys, assert_problem
+from service_helpers import Keys, add_key, assert_problem
 from sqlalchemy import func, select
 
+from service.main import create_app
 from service.models import AuditEvent, Plan, PlanVersion
 
 INPUTS = {"target_dose_gy": 120.0, "perfused_volume_ml": 1165.0, "lsf": 0.08}
@@ -394,3 +395,45 @@ def test_created_answer_is_what_is_stored(client: TestClient, keys: Keys) -> Non
         assert plan["approved_version"] is None and plan["approvals"] == []
         stored = client.get(f"/v1/plans/{plan['id']}", headers=keys.viewer)
         assert stored.json() == plan
+
+
+def test_site_segmentectomy_floors_are_settings(
+    make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review finding 6 (issue 15 scope 1): a site running the service chooses the lower
+    # floors. 195 Gy glass is below 200 Gy (definition) but above 190 Gy (Lewandowski
+    # 2018); 160 Gy resin is above 150 Gy (EANM 2022). Plans, revisions and calculations
+    # are checked against the site's floors and say so.
+    monkeypatch.setenv("Y90DOSE_GLASS_SEGMENTECTOMY_FLOOR", "lewandowski2018")
+    monkeypatch.setenv("Y90DOSE_RESIN_SEGMENTECTOMY_FLOOR", "eanm2022")
+    site = create_app(make_settings())
+    inputs = {"target_dose_gy": 195.0, "perfused_volume_ml": 150.0, "segments": ["VI"]}
+    with TestClient(site) as client:
+        planner = {"Authorization": f"Bearer {add_key(site, 'site-planner', 'planner')}"}
+        body = {**PLAN, "delivery": "segmentectomy", "inputs": {**inputs, "lsf": 0.05}}
+        created = client.post("/v1/plans", json=body, headers=planner)
+        assert created.status_code == 201, created.text
+        check = created.json()["current"]["result"]
+        assert check["segmentectomy"]["definition"] == "lewandowski2018"
+        assert check["segmentectomy"]["floor_gy"] == 190.0
+        assert "SEGMENTECTOMY_BELOW_THRESHOLD" not in {f["code"] for f in check["findings"]}
+        revised = client.post(
+            f"/v1/plans/{created.json()['id']}/revisions",
+            json={
+                "reason": "resin",
+                "product": "resin",
+                "inputs": {**inputs, "target_dose_gy": 160.0, "lsf": 0.05},
+            },
+            headers=planner,
+        )
+        assert revised.status_code == 201, revised.text
+        assert revised.json()["current"]["result"]["segmentectomy"]["floor_gy"] == 150.0
+        calc = client.post(
+            "/v1/calculations/mird",
+            json={**inputs, "lsf": 0.05, "delivery": "segmentectomy", "target_dose_gy": 185},
+            headers=planner,
+        ).json()
+        assert calc["segmentectomy"]["definition"] == "lewandowski2018"
+        assert "SEGMENTECTOMY_BELOW_THRESHOLD" in {f["code"] for f in calc["findings"]}
+    with pytest.raises(ValueError, match="glass_segmentectomy_floor"):
+        make_settings(glass_segmentectomy_floor="eanm2022")

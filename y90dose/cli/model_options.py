@@ -17,7 +17,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from y90dose.cli.site_settings import add_settings_options, settings_from_args
 from y90dose.errors import InputError
+from y90dose.settings import ClinicalSettings
 from y90dose.validation import parse
 
 ModelT = typing.TypeVar("ModelT", bound=BaseModel)
@@ -155,16 +157,21 @@ def model_from_args(
 
 
 def compute_from_args(
-    model: type[ModelT], compute: typing.Callable[[ModelT], Any], args: argparse.Namespace
+    model: type[ModelT],
+    compute: typing.Callable[[ModelT, ClinicalSettings], Any],
+    args: argparse.Namespace,
 ) -> Any:
-    """``compute(model_from_args(model, args))``; errors name the CLI options.
+    """``compute(model_from_args(model, args), settings)``; errors name the CLI options.
+
+    The settings are the defaults with the site's choices (``--segmentectomy-definition``).
 
     A computation may refuse a combination the schema accepts (BSA: ``delivery`` whole
     with a ``treated_volume_ml`` below the liver volume); its error is re-worded too.
     """
     inputs = model_from_args(model, args)
+    settings = settings_from_args(args, inputs)
     try:
-        return compute(inputs)
+        return compute(inputs, settings)
     except InputError as exc:
         raise option_error(exc, model) from None
 
@@ -200,6 +207,7 @@ def add_model_group(
     for name, (schema, _, sub_help) in models.items():
         sub = group.add_parser(name, help=sub_help, description=sub_help)
         add_model_options(sub, schema)
+        add_settings_options(sub)
         sub.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         sub.set_defaults(handler=handler)
     return group

@@ -6,6 +6,7 @@ and the service: a field's constraints and description (with its unit) live here
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -49,9 +50,26 @@ def liver_volume_field() -> Any:
         None,
         ge=MIN_VOLUME_ML,
         le=10000.0,
-        description="whole liver volume incl. tumour (mL), optional: checks that the perfused "
-        "volume fits the named segments",
+        description="whole liver volume incl. tumour (mL), optional, only with segments: "
+        "checks that the perfused volume fits the named segments",
     )
+
+
+def check_liver_used(liver_ml: float | None, data: Mapping[str, Any]) -> None:
+    """Refuse a whole-liver volume where nothing uses it: it only checks the named segments.
+
+    ``data`` holds the fields validated before it (``delivery``, ``segments``); when one of
+    them failed, its own error is reported and this check waits.
+    """
+    if liver_ml is None or "delivery" not in data or "segments" not in data:
+        return
+    if data["delivery"] not in SEGMENT_DELIVERIES or data["segments"] is None:
+        raise ValueError(
+            "only with segments (delivery segmental or segmentectomy): it is used only to "
+            "check that the perfused volume fits the named segments (delivery is "
+            f"{data['delivery'].value!r}, "
+            f"{'no segments given' if data['segments'] is None else 'segments given'})"
+        )
 
 
 def check_liver_holds(liver_ml: float | None, perfused_ml: float | None, name: str) -> None:

@@ -30,6 +30,7 @@ from y90dose.models.common import (
     PlanOptions,
     PlanResult,
     check_liver_holds,
+    check_liver_used,
     constants_used,
     liver_volume_field,
 )
@@ -49,6 +50,7 @@ class _MirdVolumes(PlanOptions):
     @classmethod
     def _liver_holds_perfused(cls, liver_ml: float | None, info: ValidationInfo) -> float | None:
         check_liver_holds(liver_ml, info.data.get("perfused_volume_ml"), "perfused_volume_ml")
+        check_liver_used(liver_ml, info.data)
         return liver_ml
 
 

@@ -37,6 +37,7 @@ from y90dose.models.common import (
     PlanOptions,
     PlanResult,
     check_liver_holds,
+    check_liver_used,
     constants_used,
     liver_volume_field,
 )
@@ -79,6 +80,7 @@ class _PartitionGeometry(PlanOptions):
         tumors, normal = info.data.get("tumor_volume_ml"), info.data.get("normal_volume_ml")
         if tumors is not None and normal is not None:
             check_liver_holds(liver_ml, sum(tumors) + normal, "tumor_volume_ml + normal_volume_ml")
+        check_liver_used(liver_ml, info.data)
         return liver_ml
 
     def perfused_volume_ml(self) -> float:

@@ -184,3 +184,19 @@ def test_pdf_says_which_segmentectomy_definition_was_checked(tmp_path: Path) -> 
     assert "segmentectomy checked against" in text
     assert "200 Gy to the perfused volume" in text
     assert "Liberchuk" in text
+
+
+@pytest.mark.parametrize("blank", ["   ", "\u200b"])
+def test_cli_refuses_a_patient_ref_that_says_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], blank: str
+) -> None:
+    """The review found `--patient-ref "   "` printed a blank reference on the report; the
+    same rule as the API (y90dose.validation.says_something) now refuses it."""
+    from y90dose.cli.main import main
+
+    out = tmp_path / "r.pdf"
+    args = ["plan", "mird", "--target-dose-gy", "120", "--perfused-volume-ml", "1165"]
+    code = main([*args, "--lsf", "0.08", "--report", str(out), "--patient-ref", blank])
+    assert code == 2
+    assert "--patient-ref" in capsys.readouterr().err
+    assert not out.exists()

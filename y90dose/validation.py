@@ -6,6 +6,7 @@ share; this module gives their failures one wording: the field, the value, what 
 
 from __future__ import annotations
 
+import unicodedata
 from os import PathLike
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,3 +78,24 @@ def given_path(value: str | PathLike[str], field: str) -> Path:
     if isinstance(value, str) and not value.strip():
         raise InputError(field, value, "a file or folder name (not empty)")
     return Path(value)
+
+
+SILENT_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+"""Unicode categories that print nothing a reader can see: separators (spaces, line and
+paragraph breaks), control characters, and format characters (zero-width space U+200B,
+joiners, direction marks)."""
+
+SAYS_SOMETHING = "text with at least one visible character (not only spaces or invisible ones)"
+"""What :func:`says_something` allows, for error messages."""
+
+
+def says_something(text: str) -> bool:
+    """Whether ``text`` holds at least one visible character: the one rule for text that
+    must say something (a patient reference, a revision reason), in the CLI and the API.
+
+    Examples
+    --------
+    >>> says_something("MRN-7"), says_something(" \\t\\n"), says_something("\\u200b ")
+    (True, False, False)
+    """
+    return any(unicodedata.category(ch) not in SILENT_CATEGORIES for ch in text)

@@ -13,18 +13,20 @@ from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.models.common import PlanResult
 from y90dose.segments import Segment
+from y90dose.validation import SAYS_SOMETHING, says_something
 
 PATIENT_REF_MAX_CHARS = 200
 
 
 def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("text with at least one character that is not a space")
+    if not says_something(value):
+        raise ValueError(SAYS_SOMETHING)
     return value
 
 
 NotBlank = AfterValidator(_not_blank)
-"""A patient reference or a reason of only spaces (or tabs, line breaks) says nothing."""
+"""A patient reference or a reason of only spaces, line breaks or invisible characters
+(zero-width space) says nothing (:func:`y90dose.validation.says_something`)."""
 
 
 class PlanModel(StrEnum):

@@ -23,6 +23,7 @@ from y90dose.models.bsa import BsaPlanInput, plan_bsa
 from y90dose.models.common import PlanResult
 from y90dose.models.mird import MirdPlanInput, plan_mird
 from y90dose.models.partition import PartitionPlanInput, plan_partition
+from y90dose.validation import SAYS_SOMETHING, says_something
 
 MODELS: ModelTable = {
     "mird": (MirdPlanInput, plan_mird, "MIRD single compartment: perfused-volume target dose"),
@@ -116,5 +117,7 @@ def run(args: argparse.Namespace) -> CommandOutput:
                 "these only with --report (they are printed on the report)",
             )
     else:
+        if args.patient_ref is not None and not says_something(args.patient_ref):
+            raise InputError("--patient-ref", args.patient_ref, SAYS_SOMETHING)
         write_report(args, schema, result)
     return result_output(result)

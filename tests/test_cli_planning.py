@@ -575,3 +575,19 @@ def test_option_error_names_each_option_of_a_combined_field() -> None:
     worded = option_error(exc, BsaPlanInput)
     assert worded.field == "--height-cm/--weight-kg"
     assert worded.allowed == "a size whose --liver-volume-ml is"
+
+
+@pytest.mark.parametrize("given", ["2026-03-04T10:00:00", "yesterday"])
+def test_decay_time_without_zone_says_what_is_allowed(
+    capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    """The review found pydantic's own words ("Input should have timezone info") in the
+    message; it now names the form allowed, with an example."""
+    from y90dose.cli.main import main
+
+    code = main(
+        ["decay", "--activity-gbq", "3", "--from", given, "--to", "2026-03-05T10:00:00-05:00"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "ISO 8601 date and time with its UTC offset" in err and "Input should" not in err

@@ -17,6 +17,9 @@ from y90dose.errors import InputError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
+EXAMPLE_INSTANT = "2026-03-04T10:00:00-05:00"
+"""An instant as every time option and field takes it (shown in error messages)."""
+
 
 def describe_error(error: Any) -> tuple[str, object, str]:
     """(field, value, allowed) of one pydantic error dict."""
@@ -44,6 +47,8 @@ def describe_error(error: Any) -> tuple[str, object, str]:
         allowed = "a finite number"
     elif kind == "extra_forbidden":
         allowed = "no such field"
+    elif kind in ("timezone_aware", "datetime_parsing", "datetime_from_date_parsing"):
+        allowed = f"an ISO 8601 date and time with its UTC offset, e.g. {EXAMPLE_INSTANT}"
     elif kind == "value_error":
         allowed = str(ctx.get("error", error.get("msg", "")))
         if allowed.startswith("Value error, "):

@@ -28,7 +28,7 @@ import y90dose.pipeline.ct_density
 import y90dose.pipeline.outputs
 import y90dose.pipeline.progress
 from service.voxel_jobs import run_voxel_job as run_study_job
-from y90dose.constants import ENERGY_GLASS_J_PER_GBQ, LIVER_DENSITY_G_ML
+from y90dose.constants import ENERGY_EANM_J_PER_GBQ, ENERGY_GLASS_J_PER_GBQ, LIVER_DENSITY_G_ML
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.synthetic import make_sphere_study
@@ -500,3 +500,94 @@ def test_slice_overlay_leaves_out_air_only() -> None:
     # without a CT (uniform liver density) nothing is left out
     shown, left_out = display_dose_gy(dose, LIVER_DENSITY_G_ML.value)
     assert left_out == 0 and np.array_equal(shown, dose)
+
+
+def _ball(centre_mm: tuple[float, float, float], radius_mm: float) -> np.ndarray:
+    axis = (np.arange(SHAPE) - (SHAPE - 1) / 2) * SPACING_MM
+    z, y, x = np.meshgrid(axis, axis, axis, indexing="ij")
+    cz, cy, cx = centre_mm
+    return np.asarray((z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2 <= radius_mm**2)
+
+
+@pytest.fixture(scope="module")
+def two_tumour_labels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A label map (liver 1, tumor1 2, tumor2 3: tumours apart from the liver label) and a
+    counts image: 10 counts per liver voxel, 40 per tumour voxel, nothing elsewhere."""
+    folder = tmp_path_factory.mktemp("two_tumours")
+    liver = _sphere_mask()
+    t1 = _ball((0.0, 0.0, 30.0), 15.0)
+    t2 = _ball((0.0, 0.0, -30.0), 15.0)
+    labels = np.where(liver, 1, 0).astype(np.uint8)
+    labels[t1], labels[t2] = 2, 3
+    counts = np.where(liver, 10.0, 0.0).astype(np.float32)
+    counts[t1 | t2] = 40.0
+    return {
+        "spect": _write(counts, folder / "spect.nii.gz"),
+        "labels": _write(labels, folder / "labels.nii.gz"),
+        "names": '{"1": "liver", "2": "tumor1", "3": "tumor2"}',
+        "n_t1": int(t1.sum()),
+        "n_t2": int(t2.sum()),
+        "n_liver": int((liver & ~t1 & ~t2).sum()),
+    }
+
+
+def test_naming_a_tumour_does_not_change_the_normalisation(
+    two_tumour_labels: dict[str, object],
+) -> None:
+    """Review F1: ``tumor_rois`` selects what is reported; every dose stays the same.
+
+    The whole liver is liver + tumor1 + tumor2 whichever tumours are named, so it holds all
+    the counts: A = 2 GBq over 10 n_liver + 40 (n_t1 + n_t2) counts, and tumor1's LDM mean
+    dose is C x A_t1 / (rho V_t1) with A_t1 = 2 x 40 n_t1 / counts.
+    """
+    p = two_tumour_labels
+    n_t1, n_t2, n_liver = int(p["n_t1"]), int(p["n_t2"]), int(p["n_liver"])  # type: ignore[call-overload]
+    counts = 10.0 * n_liver + 40.0 * (n_t1 + n_t2)
+    a_t1_gbq = 2.0 * 40.0 * n_t1 / counts
+    mass_kg = LIVER_DENSITY_G_ML.value * n_t1 * SPACING_MM**3 / 1e3 / 1e3
+    expected_gy = ENERGY_EANM_J_PER_GBQ.value * a_t1_gbq / mass_kg
+    runs = [
+        voxel(p["spect"], p["labels"], roi_names=p["names"], activity_gbq=2.0, method="ldm", **kw)
+        for kw in ({}, {"tumor_rois": ["tumor1"]}, {"tumor_rois": ["tumor2"]})
+    ]
+    for run in runs:
+        assert run.activity.activity_in_mask_gbq == pytest.approx(2.0)
+        assert run.activity.activity_outside_mask_gbq == pytest.approx(0.0, abs=1e-12)
+        assert run.metrics["tumor1"].mean_gy == pytest.approx(expected_gy, rel=1e-6)
+        assert run.metrics["tumor2"].mean_gy == pytest.approx(expected_gy, rel=1e-6)
+        # normal liver = liver label only (every tumour VOI left out, named or not): 10/40
+        assert run.metrics["normal_liver"].mean_gy == pytest.approx(expected_gy / 4, rel=1e-6)
+        assert run.vois.volume_ml("normal_liver") == pytest.approx(n_liver * SPACING_MM**3 / 1e3)
+        assert not any("outside the normalisation VOI" in w for w in run.warnings)
+        assert run.activity.fraction_outside_mask == pytest.approx(0.0, abs=1e-12)
+
+
+def test_counts_outside_the_normalisation_voi_are_reported_and_warned(
+    two_tumour_labels: dict[str, object], tmp_path: Path
+) -> None:
+    """Review F4: normalised to one tumour, the image holds far more than was given.
+
+    tumor1 holds 40 n_t1 of the counts and is given 2 GBq, so the image holds
+    2 x counts / (40 n_t1) GBq; the share outside is 1 - 40 n_t1 / counts.
+    """
+    p = two_tumour_labels
+    n_t1, n_t2, n_liver = int(p["n_t1"]), int(p["n_t2"]), int(p["n_liver"])  # type: ignore[call-overload]
+    counts = 10.0 * n_liver + 40.0 * (n_t1 + n_t2)
+    total_gbq = 2.0 * counts / (40.0 * n_t1)
+    outside = 1.0 - 40.0 * n_t1 / counts
+    result = voxel_run(
+        p["spect"],
+        p["labels"],
+        tmp_path / "out",
+        roi_names=p["names"],
+        activity_gbq=2.0,
+        normalize_to="tumor1",
+        method="ldm",
+        write_pngs=False,
+    )
+    assert result.activity["fraction_outside_mask"] == pytest.approx(outside, rel=1e-9)
+    assert result.energy_balance["activity_in_image_gbq"] == pytest.approx(total_gbq, rel=1e-6)
+    assert f"{outside:.1%} of the image's counts" in result.activity["description"]
+    [warning] = [w for w in result.warnings if "outside the normalisation VOI" in w]
+    assert f"holds {total_gbq:.4g} GBq, {total_gbq / 2.0:.3g} x the 2 GBq" in warning
+    assert f"{outside:.1%} of the image's counts" in warning

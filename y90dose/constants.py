@@ -106,6 +106,18 @@ KERNEL_LOW_DENSITY_WARNING_G_ML = Constant(
     "y90dose policy: lung parenchyma is 0.2-0.4 g/mL (ICRU 46 inflated lung 0.26); beta "
     "transport there differs from soft tissue (physics.md section 6)",
 )
+NORMALISATION_OUTSIDE_MARGIN = Constant(
+    "share of a scaled image's counts outside the normalisation VOI, beyond the lung "
+    "shunt fraction, above which a warning names the image's total activity",
+    0.10,
+    "1",
+    "y90dose policy: counts outside the VOI are added on top of A x (1 - LSF) x (1 - R). "
+    "The lungs' share LSF belongs there, and a SPECT's blur spills several percent of a "
+    "liver's counts over its contour (8.5 % for the liver phantom, FWHM 13 mm); beyond "
+    "10 points more than blur lies outside (a VOI too small, a tumour left out, "
+    "misregistration), i.e. the image holds about 1.1 x or more the activity received, "
+    "the +/-10 % to which the activity itself is known (physics.md, Products: resin vial)",
+)
 LUNG_REMAP_MIN_DENSITY_G_ML = Constant(
     "lowest density at which the heterogeneous engine carries tissue energy into lung",
     0.05,

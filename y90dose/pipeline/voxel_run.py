@@ -57,6 +57,7 @@ from y90dose.constants import (
     ENERGY_EANM_J_PER_GBQ,
     KERNEL_LOW_DENSITY_WARNING_G_ML,
     LIVER_DENSITY_G_ML,
+    NORMALISATION_OUTSIDE_MARGIN,
     SECONDS_PER_HOUR,
     Y90_HALF_LIFE_H,
 )
@@ -72,7 +73,7 @@ from y90dose.dvh import (
 )
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Image
-from y90dose.imaging.vois import Vois, tumour_names, with_normal_liver
+from y90dose.imaging.vois import NORMAL_LIVER, Vois, tumour_names, with_normal_liver
 from y90dose.pipeline.ct_density import density_on_grid
 from y90dose.pipeline.inputs import VoiSource, is_quantitative, with_whole_liver
 from y90dose.pipeline.options import DensitySource, VoxelOptions
@@ -596,6 +597,36 @@ def _activity_warnings(
     return warnings, decay_info
 
 
+def _normalisation_warnings(activity: ActivityMap, options: VoxelOptions) -> list[str]:
+    """A scaled image with more counts outside its normalisation VOI than the LSF explains.
+
+    The VOI is given A x (1 - LSF) x (1 - R); what lies outside it is kept and added, so a
+    share f outside makes the image hold (1 - LSF) / (1 - f) x the activity that reached
+    the patient, A x (1 - R). The lungs' share LSF and some blur belong outside; beyond
+    ``NORMALISATION_OUTSIDE_MARGIN`` above the LSF, the image holds more than was given
+    (review findings F1, F4).
+    """
+    if activity.target_activity_gbq is None or options.activity_gbq is None:
+        return []  # a Bq/mL image at its own calibration: nothing was scaled
+    fraction = activity.fraction_outside_mask
+    margin = NORMALISATION_OUTSIDE_MARGIN.value
+    if fraction <= options.lsf + margin:
+        return []
+    received = options.activity_gbq * (1.0 - options.residual)
+    total = activity.total_activity_gbq
+    region = activity.mask_name
+    return [
+        f"{fraction:.1%} of the image's counts lie outside the normalisation VOI {region!r} "
+        f"(more than the LSF {options.lsf:.1%} + {margin:.0%}): after scaling {region!r} "
+        f"to {activity.target_activity_gbq:.4g} GBq the image holds {total:.4g} GBq, "
+        f"{total / received:.3g} x the {received:.4g} GBq that reached the patient "
+        "(activity x (1 - residual)). If that activity belongs to the liver (a VOI too "
+        f"small, a tumour outside it, a wrong normalisation VOI), every dose in {region!r} "
+        "is overestimated by about that share: normalise to the VOI that holds the "
+        "microspheres (the whole liver, or the perfused volume)"
+    ]
+
+
 def _bin_width_gy(max_dose_gy: float) -> float:
     return max(DVH_BIN_WIDTH_GY, max_dose_gy / DVH_MAX_POINTS)
 
@@ -609,23 +640,46 @@ class _VoiChoice:
 
 
 def _choose_vois(vois: Vois, options: VoxelOptions) -> _VoiChoice:
-    """The liver and tumour VOIs; the whole liver, normal liver and tumour union added."""
+    """The liver and tumour VOIs; the whole liver, normal liver and tumour union added.
+
+    The whole liver (the default normalisation VOI) is the liver VOI OR every VOI of the
+    file named like a tumour (:func:`~y90dose.imaging.vois.tumour_names`), whichever
+    tumours ``tumor_rois`` names: naming tumours selects what is reported, it does not move
+    the normalisation (review finding F1). ``normal_liver`` is the whole liver minus every
+    tumour VOI, named or named like one.
+    """
     if options.liver_roi is not None and options.liver_roi not in vois:
         raise InputError(
             "liver_roi", options.liver_roi, f"the name of a VOI in the file: {sorted(vois)}"
         )
     liver = options.liver_roi or DEFAULT_LIVER_ROI
+    tumour_like = tuple(name for name in tumour_names(vois) if name != liver)
     if options.tumor_rois:
         missing = [name for name in options.tumor_rois if name not in vois]
         if missing:
             raise InputError("tumor_rois", missing, f"names of VOIs in the file: {sorted(vois)}")
         tumours = tuple(options.tumor_rois)
     else:
-        tumours = tuple(name for name in tumour_names(vois) if name != liver)
-    vois, note = with_whole_liver(vois, liver, tumours)
+        tumours = tumour_like
+    vois, note = with_whole_liver(vois, liver, tumour_like)
+    notes = [note] if note else []
     if liver in vois and tumours:
         vois = with_normal_liver(vois, liver=liver, tumours=list(tumours))
-    return _VoiChoice(vois, liver, tumours, (note,) if note else ())
+        others = [name for name in tumour_like if name not in tumours]
+        if others:
+            vois = vois.with_masks({NORMAL_LIVER: vois[NORMAL_LIVER] & ~vois.union(others)})
+    if liver in vois:
+        for name in tumours:
+            outside = int(np.count_nonzero(vois[name] & ~vois[liver]))
+            if outside:
+                notes.append(
+                    f"tumour VOI {name!r} has {outside} voxel(s) outside the whole liver "
+                    f"{liver!r} (its name does not look like a tumour's: tumor, lesion, GTV, "
+                    "HCC...): when the activity is normalised to the liver, its activity there "
+                    "is added on top of the administered activity; rename it or draw the "
+                    "liver around it"
+                )
+    return _VoiChoice(vois, liver, tumours, tuple(notes))
 
 
 def _density_source(study: VoxelStudy, options: VoxelOptions) -> DensitySource:
@@ -869,6 +923,7 @@ def compute_voxel_dose(
     stages.report(0.35, "activity per voxel")
     activity, calibration = _activity(study.spect, choice.vois, spacing_zyx, options)
     activity_warnings, decay_info = _activity_warnings(study.spect, options, calibration)
+    activity_warnings.extend(_normalisation_warnings(activity, options))
     stages.report(0.45, f"absorbed dose ({options.method.value})")
     dose = _engine_dose(activity.activity_gbq, spacing_zyx, density.g_ml, constant, options)
     dose_gy = np.asarray(dose.dose_gy, dtype=np.float32)

@@ -94,6 +94,13 @@ class ActivityMap:
         """Sum of the map, GBq."""
         return self.activity_in_mask_gbq + self.activity_outside_mask_gbq
 
+    @property
+    def fraction_outside_mask(self) -> float:
+        """Share of the map's activity (= of the image's counts, the scaling being one factor)
+        outside the normalisation mask, 0..1 (0 for an empty map)."""
+        total = self.total_activity_gbq
+        return self.activity_outside_mask_gbq / total if total > 0.0 else 0.0
+
     def provenance(self) -> dict[str, Any]:
         """JSON-able description (no arrays)."""
         return {
@@ -105,6 +112,7 @@ class ActivityMap:
             "target_activity_gbq": self.target_activity_gbq,
             "activity_in_mask_gbq": self.activity_in_mask_gbq,
             "activity_outside_mask_gbq": self.activity_outside_mask_gbq,
+            "fraction_outside_mask": self.fraction_outside_mask,
             "description": self.description,
         }
 
@@ -161,8 +169,9 @@ def _scale_counts(
         f"{'MAA counts' if method is ActivityMethod.PREDICTIVE_MAA else 'counts'} scaled so "
         f"that '{mask_name}' holds {target:.4g} GBq = {activity:.4g} GBq {kind} x "
         f"(1 - LSF {lsf:.4g}) x (1 - residual {residual:.4g}); {counts_in_mask:.6g} counts in "
-        f"the mask, {factor:.6g} GBq per count; {outside:.4g} GBq outside the mask"
-        + (" (set to zero)" if zero_outside_mask else "")
+        f"the mask, {factor:.6g} GBq per count; {outside:.4g} GBq outside the mask "
+        f"({outside / (in_mask + outside) if in_mask + outside > 0 else 0.0:.1%} of the "
+        "image's counts)" + (" (set to zero)" if zero_outside_mask else "")
     )
     return ActivityMap(
         activity_gbq=image,

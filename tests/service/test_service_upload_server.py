@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from service_helpers import dicom_bytes, make_zip
-from service_server import START_TIMEOUT_S, command_env, free_port
+from service_server import START_TIMEOUT_S, command_env, create_key, free_port, start, stop
 
 MAX_CONCURRENT = 2
 WAIT_S = 10.0
@@ -235,3 +235,31 @@ def test_deep_entry_is_422_and_the_connection_stays_usable(tmp_path: Path, db_ur
         again = client.get("/v1/studies")  # the same keep-alive connection
         assert again.status_code == 200 and again.json()["total"] == 0
     assert not (data_dir / "studies").exists() or not any((data_dir / "studies").iterdir())
+
+
+@pytest.mark.slow
+def test_sigterm_with_uploads_in_flight_stops_without_a_traceback(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Before: two planners' uploads still streaming at SIGTERM were cancelled after the
+    grace period and each logged ``Exception in ASGI application`` with a traceback."""
+    data_dir = tmp_path / "server-data"
+    env = command_env(db_url, shutdown_grace_seconds="1")
+    started = start(data_dir, env)  # first start creates the database
+    stop(started)
+    key = create_key(data_dir, env, "p", "planner")["Authorization"].removeprefix("Bearer ")
+    running = start(data_dir, env)
+    held = [held_upload(running.base, key) for _ in range(2)]
+    try:
+        time.sleep(1.0)  # both bodies are being read: each holds an upload slot
+        stopped_after = stop(running, signal.SIGTERM)
+    finally:
+        for sock in held:
+            sock.close()
+        stop(running, signal.SIGKILL)
+    assert stopped_after <= 10.0, running.stderr
+    # uvicorn ends a signalled process with the signal itself; 1 is the hard deadline's exit
+    assert running.process.returncode in (0, -signal.SIGTERM), running.stderr
+    assert running.stderr.count("cancelled: the service stopped") == 2, running.stderr
+    assert "Traceback" not in running.stderr, running.stderr
+    assert "Exception in ASGI application" not in running.stderr, running.stderr

@@ -19,9 +19,9 @@ from y90dose.limits import (
 )
 
 
-def add_max_voxels_option(parser: Any) -> None:
-    """Add ``--max-voxels N`` and ``--max-emission-voxels N`` to a command that reads
-    images."""
+def add_max_voxels_option(parser: Any, *, emission: bool = False) -> None:
+    """Add ``--max-voxels N`` to a command that reads images, and ``--max-emission-voxels
+    N`` if it reads an emission image (``emission``; elsewhere it would change nothing)."""
     parser.add_argument(
         "--max-voxels",
         type=int,
@@ -30,6 +30,8 @@ def add_max_voxels_option(parser: Any) -> None:
         f"{DEFAULT_MAX_VOXELS}; a voxel run needs about 57 bytes of memory per "
         "voxel of its SPECT/PET)",
     )
+    if not emission:
+        return
     parser.add_argument(
         "--max-emission-voxels",
         type=int,

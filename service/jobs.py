@@ -46,7 +46,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.models import DoseJob, utcnow
 from service.settings import ServiceSettings
 from y90dose.errors import Y90DoseError
-from y90dose.limits import DEFAULT_MAX_VOXELS, voxel_limit
+from y90dose.limits import (
+    DEFAULT_MAX_EMISSION_VOXELS,
+    DEFAULT_MAX_VOXELS,
+    emission_voxel_limit,
+    voxel_limit,
+)
 
 logger = logging.getLogger("y90dose.service.jobs")
 
@@ -83,6 +88,8 @@ class JobSpec:
     runner: str
     image_max_voxels: int = DEFAULT_MAX_VOXELS
     """Largest image the runner reads (``settings.image_max_voxels``, checked from headers)."""
+    emission_max_voxels: int = DEFAULT_MAX_EMISSION_VOXELS
+    """Largest emission image the runner reads (``settings.emission_max_voxels``)."""
 
 
 class JobExecutor(Protocol):
@@ -305,6 +312,7 @@ class JobManager:
             data_dir=str(self.settings.data_dir.resolve()),
             runner=self.settings.dose_job_runner,
             image_max_voxels=self.settings.image_max_voxels,
+            emission_max_voxels=self.settings.emission_max_voxels,
         )
 
     def submit(self, job_id: str, run_token: str) -> None:
@@ -477,7 +485,8 @@ def execute_job(spec: JobSpec) -> None:
 
     try:
         runner = load_runner(spec.runner)
-        with voxel_limit(spec.image_max_voxels):  # every image reader checks its header
+        # every image reader checks its header; the emission reader also the lower limit
+        with voxel_limit(spec.image_max_voxels), emission_voxel_limit(spec.emission_max_voxels):
             result = runner(study_dir(data_dir, study_id), params, output_dir, progress)
     except Exception as exc:
         logger.info("dose job %s failed: %s", spec.job_id, type(exc).__name__)

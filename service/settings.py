@@ -11,7 +11,12 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from y90dose.limits import DEFAULT_MAX_VOXELS, ZIP_MAX_COMPRESSION_RATIO, ZIP_MAX_PATH_DEPTH
+from y90dose.limits import (
+    DEFAULT_MAX_EMISSION_VOXELS,
+    DEFAULT_MAX_VOXELS,
+    ZIP_MAX_COMPRESSION_RATIO,
+    ZIP_MAX_PATH_DEPTH,
+)
 from y90dose.settings import (
     DEFAULT_SETTINGS,
     ClinicalSettings,
@@ -85,6 +90,14 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="Largest image (voxels, from its header) accepted in an upload and "
         "read by a dose job; larger gets 422 (upload) or fails the job.",
+    )
+    emission_max_voxels: int = Field(
+        default=DEFAULT_MAX_EMISSION_VOXELS,
+        ge=1,
+        description="Largest emission image (SPECT/PET: the NM or PT series, or the NIfTI "
+        "image; the dose grid) accepted in an upload and read by a dose job (voxels, from "
+        "its header); larger gets 422 (upload) or fails the job. A dose job needs about 57 "
+        "bytes per emission voxel plus 200 MB: 3.9 GB at the default.",
     )
     # --- end of upload and image limits ---
     job_workers: int = Field(

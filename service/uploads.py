@@ -8,7 +8,8 @@ component, more than ``upload_max_path_depth`` levels or a symbolic link, an enc
 corrupt or unknown-method entry, a name that is also a folder of other entries or too
 long for the file system -> 422 naming the entry; a file that is neither NIfTI, JSON
 nor whole, readable DICOM (:func:`y90dose.imaging.dicom_series.read_dicom_header`), an
-image past ``image_max_voxels`` (from its header) -> 422 naming the file.
+image past ``image_max_voxels``, or an emission image (an NM or PT series, the NIfTI
+``image``) past ``emission_max_voxels`` (from its header) -> 422 naming the file.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from service.problems import InvalidInputError, ProblemError, field_error
 from service.schemas.common import unpaired_surrogate
 from y90dose.errors import ImageError
 from y90dose.limits import (
+    DEFAULT_MAX_EMISSION_VOXELS,
     DEFAULT_MAX_VOXELS,
     ZIP_MAX_COMPRESSION_RATIO,
     ZIP_MAX_PATH_DEPTH,
     ZIP_RATIO_GRACE_BYTES,
+    emission_voxel_limit,
+    reading_emission,
     voxel_limit,
 )
 
@@ -241,8 +245,11 @@ def _image_error(root: Path, path: PurePosixPath, exc: ImageError, allowed: str)
     return _bad_entry(path.as_posix(), f"{allowed}; reading it said: {said}")
 
 
-def _dicom_summary(root: Path, paths: list[PurePosixPath], max_voxels: int) -> list[dict[str, Any]]:
+def _dicom_summary(
+    root: Path, paths: list[PurePosixPath], max_voxels: int, max_emission_voxels: int
+) -> list[dict[str, Any]]:
     from y90dose.imaging.dicom_series import pixel_data_bytes, read_dicom_header
+    from y90dose.pipeline.inputs import EMISSION_MODALITIES
 
     series: Counter[tuple[str, str]] = Counter()
     voxels: Counter[tuple[str, str]] = Counter()
@@ -272,20 +279,44 @@ def _dicom_summary(root: Path, paths: list[PurePosixPath], max_voxels: int) -> l
                 f"series of at most {max_voxels} voxels (image_max_voxels); {key[0]} series "
                 f"{key[1]} holds {count} voxels (Rows x Columns x frames over its files)",
             )
+        if key[0] in EMISSION_MODALITIES and count > max_emission_voxels:
+            raise _bad_entry(
+                first_file[key].as_posix(),
+                f"an emission (NM or PT) series of at most {max_emission_voxels} voxels "
+                f"(emission_max_voxels: a dose job needs about 57 bytes per emission voxel); "
+                f"{key[0]} series {key[1]} holds {count} voxels (Rows x Columns x frames over "
+                "its files); the service's administrator can raise Y90DOSE_EMISSION_MAX_VOXELS",
+            )
     return [
         {"modality": modality, "series_instance_uid": uid, "files": count}
         for (modality, uid), count in sorted(series.items())
     ]
 
 
-def _nifti_header(root: Path, path: PurePosixPath, max_voxels: int) -> dict[str, Any]:
+def _nifti_header(
+    root: Path, path: PurePosixPath, max_voxels: int, max_emission_voxels: int | None = None
+) -> dict[str, Any]:
+    """The header's size and spacing; ``max_emission_voxels`` given: the emission image."""
+    from contextlib import nullcontext
+
     from y90dose.imaging.read import read_sitk_header
 
+    emission = max_emission_voxels is not None
+    allowed = "a readable NIfTI image"
+    if emission:
+        allowed += (
+            f" of at most {max_emission_voxels} voxels as the emission image "
+            "(emission_max_voxels; the administrator can raise Y90DOSE_EMISSION_MAX_VOXELS)"
+        )
     try:
-        with voxel_limit(max_voxels):
+        with (
+            voxel_limit(max_voxels),
+            emission_voxel_limit(max_emission_voxels),
+            reading_emission() if emission else nullcontext(),
+        ):
             reader = read_sitk_header(root.joinpath(*path.parts))
     except ImageError as exc:
-        raise _image_error(root, path, exc, "a readable NIfTI image") from None
+        raise _image_error(root, path, exc, allowed) from None
     return {
         "path": path.as_posix(),
         "size_voxels": list(reader.GetSize()),
@@ -299,9 +330,11 @@ def describe_study(
     names_field: str | None,
     *,
     max_voxels: int = DEFAULT_MAX_VOXELS,
+    max_emission_voxels: int = DEFAULT_MAX_EMISSION_VOXELS,
 ) -> tuple[str, dict[str, Any]]:
-    """The study's kind and summary; refuses what voxel dosimetry could not use, and
-    images of more than ``max_voxels`` (from their headers, before any pixel is read)."""
+    """The study's kind and summary; refuses what voxel dosimetry could not use, images
+    of more than ``max_voxels`` and emission images (NM/PT series, the NIfTI ``image``) of
+    more than ``max_emission_voxels`` (from their headers, before any pixel is read)."""
     manifest: dict[str, Any] = {}
     names: dict[str, str] = {}
     nifti: list[PurePosixPath] = []
@@ -333,7 +366,7 @@ def describe_study(
         manifest, "labels", nifti, lambda p: any(h in p.name.lower() for h in LABEL_HINTS)
     )
     if dicom:
-        summary["series"] = _dicom_summary(root, dicom, max_voxels)
+        summary["series"] = _dicom_summary(root, dicom, max_voxels, max_emission_voxels)
         if labels is not None:
             summary["labels"] = _nifti_header(root, labels, max_voxels)
         return "dicom", summary
@@ -347,7 +380,7 @@ def describe_study(
             '({"image": "ct.nii.gz", "labels": "labels.nii.gz"}) or by a label map name '
             f"containing one of {', '.join(LABEL_HINTS)}",
         )
-    summary["image"] = _nifti_header(root, image, max_voxels)
+    summary["image"] = _nifti_header(root, image, max_voxels, max_emission_voxels)
     summary["labels"] = _nifti_header(root, labels, max_voxels)
     if "ct" in manifest:
         ct = _pick(manifest, "ct", [p for p in nifti if p not in (image, labels)], bool)

@@ -101,3 +101,68 @@ def test_cli_max_voxels_option(tmp_path: Path, capsys: pytest.CaptureFixture[str
         assert cli_main.main([*argv, "--max-voxels", "0"]) == 2
         assert "--max-voxels: 0 is not allowed" in capsys.readouterr().err
     assert cli_main.main([*voxel, "--max-voxels", "1728", "--no-png"]) == 0, capsys.readouterr()
+
+
+def test_a_600_cubed_emission_image_is_refused_while_a_512_x_512_x_1000_ct_passes(
+    tmp_path: Path,
+) -> None:
+    """Issue 9 defect 3: 216 M voxels pass the image limit (300 M) but not the emission
+    limit (64 M: 64e6 x 57 B + 200 MB = 3.85 GB for a dose job, 216e6 x 57 B + 200 MB =
+    12.5 GB here), refused from the 352-byte header before any voxel is read."""
+    from y90dose.limits import (
+        DEFAULT_MAX_EMISSION_VOXELS,
+        emission_voxel_limit,
+        reading_emission,
+    )
+    from y90dose.pipeline import voxel_dose
+    from y90dose.pipeline.inputs import read_emission_image
+
+    assert DEFAULT_MAX_EMISSION_VOXELS == 64_000_000
+    with reading_emission():
+        check_voxel_count((400, 400, 300), "pet")  # a large PET passes
+    check_voxel_count((512, 512, 1000), "ct")  # the CT limit still fits a long CT
+    check_voxel_count((600, 600, 600), "ct")  # and 600^3 as a non-emission image
+    path = _nifti_header_only(tmp_path / "spect.nii", (600, 600, 600))
+    with pytest.raises(ImageTooLargeError) as error:
+        read_emission_image(path)
+    said = str(error.value)
+    assert str(path) in said and "600 x 600 x 600 = 216000000 voxels" in said, said
+    assert "max_emission_voxels = 64000000" in said and "12.5 GB" in said, said
+    with pytest.raises(ImageTooLargeError, match="max_emission_voxels"):
+        voxel_dose(
+            path,
+            {"liver": sitk.GetImageFromArray(np.ones((2, 2, 2), np.uint8))},
+            options={"activity_gbq": 1.0},
+        )
+    with emission_voxel_limit(216_000_000), pytest.raises(ImageError) as other:
+        read_emission_image(path)  # raised: now refused only as a header without data
+    assert "more than max_emission_voxels" not in str(other.value)
+    for bad in (0, -1, 2.5):
+        with (
+            pytest.raises(InputError, match="max_emission_voxels"),
+            emission_voxel_limit(bad),  # type: ignore[arg-type]
+        ):
+            pass
+
+
+def test_cli_max_emission_voxels_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spect = _nifti_header_only(tmp_path / "spect.nii", (600, 600, 600))
+    labels = tmp_path / "labels.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.ones((4, 4, 4), np.uint8)), str(labels))
+    voxel = ["voxel", "--spect", str(spect), "--rois", str(labels)]
+    voxel += [
+        "--roi-names",
+        '{"1": "liver"}',
+        "--activity-gbq",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    assert cli_main.main(voxel) == 2
+    stderr = capsys.readouterr().err
+    assert "600 x 600 x 600 = 216000000 voxels" in stderr, stderr
+    assert "max_emission_voxels = 64000000" in stderr, stderr
+    assert cli_main.main([*voxel, "--max-emission-voxels", "0"]) == 2
+    assert "--max-emission-voxels: 0 is not allowed" in capsys.readouterr().err
+    assert cli_main.main([*voxel, "--max-emission-voxels", "216000000"]) == 2
+    assert "more than max_emission_voxels" not in capsys.readouterr().err  # now: no voxel data

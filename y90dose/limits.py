@@ -2,13 +2,18 @@
 
 These are resource limits, not physics: each bounds what a small file can make y90dose
 spend (memory, disk, time). Every value is here, with why it is the default; the CLI
-raises the voxel limit with ``--max-voxels``, the service with its settings
-(``Y90DOSE_IMAGE_MAX_VOXELS``, ``Y90DOSE_UPLOAD_MAX_COMPRESSION_RATIO``...).
+raises the voxel limits with ``--max-voxels`` and ``--max-emission-voxels``, the service
+with its settings (``Y90DOSE_IMAGE_MAX_VOXELS``, ``Y90DOSE_EMISSION_MAX_VOXELS``,
+``Y90DOSE_UPLOAD_MAX_COMPRESSION_RATIO``...).
 
-The voxel limit in force is a context variable, so that every reader, however deep in the
-pipeline, checks the same value without each function passing it on::
+Two voxel limits: :data:`DEFAULT_MAX_VOXELS` for every image (a CT is the largest), and
+the lower :data:`DEFAULT_MAX_EMISSION_VOXELS` for the emission image (SPECT/PET), whose
+grid is the dose grid and so sets the memory of a voxel run. Both are context variables,
+so that every reader, however deep in the pipeline, checks the same values without each
+function passing them on; the emission limit applies inside :func:`reading_emission`
+(the pipeline's emission reader enters it)::
 
-    with voxel_limit(500_000_000):
+    with voxel_limit(500_000_000), emission_voxel_limit(100_000_000):
         result = run_voxel_dosimetry(...)
 
 Examples
@@ -43,6 +48,15 @@ Sized for real studies: a 512 x 512 x 1000 CT (chest to pelvis at 0.6-1 mm,
 limits"), so an emission image at this limit would need about 17 GB; a site with less
 memory lowers the limit (memory / 57 bytes)."""
 
+DEFAULT_MAX_EMISSION_VOXELS = 64_000_000
+"""Largest emission image (SPECT/PET, the dose grid) read by default (voxels).
+
+A voxel run peaks at about 57 bytes per emission voxel plus about 200 MB
+(``benchmarks/bench_voxel_memory.py``): 64 M voxels need about 3.9 GB, while
+:data:`DEFAULT_MAX_VOXELS` (300 M) would allow about 17 GB. Real emission images are far
+smaller: SPECT 128^3-256^3 (2.1-16.8 M voxels), PET up to about 400 x 400 x 300 (48 M),
+which passes with 33 % to spare. A site with more memory raises it (memory / 57 bytes)."""
+
 ZIP_MAX_COMPRESSION_RATIO = 100.0
 """Largest unpacked / compressed size of a zip entry (and of the whole archive).
 
@@ -63,11 +77,21 @@ ZIP_MAX_PATH_DEPTH = 32
 recurse past Python's limit."""
 
 _MAX_VOXELS: ContextVar[int] = ContextVar("y90dose_max_voxels", default=DEFAULT_MAX_VOXELS)
+_MAX_EMISSION_VOXELS: ContextVar[int] = ContextVar(
+    "y90dose_max_emission_voxels", default=DEFAULT_MAX_EMISSION_VOXELS
+)
+_READING_EMISSION: ContextVar[bool] = ContextVar("y90dose_reading_emission", default=False)
 
 
 def max_voxels() -> int:
     """The voxel limit in force (:data:`DEFAULT_MAX_VOXELS` unless :func:`voxel_limit` set one)."""
     return _MAX_VOXELS.get()
+
+
+def max_emission_voxels() -> int:
+    """The emission-image voxel limit in force (:data:`DEFAULT_MAX_EMISSION_VOXELS` unless
+    :func:`emission_voxel_limit` set one)."""
+    return _MAX_EMISSION_VOXELS.get()
 
 
 def require_max_voxels(value: object, field: str = "max_voxels") -> int:
@@ -94,6 +118,65 @@ def voxel_limit(limit: int | None) -> Iterator[int]:
         _MAX_VOXELS.reset(token)
 
 
+@contextmanager
+def emission_voxel_limit(limit: int | None) -> Iterator[int]:
+    """Read emission images of up to ``limit`` voxels inside the ``with`` block (None: the
+    default).
+
+    Raises
+    ------
+    InputError
+        (``max_emission_voxels``) if ``limit`` is not an integer >= 1.
+    """
+    value = (
+        DEFAULT_MAX_EMISSION_VOXELS
+        if limit is None
+        else require_max_voxels(limit, "max_emission_voxels")
+    )
+    token = _MAX_EMISSION_VOXELS.set(value)
+    try:
+        yield value
+    finally:
+        _MAX_EMISSION_VOXELS.reset(token)
+
+
+@contextmanager
+def reading_emission() -> Iterator[None]:
+    """Inside the block, every image read is the emission image: :func:`check_voxel_count`
+    also holds it to :func:`max_emission_voxels`."""
+    token = _READING_EMISSION.set(True)
+    try:
+        yield
+    finally:
+        _READING_EMISSION.reset(token)
+
+
+def check_emission_voxel_count(size: Sequence[int], where: str) -> None:
+    """Refuse an emission image of ``size`` larger than :func:`max_emission_voxels`.
+
+    Raises
+    ------
+    ImageTooLargeError
+        Naming ``where``, the dimensions, the limit and how to raise it.
+    """
+    count = math.prod(max(int(n), 0) for n in size)
+    allowed = max_emission_voxels()
+    if count > allowed:
+        shown = " x ".join(str(int(n)) for n in size)
+        raise ImageTooLargeError(
+            f"{where}: emission image (SPECT/PET, the dose grid) of {shown} = {count} voxels, "
+            f"more than max_emission_voxels = {allowed} (default "
+            f"{DEFAULT_MAX_EMISSION_VOXELS}); a voxel run needs about 57 bytes per emission "
+            f"voxel (about {_gb(count)} GB here): raise max_emission_voxels if the machine "
+            "has the memory, or resample the image to a coarser grid"
+        )
+
+
+def _gb(voxels: int) -> str:
+    """Memory of a voxel run on ``voxels`` emission voxels (GB, 57 B/voxel + 200 MB)."""
+    return f"{(voxels * 57 + 200e6) / 1e9:.1f}"
+
+
 def check_voxel_count(size: Sequence[int], where: str, limit: int | None = None) -> None:
     """Refuse an image of ``size`` (its dimensions, any order) larger than the limit.
 
@@ -111,8 +194,11 @@ def check_voxel_count(size: Sequence[int], where: str, limit: int | None = None)
     Raises
     ------
     ImageTooLargeError
-        If the product of ``size`` exceeds the limit (the message names both).
+        If the product of ``size`` exceeds the limit (the message names both); inside
+        :func:`reading_emission`, also if it exceeds :func:`max_emission_voxels`.
     """
+    if limit is None and _READING_EMISSION.get():
+        check_emission_voxel_count(size, where)
     allowed = max_voxels() if limit is None else limit
     count = math.prod(max(int(n), 0) for n in size)
     if count > allowed:

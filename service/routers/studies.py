@@ -72,7 +72,11 @@ def upload_study(
             max_depth=settings.upload_max_path_depth,
         )
         kind, summary = describe_study(
-            files_dir, paths, names, max_voxels=settings.image_max_voxels
+            files_dir,
+            paths,
+            names,
+            max_voxels=settings.image_max_voxels,
+            max_emission_voxels=settings.emission_max_voxels,
         )
         summary["dose_inputs"] = dose_inputs(files_dir)
         size_bytes = sum(files_dir.joinpath(*p.parts).stat().st_size for p in paths)

@@ -456,3 +456,28 @@ def test_job_activity_rescales_a_bq_per_ml_study(tmp_path: Path, settings: Any) 
         done = wait_finished(client, key, refused.json()["id"])
         assert done["status"] == "failed"
         assert done["message"].startswith("lsf: 0.05 is not allowed"), done["message"]
+
+
+@pytest.mark.skipif(not pipeline_available(), reason="y90dose.pipeline.voxel_dose missing")
+def test_job_refuses_an_emission_image_past_the_emission_limit(
+    tmp_path: Path, make_settings: Any
+) -> None:
+    """Issue 9 defect 3: the study was accepted under a higher limit; the job reads the
+    emission image's header (12^3 = 1728 voxels) and fails naming it and the limit."""
+    uploaded = create_app(make_settings(emission_max_voxels=1728))
+    key = add_key(uploaded, "p", "planner")
+    headers = {"X-API-Key": key}
+    with TestClient(uploaded) as client:
+        study = client.post(
+            "/v1/studies", files={"file": ("s.zip", nifti_study(tmp_path))}, headers=headers
+        )
+        assert study.status_code == 201, study.text
+    lowered = create_app(make_settings(emission_max_voxels=1727))
+    with TestClient(lowered) as client:
+        body = {"study_id": study.json()["id"], **JOB}
+        job = client.post("/v1/dose-jobs", json=body, headers=headers).json()
+        done = wait_finished(client, key, job["id"])
+    assert done["status"] == "failed"
+    message = done["message"]
+    assert "spect.nii.gz" in message and "12 x 12 x 12 = 1728 voxels" in message, message
+    assert "more than max_emission_voxels = 1727" in message, message

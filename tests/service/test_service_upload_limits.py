@@ -245,3 +245,48 @@ def test_dose_job_reads_images_under_the_voxel_limit(tmp_path: Path, make_settin
     assert "12 x 12 x 12 = 1728 voxels" in done["message"], done["message"]
     assert "max_voxels = 1000" in done["message"]
     assert json.dumps(done).find(str(settings.data_dir)) == -1
+
+
+def _nifti_header_only(dims: tuple[int, int, int]) -> bytes:
+    """A NIfTI-1 header claiming ``dims`` float32 voxels, with no voxel data."""
+    import struct
+
+    header = bytearray(352)
+    struct.pack_into("<i", header, 0, 348)
+    struct.pack_into("<8h", header, 40, 3, *dims, 1, 1, 1, 1)
+    struct.pack_into("<hh", header, 70, 16, 32)
+    struct.pack_into("<8f", header, 76, 1, 1, 1, 1, 1, 1, 1, 1)
+    struct.pack_into("<f", header, 108, 352.0)
+    header[344:348] = b"n+1\x00"
+    return bytes(header)
+
+
+def test_a_600_cubed_emission_image_is_refused_at_upload_a_long_ct_is_not(
+    tmp_path: Path, make_settings: Any
+) -> None:
+    """Issue 9 defect 3: default limits (300 M any image, 64 M the emission image)."""
+    app = create_app(make_settings())
+    key = add_key(app, "p", "planner")
+    manifest = json.dumps({"image": "spect.nii", "labels": "labels.nii", "ct": "ct.nii"})
+    with TestClient(app) as client:
+        for spect, status in (((600, 600, 600), 422), ((128, 128, 128), 201)):
+            study = {
+                "study.json": manifest.encode(),
+                "spect.nii": _nifti_header_only(spect),
+                "labels.nii": _nifti_header_only((128, 128, 128)),
+                "ct.nii": _nifti_header_only((512, 512, 1000)),  # 262 M voxels: passes
+            }
+            response = upload(client, key, make_zip(study))
+            assert response.status_code == status, response.text
+        problem = assert_problem(
+            upload(
+                client, key, make_zip({**study, "spect.nii": _nifti_header_only((600, 600, 600))})
+            ),
+            422,
+            "file",
+        )
+        assert problem["errors"][0]["value"] == "spect.nii"
+        detail = problem["detail"]
+        assert "600 x 600 x 600 = 216000000 voxels" in detail, detail
+        assert "more than max_emission_voxels = 64000000" in detail, detail
+        assert "EMISSION_MAX_VOXELS" in detail, detail

@@ -109,7 +109,7 @@ def register_from_images(parent: Any) -> None:
         "--prior-lung-dose-gy", type=float, help="lung dose of previous treatments (Gy)"
     )
     parser.add_argument("--energy-j-per-gbq", type=float, help="energy constant C (J/GBq)")
-    add_max_voxels_option(parser)
+    add_max_voxels_option(parser, emission=True)
     add_json_flag(parser)
     parser.set_defaults(handler=run, model="from-images")
 

@@ -65,7 +65,7 @@ def register(subparsers: Any) -> None:
         "--overwrite", action="store_true", help="replace the files of a previous run in --out"
     )
     parser.add_argument("--no-png", action="store_true", help="skip the PNG figures")
-    add_max_voxels_option(parser)
+    add_max_voxels_option(parser, emission=True)
     add_json_flag(parser)
     parser.set_defaults(handler=run, field_options={**INPUT_OPTIONS, **OPTION_RENAMES})
 

@@ -33,6 +33,7 @@ from y90dose.imaging.resample import resample_labels
 from y90dose.imaging.rtstruct import read_rtstruct
 from y90dose.imaging.seg import read_seg
 from y90dose.imaging.vois import EmptyVoiError, Vois
+from y90dose.limits import reading_emission
 from y90dose.validation import given_path
 
 #: Modalities accepted as the emission image (SPECT as NM, PET or quantitative SPECT as PT).
@@ -64,7 +65,15 @@ def read_emission_image(path: str | Path, *, image_units: str | None = None) -> 
         Missing path or unknown ``image_units``.
     ImageError
         Unreadable files, no or several emission series (named).
+    ImageTooLargeError
+        An image past :func:`y90dose.limits.max_emission_voxels` (or
+        :func:`~y90dose.limits.max_voxels`), from its header, before its pixels are read.
     """
+    with reading_emission():  # the readers hold it to the emission-image voxel limit
+        return _read_emission_image(path, image_units)
+
+
+def _read_emission_image(path: str | Path, image_units: str | None) -> Image:
     path = given_path(path, "spect")
     _require_exists(path, "spect")
     if image_units is not None and image_units.lower() not in IMAGE_UNITS:

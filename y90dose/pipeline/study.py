@@ -31,6 +31,7 @@ from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.read import is_sitk_file
 from y90dose.imaging.resample import resample_mask
 from y90dose.imaging.vois import EmptyVoiError, Vois
+from y90dose.limits import check_emission_voxel_count
 from y90dose.pipeline.inputs import (
     VoiSource,
     fraction_outside,
@@ -96,6 +97,8 @@ def _emission(spect: ImageInput, image_units: ImageUnits | None) -> Image:
     image = _as_image(spect, modality="NM")
     if image is None:
         return read_emission_image(_path(spect, "spect"), image_units=image_units)
+    # an image given in memory: the dose grid's memory is still ahead (x, y, z shown)
+    check_emission_voxel_count(image.array.shape[::-1], "spect (the image given)")
     if image_units is not None:
         return image.with_array(
             image.array, units="BQML" if image_units is ImageUnits.BQML else "CNTS"

@@ -84,10 +84,10 @@ def _load_run(folder: Path, option: str) -> tuple[dict[str, Any], Image]:
     try:
         summary = json.loads(metrics_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ImageError(f"--{option} {metrics_path}: unreadable ({exc})") from exc
+        raise ImageError(f"{metrics_path}: unreadable ({exc})", field=option) from exc
     dose_path = folder / str(summary.get("files", {}).get("dose_nifti", DOSE_NIFTI))
     if not dose_path.is_file():
-        raise ImageError(f"--{option} {folder}: the dose map {dose_path.name} is missing")
+        raise ImageError(f"{folder}: the dose map {dose_path.name} is missing", field=option)
     frame = summary.get("dose_grid", {}).get("frame_of_reference_uid")
     dose = read_sitk_file(dose_path, units="GY")
     return summary, dose.with_array(dose.array, frame_of_reference_uid=frame)
@@ -218,7 +218,7 @@ def compare_runs(
         index = json.loads(index_path.read_text(encoding="utf-8"))["vois"]
     except (OSError, json.JSONDecodeError, KeyError) as exc:
         raise ImageError(
-            f"--planned {planned_path}: VOI index {index_path.name} unreadable ({exc})"
+            f"{planned_path}: VOI index {index_path.name} unreadable ({exc})", field="planned"
         ) from exc
     x, y, z = planned.spacing_mm
     spacing_zyx = (z, y, x)
@@ -226,7 +226,9 @@ def compare_runs(
     for name, relative in index.items():
         mask_image = read_sitk_file(planned_path / relative)
         if mask_image.shape_zyx != planned.shape_zyx:
-            raise ImageError(f"--planned {planned_path}: mask {relative} is not on the dose grid")
+            raise ImageError(
+                f"{planned_path}: mask {relative} is not on the dose grid", field="planned"
+            )
         mask = mask_image.array > 0.5
         plan_metrics = dose_metrics(planned.array, mask, spacing_zyx_mm=spacing_zyx, voi_name=name)
         delivered_metrics = dose_metrics(

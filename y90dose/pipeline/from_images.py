@@ -182,7 +182,7 @@ def plan_from_images(
     stages.report(0.05, "reading the MAA SPECT")
     spect = read_emission_image(spect_path)
     if float(spect.array.min()) < 0:
-        raise ImageError(f"--spect {spect_path}: negative voxel values; counts must be >= 0")
+        raise ImageError(f"{spect_path}: negative voxel values; counts must be >= 0", field="spect")
     ct = read_ct(ct_path) if ct_path is not None else None
     wanted = [liver_roi, *tumours] + ([lung_roi] if lung_roi else [])
     stages.report(0.3, "reading the VOIs")
@@ -213,15 +213,17 @@ def plan_from_images(
     normal = measured["normal_liver"]
     if normal.counts <= 0:
         raise ImageError(
-            f"--spect {spect_path}: no counts in the normal liver ({liver_roi!r} minus the "
-            "tumours); the TN ratio is undefined"
+            f"{spect_path}: no counts in the normal liver ({liver_roi!r} minus the "
+            "tumours); the TN ratio is undefined",
+            field="spect",
         )
     tn = [measured[t].mean_counts_per_ml / normal.mean_counts_per_ml for t in tumours]
     zero = [t for t, ratio in zip(tumours, tn, strict=True) if ratio <= 0]
     if zero:
         raise ImageError(
-            f"--spect {spect_path}: tumour VOI(s) {zero} hold no counts (TN = 0); a partition "
-            "plan needs tumours that take up MAA"
+            f"{spect_path}: tumour VOI(s) {zero} hold no counts (TN = 0); a partition "
+            "plan needs tumours that take up MAA",
+            field="spect",
         )
     lsf_measured = None
     if lung_roi is not None:

@@ -12,8 +12,9 @@ Bearer <key>`` or ``X-API-Key: <key>``) and check the role: 401 without a valid 
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from functools import cache
 from typing import Annotated, Any, cast
 
@@ -51,7 +52,14 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     Async: making a session opens no connection (the route's first statement does), so
     the request does not hop to a thread and back just to make and close it.
     """
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with request_session(request.app.state.sessionmaker) as session:
+        yield session
+
+
+@contextlib.contextmanager
+def request_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session from ``factory``, rolled back if the request fails, always closed (the one
+    scope of the read and the write sessions)."""
     session = factory()
     try:
         yield session
@@ -171,17 +179,22 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Caller]]:
     """
 
     async def check(request: Request) -> Caller:
-        caller = await get_caller(request)
-        if not caller.role.allows(role):
-            raise ProblemError(
-                403,
-                "forbidden",
-                f"key {caller.name!r} has role {caller.role.value!r}; this needs "
-                f"{role.value!r} or higher",
-            )
-        return caller
+        return check_role(await get_caller(request), role)
 
     return check
+
+
+def check_role(caller: Caller, role: Role) -> Caller:
+    """``caller`` when its role includes ``role``, else the 403 problem (the one wording
+    of every route, page and middleware that checks a role)."""
+    if not caller.role.allows(role):
+        raise ProblemError(
+            403,
+            "forbidden",
+            f"key {caller.name!r} has role {caller.role.value!r}; this needs "
+            f"{role.value!r} or higher",
+        )
+    return caller
 
 
 @cache
@@ -202,15 +215,8 @@ def write_session(role: Role) -> Callable[..., AsyncIterator[Session]]:
     ) -> AsyncIterator[Session]:
         state = request.app.state
         async with write_turn(state):
-            factory: sessionmaker[Session] = state.write_sessionmaker
-            session = factory()
-            try:
+            with request_session(state.write_sessionmaker) as session:
                 yield session
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
 
     return get_write_session
 

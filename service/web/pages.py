@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 import y90dose
-from service.deps import clinical_settings, get_session, write_session
+from service.deps import check_role, clinical_settings, get_session, write_session
 from service.problems import InvalidInputError, ProblemError, errors_of, field_error
 from service.routers import plans as plan_api
 from service.routers.plan_reports import load_plan, plan_report, report_filename
@@ -110,19 +110,9 @@ ReadSession = Annotated[Session, Depends(get_session)]
 async def writing(request: Request, caller: Caller, role: Role) -> AsyncIterator[Session]:
     """The API's write session for ``role`` (SQLite write turn, rollback unless committed),
     after checking the role the way the API does (403 problem)."""
-    await _require_role(caller, role)
+    check_role(caller, role)
     async with contextlib.asynccontextmanager(write_session(role))(request, caller) as session:
         yield session
-
-
-async def _require_role(caller: Caller, role: Role) -> None:
-    if not caller.role.allows(role):
-        raise ProblemError(
-            403,
-            "forbidden",
-            f"key {caller.name!r} has role {caller.role.value!r}; this needs "
-            f"{role.value!r} or higher",
-        )
 
 
 def render(
@@ -371,7 +361,7 @@ async def create_plan(request: Request, web: CheckedSession) -> Response:
             raise InvalidInputError(errors_of(exc)) from None
         # The route's own role check (PlannerDep) is not run on a direct call: check here.
         # create_plan takes its own write transaction (one Core transaction, see the route).
-        await _require_role(web.caller, Role.PLANNER)
+        check_role(web.caller, Role.PLANNER)
         response = await plan_api.create_plan(create, web.caller, request)
     except (InvalidInputError, InputError, ProblemError) as exc:
         status, detail, errors = problem_text(exc)

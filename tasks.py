@@ -64,7 +64,7 @@ def task_test(args: list[str]) -> int:
     ensure_environment()
     run([str(BIN / "ruff"), "check", "."])
     run([str(BIN / "ruff"), "format", "--check", "."])
-    run([str(BIN / "mypy"), "y90dose", "service", "phantoms", "tests", "benchmarks", "tasks.py"])
+    run([str(BIN / "mypy"), "y90dose", "y90dose_service", "tests", "benchmarks", "tasks.py"])
     code = run([str(PYTHON), "-m", "pytest", *args], check=False)
     if code == 5:
         print("tasks: pytest collected no tests; that is a failure here", file=sys.stderr)

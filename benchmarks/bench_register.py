@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/bench_register.py [--size 512 512 200] [--no-baseline]``
 
 Target (issue 12, section 5): a 512x512x200 pair registers in under 30 s on this machine.
-The pair: the CT-like trunk of :mod:`phantoms.ct_anatomy` (0.78 x 0.78 x 1.5 mm voxels,
+The pair: the CT-like trunk of :mod:`y90dose.phantoms.ct_anatomy` (0.78 x 0.78 x 1.5 mm voxels,
 a 400 x 400 x 300 mm field) as the fixed image, and the same anatomy seen through a known
 rigid transform (rotations 4, -3, 5 degrees, translations 15, -12, 10 mm) on a grid of
 another frame of reference as the moving image. Timed: :func:`register` alone (images in
@@ -26,9 +26,9 @@ import time
 import numpy as np
 import SimpleITK as sitk  # noqa: N813
 
-from phantoms.ct_anatomy import ct_image, masks_on, rigid_mapping
 from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.registration import register
+from y90dose.phantoms.ct_anatomy import ct_image, masks_on, rigid_mapping
 
 ROTATION_DEG = (4.0, -3.0, 5.0)
 TRANSLATION_MM = (15.0, -12.0, 10.0)

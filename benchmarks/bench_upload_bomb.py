@@ -20,9 +20,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from service.main import create_app
-from service.security import create_key
-from service.settings import ServiceSettings
+from y90dose_service.main import create_app
+from y90dose_service.security import create_key
+from y90dose_service.settings import ServiceSettings
 
 
 def written_bytes() -> int:

@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
         out["default_suite_warm_s"] = time.monotonic() - t0
         out["passed"] = cold.passed and warm.passed
     if "--mc" in argv:
-        from phantoms.montecarlo.references import compute_s_values
+        from y90dose.phantoms.montecarlo.references import compute_s_values
 
         t0 = time.monotonic()
         compute_s_values(3.0, "water", n_histories=200_000)

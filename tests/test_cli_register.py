@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813
 
-from phantoms.ct_anatomy import ct_image, rigid_mapping
 from y90dose.cli.main import main
 from y90dose.imaging import Grid, Image, write_image_file
+from y90dose.phantoms.ct_anatomy import ct_image, rigid_mapping
 
 GRID = Grid((30, 36, 48), (-188.0, -140.0, -116.0), (8.0, 8.0, 8.0))
 SHIFT_MM = (10.0, 0.0, -5.0)

@@ -2,7 +2,7 @@
 
 Expected values: the DVK in a single medium (the engine must reduce to it), energy
 conservation written by hand from the kernel's energy fractions, and the ompMC
-references in phantoms/reference (lung slab, liver dome, 4.8 mm bone S values).
+references in y90dose/phantoms/reference (lung slab, liver dome, 4.8 mm bone S values).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from phantoms.montecarlo.references import load_reference
 from y90dose.constants import J_PER_MEV
+from y90dose.phantoms.montecarlo.references import load_reference
 from y90dose.voxel.convolution import dvk_dose
 from y90dose.voxel.heterogeneous import heterogeneous_dose, media_of_density
 from y90dose.voxel.kernels import voxel_kernel
@@ -116,8 +116,8 @@ def test_energy_leaving_the_grid_through_lung_is_accounted() -> None:
 
 
 def _slab_profiles() -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    from phantoms.analytic import cumulated_decays
-    from phantoms.generators.lung_slab import generate
+    from y90dose.phantoms.analytic import cumulated_decays
+    from y90dose.phantoms.generators.lung_slab import generate
 
     ph = generate(spacing_mm=2.0)
     a = ph.activity_bq / 1e9
@@ -153,7 +153,7 @@ def test_lung_slab_against_monte_carlo() -> None:
 
 
 def _dome_per_decay() -> tuple[Any, dict[str, Any], np.ndarray, Any]:
-    from phantoms.montecarlo.dome import dome_geometry
+    from y90dose.phantoms.montecarlo.dome import dome_geometry
 
     geo = dome_geometry()
     mc = load_reference("liver-dome")
@@ -201,7 +201,7 @@ def test_lung_energy_factor_is_close_to_one(case: str) -> None:
     if case == "dome":
         *_, r = _dome_per_decay()
     else:
-        from phantoms.generators.lung_slab import generate
+        from y90dose.phantoms.generators.lung_slab import generate
 
         ph = generate(spacing_mm=2.0)
         r = heterogeneous_dose(
@@ -234,7 +234,7 @@ def test_dome_reference_keeps_the_lung_energy_in_the_box() -> None:
     every face is thicker than the Y-90 endpoint's range (11 mm of water, physics.md
     section 1) scaled to 0.26 g/mL lung, and ompMC kept all but the bremsstrahlung
     (< 0.5 % of the decay energy) in the box."""
-    from phantoms.montecarlo.dome import DOME_LUNG_MARGIN_MM, dome_geometry
+    from y90dose.phantoms.montecarlo.dome import DOME_LUNG_MARGIN_MM, dome_geometry
 
     geo = dome_geometry()
     lung_density = float(geo.density_g_ml[geo.lung].max())

@@ -1,6 +1,6 @@
 """Registration (issue 12, section 5): known transforms recovered, failures refused.
 
-Test data: the CT-like trunk of :mod:`phantoms.ct_anatomy` sampled on a fixed grid, and the
+Test data: the CT-like trunk of :mod:`y90dose.phantoms.ct_anatomy` sampled on a fixed grid, and the
 same anatomy sampled through a *known* mapping on a moving grid of another frame of
 reference (origin 100, -50, 300 mm away: the centring must find it), so the true
 fixed -> moving mapping is known exactly. Target registration error (TRE): mean and max
@@ -18,8 +18,6 @@ import numpy.typing as npt
 import pytest
 import SimpleITK as sitk  # noqa: N813
 
-from phantoms import ct_anatomy
-from phantoms.ct_anatomy import ct_image, field_mapping, masks_on, rigid_mapping
 from y90dose.errors import InputError, RegistrationError
 from y90dose.imaging import Grid, Image, read_image
 from y90dose.imaging.registration import (
@@ -32,6 +30,8 @@ from y90dose.imaging.registration import (
     write_transform,
 )
 from y90dose.imaging.vois import EmptyVoiError, Vois
+from y90dose.phantoms import ct_anatomy
+from y90dose.phantoms.ct_anatomy import ct_image, field_mapping, masks_on, rigid_mapping
 
 STS_CT = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "sts-petct"
 STS_CT = STS_CT / "STS_001" / "CT" / "dicom"

@@ -1,7 +1,7 @@
 """The library's floors: ``y90dose`` never imports the service or a web framework.
 
 ARCHITECTURE.md: the service imports the library, never the reverse. The one door the
-other way is ``y90dose/cli/service_interface.py``, which loads ``service.commands`` by
+other way is ``y90dose/cli/service_interface.py``, which loads ``y90dose_service.commands`` by
 name when ``y90dose serve`` or ``y90dose keys`` runs (an optional interface); nothing
 else in ``y90dose`` names a service module.
 """
@@ -15,7 +15,7 @@ import y90dose
 from y90dose.cli import service_interface
 
 LIBRARY = Path(y90dose.__file__).parent
-FORBIDDEN = {"service", "fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic"}
+FORBIDDEN = {"y90dose_service", "fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic"}
 """Top-level packages the library may not import (the service and its frameworks)."""
 DOOR = LIBRARY / "cli" / "service_interface.py"
 
@@ -31,13 +31,13 @@ def _imports(tree: ast.AST) -> list[str]:
 
 
 def _service_strings(tree: ast.AST) -> list[str]:
-    """String constants that name a service module (``"service.x"``)."""
+    """String constants that name a service module (``"y90dose_service.x"``)."""
     return [
         node.value
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
-        and node.value.split(".")[0] == "service"
+        and node.value.split(".")[0] == "y90dose_service"
         and "." in node.value
         and " " not in node.value
     ]
@@ -59,14 +59,16 @@ def test_the_library_imports_no_service_and_no_web_framework() -> None:
 
 def test_the_one_door_loads_only_the_service_commands() -> None:
     tree = ast.parse(DOOR.read_text(encoding="utf-8"))
-    assert _service_strings(tree) == ["service.commands"]
-    assert service_interface.SERVICE_COMMANDS == "service.commands"
+    assert _service_strings(tree) == ["y90dose_service.commands"]
+    assert service_interface.SERVICE_COMMANDS == "y90dose_service.commands"
 
 
 def test_the_layering_test_catches_an_import() -> None:
     """The walk sees imports inside functions too (lazy imports were the old way in)."""
-    tree = ast.parse("def f():\n    from service.db import open_database\n    import fastapi\n")
-    assert _imports(tree) == ["service.db", "fastapi"]
-    assert _service_strings(ast.parse("importlib.import_module('service.models')")) == [
-        "service.models"
+    tree = ast.parse(
+        "def f():\n    from y90dose_service.db import open_database\n    import fastapi\n"
+    )
+    assert _imports(tree) == ["y90dose_service.db", "fastapi"]
+    assert _service_strings(ast.parse("importlib.import_module('y90dose_service.models')")) == [
+        "y90dose_service.models"
     ]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phantoms.montecarlo import mc_available
+from y90dose.phantoms.montecarlo import mc_available
 
 pytestmark = [
     pytest.mark.montecarlo,
@@ -25,7 +25,7 @@ pytestmark = [
 
 
 def test_icrp107_spectrum_integral_mean_and_sampling() -> None:
-    from phantoms.montecarlo.spectrum import y90_beta_spectrum
+    from y90dose.phantoms.montecarlo.spectrum import y90_beta_spectrum
 
     spectrum = y90_beta_spectrum()
     assert spectrum.betas_per_decay == pytest.approx(1.0, abs=1e-3)
@@ -37,7 +37,7 @@ def test_icrp107_spectrum_integral_mean_and_sampling() -> None:
 
 
 def test_phase_space_records(tmp_path: Path) -> None:
-    from phantoms.montecarlo.phsp import isotropic_directions, write_electron_phsp
+    from y90dose.phantoms.montecarlo.phsp import isotropic_directions, write_electron_phsp
 
     rng = np.random.default_rng(3)
     direction = isotropic_directions(1000, rng)
@@ -62,8 +62,8 @@ def test_phase_space_records(tmp_path: Path) -> None:
 
 
 def test_voxel_s_values_3mm_water_against_published() -> None:
-    from phantoms.montecarlo.case import run_case
-    from phantoms.montecarlo.references import octant_s_values, s_value_case
+    from y90dose.phantoms.montecarlo.case import run_case
+    from y90dose.phantoms.montecarlo.references import octant_s_values, s_value_case
 
     case = s_value_case(3.0, "water", n_histories=20_000, seed=11)
     result = run_case(case)
@@ -82,8 +82,8 @@ def test_voxel_s_values_3mm_water_against_published() -> None:
 
 
 def test_lung_slab_electrons_reach_further_in_lung() -> None:
-    from phantoms.montecarlo.case import run_case
-    from phantoms.montecarlo.references import lung_slab_case
+    from y90dose.phantoms.montecarlo.case import run_case
+    from y90dose.phantoms.montecarlo.references import lung_slab_case
 
     lung = run_case(lung_slab_case(lung=True, n_histories=30_000, seed=5))
     water = run_case(lung_slab_case(lung=False, n_histories=30_000, seed=5))
@@ -101,8 +101,8 @@ def test_lung_slab_electrons_reach_further_in_lung() -> None:
 
 def test_core_never_imports_ompmc() -> None:
     code = (
-        "import sys, y90dose, y90dose.validation_suite, phantoms.montecarlo, "
-        "phantoms.montecarlo.references, y90dose.cli.validate;"
+        "import sys, y90dose, y90dose.validation_suite, y90dose.phantoms.montecarlo, "
+        "y90dose.phantoms.montecarlo.references, y90dose.cli.validate;"
         "print('ompmc' in sys.modules)"
     )
     out = subprocess.run(
@@ -116,7 +116,7 @@ def test_core_never_imports_ompmc() -> None:
 
 
 def test_cached_references_have_provenance() -> None:
-    from phantoms.montecarlo.references import REFERENCE_FILES, load_reference
+    from y90dose.phantoms.montecarlo.references import REFERENCE_FILES, load_reference
 
     for name in REFERENCE_FILES:
         prov = load_reference(name)["provenance"]

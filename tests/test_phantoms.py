@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phantoms.generators import GENERATORS, generate
-from phantoms.geometry import VoxelGrid, ellipsoid, sphere
+from y90dose.phantoms.generators import GENERATORS, generate
+from y90dose.phantoms.geometry import VoxelGrid, ellipsoid, sphere
 
 C_EANM = 49.67  # J/GBq, EANM 2022 (physics.md 1)
 
@@ -123,15 +123,15 @@ def test_lung_slab_known_answers_come_from_the_cached_monte_carlo() -> None:
 
 @pytest.mark.parametrize("name", sorted(GENERATORS))
 def test_generation_is_deterministic(name: str) -> None:
-    from phantoms.base import document
+    from y90dose.phantoms.base import document
 
     assert json.dumps(document(generate(name))) == json.dumps(document(generate(name)))
 
 
 def test_export_round_trip_through_y90dose_readers(tmp_path: Path) -> None:
-    from phantoms.export import export_phantom
     from y90dose.imaging.dicom_series import read_dicom
     from y90dose.imaging.rtstruct import read_rtstruct
+    from y90dose.phantoms.export import export_phantom
 
     p = generate(
         "uniform-sphere", radius_mm=20.0, cylinder_diameter_mm=80.0, cylinder_length_mm=60.0
@@ -153,7 +153,7 @@ def test_export_round_trip_through_y90dose_readers(tmp_path: Path) -> None:
 
 
 def test_cli_generate(tmp_path: Path) -> None:
-    from phantoms.__main__ import main
+    from y90dose.phantoms.__main__ import main
 
     assert main(["generate", "point-source", "--out", str(tmp_path / "ps"), "--no-dicom"]) == 0
     assert (tmp_path / "ps" / "known_answers.json").is_file()

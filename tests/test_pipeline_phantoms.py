@@ -1,4 +1,4 @@
-"""The voxel pipeline against the ``liver`` phantom's known answers (``phantoms/README.md``).
+"""The voxel pipeline against the ``liver`` phantom's known answers (``y90dose/phantoms``).
 
 The phantom (generated on demand, 4 mm voxels): a 1500 mL liver with three tumours of
 TN 4, 6 and 2, lungs holding 8 % of 2 GBq, an exact activity map (PT series, Bq/mL), a
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-phantoms_cache = pytest.importorskip("phantoms.cache")
+phantoms_cache = pytest.importorskip("y90dose.phantoms.cache")
 
 from voxel_calls import voxel_run  # noqa: E402
 

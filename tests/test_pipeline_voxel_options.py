@@ -24,9 +24,9 @@ import pytest
 import SimpleITK as sitk  # noqa: N813
 from voxel_calls import voxel_run
 
-from service.voxel_jobs import run_voxel_job as run_study_job
 from y90dose.cli.main import main
 from y90dose.errors import InputError
+from y90dose_service.voxel_jobs import run_voxel_job as run_study_job
 
 SPACING_MM = 4.0
 C_EANM = 49.67  # J/GBq, EANM 2022 (the default without a product)

@@ -27,7 +27,6 @@ from voxel_calls import voxel, voxel_run
 import y90dose.pipeline.ct_density
 import y90dose.pipeline.outputs
 import y90dose.pipeline.progress
-from service.voxel_jobs import run_voxel_job as run_study_job
 from y90dose.constants import ENERGY_EANM_J_PER_GBQ, ENERGY_GLASS_J_PER_GBQ, LIVER_DENSITY_G_ML
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Grid, Image
@@ -36,6 +35,7 @@ from y90dose.pipeline import find_study_inputs
 from y90dose.pipeline.ct_density import density_on_grid
 from y90dose.pipeline.voxel_run import decay_to_implant
 from y90dose.voxel.density import DEFAULT_HU_DENSITY_CURVE, hu_to_density
+from y90dose_service.voxel_jobs import run_voxel_job as run_study_job
 
 SPACING_MM = 4.8  # a Lanconelli 2012 size: the DVK uses the tabulated kernel
 SHAPE = 40

@@ -18,8 +18,6 @@ import SimpleITK as sitk  # noqa: N813
 from pydantic import Field
 
 import y90dose
-from service.schemas.dose_jobs import DoseJobCreate, job_fields
-from service.voxel_jobs import JOB_FIELDS, REFUSED_OPTIONS, REQUIRED_OPTIONS, run_voxel_job
 from y90dose.cli.main import build_parser, main
 from y90dose.cli.model_options import add_model_options
 from y90dose.cli.voxel import OPTION_RENAMES
@@ -27,6 +25,8 @@ from y90dose.errors import InputError
 from y90dose.imaging.synthetic import make_sphere_study
 from y90dose.pipeline.options import VoxelOptions
 from y90dose.validation_suite import phantom_checks
+from y90dose_service.schemas.dose_jobs import DoseJobCreate, job_fields
+from y90dose_service.voxel_jobs import JOB_FIELDS, REFUSED_OPTIONS, REQUIRED_OPTIONS, run_voxel_job
 
 
 def _voxel_parser() -> argparse.ArgumentParser:

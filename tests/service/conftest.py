@@ -26,8 +26,8 @@ if str(HERE) not in sys.path:  # helpers and substitute job runners (also in wor
 
 from service_helpers import Keys, add_key, reset_postgres  # noqa: E402
 
-from service.main import create_app  # noqa: E402
-from service.settings import ServiceSettings  # noqa: E402
+from y90dose_service.main import create_app  # noqa: E402
+from y90dose_service.settings import ServiceSettings  # noqa: E402
 
 POSTGRES_ENV = "Y90DOSE_TEST_POSTGRES_URL"
 

@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from sqlalchemy import create_engine, text
 
-from service.security import create_key
+from y90dose_service.security import create_key
 
 SERIES_UID = generate_uid()
 

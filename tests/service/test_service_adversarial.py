@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from service_helpers import Keys, assert_problem, dicom_bytes, make_zip
 from sqlalchemy import func, select
 
-from service.models import AuditEvent, Plan, Study
+from y90dose_service.models import AuditEvent, Plan, Study
 
 PLAN = {
     "patient_ref": "MRN-0042",

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from service_helpers import Keys, add_key, assert_problem
 from sqlalchemy import select
 
-from service.models import ApiKey
-from service.security import Role, hash_key
 from y90dose.cli.main import main as cli_main
+from y90dose_service.models import ApiKey
+from y90dose_service.security import Role, hash_key
 
 MIRD = {"target_dose_gy": 120.0, "perfused_volume_ml": 1165.0, "lsf": 0.08}
 PLAN = {
@@ -84,7 +84,7 @@ def test_keys_stored_hashed_and_revocation(app: FastAPI, client: TestClient) -> 
         assert row.key_hash == hash_key(key) and key not in (row.key_hash, row.key_prefix)
     headers = {"X-API-Key": key}
     assert client.get("/v1/plans", headers=headers).status_code == 200
-    from service.security import revoke_key
+    from y90dose_service.security import revoke_key
 
     with app.state.sessionmaker() as session:
         revoke_key(session, "soon-revoked")
@@ -133,7 +133,7 @@ def test_keys_cli_create_list_revoke(
 
 
 def test_demo_creates_key_and_phantom_study_once(app: FastAPI, settings: object) -> None:
-    from service.demo import prepare_demo
+    from y90dose_service.demo import prepare_demo
 
     first = prepare_demo(settings, app.state.sessionmaker)  # type: ignore[arg-type]
     assert first["key"] and first["key"].startswith("y90_") and first["study_id"]

@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from service_helpers import add_key, assert_problem
 
-from service.capacity import Capacity
-from service.main import create_app
-from service.models import Plan
-from service.settings import ServiceSettings
+from y90dose_service.capacity import Capacity
+from y90dose_service.main import create_app
+from y90dose_service.models import Plan
+from y90dose_service.settings import ServiceSettings
 
 PLAN = {
     "patient_ref": "CAP-1",

@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from service_helpers import add_key, assert_problem, dicom_bytes, make_zip
 from sqlalchemy import select
 
-from service.main import create_app
-from service.models import AuditEvent, DoseJob, Study
+from y90dose_service.main import create_app
+from y90dose_service.models import AuditEvent, DoseJob, Study
 
 JOB = {"activity_gbq": 2.5, "lsf": 0.05, "product": "resin", "method": "ldm"}
 POLL_TIMEOUT_S = 60.0
@@ -315,7 +315,7 @@ def test_dead_worker_fails_its_job_and_requeues_the_waiting_one(make_settings: A
 
 ORPHAN_SCRIPT = """
 import os, sys, time
-from service.jobs import ProcessPoolJobExecutor
+from y90dose_service.jobs import ProcessPoolJobExecutor
 executor = ProcessPoolJobExecutor(1)
 print(executor._pool.submit(os.getpid).result(), flush=True)
 time.sleep(120)

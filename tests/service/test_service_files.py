@@ -16,9 +16,9 @@ import pytest
 import SimpleITK as sitk  # noqa: N813
 from service_server import command_env, create_key, running_server
 
-from service.demo import DEMO_KEY_FILE, ensure_demo_key
-from service.main import create_app
-from service.settings import ServiceSettings
+from y90dose_service.demo import DEMO_KEY_FILE, ensure_demo_key
+from y90dose_service.main import create_app
+from y90dose_service.settings import ServiceSettings
 
 PLAN = {
     "patient_ref": "FILES-1",

@@ -7,9 +7,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from service.db import make_engine, migrate
-from service.models import Base
-from service.settings import ServiceSettings
+from y90dose_service.db import make_engine, migrate
+from y90dose_service.models import Base
+from y90dose_service.settings import ServiceSettings
 
 TABLES = {
     "api_keys",
@@ -26,7 +26,7 @@ TABLES = {
 def head_revision() -> str:
     from alembic.config import Config
 
-    from service import db
+    from y90dose_service import db
 
     location = db.Path(db.__file__).resolve().parent / "migrations"
     config = Config(str(location / "alembic.ini"))

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from service_helpers import Keys, add_key, assert_problem
 from sqlalchemy import func, select
 
-from service.main import create_app
-from service.models import AuditEvent, Plan, PlanVersion
+from y90dose_service.main import create_app
+from y90dose_service.models import AuditEvent, Plan, PlanVersion
 
 INPUTS = {"target_dose_gy": 120.0, "perfused_volume_ml": 1165.0, "lsf": 0.08}
 PLAN = {
@@ -272,7 +272,7 @@ def test_audit_trail_and_no_patient_ref_in_logs(
 def test_failure_inside_transaction_stores_nothing(
     app: FastAPI, client: TestClient, keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import service.routers.plans as plans_router
+    import y90dose_service.routers.plans as plans_router
 
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("audit store down")

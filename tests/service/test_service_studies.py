@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from service_helpers import SERIES_UID, Keys, assert_problem, dicom_bytes, make_zip
 from sqlalchemy import func, select
 
-from service.models import AuditEvent, Study
+from y90dose_service.models import AuditEvent, Study
 
 
 def nifti_bytes(tmp_path: Path, name: str, labels: bool = False) -> bytes:
@@ -112,7 +112,7 @@ def test_unreadable_dicom_names_the_file(app: FastAPI, client: TestClient, keys:
 def test_too_many_files_is_413(make_settings: Any) -> None:
     from service_helpers import add_key
 
-    from service.main import create_app
+    from y90dose_service.main import create_app
 
     app = create_app(make_settings(upload_max_files=2))
     key = add_key(app, "p", "planner")
@@ -128,7 +128,7 @@ def test_too_many_files_is_413(make_settings: Any) -> None:
 def test_too_large_is_413(make_settings: Any) -> None:
     from service_helpers import add_key
 
-    from service.main import create_app
+    from y90dose_service.main import create_app
 
     app = create_app(make_settings(upload_max_bytes=10_000))
     key = add_key(app, "p", "planner")

@@ -23,8 +23,8 @@ from service_helpers import SERIES_UID, STUDY_UID, add_key, assert_problem, dico
 from sqlalchemy import func, select
 from test_service_dose_jobs import nifti_study, wait_finished
 
-from service.main import create_app
-from service.models import Study
+from y90dose_service.main import create_app
+from y90dose_service.models import Study
 
 MIB = 1024 * 1024
 

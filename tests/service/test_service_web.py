@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from service_helpers import Keys, add_key, assert_problem
 
-from service.security import revoke_key
+from y90dose_service.security import revoke_key
 
 BASE = "http://testserver"
 ORIGIN = {"origin": BASE}

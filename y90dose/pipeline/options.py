@@ -3,7 +3,7 @@
 This model is the one place an option is declared: its name (with the unit), type,
 limits, default and description. The CLI's ``y90dose voxel`` options are generated from
 it (``--activity-gbq`` is ``activity_gbq``, :mod:`y90dose.cli.voxel`), and so is the
-service's dose-job schema (``service/schemas/dose_jobs.py``). What the model cannot know
+service's dose-job schema (``y90dose_service/schemas/dose_jobs.py``). What the model cannot know
 without the images (a VOI name that must exist, CT densities without a CT, scaling
 options on a Bq/mL image without an activity) is checked by the computation, with the
 same field names.

@@ -13,7 +13,7 @@ Groups of checks (``--cases`` selects groups by name):
     The lung-capable engine against the cached ompMC liver-dome and bone references, with
     the soft-tissue DVK as info rows (its lung-slab rows are in ``lung-slab``).
 ``reproducibility``
-    The generators reproduce the committed ``phantoms/known_answers/*.json``.
+    The generators reproduce the committed ``y90dose/phantoms/known_answers/*.json``.
 ``monte-carlo`` (``--full`` only)
     Reruns the Monte Carlo references (ompMC, optional extra ``y90dose[mc]``) with an
     independent seed and compares them with the cache and the tables.

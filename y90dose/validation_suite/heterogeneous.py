@@ -3,7 +3,7 @@
 Pass rows with their tolerances (the issue's targets), and the soft-tissue DVK on the same
 input as ``info`` rows showing the gap the engine closes:
 
-- liver dome (``phantoms/reference/mc_liver_dome.json``): mean lung dose and mean dose of
+- liver dome (``y90dose/phantoms/reference/mc_liver_dome.json``): mean lung dose and mean dose of
   the 5 mm of liver under the dome within 10 %; each lung shell whose Monte Carlo dose is
   at least 10 % of the first shell's within 15 % (the lung slab's criterion, applied to
   depth behind a curved interface);
@@ -21,7 +21,7 @@ import numpy as np
 
 from y90dose.validation_suite.result import CheckResult, compare, skipped
 
-MC_SOURCE = "y90dose Monte Carlo (ompMC, 521icru), phantoms/reference"
+MC_SOURCE = "y90dose Monte Carlo (ompMC, 521icru), y90dose/phantoms/reference"
 DOME_TOL = 0.10
 """Issue 10: mean lung dose and the 5 mm liver band under the dome within 10 %."""
 SHELL_TOL = 0.15
@@ -31,9 +31,9 @@ BONE_TOL = 0.05
 
 
 def _dome_rows() -> list[CheckResult]:
-    from phantoms.montecarlo.dome import dome_geometry
-    from phantoms.montecarlo.references import load_reference
     from y90dose.constants import J_PER_MEV
+    from y90dose.phantoms.montecarlo.dome import dome_geometry
+    from y90dose.phantoms.montecarlo.references import load_reference
     from y90dose.voxel.convolution import dvk_dose
     from y90dose.voxel.heterogeneous import heterogeneous_dose
 
@@ -90,8 +90,8 @@ def _dome_rows() -> list[CheckResult]:
 
 
 def _bone_rows() -> list[CheckResult]:
-    from phantoms.montecarlo.references import load_reference
     from y90dose.constants import J_PER_MEV
+    from y90dose.phantoms.montecarlo.references import load_reference
     from y90dose.voxel.convolution import dvk_dose
     from y90dose.voxel.heterogeneous import heterogeneous_dose
 

@@ -1,5 +1,5 @@
 """Kernel checks: Graves 2019 DPK integrated over voxels vs Lanconelli 2012 tables, and
-both vs the y90dose Monte Carlo reference (ompMC, cached in ``phantoms/reference``).
+both vs the y90dose Monte Carlo reference (ompMC, cached in ``y90dose/phantoms/reference``).
 
 Tolerances
 ----------
@@ -26,7 +26,7 @@ import numpy as np
 from y90dose.validation_suite.result import CheckResult, compare, skipped
 
 LANCONELLI = "Lanconelli 2012 (Phys Med Biol 57:517) table"
-MC_SOURCE = "y90dose Monte Carlo (ompMC, 521icru), phantoms/reference"
+MC_SOURCE = "y90dose Monte Carlo (ompMC, 521icru), y90dose/phantoms/reference"
 NEIGHBOURS: tuple[tuple[tuple[int, int, int], str, float | None], ...] = (
     ((0, 0, 0), "central", 0.03),
     ((0, 0, 1), "face", 0.03),
@@ -101,7 +101,7 @@ def mc_vs_tables(
     references: dict[str, dict[str, Any]] | None = None, label: str = "cached"
 ) -> list[CheckResult]:
     """The Monte Carlo S values (cached, or ``references`` from a fresh run)."""
-    from phantoms.montecarlo.references import load_reference
+    from y90dose.phantoms.montecarlo.references import load_reference
     from y90dose.voxel.kernels import dpk_voxel_kernel, lanconelli_kernel
 
     rows: list[CheckResult] = []
@@ -213,8 +213,8 @@ def mc_vs_tables(
 
 def mc_rerun(scale: float = 1.0) -> list[CheckResult]:
     """``--full``: rerun the S-value Monte Carlo and compare with the cache statistically."""
-    from phantoms.montecarlo import mc_available
-    from phantoms.montecarlo.references import compute_reference, load_reference
+    from y90dose.phantoms.montecarlo import mc_available
+    from y90dose.phantoms.montecarlo.references import compute_reference, load_reference
 
     if not mc_available():
         return [

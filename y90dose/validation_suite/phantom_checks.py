@@ -1,7 +1,7 @@
 """Each phantom through the voxel pipeline: DICOM in, RTDOSE out, against known answers.
 
 The phantoms are generated on demand (deterministic) into the cache of
-:mod:`phantoms.cache`, read back with the y90dose DICOM readers and run through
+:mod:`y90dose.phantoms.cache`, read back with the y90dose DICOM readers and run through
 :func:`y90dose.voxel_dose` (the call behind ``y90dose voxel`` and the service's jobs); the
 RT Dose is written by the run's ``write``, read back and verified.
 
@@ -198,7 +198,7 @@ def uniform_sphere(study: Path, work: Path) -> list[CheckResult]:
 
 # --- point-source --------------------------------------------------------------------------
 def point_source(study: Path, work: Path) -> list[CheckResult]:
-    from phantoms.montecarlo.references import load_reference
+    from y90dose.phantoms.montecarlo.references import load_reference
 
     case = "phantom/point-source"
     doc = _known(study)
@@ -275,8 +275,8 @@ def _counts_stats(image: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
 
 
 def liver(study: Path, work: Path) -> list[CheckResult]:
-    from phantoms.analytic import partition_doses_gy
     from y90dose.models.partition import PartitionDoseInput, dose_partition
+    from y90dose.phantoms.analytic import partition_doses_gy
 
     case = "phantom/liver"
     doc = _known(study)
@@ -492,7 +492,7 @@ def liver(study: Path, work: Path) -> list[CheckResult]:
             as_float(hand["normal_gy"]),
             as_float(image_partition.doses_gy["normal"]),
             rel_tol=1e-9,
-            source="physics.md 4.3 (phantoms.analytic)",
+            source="physics.md 4.3 (y90dose.phantoms.analytic)",
         )
     )
     rows.append(
@@ -747,7 +747,7 @@ PHANTOM_CASES: dict[str, Callable[[Path, Path], list[CheckResult]]] = {
 
 def phantom_checks(name: str, *, cache: Path | None = None) -> list[CheckResult]:
     """Generate (or reuse) phantom ``name`` and run its checks."""
-    from phantoms.cache import phantom_dir
+    from y90dose.phantoms.cache import phantom_dir
 
     case = f"phantom/{name}"
     try:

@@ -160,13 +160,13 @@ def _mird() -> list[CheckResult]:
 
 
 def _partition() -> list[CheckResult]:
-    from phantoms.analytic import partition_doses_gy
     from y90dose.models.partition import (
         PartitionDoseInput,
         PartitionPlanInput,
         dose_partition,
         plan_partition,
     )
+    from y90dose.phantoms.analytic import partition_doses_gy
 
     # Hand (resin C = 49.38): tumour 200 mL TN 4, normal 1300 mL, LSF 8 %, D_N = 40 Gy.
     # M_T = 0.206 kg, M_N = 1.339 kg; A = 40 (4 x 0.206 + 1.339) / (49.38 x 0.92) = 1.90455

@@ -1,6 +1,6 @@
 """The generators are deterministic: regenerated known answers equal the committed ones.
 
-``phantoms/known_answers/<name>.json`` are written by ``python -m phantoms known-answers``
+``y90dose/phantoms/known_answers/<name>.json`` are written by ``python -m phantoms known-answers``
 and committed; this check regenerates each phantom in memory and compares every number
 (relative 1e-9: the same code and seed on another machine may differ in the last bits of
 floating-point sums, not more).
@@ -15,7 +15,7 @@ from typing import Any
 
 from y90dose.validation_suite.result import CheckResult, boolean_check, skipped
 
-COMMITTED = Path(__file__).resolve().parents[2] / "phantoms" / "known_answers"
+COMMITTED = Path(__file__).resolve().parents[1] / "phantoms" / "known_answers"
 
 
 def _diff(a: Any, b: Any, path: str = "") -> list[str]:
@@ -43,8 +43,8 @@ def _diff(a: Any, b: Any, path: str = "") -> list[str]:
 
 def reproducibility_checks() -> list[CheckResult]:
     """One row per phantom."""
-    from phantoms.base import document
-    from phantoms.generators import GENERATORS, generate
+    from y90dose.phantoms.base import document
+    from y90dose.phantoms.generators import GENERATORS, generate
 
     rows: list[CheckResult] = []
     for name in GENERATORS:
@@ -60,7 +60,7 @@ def reproducibility_checks() -> list[CheckResult]:
                 case,
                 f"{name}: regenerated known answers equal the committed file",
                 not problems,
-                source=f"phantoms/known_answers/{name}.json",
+                source=f"y90dose/phantoms/known_answers/{name}.json",
                 note="; ".join(problems[:3]) if problems else "identical (rel 1e-9)",
             )
         )

@@ -1,1 +1,0 @@
-"""Known answers of each phantom with default parameters (JSON data, see phantoms/README.md)."""

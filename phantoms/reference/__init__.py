@@ -1,1 +1,0 @@
-"""Cached Monte Carlo references (JSON data with provenance, see phantoms/README.md)."""

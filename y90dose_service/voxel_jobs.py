@@ -1,0 +1,94 @@
+"""The service's dose-job policy: which options a job takes, and how a job runs.
+
+A dose job's body is :class:`~y90dose.pipeline.options.VoxelOptions`' fields (generated,
+``y90dose_service/schemas/dose_jobs.py``) with the service's own rules, all stated here:
+
+- :data:`REFUSED_OPTIONS`: options naming a file on the server are not accepted (a job
+  reads only its own study folder);
+- :data:`REQUIRED_OPTIONS`: a clinical job states these even where the library has a
+  default (the lung shunt and the product: the energy constant depends on it);
+- :data:`JOB_FIELDS`: what a job takes beyond VoxelOptions (the study, label names of a
+  label map, whether PNG figures are drawn).
+
+The runner (:func:`run_voxel_job`, the default ``dose_job_runner``) finds the study's
+inputs (:func:`y90dose.pipeline.find_study_inputs`), calls
+:func:`y90dose.voxel_dose` and writes the run into the job's output folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+REFUSED_OPTIONS = ("hu_density_curve",)
+"""VoxelOptions fields a job may not set: they name a file on the server."""
+
+REQUIRED_OPTIONS = ("lsf", "product")
+"""VoxelOptions fields a job must state (the library defaults LSF to 0 and C to EANM's)."""
+
+JOB_FIELDS = ("study_id", "roi_names", "write_pngs")
+"""A job's fields that are not VoxelOptions: the study, label names, PNG figures."""
+
+_LEGACY_METHODS = {"kernel": "dvk", "local": "ldm", "dpk": "dvk", "convolution": "dvk"}
+
+
+def _current(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Params of a job row stored before the flat job body (``options`` object, method
+    ``kernel``), as today's fields, so that a job queued across an upgrade still runs."""
+    from y90dose.errors import InputError
+
+    current = dict(params)
+    nested = dict(current.pop("options", None) or {})
+    twice = sorted(set(nested) & set(current))
+    if twice:
+        raise InputError("options", twice, "each option once (as a field of the job)")
+    current.update(nested)
+    method = current.get("method")
+    if isinstance(method, str) and method in _LEGACY_METHODS:
+        current["method"] = _LEGACY_METHODS[method]
+    return current
+
+
+def run_voxel_job(
+    study_dir: Path,
+    params: dict[str, Any],
+    output_dir: Path,
+    progress: Callable[[float, str], None],
+) -> dict[str, Any]:
+    """Run one dose job: ``voxel_dose`` on the study, written into ``output_dir``.
+
+    ``params`` are the job's stored body without ``study_id``; returns the run's JSON
+    summary (``metrics.json``), with ``out_dir`` ``"."`` (files are served by name).
+
+    Raises
+    ------
+    InputError, ImageError
+        Options the study refuses, or a study without usable inputs; messages name the
+        field (``normalize_to``) and the study's files.
+    """
+    from y90dose.errors import InputError
+    from y90dose.pipeline import VoxelOptions, find_study_inputs, voxel_dose
+
+    current = _current(params)
+    refused = sorted(set(current) & set(REFUSED_OPTIONS))
+    if refused:
+        raise InputError(refused[0], current[refused[0]], "no file paths in a dose job")
+    roi_names = current.pop("roi_names", None)
+    if roi_names is not None and not isinstance(roi_names, Mapping):  # not a server file
+        raise InputError("roi_names", roi_names, 'an object {"1": "liver"}')
+    write_pngs = current.pop("write_pngs", True)
+    options = VoxelOptions.of(current)
+    found = find_study_inputs(study_dir)
+    run = voxel_dose(
+        found.spect,
+        found.vois,
+        options=options,
+        ct=found.ct,
+        roi_names=roi_names if roi_names is not None else found.roi_names,
+        progress=progress,
+    )
+    result = run.write(output_dir, write_pngs=bool(write_pngs), overwrite=False, progress=progress)
+    summary = result.to_dict()
+    summary["out_dir"] = "."  # the server's own path: files are served by name instead
+    return summary

@@ -1,0 +1,308 @@
+"""Figures of the dosimetry report: the DVHs and slices through each tumour, as PNG bytes.
+
+Drawn with matplotlib's object API (``Figure`` and the Agg canvas, no ``pyplot``: no
+global state, safe in the service's worker threads and processes). The colours read
+with every common colour-vision deficiency: the dose wash is ``viridis`` (perceptually
+uniform, designed to be read with deuteranopia, protanopia and tritanopia), and the VOIs
+take the Okabe-Ito palette *and* a line style each, so a VOI is told apart by its line
+as well as its colour.
+
+The slices (:func:`slice_planes`, pure) are the CT's axial, coronal and sagittal planes
+through the tumour's centroid (without a CT, the dose grid's): the dose is interpolated
+linearly from the dose grid at each pixel's centre, the VOIs by nearest neighbour. The
+dose is not drawn where the density is that of air (``AIR_DISPLAY_DENSITY_G_ML``: local
+deposition gives air voxels ~1000 Gy) nor below :data:`WASH_FLOOR_FRACTION` of the
+colour scale, so that the anatomy shows through; the metrics keep every voxel.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from y90dose.constants import AIR_DISPLAY_DENSITY_G_ML
+from y90dose.imaging.image import Grid
+from y90dose.imaging.vois import NORMAL_LIVER, TUMOURS_UNION
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from y90dose.pipeline.voxel_run import VoxelRun
+
+DOSE_COLOUR_MAP = "viridis"
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442")
+"""Okabe M, Ito K. Color Universal Design (2008): told apart with every common colour-
+vision deficiency. Black, the eighth colour, is left out (it vanishes on a dark CT) and
+yellow comes last (faint on the DVH's white)."""
+LineStyle = Literal["solid", "dashed", "dashdot", "dotted"]
+LINE_STYLES: tuple[LineStyle, ...] = ("solid", "dashed", "dashdot", "dotted")
+WASH_FLOOR_FRACTION = 0.02
+"""Dose below this fraction of the colour scale's top is not drawn (the CT shows)."""
+CT_WINDOW_HU = (-160.0, 240.0)
+"""Soft-tissue window of the CT background: level 40 HU, width 400 HU (abdomen)."""
+DERIVED_VOIS = (NORMAL_LIVER, TUMOURS_UNION)
+"""VOIs computed from others; the slices outline only the VOIs drawn by the user."""
+FIGURE_DPI = 200
+
+
+@dataclass(frozen=True)
+class VoiStyle:
+    """How one VOI is drawn, the same in the DVH and the slices."""
+
+    colour: str
+    line_style: LineStyle
+
+
+def voi_styles(names: Iterable[str]) -> dict[str, VoiStyle]:
+    """One colour and line style per VOI, in order: 7 colours x 4 styles before a repeat.
+
+    Examples
+    --------
+    >>> styles = voi_styles(["liver", "tumor1"])
+    >>> styles["liver"], styles["tumor1"].line_style
+    (VoiStyle(colour='#E69F00', line_style='solid'), 'dashed')
+    """
+    return {
+        name: VoiStyle(OKABE_ITO[n % len(OKABE_ITO)], LINE_STYLES[n % len(LINE_STYLES)])
+        for n, name in enumerate(names)
+    }
+
+
+def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def dvh_png(run: VoxelRun, *, width_in: float = 7.0, height_in: float = 3.6) -> bytes:
+    """Cumulative DVHs of every VOI, with the run's V thresholds as grey lines."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width_in, height_in), layout="constrained")
+    axes = figure.add_subplot()
+    styles = voi_styles(run.dvhs)
+    for name, dvh in run.dvhs.items():
+        style = styles[name]
+        axes.plot(
+            dvh.dose_gy,
+            dvh.volume_percent,
+            label=name,
+            color=style.colour,
+            linestyle=style.line_style,
+            linewidth=1.6,
+        )
+    for threshold in run.inputs["v_thresholds_gy"]:
+        axes.axvline(threshold, color="0.8", linewidth=0.7, zorder=0)
+    axes.set_xlabel("absorbed dose to complete decay (Gy)")
+    axes.set_ylabel(f"{next(iter(run.dvhs.values())).weighting} (%)" if run.dvhs else "%")
+    axes.set_ylim(0, 101)
+    axes.set_xlim(left=0)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _png(figure)
+
+
+@dataclass(frozen=True)
+class SlicePlane:
+    """One view through a tumour: background, dose and VOI masks on the same pixels.
+
+    Arrays are (rows, columns) as drawn with ``origin="upper"``; ``aspect`` is the
+    pixel height / width in mm; ``edges`` the patient directions at the (left, right,
+    top, bottom) edges (``R``/``L``, ``A``/``P``, ``S``/``I``).
+    """
+
+    name: str
+    background: npt.NDArray[np.float64] | None
+    dose_gy: npt.NDArray[np.float64]
+    masks: dict[str, npt.NDArray[np.bool_]]
+    aspect: float
+    edges: tuple[str, str, str, str]
+
+
+_LETTERS = (("R", "L"), ("A", "P"), ("I", "S"))  # negative, positive direction in LPS
+
+
+def _letter(vector: npt.NDArray[np.float64]) -> str:
+    axis = int(np.argmax(np.abs(vector)))
+    return _LETTERS[axis][1 if vector[axis] > 0 else 0]
+
+
+def _opposite(letter: str) -> str:
+    for pair in _LETTERS:
+        if letter in pair:
+            return pair[1 - pair.index(letter)]
+    return letter
+
+
+def centroid_mm(run: VoxelRun, voi: str) -> npt.NDArray[np.float64]:
+    """The centroid of a VOI's voxel centres, patient coordinates (x, y, z), mm."""
+    k, j, i = (float(v.mean()) for v in np.nonzero(run.vois[voi]))
+    return run.dose_image.grid.index_to_physical_mm([i, j, k])
+
+
+def _sample(
+    values: npt.NDArray[Any], grid: Grid, points_mm: npt.NDArray[np.float64], *, order: int
+) -> npt.NDArray[Any]:
+    """``values`` (on ``grid``) at physical points ``(rows, cols, 3)``; 0 outside."""
+    from scipy.ndimage import map_coordinates
+
+    ijk = grid.physical_mm_to_index(points_mm.reshape(-1, 3))
+    coordinates = ijk[:, ::-1].T  # (k, j, i) rows, the array's axis order
+    if order == 0:
+        index = np.rint(coordinates).astype(np.int64)
+        shape = np.asarray(values.shape)[:, None]
+        inside = np.all((index >= 0) & (index < shape), axis=0)
+        out = np.zeros(index.shape[1], dtype=values.dtype)
+        out[inside] = values[tuple(index[:, inside])]
+        return out.reshape(points_mm.shape[:2])
+    sampled = map_coordinates(values, coordinates, order=order, mode="constant", cval=0.0)
+    return np.asarray(sampled).reshape(points_mm.shape[:2])
+
+
+def slice_planes(run: VoxelRun, tumour: str, vois: Sequence[str]) -> list[SlicePlane]:
+    """Axial, coronal and sagittal planes through ``tumour``'s centroid.
+
+    The planes are the CT's (its slices through the centroid, at its resolution) or,
+    without a CT, the dose grid's. ``vois`` are the VOIs whose masks are sampled.
+    """
+    dose_grid = run.dose_image.grid
+    centre_mm = centroid_mm(run, tumour)
+    image = run.ct
+    grid = image.grid if image is not None else dose_grid
+    nz, ny, nx = grid.shape_zyx
+    i, j, k = (int(v) for v in np.rint(grid.physical_mm_to_index(centre_mm)))
+    i, j, k = min(max(i, 0), nx - 1), min(max(j, 0), ny - 1), min(max(k, 0), nz - 1)
+    density = np.asarray(run.density_g_ml, dtype=np.float64)
+    shown = np.where(density < AIR_DISPLAY_DENSITY_G_ML.value, 0.0, run.dose_image.array)
+    sx, sy, sz = grid.spacing_mm
+    columns_i, columns_j = np.arange(nx, dtype=np.float64), np.arange(ny, dtype=np.float64)
+    rows_k = np.arange(nz, dtype=np.float64)[::-1]  # superior (higher k for LPS) at the top
+    planes: list[SlicePlane] = []
+    for name in ("axial", "coronal", "sagittal"):
+        if name == "axial":
+            jj, ii = np.meshgrid(columns_j, columns_i, indexing="ij")
+            ijk = np.stack([ii, jj, np.full_like(ii, k)], axis=-1)
+            row_axis, column_axis, aspect, flipped_rows = 1, 0, sy / sx, False
+        elif name == "coronal":
+            kk, ii = np.meshgrid(rows_k, columns_i, indexing="ij")
+            ijk = np.stack([ii, np.full_like(ii, j), kk], axis=-1)
+            row_axis, column_axis, aspect, flipped_rows = 2, 0, sz / sx, True
+        else:
+            kk, jj = np.meshgrid(rows_k, columns_j, indexing="ij")
+            ijk = np.stack([np.full_like(jj, i), jj, kk], axis=-1)
+            row_axis, column_axis, aspect, flipped_rows = 2, 1, sz / sy, True
+        points = grid.index_to_physical_mm(ijk)
+        background = None
+        if image is not None:
+            index = np.rint(ijk).astype(np.int64)
+            background = image.array[index[..., 2], index[..., 1], index[..., 0]].astype(np.float64)
+        right = _letter(grid.direction[:, column_axis])
+        down = _letter(grid.direction[:, row_axis])
+        if flipped_rows:  # rows run against the axis: the top is its positive end
+            down = _opposite(down)
+        planes.append(
+            SlicePlane(
+                name=name,
+                background=background,
+                dose_gy=_sample(shown, dose_grid, points, order=1),
+                masks={v: _sample(run.vois[v], dose_grid, points, order=0) for v in vois},
+                aspect=aspect,
+                edges=(_opposite(right), right, _opposite(down), down),
+            )
+        )
+    return planes
+
+
+def outlined_vois(run: VoxelRun) -> list[str]:
+    """The VOIs the slices outline: those of the input (not the derived ones)."""
+    return [name for name in run.vois if name not in DERIVED_VOIS]
+
+
+def slices_png(
+    run: VoxelRun,
+    tumour: str,
+    *,
+    dose_max_gy: float,
+    width_in: float = 7.0,
+    height_in: float = 2.9,
+) -> bytes:
+    """Axial, coronal and sagittal dose wash through ``tumour`` with the VOI outlines.
+
+    ``dose_max_gy`` is the top of the colour scale (one scale for every tumour of a
+    report, so their figures compare).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    names = outlined_vois(run)
+    styles = voi_styles(run.dvhs)
+    planes = slice_planes(run, tumour, names)
+    figure = Figure(figsize=(width_in, height_in), layout="constrained")
+    axes_row = figure.subplots(1, 3)
+    handle = None
+    top = max(float(dose_max_gy), 1e-9)
+    for axes, plane in zip(axes_row, planes, strict=True):
+        axes.set_facecolor("black")
+        if plane.background is not None:
+            axes.imshow(
+                plane.background,
+                cmap="gray",
+                vmin=CT_WINDOW_HU[0],
+                vmax=CT_WINDOW_HU[1],
+                aspect=plane.aspect,
+                interpolation="nearest",
+            )
+        wash = np.ma.masked_less(plane.dose_gy, WASH_FLOOR_FRACTION * top)
+        handle = axes.imshow(
+            wash,
+            cmap=DOSE_COLOUR_MAP,
+            vmin=0.0,
+            vmax=top,
+            alpha=0.6 if plane.background is not None else 1.0,
+            aspect=plane.aspect,
+            interpolation="nearest",
+        )
+        for name in names:
+            mask = plane.masks[name]
+            if mask.any() and not mask.all():
+                style = styles.get(name, VoiStyle("#FFFFFF", "solid"))
+                axes.contour(
+                    mask.astype(np.float64),
+                    levels=[0.5],
+                    colors=[style.colour],
+                    linestyles=[style.line_style],
+                    linewidths=1.6 if name == tumour else 1.0,
+                )
+        axes.set_title(plane.name, fontsize=8)
+        axes.set_xticks([])
+        axes.set_yticks([])
+        left, right, upper, lower = plane.edges
+        text: dict[str, Any] = {"color": "white", "fontsize": 7, "transform": axes.transAxes}
+        axes.text(0.02, 0.5, left, ha="left", va="center", **text)
+        axes.text(0.98, 0.5, right, ha="right", va="center", **text)
+        axes.text(0.5, 0.98, upper, ha="center", va="top", **text)
+        axes.text(0.5, 0.02, lower, ha="center", va="bottom", **text)
+    if handle is not None:
+        bar = figure.colorbar(handle, ax=list(axes_row), shrink=0.85, pad=0.01)
+        bar.set_label("dose (Gy)", fontsize=7)
+        bar.ax.tick_params(labelsize=6)
+    figure.legend(
+        handles=[
+            Line2D([], [], color=styles[n].colour, linestyle=styles[n].line_style, label=n)
+            for n in names
+            if n in styles
+        ],
+        loc="outside lower center",
+        ncols=min(len(names), 7),
+        fontsize=7,
+        frameon=False,
+    )
+    return _png(figure)

@@ -696,6 +696,24 @@ def dicom_study_image(run: VoxelRun) -> Image | None:
     return None
 
 
+def require_dicom_study(run: VoxelRun) -> Image:
+    """The image a DICOM report is filed with (:func:`dicom_study_image`), or a refusal.
+
+    Raises
+    ------
+    ImageError
+        The images are not DICOM: no patient or study to file a report in.
+    """
+    image = dicom_study_image(run)
+    if image is None:
+        raise ImageError(
+            "a DICOM report needs DICOM images: these have no StudyInstanceUID and "
+            "FrameOfReferenceUID (NIfTI or similar), and a DICOM report is filed in the "
+            "patient's study of the images it describes; use the PDF report"
+        )
+    return image
+
+
 def dose_report_dicom(
     report: DoseReport, pdf: bytes, *, content_datetime: datetime | None = None
 ) -> Dataset:
@@ -707,20 +725,13 @@ def dose_report_dicom(
     Raises
     ------
     ImageError
-        (``spect``) the images are not DICOM: there is no patient or study to file the
-        report in.
+        The images are not DICOM: there is no patient or study to file the report in.
     """
     from y90dose.imaging.dicom_write import StudyInfo
     from y90dose.imaging.encapsulated_pdf import build_encapsulated_pdf, source_instances
 
     run = report.run
-    image = dicom_study_image(run)
-    if image is None:
-        raise ImageError(
-            "the images are not DICOM (no StudyInstanceUID and FrameOfReferenceUID): a DICOM "
-            "report is filed in the patient's study of the images it describes; use the PDF",
-            field="spect",
-        )
+    image = require_dicom_study(run)
     return build_encapsulated_pdf(
         pdf,
         StudyInfo.from_image(image),

@@ -263,7 +263,9 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
         for a in report.approvals
     ] or [f"{NOT_APPROVED}: this version has no approval"]
     return {
-        "title": "Y-90 radioembolization plan",
+        "title": "Y-90 radioembolization plan"
+        if result.direction == "plan"
+        else "Y-90 radioembolization doses of a given activity",
         "header": header,
         "inputs": inputs,
         "activity": activity + vial_rows,

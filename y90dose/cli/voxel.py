@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,11 @@ def _write_reports(run: VoxelRun, pdf_path: Path | None, dicom_path: Path | None
     from y90dose.imaging.encapsulated_pdf import dataset_bytes
     from y90dose.reports.dose import DoseReport, dose_report_dicom, dose_report_pdf
 
-    report = DoseReport(run=run, software_version=y90dose.__version__)
+    report = DoseReport(
+        run=run,
+        software_version=y90dose.__version__,
+        computed_at=datetime.now(UTC).replace(microsecond=0),
+    )
     pdf = dose_report_pdf(report)
     files = [(pdf_path, "--report", pdf)] if pdf_path else []
     if dicom_path is not None:

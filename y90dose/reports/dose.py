@@ -188,7 +188,7 @@ def _image_line(image: Image | None, path: Any, report: DoseReport) -> str:
     return "; ".join(
         part
         for part in (
-            f"{image.modality or 'image'} in {image.units or 'unknown units'}",
+            f"{image.modality or 'image'} in {image.units or 'no stated units (counts)'}",
             f"{nx} x {ny} x {nz} voxels of {sx:.3g} x {sy:.3g} x {sz:.3g} mm",
             series,
             _shown_path(path, report),
@@ -632,7 +632,7 @@ def dose_report_pdf(report: DoseReport) -> bytes:
     )
     targets = rows["slices"]
     if targets:
-        top = max(run.voi_metrics[t].max_gy for t in targets)
+        top = figures.dose_scale_top_gy(run)
         for target in targets:
             m = run.voi_metrics[target]
             centre = figures.centroid_mm(run, target)
@@ -640,7 +640,8 @@ def dose_report_pdf(report: DoseReport) -> bytes:
                 f"{target}: mean {_gy(m.mean_gy)} Gy, D70 {_gy(m.d_gy.get('D70'))} Gy, "
                 f"max {_gy(m.max_gy)} Gy; planes through its centroid "
                 f"({', '.join(f'{v:.1f}' for v in centre)}) mm (x, y, z, DICOM patient "
-                f"coordinates). Dose colour scale 0-{top:.0f} Gy for every figure; no dose "
+                f"coordinates). Dose colour scale 0-{top:.0f} Gy (the highest dose drawn in any "
+                "VOI) for every figure; no dose "
                 f"drawn below {100 * figures.WASH_FLOOR_FRACTION:g} % of it or where the "
                 f"density is below {AIR_DISPLAY_DENSITY_G_ML.value:g} g/mL (air)."
                 + (

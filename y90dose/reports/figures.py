@@ -39,6 +39,8 @@ OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "
 """Okabe M, Ito K. Color Universal Design (2008): told apart with every common colour-
 vision deficiency. Black, the eighth colour, is left out (it vanishes on a dark CT) and
 yellow comes last (faint on the DVH's white)."""
+FAINT_ON_WHITE = ("#F0E442",)
+"""Colours drawn with a grey edge on the DVH's white (yellow: contrast about 1.3:1)."""
 LineStyle = Literal["solid", "dashed", "dashdot", "dotted"]
 LINE_STYLES: tuple[LineStyle, ...] = ("solid", "dashed", "dashdot", "dotted")
 WASH_FLOOR_FRACTION = 0.02
@@ -84,6 +86,7 @@ def _png(figure: Figure) -> bytes:
 
 def dvh_png(run: VoxelRun, *, width_in: float = 7.0, height_in: float = 3.6) -> bytes:
     """Cumulative DVHs of every VOI, with the run's V thresholds as grey lines."""
+    from matplotlib import patheffects
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(width_in, height_in), layout="constrained")
@@ -91,7 +94,7 @@ def dvh_png(run: VoxelRun, *, width_in: float = 7.0, height_in: float = 3.6) -> 
     styles = voi_styles(run.dvhs)
     for name, dvh in run.dvhs.items():
         style = styles[name]
-        axes.plot(
+        (line,) = axes.plot(
             dvh.dose_gy,
             dvh.volume_percent,
             label=name,
@@ -99,6 +102,8 @@ def dvh_png(run: VoxelRun, *, width_in: float = 7.0, height_in: float = 3.6) -> 
             linestyle=style.line_style,
             linewidth=1.6,
         )
+        if style.colour in FAINT_ON_WHITE:  # a grey edge, in the legend too
+            line.set_path_effects([patheffects.withStroke(linewidth=2.8, foreground="0.35")])
     for threshold in run.inputs["v_thresholds_gy"]:
         axes.axvline(threshold, color="0.8", linewidth=0.7, zorder=0)
     axes.set_xlabel("absorbed dose to complete decay (Gy)")
@@ -114,8 +119,8 @@ def dvh_png(run: VoxelRun, *, width_in: float = 7.0, height_in: float = 3.6) -> 
 class SlicePlane:
     """One view through a tumour: background, dose and VOI masks on the same pixels.
 
-    Arrays are (rows, columns) as drawn with ``origin="upper"``; ``aspect`` is the
-    pixel height / width in mm; ``edges`` the patient directions at the (left, right,
+    Arrays are (rows, columns) as drawn with ``origin="upper"``; ``pixel_mm`` is a
+    pixel's (height, width) in mm; ``edges`` the patient directions at the (left, right,
     top, bottom) edges (``R``/``L``, ``A``/``P``, ``S``/``I``).
     """
 
@@ -123,8 +128,18 @@ class SlicePlane:
     background: npt.NDArray[np.float64] | None
     dose_gy: npt.NDArray[np.float64]
     masks: dict[str, npt.NDArray[np.bool_]]
-    aspect: float
+    pixel_mm: tuple[float, float]
     edges: tuple[str, str, str, str]
+
+    @property
+    def aspect(self) -> float:
+        """Pixel height / width (matplotlib's ``aspect``)."""
+        return self.pixel_mm[0] / self.pixel_mm[1]
+
+    @property
+    def width_mm(self) -> float:
+        """The plane's width in mm."""
+        return self.dose_gy.shape[1] * self.pixel_mm[1]
 
 
 _LETTERS = (("R", "L"), ("A", "P"), ("I", "S"))  # negative, positive direction in LPS
@@ -180,8 +195,7 @@ def slice_planes(run: VoxelRun, tumour: str, vois: Sequence[str]) -> list[SliceP
     nz, ny, nx = grid.shape_zyx
     i, j, k = (int(v) for v in np.rint(grid.physical_mm_to_index(centre_mm)))
     i, j, k = min(max(i, 0), nx - 1), min(max(j, 0), ny - 1), min(max(k, 0), nz - 1)
-    density = np.asarray(run.density_g_ml, dtype=np.float64)
-    shown = np.where(density < AIR_DISPLAY_DENSITY_G_ML.value, 0.0, run.dose_image.array)
+    shown = shown_dose_gy(run)
     sx, sy, sz = grid.spacing_mm
     columns_i, columns_j = np.arange(nx, dtype=np.float64), np.arange(ny, dtype=np.float64)
     rows_k = np.arange(nz, dtype=np.float64)[::-1]  # superior (higher k for LPS) at the top
@@ -190,15 +204,15 @@ def slice_planes(run: VoxelRun, tumour: str, vois: Sequence[str]) -> list[SliceP
         if name == "axial":
             jj, ii = np.meshgrid(columns_j, columns_i, indexing="ij")
             ijk = np.stack([ii, jj, np.full_like(ii, k)], axis=-1)
-            row_axis, column_axis, aspect, flipped_rows = 1, 0, sy / sx, False
+            row_axis, column_axis, pixel_mm, flipped_rows = 1, 0, (sy, sx), False
         elif name == "coronal":
             kk, ii = np.meshgrid(rows_k, columns_i, indexing="ij")
             ijk = np.stack([ii, np.full_like(ii, j), kk], axis=-1)
-            row_axis, column_axis, aspect, flipped_rows = 2, 0, sz / sx, True
+            row_axis, column_axis, pixel_mm, flipped_rows = 2, 0, (sz, sx), True
         else:
             kk, jj = np.meshgrid(rows_k, columns_j, indexing="ij")
             ijk = np.stack([np.full_like(jj, i), jj, kk], axis=-1)
-            row_axis, column_axis, aspect, flipped_rows = 2, 1, sz / sy, True
+            row_axis, column_axis, pixel_mm, flipped_rows = 2, 1, (sz, sy), True
         points = grid.index_to_physical_mm(ijk)
         background = None
         if image is not None:
@@ -214,11 +228,24 @@ def slice_planes(run: VoxelRun, tumour: str, vois: Sequence[str]) -> list[SliceP
                 background=background,
                 dose_gy=_sample(shown, dose_grid, points, order=1),
                 masks={v: _sample(run.vois[v], dose_grid, points, order=0) for v in vois},
-                aspect=aspect,
+                pixel_mm=pixel_mm,
                 edges=(_opposite(right), right, _opposite(down), down),
             )
         )
     return planes
+
+
+def shown_dose_gy(run: VoxelRun) -> npt.NDArray[np.float64]:
+    """The dose the slices draw (Gy, dose grid): none where the density is that of air."""
+    density = np.asarray(run.density_g_ml, dtype=np.float64)
+    return np.where(density < AIR_DISPLAY_DENSITY_G_ML.value, 0.0, run.dose_image.array)
+
+
+def dose_scale_top_gy(run: VoxelRun) -> float:
+    """The top of the slices' colour scale: the highest dose drawn inside any VOI."""
+    inside = run.vois.union(list(run.vois)) if len(run.vois) else None
+    shown = shown_dose_gy(run)
+    return float(shown[inside].max()) if inside is not None and inside.any() else 0.0
 
 
 def outlined_vois(run: VoxelRun) -> list[str]:
@@ -239,6 +266,7 @@ def slices_png(
     ``dose_max_gy`` is the top of the colour scale (one scale for every tumour of a
     report, so their figures compare).
     """
+    from matplotlib import patheffects
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -246,7 +274,9 @@ def slices_png(
     styles = voi_styles(run.dvhs)
     planes = slice_planes(run, tumour, names)
     figure = Figure(figsize=(width_in, height_in), layout="constrained")
-    axes_row = figure.subplots(1, 3)
+    # widths in proportion to the planes' widths in mm: one scale (mm per inch) for all
+    axes_row = figure.subplots(1, 3, width_ratios=[plane.width_mm for plane in planes])
+    halo = [patheffects.withStroke(linewidth=2.6, foreground="black")]
     handle = None
     top = max(float(dose_max_gy), 1e-9)
     for axes, plane in zip(axes_row, planes, strict=True):
@@ -274,18 +304,28 @@ def slices_png(
             mask = plane.masks[name]
             if mask.any() and not mask.all():
                 style = styles.get(name, VoiStyle("#FFFFFF", "solid"))
-                axes.contour(
+                width = 1.8 if name == tumour else 1.0
+                lines = axes.contour(
                     mask.astype(np.float64),
                     levels=[0.5],
                     colors=[style.colour],
                     linestyles=[style.line_style],
-                    linewidths=1.6 if name == tumour else 1.0,
+                    linewidths=width,
+                )
+                # a dark edge: the outline reads over the grey CT and the bright wash
+                lines.set_path_effects(
+                    [patheffects.withStroke(linewidth=width + 1.4, foreground="black")]
                 )
         axes.set_title(plane.name, fontsize=8)
         axes.set_xticks([])
         axes.set_yticks([])
         left, right, upper, lower = plane.edges
-        text: dict[str, Any] = {"color": "white", "fontsize": 7, "transform": axes.transAxes}
+        text: dict[str, Any] = {
+            "color": "white",
+            "fontsize": 7,
+            "transform": axes.transAxes,
+            "path_effects": halo,
+        }
         axes.text(0.02, 0.5, left, ha="left", va="center", **text)
         axes.text(0.98, 0.5, right, ha="right", va="center", **text)
         axes.text(0.5, 0.98, upper, ha="center", va="top", **text)

@@ -76,6 +76,7 @@ def styles() -> Styles:
             leading=14,
             spaceBefore=6,
             spaceAfter=3,
+            keepWithNext=1,  # never a heading alone at the foot of a page
         ),
         title=ParagraphStyle("title", parent=body, fontName=bold, fontSize=15, leading=19),
     )

@@ -528,7 +528,17 @@ def dose_report_pdf(report: DoseReport) -> bytes:
         return layout.table(data, [f * width for f in fractions], head, look, **options)
 
     story: list[Any] = [p(rows["title"], look.title), Spacer(1, 3 * mm)]
-    story.append(table(rows["header"], [0.2, 0.8], None))
+    story.append(
+        table(
+            [
+                *rows["header"],
+                ("software", rows["software"]),
+                ("inputs SHA-256", rows["inputs_sha256"]),
+            ],
+            [0.2, 0.8],
+            None,
+        )
+    )
     story += [
         p("Inputs", look.heading),
         table(rows["inputs"], [0.3, 0.45, 0.25], ("input", "value", "unit")),
@@ -659,10 +669,6 @@ def dose_report_pdf(report: DoseReport) -> bytes:
                     ]
                 )
             )
-    story += [
-        Spacer(1, 3 * mm),
-        p(f"{rows['software']}; inputs SHA-256 {rows['inputs_sha256']}"),
-    ]
 
     decorate = layout.footer(
         look, f"{rows['software']} - inputs SHA-256 {rows['inputs_sha256'][:16]}"

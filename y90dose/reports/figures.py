@@ -253,29 +253,68 @@ def outlined_vois(run: VoxelRun) -> list[str]:
     return [name for name in run.vois if name not in DERIVED_VOIS]
 
 
+SLICE_MARGINS_IN = {"left": 0.05, "gap": 0.08, "bar": 0.7, "top": 0.24, "bottom": 0.36}
+"""Space around the slice panels (inches): left edge, between panels, colour bar with its
+labels, titles above, legend below."""
+
+
+def _slice_axes(
+    planes: Sequence[SlicePlane], width_in: float, max_panel_height_in: float
+) -> tuple[Figure, list[Any], Any]:
+    """A figure with one axes per plane, each exactly its plane's size at a common scale
+    (no layout engine: one draw), and the colour bar's axes at the right."""
+    from matplotlib.figure import Figure
+
+    m = SLICE_MARGINS_IN
+    widths_mm = [plane.width_mm for plane in planes]
+    heights_mm = [plane.dose_gy.shape[0] * plane.pixel_mm[0] for plane in planes]
+    free_in = width_in - m["left"] - m["gap"] * (len(planes) - 1) - m["bar"]
+    scale = min(free_in / sum(widths_mm), max_panel_height_in / max(heights_mm))  # in/mm
+    panel_in = max(heights_mm) * scale
+    height_in = m["top"] + panel_in + m["bottom"]
+    figure = Figure(figsize=(width_in, height_in))
+    axes_row = []
+    x_in = m["left"] + (free_in - sum(widths_mm) * scale) / 2  # centred when height-bound
+    for width_mm, height_mm in zip(widths_mm, heights_mm, strict=True):
+        w_in, h_in = width_mm * scale, height_mm * scale
+        y_in = m["bottom"] + panel_in - h_in  # tops aligned
+        axes_row.append(
+            figure.add_axes((x_in / width_in, y_in / height_in, w_in / width_in, h_in / height_in))
+        )
+        x_in += w_in + m["gap"]
+    bar_x_in = width_in - m["bar"] + 0.08
+    bar_axes = figure.add_axes(
+        (
+            bar_x_in / width_in,
+            (m["bottom"] + 0.1 * panel_in) / height_in,
+            0.12 / width_in,
+            0.8 * panel_in / height_in,
+        )
+    )
+    return figure, axes_row, bar_axes
+
+
 def slices_png(
     run: VoxelRun,
     tumour: str,
     *,
     dose_max_gy: float,
     width_in: float = 7.0,
-    height_in: float = 2.9,
+    max_panel_height_in: float = 3.2,
 ) -> bytes:
     """Axial, coronal and sagittal dose wash through ``tumour`` with the VOI outlines.
 
     ``dose_max_gy`` is the top of the colour scale (one scale for every tumour of a
-    report, so their figures compare).
+    report, so their figures compare). The three planes are drawn at one scale (mm per
+    inch), as wide as ``width_in`` allows and at most ``max_panel_height_in`` tall.
     """
     from matplotlib import patheffects
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
     names = outlined_vois(run)
     styles = voi_styles(run.dvhs)
     planes = slice_planes(run, tumour, names)
-    figure = Figure(figsize=(width_in, height_in), layout="constrained")
-    # widths in proportion to the planes' widths in mm: one scale (mm per inch) for all
-    axes_row = figure.subplots(1, 3, width_ratios=[plane.width_mm for plane in planes])
+    figure, axes_row, bar_axes = _slice_axes(planes, width_in, max_panel_height_in)
     halo = [patheffects.withStroke(linewidth=2.6, foreground="black")]
     handle = None
     top = max(float(dose_max_gy), 1e-9)
@@ -331,7 +370,7 @@ def slices_png(
         axes.text(0.5, 0.98, upper, ha="center", va="top", **text)
         axes.text(0.5, 0.02, lower, ha="center", va="bottom", **text)
     if handle is not None:
-        bar = figure.colorbar(handle, ax=list(axes_row), shrink=0.85, pad=0.01)
+        bar = figure.colorbar(handle, cax=bar_axes)
         bar.set_label("dose (Gy)", fontsize=7)
         bar.ax.tick_params(labelsize=6)
     figure.legend(
@@ -340,7 +379,8 @@ def slices_png(
             for n in names
             if n in styles
         ],
-        loc="outside lower center",
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.0),
         ncols=min(len(names), 7),
         fontsize=7,
         frameon=False,

@@ -225,6 +225,31 @@ def test_slices_through_the_tumour_in_radiological_orientation(run: VoxelRun) ->
     assert columns.mean() > planes[0].dose_gy.shape[1] / 2
 
 
+def test_slices_do_not_depend_on_the_ct_array_order(run: VoxelRun) -> None:
+    """The same CT stored right-to-left and feet-first (x and z axes reversed) is drawn the
+    same: the display follows patient directions, not the array order."""
+    ct = run.study.ct
+    assert ct is not None
+    nz, _, nx = ct.shape_zyx
+    flipped = dataclasses.replace(
+        ct,
+        array=ct.array[::-1, :, ::-1].copy(),
+        origin_mm=tuple(ct.index_to_physical_mm([nx - 1, 0, nz - 1])),
+        direction=ct.direction @ np.diag([-1.0, 1.0, -1.0]),
+    )
+    other = dataclasses.replace(run, study=dataclasses.replace(run.study, ct=flipped))
+    for a, b in zip(
+        slice_planes(run, "tumor1", ["tumor1"]),
+        slice_planes(other, "tumor1", ["tumor1"]),
+        strict=True,
+    ):
+        assert a.edges == b.edges and a.pixel_mm == b.pixel_mm
+        assert a.background is not None and b.background is not None
+        np.testing.assert_array_equal(a.background, b.background)
+        np.testing.assert_allclose(a.dose_gy, b.dose_gy, rtol=1e-9, atol=1e-9)
+        np.testing.assert_array_equal(a.masks["tumor1"], b.masks["tumor1"])
+
+
 def test_dicom_encapsulated_pdf(
     report: DoseReport, pdf: bytes, run: VoxelRun, tmp_path: Path
 ) -> None:

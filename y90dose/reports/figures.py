@@ -197,31 +197,38 @@ def slice_planes(run: VoxelRun, tumour: str, vois: Sequence[str]) -> list[SliceP
     i, j, k = min(max(i, 0), nx - 1), min(max(j, 0), ny - 1), min(max(k, 0), nz - 1)
     shown = shown_dose_gy(run)
     sx, sy, sz = grid.spacing_mm
-    columns_i, columns_j = np.arange(nx, dtype=np.float64), np.arange(ny, dtype=np.float64)
-    rows_k = np.arange(nz, dtype=np.float64)[::-1]  # superior (higher k for LPS) at the top
+    axis_x, axis_y, axis_z = (grid.direction[:, n] for n in range(3))
+
+    def order(count: int, forward: bool) -> npt.NDArray[np.float64]:
+        indices = np.arange(count, dtype=np.float64)
+        return indices if forward else indices[::-1]
+
+    # radiological display whatever the array order: patient right on the left, anterior
+    # (axial) or superior (coronal, sagittal) at the top; the sagittal's anterior on the left
+    columns_i = order(nx, axis_x[0] >= 0)  # towards +x (patient left) to the right
+    columns_j = order(ny, axis_y[1] >= 0)  # axial rows / sagittal columns towards +y (P)
+    rows_k = order(nz, axis_z[2] < 0)  # towards -z (inferior) downwards
     planes: list[SlicePlane] = []
     for name in ("axial", "coronal", "sagittal"):
         if name == "axial":
             jj, ii = np.meshgrid(columns_j, columns_i, indexing="ij")
             ijk = np.stack([ii, jj, np.full_like(ii, k)], axis=-1)
-            row_axis, column_axis, pixel_mm, flipped_rows = 1, 0, (sy, sx), False
+            pixel_mm = (sy, sx)
         elif name == "coronal":
             kk, ii = np.meshgrid(rows_k, columns_i, indexing="ij")
             ijk = np.stack([ii, np.full_like(ii, j), kk], axis=-1)
-            row_axis, column_axis, pixel_mm, flipped_rows = 2, 0, (sz, sx), True
+            pixel_mm = (sz, sx)
         else:
             kk, jj = np.meshgrid(rows_k, columns_j, indexing="ij")
             ijk = np.stack([np.full_like(jj, i), jj, kk], axis=-1)
-            row_axis, column_axis, pixel_mm, flipped_rows = 2, 1, (sz, sy), True
+            pixel_mm = (sz, sy)
         points = grid.index_to_physical_mm(ijk)
         background = None
         if image is not None:
             index = np.rint(ijk).astype(np.int64)
             background = image.array[index[..., 2], index[..., 1], index[..., 0]].astype(np.float64)
-        right = _letter(grid.direction[:, column_axis])
-        down = _letter(grid.direction[:, row_axis])
-        if flipped_rows:  # rows run against the axis: the top is its positive end
-            down = _opposite(down)
+        # the patient directions the displayed columns and rows run towards
+        right, down = _letter(points[0, -1] - points[0, 0]), _letter(points[-1, 0] - points[0, 0])
         planes.append(
             SlicePlane(
                 name=name,

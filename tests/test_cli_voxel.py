@@ -210,7 +210,7 @@ def test_error_about_a_computed_quantity_names_no_option(
     def failing(*args: object, **kwargs: object) -> None:
         raise InputError("dose_gy", "3 NaN or infinite voxel(s)", "finite values only")
 
-    monkeypatch.setattr(cli_voxel, "run_voxel_dosimetry", failing)
+    monkeypatch.setattr(cli_voxel, "voxel_dose", failing)
     argv = ["voxel", "--spect", str(phantom["spect"]), "--rois", str(phantom["rois"])]
     code, _, stderr = _run([*argv, "--out", str(tmp_path / "o")], capsys)
     assert code == 2

@@ -108,6 +108,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     from y90dose_service.routers import (
         audit,
         calculations,
+        dose_job_reports,
         dose_jobs,
         health,
         plan_reports,
@@ -172,7 +173,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
 
     app.include_router(health.router)
-    for router in (calculations, plans, plan_reports, studies, dose_jobs, audit):
+    for router in (calculations, plans, plan_reports, studies, dose_jobs, dose_job_reports, audit):
         app.include_router(router.router, prefix="/v1")
     mount_web(app)  # the web pages at /, over the same routes' functions
 

@@ -12,14 +12,20 @@ A dose job's body is :class:`~y90dose.pipeline.options.VoxelOptions`' fields (ge
 
 The runner (:func:`run_voxel_job`, the default ``dose_job_runner``) finds the study's
 inputs (:func:`y90dose.pipeline.find_study_inputs`), calls
-:func:`y90dose.voxel_dose` and writes the run into the job's output folder.
+:func:`y90dose.voxel_dose`, writes the run into the job's output folder, and with it the
+dosimetry report (:func:`write_job_report`: ``report.pdf``, and ``report.dcm`` when the
+study's images are DICOM), served by ``GET /v1/dose-jobs/{id}/report``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from y90dose.pipeline.voxel_run import VoxelRun
 
 REFUSED_OPTIONS = ("hu_density_curve",)
 """VoxelOptions fields a job may not set: they name a file on the server."""
@@ -29,6 +35,10 @@ REQUIRED_OPTIONS = ("lsf", "product")
 
 JOB_FIELDS = ("study_id", "roi_names", "write_pngs")
 """A job's fields that are not VoxelOptions: the study, label names, PNG figures."""
+
+REPORT_PDF = "report.pdf"
+REPORT_DICOM = "report.dcm"
+"""The dosimetry report's files in a job's output folder (PDF; DICOM Encapsulated PDF)."""
 
 _LEGACY_METHODS = {"kernel": "dvk", "local": "ldm", "dpk": "dvk", "convolution": "dvk"}
 
@@ -91,4 +101,41 @@ def run_voxel_job(
     result = run.write(output_dir, write_pngs=bool(write_pngs), overwrite=False, progress=progress)
     summary = result.to_dict()
     summary["out_dir"] = "."  # the server's own path: files are served by name instead
+    summary["report"] = write_job_report(run, study_dir, output_dir)
     return summary
+
+
+def write_job_report(run: VoxelRun, study_dir: Path, output_dir: Path) -> dict[str, Any]:
+    """Write the job's dosimetry report: ``report.pdf``, and ``report.dcm`` (the same PDF as
+    a DICOM Encapsulated PDF in the images' study) when the study's images are DICOM.
+
+    The report names the job and study by the folders' names (``jobs/<job id>``,
+    ``studies/<study id>/files``) and shows input paths relative to the study folder.
+
+    Returns
+    -------
+    dict
+        ``{"pdf": "report.pdf", "dicom": "report.dcm" or None, "dicom_refused": why
+        not, or None}`` (the job result's ``report``).
+    """
+    import y90dose
+    from y90dose.errors import ImageError
+    from y90dose.imaging.encapsulated_pdf import dataset_bytes
+    from y90dose.reports.dose import DoseReport, dose_report_dicom, dose_report_pdf
+
+    report = DoseReport(
+        run=run,
+        software_version=y90dose.__version__,
+        job_id=output_dir.name,
+        study_id=study_dir.parent.name,
+        computed_at=datetime.now(UTC).replace(microsecond=0),
+        paths_relative_to=study_dir,
+    )
+    pdf = dose_report_pdf(report)
+    (output_dir / REPORT_PDF).write_bytes(pdf)
+    try:
+        dicom = dose_report_dicom(report, pdf)
+    except ImageError as refused:
+        return {"pdf": REPORT_PDF, "dicom": None, "dicom_refused": refused.detail}
+    (output_dir / REPORT_DICOM).write_bytes(dataset_bytes(dicom))
+    return {"pdf": REPORT_PDF, "dicom": REPORT_DICOM, "dicom_refused": None}

@@ -35,6 +35,8 @@ PROTECTED = [
     ("post", "/v1/studies"),
     ("get", "/v1/dose-jobs"),
     ("post", "/v1/dose-jobs"),
+    ("get", "/v1/dose-jobs/x/report"),
+    ("get", "/v1/plans/x/report"),
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import ModelTable, add_model_group, compute_from_args
 from y90dose.cli.output import CommandOutput
-from y90dose.cli.plan import result_output
+from y90dose.cli.plan import add_report_options, handle_report, result_output
 from y90dose.models.mird import MirdDoseInput, dose_mird
 from y90dose.models.partition import PartitionDoseInput, dose_partition
 
@@ -23,11 +23,15 @@ MODELS: ModelTable = {
 
 
 def register(subparsers: Any) -> None:
-    """Add ``dose`` and its model subcommands."""
-    add_model_group(subparsers, "dose", COMMANDS["dose"], MODELS, run)
+    """Add ``dose`` and its model subcommands (each with ``--report FILE.pdf``)."""
+    group = add_model_group(subparsers, "dose", COMMANDS["dose"], MODELS, run)
+    for name in MODELS:
+        add_report_options(group.choices[name])
 
 
 def run(args: argparse.Namespace) -> CommandOutput:
     """Validate the options with the model's schema and compute the doses."""
     schema, compute, _ = MODELS[args.model]
-    return result_output(compute_from_args(schema, compute, args))
+    result = compute_from_args(schema, compute, args)
+    handle_report(args, schema, result)
+    return result_output(result)

@@ -66,7 +66,7 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
         "--report",
         metavar="FILE.pdf",
         type=Path,
-        help="also write the plan report (PDF: inputs with units, activity in GBq and mCi, "
+        help="also write the report (PDF: inputs with units, activity in GBq and mCi, "
         "vial, doses, findings, constants with sources, NOT APPROVED); needs reportlab "
         "(pip install 'y90dose[report]')",
     )
@@ -105,10 +105,8 @@ def write_report(args: argparse.Namespace, schema: Any, result: PlanResult) -> N
         ) from None
 
 
-def run(args: argparse.Namespace) -> CommandOutput:
-    """Validate the options with the model's schema and compute the plan."""
-    schema, compute, _ = MODELS[args.model]
-    result = compute_from_args(schema, compute, args)
+def handle_report(args: argparse.Namespace, schema: Any, result: PlanResult) -> None:
+    """Write ``--report`` if given; refuse the report-only options without it."""
     if args.report is None:
         if args.patient_ref is not None or args.treatment_date is not None:
             raise InputError(
@@ -116,8 +114,15 @@ def run(args: argparse.Namespace) -> CommandOutput:
                 args.patient_ref or args.treatment_date,
                 "these only with --report (they are printed on the report)",
             )
-    else:
-        if args.patient_ref is not None and not says_something(args.patient_ref):
-            raise InputError("--patient-ref", args.patient_ref, SAYS_SOMETHING)
-        write_report(args, schema, result)
+        return
+    if args.patient_ref is not None and not says_something(args.patient_ref):
+        raise InputError("--patient-ref", args.patient_ref, SAYS_SOMETHING)
+    write_report(args, schema, result)
+
+
+def run(args: argparse.Namespace) -> CommandOutput:
+    """Validate the options with the model's schema and compute the plan."""
+    schema, compute, _ = MODELS[args.model]
+    result = compute_from_args(schema, compute, args)
+    handle_report(args, schema, result)
     return result_output(result)

@@ -3,12 +3,17 @@
 The options are :class:`~y90dose.pipeline.options.VoxelOptions`' fields, generated
 (:mod:`y90dose.cli.model_options`): ``activity_gbq`` is ``--activity-gbq``,
 ``tumor_rois`` is ``--tumor-roi`` (repeated). The command calls
-:func:`y90dose.voxel_dose` and writes the run with ``run.write(--out)``.
+:func:`y90dose.voxel_dose` and writes the run with ``run.write(--out)``; with
+``--report FILE.pdf`` (and ``--report-dicom FILE.dcm``) also the dosimetry report
+(:mod:`y90dose.reports.dose`), the document the service's dose jobs serve.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from y90dose.cli.image_limits import add_max_voxels_option, max_voxels_from
@@ -18,7 +23,9 @@ from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
 from y90dose.errors import InputError
 from y90dose.pipeline.options import VoxelOptions
-from y90dose.pipeline.run import VoxelRunResult, run_voxel_dosimetry
+from y90dose.pipeline.outputs import check_out_dir
+from y90dose.pipeline.run import VoxelRunResult, voxel_dose
+from y90dose.pipeline.voxel_run import VoxelRun
 from y90dose.segmentectomy import verification_text
 
 DEFAULT_OUT = "y90dose-voxel"
@@ -65,6 +72,22 @@ def register(subparsers: Any) -> None:
         "--overwrite", action="store_true", help="replace the files of a previous run in --out"
     )
     parser.add_argument("--no-png", action="store_true", help="skip the PNG figures")
+    report = parser.add_argument_group("report")
+    report.add_argument(
+        "--report",
+        metavar="FILE.pdf",
+        type=Path,
+        help="also write the dosimetry report (PDF: inputs, activity scaling, method, "
+        "kernel, constants with sources, metrics, DVH, slices through each tumour); needs "
+        "reportlab (pip install 'y90dose[report]')",
+    )
+    report.add_argument(
+        "--report-dicom",
+        metavar="FILE.dcm",
+        type=Path,
+        help="also write the same PDF as a DICOM Encapsulated PDF in the study of the "
+        "images (DICOM inputs only)",
+    )
     add_max_voxels_option(parser, emission=True)
     add_json_flag(parser)
     parser.set_defaults(handler=run, field_options={**INPUT_OPTIONS, **OPTION_RENAMES})
@@ -76,25 +99,70 @@ def run(args: argparse.Namespace) -> CommandOutput:
         return _run(args)
 
 
+def _report_file(option: str, path: Path | None) -> Path | None:
+    """A report file that can be written, checked before the run (refused early)."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise InputError(option, str(path), "a file name (this is a folder)")
+    folder = path.absolute().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(option, str(path), f"a file in a folder that can be written ({folder})")
+    return path
+
+
+def _write_reports(run: VoxelRun, pdf_path: Path | None, dicom_path: Path | None) -> None:
+    import y90dose
+    from y90dose.imaging.encapsulated_pdf import dataset_bytes
+    from y90dose.reports.dose import DoseReport, dose_report_dicom, dose_report_pdf
+
+    report = DoseReport(
+        run=run,
+        software_version=y90dose.__version__,
+        computed_at=datetime.now(UTC).replace(microsecond=0),
+    )
+    pdf = dose_report_pdf(report)
+    files = [(pdf_path, "--report", pdf)] if pdf_path else []
+    if dicom_path is not None:
+        files.append((dicom_path, "--report-dicom", dataset_bytes(dose_report_dicom(report, pdf))))
+    for path, option, data in files:
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            raise InputError(
+                option, str(path), f"a file that can be written ({exc.strerror})"
+            ) from None
+
+
 def _run(args: argparse.Namespace) -> CommandOutput:
     options = model_from_args(VoxelOptions, args, renames=OPTION_RENAMES)
+    pdf_path = _report_file("--report", args.report)
+    dicom_path = _report_file("--report-dicom", args.report_dicom)
     progress = TerminalProgress()
     try:
-        result = run_voxel_dosimetry(
+        # as run_voxel_dosimetry: the folder checked first, written once the dose is computed
+        check_out_dir(args.out, overwrite=args.overwrite)
+        run = voxel_dose(
             args.spect,
             args.rois,
-            args.out,
             options=options,
             ct=args.ct,
             roi_names=args.roi_names,
-            write_pngs=not args.no_png,
-            overwrite=args.overwrite,
             progress=progress,
+        )
+        if dicom_path is not None:
+            from y90dose.reports.dose import require_dicom_study
+
+            require_dicom_study(run)
+        result = run.write(
+            args.out, write_pngs=not args.no_png, overwrite=args.overwrite, progress=progress
         )
     except InputError as exc:  # an option the images refuse (normalize_to, liver_roi...)
         raise option_error(exc, VoxelOptions, OPTION_RENAMES) from None
     finally:
         progress.close()
+    if pdf_path is not None or dicom_path is not None:
+        _write_reports(run, pdf_path, dicom_path)
     return CommandOutput(data=result.to_dict(), human=voxel_text(result))
 
 

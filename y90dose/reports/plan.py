@@ -31,6 +31,7 @@ from y90dose.constants import (
 from y90dose.devices import Product
 from y90dose.findings import Finding, Severity
 from y90dose.models.common import PlanResult
+from y90dose.reports import layout
 from y90dose.units import field_unit, gbq_to_mci
 
 NOT_APPROVED = "NOT APPROVED"
@@ -262,7 +263,9 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
         for a in report.approvals
     ] or [f"{NOT_APPROVED}: this version has no approval"]
     return {
-        "title": "Y-90 radioembolization plan",
+        "title": "Y-90 radioembolization plan"
+        if result.direction == "plan"
+        else "Y-90 radioembolization doses of a given activity",
         "header": header,
         "inputs": inputs,
         "activity": activity + vial_rows,
@@ -274,25 +277,6 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
         "software": f"y90dose {report.software_version}",
         "inputs_sha256": digest,
     }
-
-
-def _font_names() -> tuple[str, str]:
-    """A Unicode TrueType font (DejaVu Sans, shipped with matplotlib) when it is found,
-    else reportlab's built-in Helvetica (Latin-1 only)."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if "DejaVuSans" in pdfmetrics.getRegisteredFontNames():
-        return "DejaVuSans", "DejaVuSans-Bold"
-    try:
-        from importlib.resources import files
-
-        fonts = files("matplotlib") / "mpl-data" / "fonts" / "ttf"
-        pdfmetrics.registerFont(TTFont("DejaVuSans", str(fonts / "DejaVuSans.ttf")))
-        pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(fonts / "DejaVuSans-Bold.ttf")))
-    except (ImportError, OSError, ValueError):  # pragma: no cover - matplotlib is a dependency
-        return "Helvetica", "Helvetica-Bold"
-    return "DejaVuSans", "DejaVuSans-Bold"
 
 
 def plan_report_pdf(report: PlanReport) -> bytes:
@@ -309,53 +293,24 @@ def plan_report_pdf(report: PlanReport) -> bytes:
     >>> pdf[:5]  # doctest: +SKIP
     b'%PDF-'
     """
-    from xml.sax.saxutils import escape
-
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
     from reportlab.pdfgen.canvas import Canvas
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import SimpleDocTemplate, Spacer, TableStyle
 
     rows = plan_report_rows(report)
-    regular, bold = _font_names()
-    body = ParagraphStyle("body", fontName=regular, fontSize=8.5, leading=10.5)
-    strong = ParagraphStyle("strong", parent=body, fontName=bold)
-    heading = ParagraphStyle(
-        "heading", parent=body, fontName=bold, fontSize=11, leading=14, spaceBefore=6, spaceAfter=3
-    )
-    title = ParagraphStyle("title", parent=body, fontName=bold, fontSize=15, leading=19)
-    # Okabe-Ito colours: told apart with every common colour-vision deficiency
-    severity_colour = {"block": "#D55E00", "warning": "#E69F00", "info": "#0072B2"}
+    look = layout.styles()
+    body, strong, heading, title = look.body, look.strong, look.heading, look.title
 
-    def p(text: str, style: ParagraphStyle = body) -> Paragraph:
-        return Paragraph(escape(text), style)
+    def p(text: str, style: Any = body) -> Any:
+        return layout.paragraph(text, style)
 
-    def table(
-        data: list[tuple[str, ...]], widths: list[float], head: tuple[str, ...] | None
-    ) -> Table:
-        cells = [[p(h, strong) for h in head]] if head else []
-        cells += [[p(str(c)) for c in row] for row in data]
-        t = Table(cells, colWidths=widths, repeatRows=1 if head else 0)
-        t.setStyle(
-            TableStyle(
-                [
-                    ("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#999999")),
-                    *(
-                        [("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8E8E8"))]
-                        if head
-                        else []
-                    ),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-                ]
-            )
-        )
-        return t
+    def table(data: list[Any], widths: list[float], head: tuple[str, ...] | None) -> Any:
+        return layout.table(data, widths, head, look)
 
-    width = A4[0] - 36 * mm
+    width = layout.content_width_pt()
+    severity_colour = layout.SEVERITY_COLOURS
     story: list[Any] = [p(rows["title"], title), Spacer(1, 3 * mm)]
     story.append(table(rows["header"], [0.25 * width, 0.75 * width], None))
     story += [
@@ -406,15 +361,15 @@ def plan_report_pdf(report: PlanReport) -> bytes:
     story += [p(line, strong) for line in rows["approval"]]
     story += [Spacer(1, 3 * mm), p(f"{rows['software']}; inputs SHA-256 {rows['inputs_sha256']}")]
 
-    footer = f"{rows['software']} - inputs SHA-256 {rows['inputs_sha256'][:16]}"
+    draw_footer = layout.footer(
+        look, f"{rows['software']} - inputs SHA-256 {rows['inputs_sha256'][:16]}"
+    )
 
     def decorate(canvas: Canvas, doc: Any) -> None:
+        draw_footer(canvas, doc)
         canvas.saveState()
-        canvas.setFont(regular, 7)
-        canvas.drawString(18 * mm, 10 * mm, footer)
-        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"page {doc.page}")
         if not rows["approved"]:
-            canvas.setFont(bold, 64)
+            canvas.setFont(look.bold, 64)
             canvas.setFillColor(colors.HexColor("#D55E00"), alpha=0.28)
             canvas.translate(A4[0] / 2, A4[1] / 2)
             canvas.rotate(52)
@@ -425,8 +380,8 @@ def plan_report_pdf(report: PlanReport) -> bytes:
     doc = SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
+        leftMargin=layout.MARGIN_MM * mm,
+        rightMargin=layout.MARGIN_MM * mm,
         topMargin=16 * mm,
         bottomMargin=16 * mm,
         title=f"Y-90 plan {report.plan_id or ''}".strip(),

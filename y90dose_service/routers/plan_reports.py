@@ -4,6 +4,11 @@ The report is built by the library (:func:`y90dose.reports.plan_report_pdf`) fro
 version as stored; the CLI's ``--report`` builds the same document. ``format=dicom``
 (an Encapsulated PDF in the study of the images a plan describes) needs a plan linked
 to a study: stored plans have no study link yet, so it is refused with 422 saying why.
+A study named at download time (``?study=``) is not accepted instead: the plan's patient
+reference is free text that cannot be checked against that study's patient, and a report
+filed in the wrong patient's record is worse than none. A link would be made when the
+plan is created (stored with the version, audited, its patient checked against the
+study's); the dose job's report (``/v1/dose-jobs/{id}/report``) is filed in its study.
 """
 
 from __future__ import annotations
@@ -108,8 +113,10 @@ def get_plan_report(
             422,
             "no-linked-study",
             f"plan {plan_id} is linked to no study: a DICOM Encapsulated PDF is filed in the "
-            "study of the images it describes, and this plan was computed from entered "
-            "values; ask for format=pdf",
+            "patient's study of the images it describes, and this plan was computed from "
+            "entered values (its patient reference is free text, not checked against any "
+            "study's patient); ask for format=pdf (a dose job's report, "
+            "/v1/dose-jobs/{id}/report?format=dicom, is filed in its study)",
         )
     return Response(
         plan_report_pdf(report),

@@ -197,9 +197,41 @@ def test_bsa_territory_gets_the_whole_liver() -> None:
         )
     )  # fmt: skip
     assert result.territories[0].result.activity_gbq == pytest.approx(alone.activity_gbq)
+    # two resin territories, maybe from one vial: the count's spread adds linearly
+    # (2.6 / 44 of each count), over the 900 + 500 mL they perfuse
+    total = result.spheres[Product.RESIN]
+    counts = [t.result.spheres.count for t in result.territories if t.result.spheres]
+    assert total.count == pytest.approx(sum(counts))
+    assert total.count_sd == pytest.approx(sum(counts) * 2.6 / 44)
+    assert total.per_ml_perfused == pytest.approx(sum(counts) / 1400)
     # several resin territories: the treatment's embolic load is said once more, in total
     totals = [f for f in result.findings if f.code is Code.SPHERES_EMBOLIC_LOAD and not f.territory]
     assert len(totals) == 1
+
+
+def test_a_territory_block_blocks_the_treatment() -> None:
+    """A resin territory with LSF 25 % (> 20 %, IFU-resin) is blocked on its own: its
+    finding is in the treatment's list under its name, and blocks the treatment. (Lung:
+    13.733333 + 49.38 x 0.5 x 0.25 = 19.9 Gy, no lung block.)"""
+    resin = {
+        "name": "left lobe",
+        "model": "mird",
+        "inputs": {"activity_gbq": 0.5, "perfused_volume_ml": 500, "lsf": 0.25, "product": "resin"},
+    }
+    result = treat(RIGHT, resin)
+    assert result.doses_gy["lung"] == pytest.approx(13.733333 + 49.38 * 0.5 * 0.25, abs=1e-5)
+    blocks = [(f.territory, f.code) for f in result.findings if f.severity is Severity.BLOCK]
+    assert blocks == [("left lobe", Code.LSF_OVER_RESIN_LIMIT)]
+    assert has_block(result.findings)
+
+
+def test_the_schema_example_is_a_valid_treatment() -> None:
+    """The example the API documents (OpenAPI) validates: right 120 Gy to 1000 mL at LSF
+    0.1 and left 120 Gy to 500 mL at LSF 0.06, lungs 0.9 kg: lung (13.733333 + 3.944681) /
+    0.9 = 19.642238 Gy."""
+    example = TreatmentInput.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    result = plan_treatment(TreatmentInput.model_validate(example))
+    assert result.doses_gy["lung"] == pytest.approx((13.733333 + 3.944681) / 0.9, abs=1e-5)
 
 
 def test_named_segments_are_checked_against_the_whole_liver() -> None:

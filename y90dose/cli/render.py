@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from y90dose.findings import Finding
 from y90dose.models.common import PlanResult, Spheres
-from y90dose.models.treatment import TerritoryResult, TreatmentResult
+
+if TYPE_CHECKING:  # only plan treatment imports the treatment model (start-up of vial, lsf)
+    from y90dose.models.treatment import TerritoryResult, TreatmentResult
 from y90dose.segments import names as segment_names
 from y90dose.units import gbq_to_mci
 

@@ -41,6 +41,7 @@ from y90dose.models.treatment_input import (
     Territory,
     TerritoryModel,
     TreatmentInput,
+    perfused_volume_ml,
 )
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 from y90dose.spheres import embolic_load_findings
@@ -255,7 +256,7 @@ def plan_treatment(
                 lsf_bound_in_treatment=lsf_bound_of(result, allowance),
             )
         )
-    spheres = _spheres_by_product(done)
+    spheres = _spheres_by_product(done, [perfused_volume_ml(t.inputs) for t in inputs.territories])
     findings = [
         *_lung_findings(inputs, stages, lungs, settings),
         *_liver_findings(inputs, done, doses, settings),
@@ -291,22 +292,27 @@ def _of(results: Sequence[PlanResult | None], indices: Sequence[int] | range) ->
     return [r for r in out if r is not None]
 
 
-def _spheres_by_product(results: list[PlanResult]) -> dict[Product, Spheres]:
+def _spheres_by_product(
+    results: list[PlanResult], perfused_ml: list[float]
+) -> dict[Product, Spheres]:
+    """Each product's spheres summed over its territories, per mL of their perfused volumes.
+
+    The count's standard deviations add linearly: territories drawn from one resin vial
+    share its sphere count's error (the larger, cautious sum)."""
     totals: dict[Product, Spheres] = {}
     for product in dict.fromkeys(r.product for r in results):
-        mine = [r for r in results if r.product is product and r.spheres is not None]
-        spheres = [r.spheres for r in mine if r.spheres is not None]
+        mine = [i for i, r in enumerate(results) if r.product is product]
+        spheres = [s for i in mine if (s := results[i].spheres) is not None]
         count = sum(s.count for s in spheres)
         sds = [s.count_sd for s in spheres]
-        perfused_ml = sum(
-            s.count / s.per_ml_perfused for s in spheres if s.per_ml_perfused is not None
-        )
+        volume_ml = sum(perfused_ml[i] for i in mine)
         totals[product] = Spheres(
-            # vials drawn independently: variances add
             count=count,
-            count_sd=None if None in sds else sum(sd * sd for sd in sds if sd) ** 0.5,
-            activity_per_sphere_bq=sum(r.delivered_activity_gbq for r in mine) * 1e9 / count,
-            per_ml_perfused=count / perfused_ml if perfused_ml > 0 else None,
+            count_sd=None if None in sds else sum(sd for sd in sds if sd is not None),
+            activity_per_sphere_bq=sum(results[i].delivered_activity_gbq for i in mine)
+            * 1e9
+            / count,
+            per_ml_perfused=count / volume_ml,
             time_since_calibration_h=(
                 times.pop()
                 if len(times := {s.time_since_calibration_h for s in spheres}) == 1
@@ -317,7 +323,7 @@ def _spheres_by_product(results: list[PlanResult]) -> dict[Product, Spheres]:
     return totals
 
 
-def _names(inputs: TreatmentInput, names: Sequence[str], lungs: Mapping[str, float]) -> str:
+def _names(names: Sequence[str], lungs: Mapping[str, float]) -> str:
     return " + ".join(f"{name} {lungs[name]:.1f}" for name in names)
 
 
@@ -341,7 +347,7 @@ def _lung_findings(
                     severity=Severity.BLOCK,
                     code=Code.LUNG_DOSE_OVER_LIMIT,
                     message=f"lung dose of the treatment{on} {beside(stage.lung_gy, limit)} Gy "
-                    f"({_names(inputs, stage.territories, by_name)} Gy) exceeds the "
+                    f"({_names(stage.territories, by_name)} Gy) exceeds the "
                     f"per-treatment limit of {limit:g} Gy"
                     + (
                         "; no territory exceeds it alone: the sum does"

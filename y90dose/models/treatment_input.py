@@ -247,10 +247,12 @@ class TreatmentInput(BaseModel):
 
     def perfused_volume_ml(self) -> float:
         """The territories' perfused volumes together (mL)."""
-        return sum(_perfused_ml(t.inputs) for t in self.territories)
+        return sum(perfused_volume_ml(t.inputs) for t in self.territories)
 
 
-def _perfused_ml(inputs: TerritoryInputs) -> float:
+def perfused_volume_ml(inputs: TerritoryInputs) -> float:
+    """A territory's perfused volume (mL): MIRD's, partition's tumours plus normal liver,
+    BSA's treated volume (the whole liver when not given)."""
     if isinstance(inputs, BsaPlanInput):
         return inputs.treated_volume_ml or inputs.liver_volume_ml
     if isinstance(inputs, PartitionPlanInput | PartitionDoseInput):
@@ -417,7 +419,7 @@ def _treatment_errors(
         )
     liver_ml = shared.get("liver_volume_ml")
     if liver_ml is not None:
-        perfused = [_perfused_ml(t.inputs) for t in territories]
+        perfused = [perfused_volume_ml(t.inputs) for t in territories]
         if sum(perfused) > float(liver_ml) * (1.0 + RELATIVE_TOLERANCE):
             shown = " + ".join(f"{v:g}" for v in perfused)
             errors.append(

@@ -15,6 +15,9 @@ shows output must print exactly that output. Conventions:
 - An HTML comment ``<!-- docs-example: not run: REASON -->`` on the line just before a
   ``console`` block marks it as not run (it needs a server or large data); the test
   reports it as skipped with REASON. Keep these rare.
+- The commands run in an empty temporary folder holding a copy of ``docs/examples`` as
+  ``examples/``: an example reads its input files as ``examples/NAME`` and writes nothing
+  into the repository.
 - Other blocks (plain, ``sh``, ``bash``) are not run: they hold synopses and examples
   with placeholder paths. Every complete ``y90dose`` command line in them (one without
   synopsis brackets ``[ ]`` or ``|``) must still parse: its subcommand and options exist.
@@ -33,6 +36,7 @@ import contextlib
 import io
 import re
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +47,7 @@ from y90dose.cli.main import build_parser, main
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 USAGE = ROOT / "docs" / "usage.md"
+EXAMPLES = ROOT / "docs" / "examples"
 FENCE = re.compile(r"^```(?P<info>[\w-]*)\s*$")
 NOT_RUN = re.compile(r"^<!--\s*docs-example:\s*not run:\s*(?P<reason>.+?)\s*-->\s*$")
 EXIT_CODE = "echo $?"
@@ -200,9 +205,13 @@ def _params() -> list[object]:
 
 @pytest.fixture(autouse=True)
 def _private_kernel_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Examples must not depend on (or fill) the user's kernel cache."""
+    """Examples must not depend on (or fill) the user's kernel cache, and run in a
+    temporary folder holding a copy of docs/examples (``--file examples/treatment.json``)."""
     monkeypatch.setenv("Y90DOSE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("Y90DOSE_DEBUG", raising=False)
+    work = tmp_path / "work"
+    shutil.copytree(EXAMPLES, work / "examples")
+    monkeypatch.chdir(work)
 
 
 @pytest.mark.parametrize("example", _params())

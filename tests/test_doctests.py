@@ -12,6 +12,9 @@ MODULES = [
     "y90dose.models.mird",
     "y90dose.models.partition",
     "y90dose.models.bsa",
+    "y90dose.models.lsf_bound",
+    "y90dose.models.treatment",
+    "y90dose.spheres",
     "y90dose.radiobiology",
 ]
 

@@ -63,11 +63,13 @@ def tool(name: str) -> str:
     return found
 
 
-def pdf_text(pdf: bytes, folder: Path) -> str:
+def pdf_text(pdf: bytes, folder: Path, mode: str = "-layout") -> str:
+    """The PDF's text by pdftotext: ``-layout`` (as on the page) or ``-raw`` (in drawing
+    order: a table row stays one line even where the NOT APPROVED mark crosses it)."""
     path = folder / "report.pdf"
     path.write_bytes(pdf)
     done = subprocess.run(
-        [tool("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True, check=True
+        [tool("pdftotext"), mode, str(path), "-"], capture_output=True, text=True, check=True
     )
     return done.stdout
 
@@ -402,4 +404,5 @@ def test_cli_dose_writes_the_report(tmp_path: Path) -> None:
     assert "Y-90 radioembolization doses of a given activity" in text
     assert "D-1" in text and "activity -> doses" in text
     assert "3.000 GBq = 81.1 mCi" in text  # 3000 / 37 = 81.08
-    assert "115 Gy" in text and "12 Gy" in text
+    rows = pdf_text(target.read_bytes(), tmp_path, "-raw").splitlines()
+    assert "perfused 115 Gy" in rows and "lung 12 Gy" in rows

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         dose_partition,
         plan_partition,
     )
+    from y90dose.models.treatment import TreatmentInput, TreatmentResult, plan_treatment
     from y90dose.pipeline.options import VoxelOptions
     from y90dose.pipeline.run import VoxelRunResult, voxel_dose
     from y90dose.pipeline.voxel_run import VoiMetrics, VoxelRun
@@ -58,6 +59,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "dose_partition",
         "plan_partition",
     ),
+    "y90dose.models.treatment": ("TreatmentInput", "TreatmentResult", "plan_treatment"),
     "y90dose.pipeline.options": ("VoxelOptions",),
     "y90dose.pipeline.run": ("VoxelRunResult", "voxel_dose"),
     "y90dose.pipeline.voxel_run": ("VoiMetrics", "VoxelRun"),
@@ -128,6 +130,8 @@ __all__ = [
     "PlanResult",
     "Product",
     "Severity",
+    "TreatmentInput",
+    "TreatmentResult",
     "VialInput",
     "VialResult",
     "VoiMetrics",
@@ -153,5 +157,6 @@ __all__ = [
     "plan_bsa",
     "plan_mird",
     "plan_partition",
+    "plan_treatment",
     "voxel_dose",
 ]

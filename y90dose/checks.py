@@ -36,6 +36,15 @@ def _below(value: float, limit: float) -> bool:
     return value < limit * (1.0 - RELATIVE_TOLERANCE)
 
 
+def lung_allowance_gy(prior_lung_dose_gy: float, settings: ClinicalSettings) -> float:
+    """The lung dose a treatment may still give (Gy): the per-treatment limit, or what the
+    cumulative limit leaves after the prior treatments, whichever is lower."""
+    return min(
+        settings.lung_dose_limit_gy,
+        settings.lung_dose_cumulative_limit_gy - prior_lung_dose_gy,
+    )
+
+
 def lung_findings(
     lung_dose_gy: float, options: PlanOptions, settings: ClinicalSettings
 ) -> list[Finding]:

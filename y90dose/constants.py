@@ -161,6 +161,30 @@ RESIN_VIAL_GBQ = Constant(
     "SIR-Spheres vial activity at calibration", 3.0, "GBq", "IFU-resin (+/- 10 %)"
 )
 
+# --- Microspheres per activity ------------------------------------------------------------
+# A drawn share of a vial carries that share of its spheres, so the count delivered is
+# the activity delivered over the activity of one sphere (decayed from calibration).
+GLASS_ACTIVITY_PER_SPHERE_BQ = Constant(
+    "glass (TheraSphere) activity per sphere at calibration",
+    2500.0,
+    "Bq",
+    "Sangro B et al., Hepatic Oncology 2014;1(3):265, Table 3: about 2,500 Bq per sphere "
+    "at calibration, 1.2 x 10^6 spheres per 3 GBq; taken as the same for every vial size",
+)
+RESIN_SPHERES_PER_VIAL = Constant(
+    "resin (SIR-Spheres) spheres per 3 GBq vial",
+    44.0e6,
+    "spheres",
+    "Sirtex product data: 44 +/- 2.6 million spheres per 3 GBq vial (about 68 Bq per "
+    "sphere at calibration)",
+)
+RESIN_SPHERES_PER_VIAL_SD = Constant(
+    "resin spheres per vial, standard deviation",
+    2.6e6,
+    "spheres",
+    "Sirtex product data (44 +/- 2.6 million per vial)",
+)
+
 # --- Lung limits ---------------------------------------------------------------------------
 LUNG_DOSE_LIMIT_PER_TREATMENT_GY = Constant(
     "lung dose limit per treatment", 30.0, "Gy", "IFU-glass; EANM2022; MPPG14a"

@@ -7,6 +7,7 @@ Findings are results, not exceptions. Each has a severity (``info``, ``warning``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -43,6 +44,10 @@ class Code(StrEnum):
     ACTIVITY_ABOVE_LARGEST_VIAL = "ACTIVITY_ABOVE_LARGEST_VIAL"
     VIAL_USED_BEFORE_CALIBRATION = "VIAL_USED_BEFORE_CALIBRATION"
     ENERGY_CONSTANT_NON_DEFAULT = "ENERGY_CONSTANT_NON_DEFAULT"
+    SPHERES_EMBOLIC_LOAD = "SPHERES_EMBOLIC_LOAD"
+    WHOLE_NORMAL_LIVER_DOSE_HIGH = "WHOLE_NORMAL_LIVER_DOSE_HIGH"
+    WHOLE_NORMAL_LIVER_NOT_CHECKED = "WHOLE_NORMAL_LIVER_NOT_CHECKED"
+    WHOLE_LIVER_VOLUME_NOT_GIVEN = "WHOLE_LIVER_VOLUME_NOT_GIVEN"
 
 
 class Finding(BaseModel):
@@ -55,7 +60,7 @@ class Finding(BaseModel):
     message: str
 
 
-def has_block(findings: list[Finding]) -> bool:
+def has_block(findings: Sequence[Finding]) -> bool:
     """True when any finding blocks approval."""
     return any(f.severity is Severity.BLOCK for f in findings)
 

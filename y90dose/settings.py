@@ -64,6 +64,12 @@ class ClinicalSettings(BaseModel):
     resin_tumor_dose_min_gy: float = Field(k.RESIN_TUMOR_DOSE_MIN_GY, gt=0)
     glass_normal_liver_max_gy: float = Field(k.GLASS_PERFUSED_NORMAL_LIVER_MAX_GY, gt=0)
     resin_normal_liver_max_gy: float = Field(k.RESIN_PERFUSED_NORMAL_LIVER_MAX_GY, gt=0)
+    glass_whole_normal_liver_max_gy: float = Field(
+        k.GLASS_WHOLE_NORMAL_LIVER_MAX_GY,
+        gt=0,
+        description="glass: whole normal liver (all non-tumoral liver) of a multi-territory "
+        "treatment (EANM 2022 Table 2, < 75 Gy)",
+    )
 
     @model_validator(mode="after")
     def _ranges_ordered(self) -> ClinicalSettings:

@@ -28,7 +28,14 @@ from y90dose.decay import Instant, activity_at, elapsed_hours, hours_until_activ
 from y90dose.devices import Product
 from y90dose.errors import InputError
 from y90dose.findings import Code, Finding, Severity
-from y90dose.models.common import MAX_ACTIVITY_GBQ, MAX_DOSE_GY, MIN_ACTIVITY_GBQ
+from y90dose.models.common import (
+    MAX_ACTIVITY_GBQ,
+    MAX_DOSE_GY,
+    MIN_ACTIVITY_GBQ,
+    MIN_VOLUME_ML,
+    Spheres,
+)
+from y90dose.spheres import embolic_load_findings, spheres_delivered
 from y90dose.units import gbq_to_mci
 
 
@@ -94,6 +101,12 @@ class VialInput(BaseModel):
         le=MAX_DOSE_GY,
         description="dose the needed activity gives (Gy), to report the vial's dose",
     )
+    perfused_volume_ml: float | None = Field(
+        None,
+        ge=MIN_VOLUME_ML,
+        le=10000.0,
+        description="perfused volume (mL), to report the spheres per mL perfused",
+    )
     convention: GlassCalibrationConvention = Field(default_factory=GlassCalibrationConvention)
 
 
@@ -118,6 +131,10 @@ class VialResult(BaseModel):
     )
     half_life_h: float
     findings: list[Finding]
+    spheres: Spheres = Field(
+        description="spheres given at treatment: glass the whole vial, resin the activity "
+        "drawn (the drawn share of the vial's spheres)"
+    )
 
 
 def _glass_choice(required_gbq: float, calibration: datetime, treatment: datetime) -> float | None:
@@ -192,6 +209,15 @@ def choose_vial(inputs: VialInput) -> VialResult:
                 f"calibration {calibration.isoformat()}",
             )
         )
+    # glass: the whole vial is given (its dose scales the prescription); resin: the draw
+    given_gbq = at_treatment if inputs.product is Product.GLASS else inputs.activity_gbq
+    spheres = spheres_delivered(
+        inputs.product,
+        given_gbq,
+        elapsed_hours(calibration, inputs.treatment_time),
+        inputs.perfused_volume_ml,
+    )
+    findings += embolic_load_findings(inputs.product, spheres)
     dose = (
         None
         if inputs.prescribed_dose_gy is None
@@ -210,4 +236,5 @@ def choose_vial(inputs: VialInput) -> VialResult:
         exact_time=exact,
         half_life_h=Y90_HALF_LIFE_H.value,
         findings=findings,
+        spheres=spheres,
     )

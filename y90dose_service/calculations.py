@@ -25,11 +25,13 @@ from y90dose.models.partition import (
     dose_partition,
     plan_partition,
 )
+from y90dose.models.treatment import TreatmentInput, TreatmentResult, plan_treatment
 from y90dose.settings import ClinicalSettings
 from y90dose_service.problems import InvalidInputError, errors_of, field_error
 
 PLAN_MODELS = ("mird", "partition", "bsa")
-"""Planning models a stored plan may use."""
+"""Single-model planning models (the web form's); a stored plan may also be a
+``treatment`` of several territories (:func:`run_treatment`)."""
 
 
 @dataclass(frozen=True)
@@ -111,3 +113,16 @@ PLANNING: dict[str, PlanningCalculation] = {
         plan_fields=(),
     ),
 }
+
+
+def run_treatment(
+    body: Any, settings: ClinicalSettings, prefix: str = ""
+) -> tuple[TreatmentInput, TreatmentResult]:
+    """Validate a multi-territory treatment (every bad field at once, named as
+    ``territories[1].inputs.lsf``) and plan it with the site's ``settings``."""
+    if not isinstance(body, dict):
+        raise InvalidInputError(
+            [field_error(prefix or "body", body, "a JSON object of treatment inputs")]
+        )
+    inputs = validate(TreatmentInput, body, prefix)
+    return inputs, plan_treatment(inputs, settings)

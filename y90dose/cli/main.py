@@ -24,8 +24,8 @@ from y90dose.cli.output import CommandOutput, emit
 from y90dose.errors import ImageError, InputError, Y90DoseError
 
 COMMANDS: dict[str, str] = {
-    "plan": "activity for a prescription (mird, partition, bsa; from-images: partition "
-    "from MAA SPECT/CT VOIs)",
+    "plan": "activity for a prescription (mird, partition, bsa; treatment: several "
+    "territories together; from-images: partition from MAA SPECT/CT VOIs)",
     "dose": "doses from an activity (mird, partition)",
     "lsf": "lung shunt fraction from planar MAA counts (geometric means)",
     "decay": "decay an activity between two time-zone-aware instants (ISO 8601)",

@@ -37,12 +37,16 @@ def _is_bool(annotation: object) -> bool:
 
 
 def _is_number_list(annotation: object) -> bool:
-    """``list[float]`` (also of constrained floats): one option, several values."""
-    if typing.get_origin(annotation) is not list:
-        return False
-    (item,) = typing.get_args(annotation) or (None,)
-    base = typing.get_args(item)[0] if typing.get_origin(item) is typing.Annotated else item
-    return base in (int, float)
+    """``list[float]`` (also of constrained floats, also inside ``list[float] | None``):
+    one option, several values."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(candidate) is not list:
+            continue
+        (item,) = typing.get_args(candidate) or (None,)
+        base = typing.get_args(item)[0] if typing.get_origin(item) is typing.Annotated else item
+        if base in (int, float):
+            return True
+    return False
 
 
 def _enum_values(annotation: object) -> list[str]:

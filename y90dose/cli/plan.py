@@ -1,11 +1,18 @@
-"""``y90dose plan {mird,partition,bsa}``: the activity that meets a prescription."""
+"""``y90dose plan {mird,partition,bsa,treatment}``: the activity that meets a prescription.
+
+``plan treatment --file treatment.json`` plans several territories together; the file
+holds the body of ``POST /v1/calculations/treatment`` (``TreatmentInput``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import (
@@ -14,16 +21,17 @@ from y90dose.cli.model_options import (
     compute_from_args,
     model_from_args,
 )
-from y90dose.cli.output import CommandOutput
+from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.plan_from_images import register_from_images
-from y90dose.cli.render import plan_text
+from y90dose.cli.render import plan_text, treatment_text
 from y90dose.errors import InputError
 from y90dose.findings import has_block
 from y90dose.models.bsa import BsaPlanInput, plan_bsa
 from y90dose.models.common import PlanResult
 from y90dose.models.mird import MirdPlanInput, plan_mird
 from y90dose.models.partition import PartitionPlanInput, plan_partition
-from y90dose.validation import SAYS_SOMETHING, says_something
+from y90dose.models.treatment import TreatmentInput, TreatmentResult, plan_treatment
+from y90dose.validation import SAYS_SOMETHING, describe_error, says_something
 
 MODELS: ModelTable = {
     "mird": (MirdPlanInput, plan_mird, "MIRD single compartment: perfused-volume target dose"),
@@ -56,7 +64,70 @@ def register(subparsers: Any) -> None:
     )
     for name in MODELS:
         add_report_options(group.choices[name])
+    register_treatment(group)
     register_from_images(group)
+
+
+TREATMENT_HELP = (
+    "multi-territory treatment: each territory planned by its own model (mird, partition, "
+    "bsa) with its own LSF and product; the lung, whole-liver and whole normal-liver doses "
+    "of them together"
+)
+
+
+def register_treatment(group: Any) -> None:
+    """Add ``plan treatment --file FILE.json``."""
+    parser = group.add_parser("treatment", help=TREATMENT_HELP, description=TREATMENT_HELP)
+    parser.add_argument(
+        "--file",
+        required=True,
+        type=Path,
+        metavar="TREATMENT.json",
+        help="JSON object: territories (each name, model, inputs[, treatment_date]) and the "
+        "shared lung_mass_kg, prior_lung_dose_gy, density_g_ml, liver_volume_ml "
+        "(docs/usage.md)",
+    )
+    add_json_flag(parser)
+    add_report_options(parser)
+    parser.set_defaults(handler=run_treatment)
+
+
+def treatment_from_file(path: Path) -> TreatmentInput:
+    """The treatment in the JSON file ``path``; errors name the file or the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError("--file", str(path), f"a readable JSON file ({reason})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            "--file", str(path), f"a JSON object (line {exc.lineno} column {exc.colno}: {exc.msg})"
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError("--file", str(path), "a JSON object {territories: [...], ...}")
+    try:
+        return TreatmentInput.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        field, value, allowed = describe_error(errors[0])
+        if len(errors) > 1:
+            allowed += f" ({len(errors) - 1} more error(s) in {path.name})"
+        raise InputError(field, value, allowed) from None
+
+
+def run_treatment(args: argparse.Namespace) -> CommandOutput:
+    """Validate the treatment file and plan every territory and the treatment."""
+    inputs = treatment_from_file(args.file)
+    result = plan_treatment(inputs)
+    check_report_options(args)
+    if args.report is not None:
+        write_report(args, inputs.model_dump(mode="json"), result)
+    text = treatment_text(result)
+    if has_block(result.findings):
+        text += "\nTHIS TREATMENT HAS BLOCKING FINDINGS: do not treat as planned."
+    return CommandOutput(data=result.json_dict(), human=text)
 
 
 def add_report_options(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +147,9 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def write_report(args: argparse.Namespace, schema: Any, result: PlanResult) -> None:
+def write_report(
+    args: argparse.Namespace, inputs: dict[str, Any], result: PlanResult | TreatmentResult
+) -> None:
     """Build the plan report (the service's document) and write it to ``args.report``."""
     import y90dose
     from y90dose.reports import PlanReport, plan_report_pdf
@@ -91,7 +164,7 @@ def write_report(args: argparse.Namespace, schema: Any, result: PlanResult) -> N
             ) from None
     report = PlanReport(
         model=args.model,
-        inputs=model_from_args(schema, args).model_dump(mode="json"),
+        inputs=inputs,
         result=result,
         software_version=y90dose.__version__,
         patient_ref=args.patient_ref,
@@ -105,8 +178,24 @@ def write_report(args: argparse.Namespace, schema: Any, result: PlanResult) -> N
         ) from None
 
 
+def run(args: argparse.Namespace) -> CommandOutput:
+    """Validate the options with the model's schema and compute the plan."""
+    schema, compute, _ = MODELS[args.model]
+    result = compute_from_args(schema, compute, args)
+    handle_report(args, schema, result)
+    return result_output(result)
+
+
 def handle_report(args: argparse.Namespace, schema: Any, result: PlanResult) -> None:
-    """Write ``--report`` if given; refuse the report-only options without it."""
+    """Write ``--report`` if given (the options as ``schema`` validates them); refuse the
+    report-only options without it."""
+    check_report_options(args)
+    if args.report is not None:
+        write_report(args, model_from_args(schema, args).model_dump(mode="json"), result)
+
+
+def check_report_options(args: argparse.Namespace) -> None:
+    """``--patient-ref`` and ``--treatment-date`` only with ``--report``, and saying something."""
     if args.report is None:
         if args.patient_ref is not None or args.treatment_date is not None:
             raise InputError(
@@ -114,15 +203,5 @@ def handle_report(args: argparse.Namespace, schema: Any, result: PlanResult) -> 
                 args.patient_ref or args.treatment_date,
                 "these only with --report (they are printed on the report)",
             )
-        return
-    if args.patient_ref is not None and not says_something(args.patient_ref):
+    elif args.patient_ref is not None and not says_something(args.patient_ref):
         raise InputError("--patient-ref", args.patient_ref, SAYS_SOMETHING)
-    write_report(args, schema, result)
-
-
-def run(args: argparse.Namespace) -> CommandOutput:
-    """Validate the options with the model's schema and compute the plan."""
-    schema, compute, _ = MODELS[args.model]
-    result = compute_from_args(schema, compute, args)
-    handle_report(args, schema, result)
-    return result_output(result)

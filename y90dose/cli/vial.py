@@ -8,7 +8,7 @@ from typing import Any
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import add_model_options, model_from_args
 from y90dose.cli.output import CommandOutput, add_json_flag
-from y90dose.cli.render import findings_text
+from y90dose.cli.render import findings_text, spheres_text
 from y90dose.vials import VialInput, choose_vial
 
 EXCLUDE = ("convention",)
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> CommandOutput:
     ]
     if result.dose_gy is not None:
         lines.append(f"dose at treatment: {result.dose_gy:.1f} Gy")
+    lines.append(spheres_text(result.spheres))
     lines.append("findings:")
     lines += findings_text(result.findings)
     return CommandOutput(data=result.model_dump(mode="json"), human="\n".join(lines))

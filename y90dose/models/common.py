@@ -40,6 +40,10 @@ MIN_ACTIVITY_GBQ = 0.001
 """Smallest activity any input accepts, GBq (1 MBq, 0.027 mCi): a three-thousandth of the
 smallest glass vial and far below any Y-90 treatment (a one-segment segmentectomy of 10 mL
 at 200 Gy needs 0.04 GBq); a smaller value is a unit error, and 1e-300 GBq underflows."""
+MIN_TIME_SINCE_CALIBRATION_H = -72.0
+MAX_TIME_SINCE_CALIBRATION_H = 336.0
+"""Treatment from 3 days before to 14 days after the vial's calibration (y90dose policy:
+the sphere count only; beyond, a value is a mistyped date or unit, not a vial in use)."""
 SEGMENT_DELIVERIES = (Delivery.SEGMENTAL, Delivery.SEGMENTECTOMY)
 """Deliveries that name the Couinaud segments they treat."""
 
@@ -111,6 +115,13 @@ class PlanOptions(BaseModel):
     )
     delivery: Delivery = Field(
         Delivery.WHOLE, description="whole, lobar, segmental or segmentectomy"
+    )
+    time_since_calibration_h: float = Field(
+        0.0,
+        ge=MIN_TIME_SINCE_CALIBRATION_H,
+        le=MAX_TIME_SINCE_CALIBRATION_H,
+        description="hours from the vial's calibration to treatment, for the sphere count "
+        "and the activity per sphere (default 0: at calibration; negative: before it)",
     )
     prior_lung_dose_gy: float = Field(
         0.0, ge=0.0, description="lung dose of previous treatments (Gy), for the cumulative limit"
@@ -203,6 +214,32 @@ class SegmentectomyCheck(BaseModel):
         )
 
 
+class Spheres(BaseModel):
+    """The microspheres a plan or vial delivers (``y90dose.spheres`` computes them).
+
+    A drawn share of a vial carries that share of its spheres: the count is the activity
+    over the activity of one sphere at treatment (its calibration value, decayed).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    count: float = Field(description="number of spheres delivered (an estimate)")
+    count_sd: float | None = Field(
+        None,
+        description="standard deviation of the count from the vial's sphere count "
+        "(resin: 2.6 of 44 million); null when the product data give none (glass)",
+    )
+    activity_per_sphere_bq: float = Field(description="activity of one sphere at treatment (Bq)")
+    per_ml_perfused: float | None = Field(
+        None, description="spheres per mL of perfused tissue; null without a perfused volume"
+    )
+    time_since_calibration_h: float | None = Field(
+        description="hours from the vial's calibration to treatment used for the decay; "
+        "null for a sum over territories treated at different times"
+    )
+    source: str = Field(description="the product data the count comes from")
+
+
 class PlanResult(BaseModel):
     """What every planning model returns: activity, doses, findings and provenance.
 
@@ -233,6 +270,16 @@ class PlanResult(BaseModel):
     )
     segmentectomy: SegmentectomyCheck | None = Field(
         None, description="the segmentectomy definition checked (segmentectomy delivery only)"
+    )
+    lsf_bound: float | None = Field(
+        None,
+        description="the lung shunt fraction at which this plan's lung dose would reach its "
+        "limit (the lower of the per-treatment limit and what the cumulative limit leaves "
+        "after the prior lung dose); null when no fraction below 1 (BSA: up to the resin "
+        "limit) reaches it (docs/physics.md)",
+    )
+    spheres: Spheres | None = Field(
+        None, description="microspheres delivered: count, activity per sphere, per mL perfused"
     )
 
     def dose_gy(self, name: str) -> float:

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from y90dose.checks import (
     activity_findings,
     lsf_findings,
+    lung_allowance_gy,
     lung_findings,
     perfused_range_findings,
     segment_findings,
@@ -34,7 +35,9 @@ from y90dose.models.common import (
     constants_used,
     liver_volume_field,
 )
+from y90dose.models.lsf_bound import with_lsf_bound
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
+from y90dose.spheres import embolic_load_findings, spheres_delivered
 from y90dose.units import volume_ml_to_mass_kg
 
 
@@ -105,6 +108,10 @@ def mird_result(
     delivered_gbq = activity_gbq * (1.0 - options.residual)
     perfused_gy = mird_dose_gy(activity_gbq, mass_kg, options.lsf, options.residual, energy)
     lung_gy = lung_dose_gy(delivered_gbq, options.lsf, options.lung_mass_kg, energy)
+    allowance_gy = lung_allowance_gy(options.prior_lung_dose_gy, settings)
+    spheres = spheres_delivered(
+        options.product, delivered_gbq, options.time_since_calibration_h, perfused_volume_ml
+    )
     findings = [
         *findings_first,
         *lsf_findings(options, settings),
@@ -113,8 +120,9 @@ def mird_result(
         *segment_findings(options, perfused_volume_ml, liver_volume_ml),
         *perfused_range_findings(perfused_gy, options, settings),
         *activity_findings(activity_gbq, options),
+        *embolic_load_findings(options.product, spheres),
     ]
-    return PlanResult(
+    result = PlanResult(
         model=model,
         direction=direction,
         product=options.product,
@@ -134,7 +142,9 @@ def mird_result(
         details=details or {},
         segments=options.segments,
         segmentectomy=segmentectomy_check(options, settings),
+        spheres=spheres,
     )
+    return with_lsf_bound(result, allowance_gy)
 
 
 def plan_mird(inputs: MirdPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS) -> PlanResult:

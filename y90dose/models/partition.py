@@ -10,18 +10,41 @@ least the prescription. Inverse from an activity:
     D_N = C x A x (1 - LSF) x (1 - R) / (sum_i TN_i x M_T,i + M_N).
 TN is a ratio of activity *concentrations*. The perfused dose reported is the MIRD mean
 over tumours plus normal liver (it is what the segmentectomy threshold is judged on).
+
+Kao form (Kao YH et al., Cardiovasc Intervent Radiol 2014, doi:10.1007/s00270-013-0783-z,
+Eqs. 1-3): a centre may give, instead of TN and LSF, the ratio of *total* activities
+R_i = A_T,i / A_N (counts in the VOIs) and the tumour-to-lung shunt fraction
+TLSF = A_L / (A_T + A_L) (the lungs' activity is shunted by the tumours). With one
+density for tumours and normal liver:
+    TN_i = R_i x V_N / V_T,i,
+    LSF  = A_L / A_total = R x TLSF / (1 + R - TLSF),   R = sum_i R_i = A_T / A_N
+(A_N = 1, A_T = R, A_L = TLSF x R / (1 - TLSF); A_total = A_N + A_T + A_L). Either form,
+never both, for each of the two quantities.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Self
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from y90dose.checks import (
     activity_findings,
     compartment_findings,
     lsf_findings,
+    lung_allowance_gy,
     lung_findings,
     segment_findings,
     segmentectomy_check,
@@ -41,11 +64,123 @@ from y90dose.models.common import (
     constants_used,
     liver_volume_field,
 )
+from y90dose.models.lsf_bound import with_lsf_bound
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
+from y90dose.spheres import embolic_load_findings, spheres_delivered
 from y90dose.units import volume_ml_to_mass_kg
 
 TumorVolumeMl = Annotated[float, Field(ge=MIN_VOLUME_ML, le=10000.0)]
+NormalVolumeMl = Annotated[float, Field(ge=MIN_VOLUME_ML, le=10000.0)]
 TnRatio = Annotated[float, Field(ge=MIN_TN_RATIO, le=1000.0)]
+MAX_TN_RATIO = 1000.0
+TotalRatio = Annotated[float, Field(gt=0.0, le=1000.0)]
+"""R_i = A_T,i / A_N: positive; its TN (R_i x V_N / V_T,i) is held to the TN range."""
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+KAO_TN = "tumor_to_normal_total_ratio"
+KAO_LSF = "tumor_lung_shunt_fraction"
+
+
+def _field_error(field: str, value: Any, allowed: str) -> InitErrorDetails:
+    return InitErrorDetails(
+        type="value_error", loc=(field,), input=value, ctx={"error": ValueError(allowed)}
+    )
+
+
+class _KaoForm(BaseModel):
+    """The fields the Kao-form conversion reads, checked before it runs."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
+
+    tumor_volume_ml: list[TumorVolumeMl] = Field(min_length=1)
+    normal_volume_ml: NormalVolumeMl
+    tn_ratio: list[TnRatio] | None = Field(None, min_length=1)
+    tumor_to_normal_total_ratio: list[TotalRatio] | None = Field(None, min_length=1)
+    lsf: Fraction | None = None
+    tumor_lung_shunt_fraction: Fraction | None = None
+
+    def converted(self) -> dict[str, Any]:
+        """``tn_ratio`` and ``lsf`` from the Kao form where it is given.
+
+        Raises
+        ------
+        ValidationError
+            Both forms given for one quantity, neither, R not paired with the tumours, or
+            an R whose TN falls outside the TN range.
+        """
+        errors: list[InitErrorDetails] = []
+        ratios = self.tumor_to_normal_total_ratio
+        out: dict[str, Any] = {}
+        if ratios is not None and self.tn_ratio is not None:
+            errors.append(
+                _field_error(
+                    KAO_TN,
+                    ratios,
+                    "either tn_ratio (activity concentrations) or tumor_to_normal_total_ratio "
+                    "(total activities, Kao form), not both",
+                )
+            )
+        if self.tumor_lung_shunt_fraction is not None and self.lsf is not None:
+            errors.append(
+                _field_error(
+                    KAO_LSF,
+                    self.tumor_lung_shunt_fraction,
+                    "either lsf (lung over lung + liver) or tumor_lung_shunt_fraction "
+                    "(lung over lung + tumours, Kao form), not both",
+                )
+            )
+        volumes = self.tumor_volume_ml
+        if ratios is not None and len(ratios) != len(volumes):
+            errors.append(
+                _field_error(
+                    KAO_TN,
+                    ratios,
+                    f"one ratio per tumour: {len(volumes)} tumor_volume_ml given but "
+                    f"{len(ratios)} tumor_to_normal_total_ratio",
+                )
+            )
+        if errors:
+            raise ValidationError.from_exception_data("PartitionInput", errors)
+        if ratios is not None:
+            tn = [r * self.normal_volume_ml / v for r, v in zip(ratios, volumes, strict=True)]
+            for index, (r, value) in enumerate(zip(ratios, tn, strict=True)):
+                if not MIN_TN_RATIO <= value <= MAX_TN_RATIO:
+                    errors.append(
+                        _field_error(
+                            KAO_TN,
+                            ratios,
+                            f"ratios whose TN = R x normal_volume_ml / tumor_volume_ml lies in "
+                            f"{MIN_TN_RATIO:g}-{MAX_TN_RATIO:g}; tumour {index + 1}: {r:g} x "
+                            f"{self.normal_volume_ml:g} / {volumes[index]:g} = {value:.4g}",
+                        )
+                    )
+            if errors:
+                raise ValidationError.from_exception_data("PartitionInput", errors)
+            out["tn_ratio"] = tn
+        tlsf = self.tumor_lung_shunt_fraction
+        if tlsf is not None:
+            concentration = out.get("tn_ratio", self.tn_ratio)
+            if concentration is None or len(concentration) != len(volumes):
+                return out  # the model reports tn_ratio missing or unpaired
+            total_ratio = sum(
+                tn * v / self.normal_volume_ml for tn, v in zip(concentration, volumes, strict=True)
+            )
+            out["lsf"] = kao_lsf(total_ratio, tlsf)
+        return out
+
+
+def kao_lsf(total_ratio: float, tumor_lung_shunt_fraction: float) -> float:
+    """LSF = A_L / A_total = R x TLSF / (1 + R - TLSF), R = A_T / A_N (module docstring).
+
+    Examples
+    --------
+    R = 0.5, TLSF = 0.2: A_N = 1, A_T = 0.5, A_L = 0.2 x 0.5 / 0.8 = 0.125, A_total =
+    1.625, LSF = 0.125 / 1.625 = 0.076923.
+
+    >>> round(kao_lsf(0.5, 0.2), 6)
+    0.076923
+    """
+    return total_ratio * tumor_lung_shunt_fraction / (1.0 + total_ratio - tumor_lung_shunt_fraction)
 
 
 class _PartitionGeometry(PlanOptions):
@@ -62,6 +197,52 @@ class _PartitionGeometry(PlanOptions):
         ge=MIN_VOLUME_ML, le=10000.0, description="perfused non-tumoral liver volume (mL)"
     )
     liver_volume_ml: float | None = liver_volume_field()
+    tumor_to_normal_total_ratio: list[TotalRatio] | None = Field(
+        None,
+        min_length=1,
+        description="Kao form, instead of tn_ratio: each tumour's total activity over the "
+        "normal liver's, R = A_T / A_N (VOI counts); TN = R x normal_volume_ml / "
+        "tumor_volume_ml",
+    )
+    tumor_lung_shunt_fraction: float | None = Field(
+        None,
+        ge=0.0,
+        lt=1.0,
+        description="Kao form, instead of lsf: the lungs' activity over the tumours' and "
+        "lungs', A_L / (A_T + A_L); LSF = A_L / A_total = R x TLSF / (1 + R - TLSF) with "
+        "R = A_T / A_N",
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _kao_form(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Turn the Kao form into tn_ratio and lsf before the fields are validated."""
+        if isinstance(data, dict) and (
+            data.get(KAO_TN) is not None or data.get(KAO_LSF) is not None
+        ):
+            data = {**data, **_KaoForm.model_validate(data).converted()}
+        return handler(data)
+
+    @model_serializer(mode="wrap")
+    def _given_form(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The inputs as given: the Kao form without what was derived from it (so that
+        they validate again), and no Kao keys when it was not used."""
+        dumped: dict[str, Any] = handler(self)
+        for kao, derived in ((KAO_TN, "tn_ratio"), (KAO_LSF, "lsf")):
+            if getattr(self, kao) is None:
+                dumped.pop(kao, None)
+            else:
+                dumped.pop(derived, None)
+        return dumped
+
+    def kao_details(self) -> dict[str, object]:
+        """What the Kao form gave: the TN ratios and the LSF used (empty without it)."""
+        details: dict[str, object] = {}
+        if self.tumor_to_normal_total_ratio is not None:
+            details["tn_ratio_from_total_ratio"] = list(self.tn_ratio)
+        if self.tumor_lung_shunt_fraction is not None:
+            details["lsf_from_tumor_lung_shunt_fraction"] = self.lsf
+        return details
 
     @field_validator("tn_ratio")
     @classmethod
@@ -145,6 +326,13 @@ def _partition_result(
     tumor_gy = [tn * normal_gy for tn in geometry.tn_ratio]
     perfused_gy = liver_energy_j / (sum(tumor_masses) + normal_mass)
     lung_gy = lung_dose_gy(delivered_gbq, geometry.lsf, geometry.lung_mass_kg, energy)
+    allowance_gy = lung_allowance_gy(geometry.prior_lung_dose_gy, settings)
+    spheres = spheres_delivered(
+        geometry.product,
+        delivered_gbq,
+        geometry.time_since_calibration_h,
+        geometry.perfused_volume_ml(),
+    )
     doses: dict[str, float | list[float]] = {"perfused": perfused_gy, "normal": normal_gy}
     if len(tumor_gy) == 1:
         doses["tumor"] = tumor_gy[0]
@@ -158,8 +346,9 @@ def _partition_result(
         *segment_findings(geometry, geometry.perfused_volume_ml(), geometry.liver_volume_ml),
         *compartment_findings(normal_gy, tumor_gy, geometry, settings),
         *activity_findings(activity_gbq, geometry),
+        *embolic_load_findings(geometry.product, spheres),
     ]
-    return PlanResult(
+    result = PlanResult(
         model="partition",
         direction=direction,
         product=geometry.product,
@@ -177,10 +366,12 @@ def _partition_result(
         residual=geometry.residual,
         findings=findings,
         constants=constants_used(geometry),
-        details=details,
+        details={**details, **geometry.kao_details()},
         segments=geometry.segments,
         segmentectomy=segmentectomy_check(geometry, settings),
+        spheres=spheres,
     )
+    return with_lsf_bound(result, allowance_gy)
 
 
 def plan_partition(

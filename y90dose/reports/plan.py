@@ -30,11 +30,17 @@ from y90dose.constants import (
 )
 from y90dose.devices import Product
 from y90dose.findings import Finding, Severity
-from y90dose.models.common import PlanResult
+from y90dose.models.common import PlanResult, Spheres
+from y90dose.models.treatment import TreatmentResult
 from y90dose.reports import layout
 from y90dose.units import field_unit, gbq_to_mci
 
 NOT_APPROVED = "NOT APPROVED"
+DIRECTIONS = {
+    "plan": "dose -> activity",
+    "dose": "activity -> doses",
+    "mixed": "territories planned both ways",
+}
 SEVERITY_ORDER = {Severity.BLOCK: 0, Severity.WARNING: 1, Severity.INFO: 2}
 VIAL_CHECK_HOUR = 12
 """The treatment date's hour at which the report checks the glass vial (noon, in the
@@ -55,13 +61,16 @@ class ApprovalRecord:
 class PlanReport:
     """Everything a plan report shows. ``inputs`` are the validated inputs as stored.
 
+    A multi-territory treatment (``model`` ``"treatment"``) shows each territory's
+    inputs, activity, vial and doses, the treatment's doses, and every finding.
+
     ``approvals`` are those of the reported version only; none makes the report
     "NOT APPROVED". ``latest_version`` > ``version`` marks the version superseded.
     """
 
     model: str
     inputs: dict[str, Any]
-    result: PlanResult
+    result: PlanResult | TreatmentResult
     software_version: str
     patient_ref: str | None = None
     plan_id: str | None = None
@@ -119,49 +128,138 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
-def _doses(result: PlanResult) -> list[tuple[str, str, str]]:
+def _doses(result: PlanResult, prefix: str = "") -> list[tuple[str, str, str]]:
     rows = []
     for name, value in result.doses_gy.items():
         if isinstance(value, list):
-            rows += [(f"{name} {i + 1}", _number(v), "Gy") for i, v in enumerate(value)]
+            rows += [(f"{prefix}{name} {i + 1}", _number(v), "Gy") for i, v in enumerate(value)]
         else:
-            rows.append((name, _number(value), "Gy"))
+            rows.append((f"{prefix}{name}", _number(value), "Gy"))
     return rows
 
 
-def _vial_rows(report: PlanReport) -> tuple[list[tuple[str, str, str]], list[Finding]]:
-    """The vial for the plan's activity, and the vial's findings."""
-    activity = report.result.activity_gbq
-    if report.result.product is Product.RESIN:
+def _treatment_doses(result: TreatmentResult) -> list[tuple[str, str, str]]:
+    rows = [(f"treatment: {name}", _number(value), "Gy") for name, value in result.doses_gy.items()]
+    for territory in result.territories:
+        rows += _doses(territory.result, f"{territory.name}: ")
+    return rows
+
+
+def _vial_rows(
+    result: PlanResult, treatment_date: date | None, label: str = ""
+) -> tuple[list[tuple[str, str, str]], list[Finding]]:
+    """The vial for a plan's activity, and the vial's findings."""
+    activity = result.activity_gbq
+    if result.product is Product.RESIN:
         vial = RESIN_VIAL_GBQ.value
         return [
             (
-                "vial (resin)",
+                f"{label}vial (resin)",
                 f"{vial:g} GBq ({gbq_to_mci(vial):.1f} mCi) at the calibration on its label",
                 f"draw {activity:.3g} GBq ({gbq_to_mci(activity):.1f} mCi) at treatment",
             )
         ], []
-    if report.treatment_date is None:
-        return [("vial (glass)", "not chosen: no treatment date given", "")], []
+    if treatment_date is None:
+        return [(f"{label}vial (glass)", "not chosen: no treatment date given", "")], []
     from y90dose.vials import VialInput, choose_vial
 
     zone = ZoneInfo(GLASS_CALIBRATION_TIMEZONE)
-    when = datetime.combine(report.treatment_date, time(VIAL_CHECK_HOUR), tzinfo=zone)
+    when = datetime.combine(treatment_date, time(VIAL_CHECK_HOUR), tzinfo=zone)
     choice = choose_vial(VialInput(activity_gbq=activity, treatment_time=when))
+    findings = [f.model_copy(update={"message": f"{label}{f.message}"}) for f in choice.findings]
     return [
         (
-            "vial (glass)",
+            f"{label}vial (glass)",
             f"{choice.vial_gbq:g} GBq ({choice.vial_mci:.1f} mCi) calibrated "
             f"{choice.calibration_time:%Y-%m-%d %H:%M %Z}",
             f"holds {choice.activity_at_treatment_gbq:.3g} GBq "
             f"({choice.activity_at_treatment_mci:.1f} mCi) at {when:%Y-%m-%d %H:%M %Z}; "
             "choose for the actual treatment time with y90dose vial",
         )
-    ], list(choice.findings)
+    ], findings
 
 
-def constant_rows(result: PlanResult) -> list[tuple[str, str, str]]:
-    """(constant, value with unit, source) of every constant ``result`` was computed with."""
+def _spheres_row(spheres: Spheres, label: str) -> tuple[str, str, str]:
+    hours = spheres.time_since_calibration_h
+    when = "territories at different times" if hours is None else f"{hours:g} h after calibration"
+    per_ml = spheres.per_ml_perfused
+    per_ml_text = "" if per_ml is None else f"; {per_ml:,.0f} per mL perfused"
+    return (
+        label,
+        f"{spheres.count / 1e6:.3g} million, {spheres.activity_per_sphere_bq:,.0f} Bq each",
+        f"at treatment ({when}){per_ml_text}",
+    )
+
+
+def _plan_rows(result: PlanResult, label: str = "") -> list[tuple[str, str, str]]:
+    """Activity, lung shunt bound and spheres of one plan (or territory)."""
+    rows = [
+        (
+            f"{label}activity to administer",
+            f"{result.activity_gbq:.3f} GBq = {gbq_to_mci(result.activity_gbq):.1f} mCi",
+            "before residual",
+        ),
+        (
+            f"{label}activity delivered",
+            f"{result.delivered_activity_gbq:.3f} GBq = "
+            f"{gbq_to_mci(result.delivered_activity_gbq):.1f} mCi",
+            f"after residual {result.residual:g}",
+        ),
+        (
+            f"{label}lung shunt fraction",
+            f"{result.lsf:.4g}",
+            "the lung limit is reached at LSF "
+            + ("(none below 1)" if result.lsf_bound is None else f"{result.lsf_bound:.4g}")
+            + " (lsf_bound)",
+        ),
+    ]
+    if result.spheres is not None:
+        rows.append(_spheres_row(result.spheres, f"{label}spheres ({result.product.value})"))
+    return rows
+
+
+def _inputs_rows(report: PlanReport) -> list[tuple[str, str, str]]:
+    if not isinstance(report.result, TreatmentResult):
+        return [
+            (name, _value_text(value), field_unit(name))
+            for name, value in sorted(report.inputs.items())
+            if name not in ("product", "delivery")
+        ]
+    rows = [
+        (name, _value_text(value), field_unit(name))
+        for name, value in sorted(report.inputs.items())
+        if name != "territories"
+    ]
+    for territory in report.inputs.get("territories", []):
+        label = f"{territory.get('name')}: "
+        rows.append((f"{label}model", _value_text(territory.get("model")), ""))
+        if territory.get("treatment_date"):
+            rows.append((f"{label}treatment_date", str(territory["treatment_date"]), ""))
+        rows += [
+            (f"{label}{name}", _value_text(value), field_unit(name))
+            for name, value in sorted(territory.get("inputs", {}).items())
+        ]
+    return rows
+
+
+def _territory_dates(report: PlanReport, result: TreatmentResult) -> list[date | None]:
+    return [t.treatment_date or report.treatment_date for t in result.territories]
+
+
+def constant_rows(result: PlanResult | TreatmentResult) -> list[tuple[str, str, str]]:
+    """(constant, value with unit, source) of every constant ``result`` was computed with;
+    for a treatment each territory's C, then the constants they share."""
+    if isinstance(result, TreatmentResult):
+        first = result.territories[0].result
+        energies = [
+            (
+                f"energy per GBq, C ({t.name})",
+                f"{t.result.constants.energy_j_per_gbq:g} J/GBq",
+                t.result.constants.energy_source,
+            )
+            for t in result.territories
+        ]
+        return energies + constant_rows(first)[1:]
     used = result.constants
 
     def source(value: float, default: float, default_source: str) -> str:
@@ -184,6 +282,37 @@ def constant_rows(result: PlanResult) -> list[tuple[str, str, str]]:
     ]
 
 
+def _plan_header(result: PlanResult) -> list[tuple[str, str]]:
+    segments = ", ".join(s.value for s in result.segments) if result.segments else "not named"
+    return [
+        ("product", result.product.value),
+        ("delivery", result.delivery.value),
+        ("segments", segments),
+        *(
+            [("segmentectomy checked against", result.segmentectomy.statement())]
+            if result.segmentectomy is not None
+            else []
+        ),
+    ]
+
+
+def _treatment_header(result: TreatmentResult) -> list[tuple[str, str]]:
+    rows = [("product", ", ".join(p.value for p in result.products))]
+    for territory in result.territories:
+        r = territory.result
+        segments = f", segments {', '.join(s.value for s in r.segments)}" if r.segments else ""
+        date_text = f", {territory.treatment_date}" if territory.treatment_date else ""
+        rows.append(
+            (
+                f"territory {territory.name}",
+                f"{r.model}, {r.product.value}, {r.delivery.value}{segments}{date_text}",
+            )
+        )
+        if r.segmentectomy is not None:
+            rows.append((f"{territory.name}: segmentectomy", r.segmentectomy.statement()))
+    return rows
+
+
 def plan_report_rows(report: PlanReport) -> dict[str, Any]:
     """What the report says, section by section, as text (no layout).
 
@@ -200,7 +329,41 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
     version = "" if report.version is None else f"version {report.version}"
     if report.latest_version and report.version and report.latest_version > report.version:
         version += f" (superseded by version {report.latest_version})"
-    segments = ", ".join(s.value for s in result.segments) if result.segments else "not named"
+    if isinstance(result, TreatmentResult):
+        plan_rows = _treatment_header(result)
+        activity: list[tuple[str, str, str]] = []
+        vial_rows: list[tuple[str, str, str]] = []
+        vial_findings: list[Finding] = []
+        for territory, when in zip(
+            result.territories, _territory_dates(report, result), strict=True
+        ):
+            label = f"{territory.name}: "
+            activity += _plan_rows(territory.result, label)
+            rows, found = _vial_rows(territory.result, when, label)
+            vial_rows += rows
+            vial_findings += found
+        activity += [
+            (
+                "treatment: activity to administer",
+                f"{result.activity_gbq:.3f} GBq = {gbq_to_mci(result.activity_gbq):.1f} mCi",
+                "all territories, before residual",
+            ),
+            *(
+                _spheres_row(spheres, f"treatment: spheres ({product.value})")
+                for product, spheres in result.spheres.items()
+            ),
+        ]
+        doses = _treatment_doses(result)
+        all_findings: list[Finding] = [
+            f.model_copy(update={"message": f"{f.territory}: {f.message}"}) if f.territory else f
+            for f in result.findings
+        ]
+    else:
+        plan_rows = _plan_header(result)
+        activity = _plan_rows(result)
+        vial_rows, vial_findings = _vial_rows(result, report.treatment_date)
+        doses = _doses(result)
+        all_findings = list(result.findings)
     header = [
         ("patient reference", report.patient_ref or "not given"),
         ("plan", " ".join(p for p in (report.plan_id or "", version) if p) or "not stored"),
@@ -208,19 +371,10 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
             "treatment date",
             report.treatment_date.isoformat() if report.treatment_date else "not given",
         ),
-        ("product", result.product.value),
-        ("delivery", result.delivery.value),
-        ("segments", segments),
-        *(
-            [("segmentectomy checked against", result.segmentectomy.statement())]
-            if result.segmentectomy is not None
-            else []
-        ),
+        *plan_rows,
         (
             "model",
-            f"{report.model} ({result.direction}: "
-            + ("dose -> activity" if result.direction == "plan" else "activity -> doses")
-            + ")",
+            f"{report.model} ({result.direction}: {DIRECTIONS.get(result.direction, '')})",
         ),
         (
             "computed by",
@@ -237,26 +391,8 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
     ]
     if report.note:
         header.append(("note", report.note))
-    inputs = [
-        (name, _value_text(value), field_unit(name))
-        for name, value in sorted(report.inputs.items())
-        if name not in ("product", "delivery")
-    ]
-    activity = [
-        (
-            "activity to administer",
-            f"{result.activity_gbq:.3f} GBq = {gbq_to_mci(result.activity_gbq):.1f} mCi",
-            "before residual",
-        ),
-        (
-            "activity delivered",
-            f"{result.delivered_activity_gbq:.3f} GBq = "
-            f"{gbq_to_mci(result.delivered_activity_gbq):.1f} mCi",
-            f"after residual {result.residual:g}",
-        ),
-    ]
-    vial_rows, vial_findings = _vial_rows(report)
-    findings = sorted([*result.findings, *vial_findings], key=lambda f: SEVERITY_ORDER[f.severity])
+    inputs = _inputs_rows(report)
+    findings = sorted([*all_findings, *vial_findings], key=lambda f: SEVERITY_ORDER[f.severity])
     approval = [
         f"approved by {a.approved_by} at {a.approved_at:%Y-%m-%d %H:%M %Z}"
         + (f": {a.comment}" if a.comment else "")
@@ -269,7 +405,7 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
         "header": header,
         "inputs": inputs,
         "activity": activity + vial_rows,
-        "doses": _doses(result),
+        "doses": doses,
         "findings": [(f.severity.value, f.code.value, f.message) for f in findings],
         "constants": constant_rows(report.result),
         "approval": approval,

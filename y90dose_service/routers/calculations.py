@@ -22,8 +22,9 @@ from y90dose.models.bsa import BsaPlanInput
 from y90dose.models.common import PlanResult
 from y90dose.models.mird import MirdDoseInput, MirdPlanInput
 from y90dose.models.partition import PartitionDoseInput, PartitionPlanInput
+from y90dose.models.treatment import TreatmentInput, TreatmentResult
 from y90dose.vials import VialInput, VialResult, choose_vial
-from y90dose_service.calculations import PLANNING, validate
+from y90dose_service.calculations import PLANNING, run_treatment, validate
 from y90dose_service.deps import clinical_settings, require
 from y90dose_service.openapi import json_body
 from y90dose_service.problems import InvalidInputError, field_error
@@ -105,6 +106,26 @@ async def bsa(request: Request) -> Response:
     """BSA method of the resin IFU."""
     await authorize(request)
     return _planning("bsa", await read_json(request), request)
+
+
+@router.post(
+    "/treatment",
+    response_model=TreatmentResult,
+    summary="Multi-territory treatment: each territory by its own model, and the lung, "
+    "whole-liver and whole normal-liver doses of them together",
+    openapi_extra=json_body(
+        TreatmentInput,
+        description="TreatmentInput: territories (each name, model mird|partition|bsa, "
+        "inputs = that model's fields, optional treatment_date) and the shared "
+        "lung_mass_kg, prior_lung_dose_gy, density_g_ml, liver_volume_ml.",
+    ),
+)
+async def treatment(request: Request) -> Response:
+    """Lung dose C x sum(A_i x (1 - R_i) x LSF_i) / M_L with each territory's own C; a lung
+    limit passed only by the sum blocks the treatment."""
+    await authorize(request)
+    _, result = run_treatment(await read_json(request), clinical_settings(request))
+    return Response(result.model_dump_json(), media_type=JSON)
 
 
 @router.post(

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 import y90dose
-from y90dose.models.common import PlanResult
+from y90dose.models.treatment import result_of
 from y90dose.reports import ApprovalRecord, PlanReport
 from y90dose_service.deps import SessionDep, ViewerDep
 from y90dose_service.models import Plan, PlanVersion, as_utc
@@ -53,7 +53,7 @@ def plan_report(plan: Plan, version: int | None = None) -> PlanReport:
     return PlanReport(
         model=row.model,
         inputs=dict(row.inputs),
-        result=PlanResult.model_validate(row.result),
+        result=result_of(row.result),
         software_version=y90dose.__version__,
         patient_ref=plan.patient_ref,
         plan_id=plan.id,

@@ -19,9 +19,10 @@ from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.findings import Severity, has_block
 from y90dose.models.common import PlanResult
+from y90dose.models.treatment import TreatmentResult, result_of
 from y90dose.settings import ClinicalSettings
 from y90dose_service import audit
-from y90dose_service.calculations import PLANNING
+from y90dose_service.calculations import PLANNING, run_treatment
 from y90dose_service.deps import (
     ApproverDep,
     ApproverWriteSessionDep,
@@ -52,15 +53,65 @@ router = APIRouter(prefix="/plans", tags=["plans"])
 PAGE_LIMIT_MAX = 200
 
 
+TREATMENT_DELIVERY = "territories"
+"""The delivery column of a treatment's version: each territory has its own."""
+MIXED_PRODUCTS = "mixed"
+"""The product column of a treatment whose territories use both products."""
+
+
+def stored_product(value: str) -> Product | None:
+    """A version's product column as a product (None: a treatment using both)."""
+    return None if value == MIXED_PRODUCTS else Product(value)
+
+
+def stored_delivery(value: str) -> Delivery | None:
+    """A version's delivery column as a delivery (None: a treatment's territories)."""
+    return None if value == TREATMENT_DELIVERY else Delivery(value)
+
+
+def columns(result: PlanResult | TreatmentResult) -> tuple[str, str]:
+    """(product, delivery) as a version stores them."""
+    if isinstance(result, TreatmentResult):
+        products = result.products
+        return (products[0].value if len(products) == 1 else MIXED_PRODUCTS), TREATMENT_DELIVERY
+    return result.product.value, result.delivery.value
+
+
 def compute(
     model: PlanModel,
-    product: Product,
-    delivery: Delivery,
+    product: Product | None,
+    delivery: Delivery | None,
     inputs: dict[str, Any],
     settings: ClinicalSettings,
-) -> tuple[dict[str, Any], PlanResult]:
+) -> tuple[dict[str, Any], PlanResult | TreatmentResult]:
     """Run the core model with the site's ``settings``; return the validated inputs
-    (defaults filled in) and result."""
+    (defaults filled in) and result. A treatment takes no top-level product or delivery;
+    every other model needs both."""
+    if model is PlanModel.TREATMENT:
+        given = [
+            field_error(
+                name,
+                stated.value,
+                "nothing for a treatment: each territory gives its own in its inputs",
+            )
+            for name, stated in (("product", product), ("delivery", delivery))
+            if stated is not None
+        ]
+        if given:
+            raise InvalidInputError(given)
+        treatment, planned = run_treatment(inputs, settings, prefix="inputs")
+        return treatment.model_dump(mode="json"), planned
+    missing = [
+        field_error(name, None, f"{allowed} (required for model {model.value})")
+        for name, value, allowed in (
+            ("product", product, "glass or resin"),
+            ("delivery", delivery, "whole, lobar, segmental or segmentectomy"),
+        )
+        if value is None
+    ]
+    if missing:
+        raise InvalidInputError(missing)
+    assert product is not None and delivery is not None
     for name, stated in (("product", product), ("delivery", delivery)):
         if name in inputs and inputs[name] != stated.value:
             raise InvalidInputError(
@@ -79,15 +130,15 @@ def compute(
 
 
 def _version_public(row: PlanVersion) -> PlanVersionPublic:
-    result = PlanResult.model_validate(row.result)
+    result = result_of(row.result)
     return PlanVersionPublic(
         version=row.version,
         treatment_date=row.treatment_date,
-        product=Product(row.product),
-        delivery=Delivery(row.delivery),
+        product=stored_product(row.product),
+        delivery=stored_delivery(row.delivery),
         model=PlanModel(row.model),
         direction=result.direction,
-        segments=result.segments,
+        segments=None if isinstance(result, TreatmentResult) else result.segments,
         inputs=row.inputs,
         result=result,
         has_block=row.has_block,
@@ -172,6 +223,7 @@ async def create_plan(body: PlanCreate, caller: PlannerDep, request: Request) ->
     result_json = result.json_dict()
     blocked = has_block(result.findings)
     plan_id, now = new_id(), utcnow()
+    product, delivery = columns(result)
 
     def store(connection: Connection) -> None:
         connection.execute(
@@ -190,8 +242,8 @@ async def create_plan(body: PlanCreate, caller: PlannerDep, request: Request) ->
                 "plan_id": plan_id,
                 "version": 1,
                 "treatment_date": body.treatment_date,
-                "product": body.product.value,
-                "delivery": body.delivery.value,
+                "product": product,
+                "delivery": delivery,
                 "model": body.model.value,
                 "inputs": inputs,
                 "result": result_json,
@@ -217,11 +269,11 @@ async def create_plan(body: PlanCreate, caller: PlannerDep, request: Request) ->
     first = PlanVersionPublic(
         version=1,
         treatment_date=body.treatment_date,
-        product=body.product,
-        delivery=body.delivery,
+        product=stored_product(product),
+        delivery=stored_delivery(delivery),
         model=body.model,
         direction=result.direction,
-        segments=result.segments,
+        segments=None if isinstance(result, TreatmentResult) else result.segments,
         inputs=inputs,
         result=result,
         has_block=blocked,
@@ -278,7 +330,7 @@ def list_plans(
                 patient_ref=plan.patient_ref,
                 treatment_date=latest.treatment_date,
                 model=PlanModel(latest.model),
-                product=Product(latest.product),
+                product=stored_product(latest.product),
                 latest_version=plan.latest_version,
                 activity_gbq=float(latest.result["activity_gbq"]),
                 has_block=latest.has_block,
@@ -336,17 +388,21 @@ def revise_plan(
             {"latest_version": plan.latest_version},
         )
     model = body.model or PlanModel(latest.model)
-    product = body.product or Product(latest.product)
-    delivery = body.delivery or Delivery(latest.delivery)
+    if model is PlanModel.TREATMENT:  # the territories give theirs; none is carried over
+        product, delivery = body.product, body.delivery
+    else:
+        product = body.product or stored_product(latest.product)
+        delivery = body.delivery or stored_delivery(latest.delivery)
     inputs, result = compute(model, product, delivery, body.inputs, clinical_settings(request))
+    product_column, delivery_column = columns(result)
     number = plan.latest_version + 1
     plan.versions.append(
         PlanVersion(
             plan_id=plan.id,
             version=number,
             treatment_date=body.treatment_date or latest.treatment_date,
-            product=product.value,
-            delivery=delivery.value,
+            product=product_column,
+            delivery=delivery_column,
             model=model.value,
             inputs=inputs,
             result=result.json_dict(),

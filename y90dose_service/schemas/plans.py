@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from y90dose.delivery import Delivery
 from y90dose.devices import Product
-from y90dose.models.common import PlanResult
+from y90dose.models.treatment import AnyPlanResult
 from y90dose.segments import Segment
 from y90dose.validation import SAYS_SOMETHING, says_something
 from y90dose_service.schemas.common import DateText, FreeText, JsonObject, OneLineText
@@ -30,20 +30,25 @@ NotBlank = AfterValidator(_not_blank)
 
 
 class PlanModel(StrEnum):
-    """Planning model of a stored plan."""
+    """Planning model of a stored plan; ``treatment``: several territories, each with its
+    own model (``TreatmentInput``)."""
 
     MIRD = "mird"
     PARTITION = "partition"
     BSA = "bsa"
+    TREATMENT = "treatment"
 
 
 class PlanCreate(BaseModel):
     """A new plan: who, when, with what, and the model's inputs.
 
-    ``product`` and ``delivery`` must be stated (no default for a stored plan); they are
-    passed to the model with ``inputs``. ``inputs`` holds the model's own fields
-    (``MirdPlanInput``, ``MirdDoseInput``, ``PartitionPlanInput``, ``PartitionDoseInput``
-    or ``BsaPlanInput``): a target dose plans an activity, ``activity_gbq`` computes doses.
+    ``product`` and ``delivery`` must be stated for ``mird``, ``partition`` and ``bsa`` (no
+    default for a stored plan); they are passed to the model with ``inputs``. ``inputs``
+    holds the model's own fields (``MirdPlanInput``, ``MirdDoseInput``,
+    ``PartitionPlanInput``, ``PartitionDoseInput`` or ``BsaPlanInput``): a target dose
+    plans an activity, ``activity_gbq`` computes doses. A ``treatment`` (several
+    territories, ``TreatmentInput``) states neither: each territory gives its own product
+    and delivery in its inputs.
     A segmental or segmentectomy plan names its Couinaud segments in ``inputs.segments``
     (``["VI", "VII"]``; ``"IV"`` is IVa + IVb) and may give ``inputs.liver_volume_ml``.
     """
@@ -74,6 +79,37 @@ class PlanCreate(BaseModel):
                         "lsf": 0.04,
                     },
                 },
+                {
+                    "patient_ref": "MRN-0044",
+                    "treatment_date": "2026-12-03",
+                    "model": "treatment",
+                    "inputs": {
+                        "territories": [
+                            {
+                                "name": "right lobe",
+                                "model": "mird",
+                                "inputs": {
+                                    "target_dose_gy": 120,
+                                    "perfused_volume_ml": 1000,
+                                    "lsf": 0.1,
+                                    "delivery": "lobar",
+                                },
+                            },
+                            {
+                                "name": "left lobe",
+                                "model": "mird",
+                                "inputs": {
+                                    "target_dose_gy": 120,
+                                    "perfused_volume_ml": 500,
+                                    "lsf": 0.06,
+                                    "delivery": "lobar",
+                                },
+                            },
+                        ],
+                        "lung_mass_kg": 0.9,
+                        "liver_volume_ml": 1600,
+                    },
+                },
             ]
         },
     )
@@ -84,9 +120,17 @@ class PlanCreate(BaseModel):
         description="the department's patient reference (never logged)",
     )
     treatment_date: DateText = Field(description="planned treatment date (YYYY-MM-DD)")
-    product: Product = Field(description="microsphere product: glass or resin")
-    delivery: Delivery = Field(description="whole, lobar, segmental or segmentectomy")
-    model: PlanModel = Field(description="planning model: mird, partition or bsa")
+    product: Product | None = Field(
+        None,
+        description="microsphere product: glass or resin (required but for a treatment, "
+        "whose territories give their own)",
+    )
+    delivery: Delivery | None = Field(
+        None,
+        description="whole, lobar, segmental or segmentectomy (required but for a treatment, "
+        "whose territories give their own)",
+    )
+    model: PlanModel = Field(description="planning model: mird, partition, bsa or treatment")
     inputs: JsonObject = Field(
         description="the model's inputs with units in their names (see MirdPlanInput, ...); "
         "product and delivery come from the fields above"
@@ -141,15 +185,20 @@ class PlanVersionPublic(BaseModel):
 
     version: int
     treatment_date: date
-    product: Product
-    delivery: Delivery
+    product: Product | None = Field(
+        description="glass or resin; for a treatment the territories' product, null when "
+        "they use both"
+    )
+    delivery: Delivery | None = Field(
+        description="the delivery; null for a treatment (each territory has its own)"
+    )
     model: PlanModel
     direction: str = Field(description="plan (dose -> activity) or dose (activity -> doses)")
     segments: list[Segment] | None = Field(
         description="treated Couinaud segments (inputs.segments; IV stored as IVa, IVb)"
     )
     inputs: dict[str, Any]
-    result: PlanResult
+    result: AnyPlanResult = Field(description="PlanResult, or TreatmentResult for model treatment")
     has_block: bool = Field(description="true when a finding blocks approval")
     note: str | None
     created_at: datetime
@@ -190,7 +239,7 @@ class PlanSummary(BaseModel):
     patient_ref: str
     treatment_date: date
     model: PlanModel
-    product: Product
+    product: Product | None = Field(description="null for a treatment using both products")
     latest_version: int
     activity_gbq: float = Field(description="activity of the latest version (GBq)")
     has_block: bool

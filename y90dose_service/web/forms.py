@@ -38,6 +38,9 @@ MODEL_TITLES = {
 }
 TOP_LEVEL = ("product", "delivery")
 """Input fields the plan states once, at the top (PlanCreate), not among the inputs."""
+NOT_IN_FORM = ("tumor_to_normal_total_ratio",)
+"""Inputs the form does not offer (the API and the CLI take them): the Kao-form ratios
+would need a second column in the tumour table, which takes the TN ratios."""
 TUMOR_FIELDS = ("tumor_volume_ml", "tn_ratio")
 """Partition's paired lists, shown as one row per tumour."""
 ONE_OF = {"target_dose_gy", "activity_gbq", "normal_dose_gy", "tumor_dose_gy"}
@@ -77,7 +80,7 @@ def model_form(model: str) -> list[FormField]:
     variants = MODEL_INPUTS[model]
     for schema in variants:
         for name, info in schema.model_fields.items():
-            if name in TOP_LEVEL or name in seen:
+            if name in TOP_LEVEL or name in NOT_IN_FORM or name in seen:
                 continue
             choices = _choices(info.annotation)
             kind = "number"

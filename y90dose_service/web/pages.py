@@ -493,6 +493,18 @@ async def revise_form(request: Request, plan_id: str, web: SessionOf, db: ReadSe
     except ProblemError as exc:
         return render(request, "error.html", {"detail": exc.detail}, exc.status)
     current = plan.current
+    if current.product is None or current.delivery is None:  # a multi-territory treatment
+        return render(
+            request,
+            "error.html",
+            {
+                "detail": f"Plan {plan_id} is a multi-territory treatment: the form edits "
+                "single-model plans. Revise it through the API (POST /v1/plans/"
+                f"{plan_id}/revisions with model treatment) or plan it with "
+                "y90dose plan treatment --file."
+            },
+            409,
+        )
     model = request.query_params.get("model") or current.model.value
     model = _model_of(model)
     values = {

@@ -282,7 +282,9 @@ async def job_progress(request: Request, job_id: str, web: SessionOf, db: ReadSe
         job = job_api.get_job(job_id, db, web.caller)
     except ProblemError as exc:
         return Response(exc.detail, status_code=exc.status, media_type="text/plain")
-    response = render(request, "_job_progress.html", {"job": job, "poll": POLL_SECONDS})
+    response = render(
+        request, "_job_progress.html", {"job": job, "poll": POLL_SECONDS, "oob": True}
+    )
     if _finished(job):
         response.headers["HX-Refresh"] = "true"
     return response

@@ -96,6 +96,8 @@
     button.disabled = true;
     problem.hidden = true;
     status.hidden = false;
+    label.textContent = "Uploading";
+    text.textContent = "0.0 MB of " + megabytes(file.size);
     xhr.send(data);
   }
 

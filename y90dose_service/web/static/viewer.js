@@ -109,7 +109,7 @@
     presets.forEach(function (p) {
       var option = document.createElement("option");
       option.value = p[1] + "/" + p[2];
-      option.textContent = p[0] + " (" + fixed(p[1], 0) + " / " + fixed(p[2], 0) + ")";
+      option.textContent = p[0];
       select.appendChild(option);
     });
     state.width = bg.window[0];

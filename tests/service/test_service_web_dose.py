@@ -217,8 +217,9 @@ def test_web_upload_uses_the_api_checks(finished: Finished) -> None:
     )
     assert_problem(page, 422)
     assert page.json()["detail"] == api_answer.json()["detail"]
-    assert "'readme.txt' is not allowed; expected a whole, readable DICOM file" in (
-        page.json()["detail"]
+    assert (
+        "'readme.txt' is not allowed; expected a whole, readable DICOM file"
+        in (page.json()["detail"])
     )
     # past the upload limit: 413 from the upload limiter
     big = client.post(
@@ -375,3 +376,24 @@ def test_planned_versus_delivered(finished: Finished) -> None:
     tumour = body["vois"]["tumor1"]
     assert f"{tumour['planned_mean_gy']:.1f}" in table
     assert f"{tumour['difference_mean_gy']:+.1f} Gy ({EXPECTED_PERCENT:+.1f} %)" in table
+
+
+def test_a_failed_job_shows_the_runs_message(finished: Finished) -> None:
+    client = finished.client
+    token = sign_in(client, finished.keys["planner"])
+    job_id = start_from_form(
+        client, token, finished.study_id, lsf="0.05", product="resin", liver_roi="no such voi"
+    )
+    headers = api(finished, "planner")
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while (job := client.get(f"/v1/dose-jobs/{job_id}", headers=headers).json())["status"] not in (
+        "succeeded",
+        "failed",
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert job["status"] == "failed"
+    page = client.get(f"/dose-jobs/{job_id}")
+    failure = page.text.split('id="job-failure">', 1)[1].split("</p>", 1)[0]
+    assert "liver_roi" in failure and "no such voi" in failure
+    assert str(finished.settings.data_dir) not in page.text

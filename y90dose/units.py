@@ -22,6 +22,7 @@ def volume_ml_to_mass_kg(volume_ml: float, density_g_ml: float) -> float:
 
 FIELD_UNITS: tuple[tuple[str, str], ...] = (
     ("_j_per_gbq", "J/GBq"),
+    ("_per_gy", "1/Gy"),
     ("_g_ml", "g/mL"),
     ("_gbq", "GBq"),
     ("_mci", "mCi"),
@@ -29,9 +30,12 @@ FIELD_UNITS: tuple[tuple[str, str], ...] = (
     ("_ml", "mL"),
     ("_kg", "kg"),
     ("_cm", "cm"),
+    ("_mm", "mm"),
+    ("_percent", "%"),
     ("_h", "h"),
 )
-"""Name suffix -> unit: every quantity carries its unit in its name (``activity_gbq``)."""
+"""Name suffix -> unit: every quantity carries its unit in its name (``activity_gbq``);
+the first suffix that matches counts (``eud_alpha_per_gy`` is 1/Gy, not Gy)."""
 DIMENSIONLESS_FIELDS = {
     "lsf": "fraction (0.08 = 8 %)",
     "residual": "fraction (0.05 = 5 %)",

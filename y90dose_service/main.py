@@ -108,6 +108,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     from y90dose_service.routers import (
         audit,
         calculations,
+        dose_comparisons,
         dose_job_reports,
         dose_jobs,
         health,
@@ -116,6 +117,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         studies,
     )
     from y90dose_service.web import mount_web
+    from y90dose_service.web.dose_pages import WEB_UPLOAD_PATH, upload_refusal
 
     settings = settings or ServiceSettings()
     engine = open_database(settings)
@@ -163,6 +165,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         max_body_bytes=settings.request_max_bytes,
         max_concurrent_uploads=settings.upload_max_concurrent,
         body_idle_timeout_s=settings.upload_idle_timeout_seconds,
+        upload_paths=("/v1/studies", WEB_UPLOAD_PATH),
+        refusals={WEB_UPLOAD_PATH: upload_refusal},  # the web page's session, not a key
     )
     app.add_middleware(  # outermost: a request waits for its place before anything else
         CapacityLimitMiddleware,
@@ -173,7 +177,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
 
     app.include_router(health.router)
-    for router in (calculations, plans, plan_reports, studies, dose_jobs, dose_job_reports, audit):
+    for router in (
+        calculations,
+        plans,
+        plan_reports,
+        studies,
+        dose_jobs,
+        dose_job_reports,
+        dose_comparisons,
+        audit,
+    ):
         app.include_router(router.router, prefix="/v1")
     mount_web(app)  # the web pages at /, over the same routes' functions
 

@@ -21,6 +21,7 @@ import stat
 import zipfile
 import zlib
 from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -443,18 +444,24 @@ UPLOAD_RETRY_AFTER_S = 10
 the time a 100 MB study takes to unpack and check on one core."""
 
 
+RefusalCheck = Callable[[Any], Awaitable[Any]]
+"""``check(scope)``: None to let an upload in, else the response that refuses it."""
+
+
 class UploadLimitMiddleware:
     """Refuse a request body past its limit before it is read (Content-Length) or while it
     streams (chunked), so that an oversized body never fills memory or disk; 413 either way.
 
-    Study uploads may reach ``max_upload_bytes`` (plus the multipart framing); every
+    Study uploads (``upload_paths``: the API's, and the web page's) may reach
+    ``max_upload_bytes`` (plus the multipart framing); every
     other request body ``max_body_bytes``. At most ``max_concurrent_uploads`` uploads are
     received and unpacked at once, and a slot goes only to a planner: the API key is
     checked first (the same check and key cache as ``PlannerDep``: 401 without a valid
     key, 403 below planner), then one upload past the limit gets 429 with
-    ``Retry-After``, both before the body is read. An upload whose client sends nothing
-    for ``body_idle_timeout_s`` is dropped with 408 and its slot freed, so a stalled
-    client cannot hold a slot.
+    ``Retry-After``, both before the body is read. A path of ``refusals`` has its own
+    check instead of the API key's (the web page's: its session, CSRF token and role).
+    An upload whose client sends nothing for ``body_idle_timeout_s`` is dropped with 408
+    and its slot freed, so a stalled client cannot hold a slot.
     """
 
     def __init__(
@@ -465,11 +472,13 @@ class UploadLimitMiddleware:
         upload_paths: tuple[str, ...] = ("/v1/studies",),
         max_concurrent_uploads: int | None = None,
         body_idle_timeout_s: float | None = None,
+        refusals: Mapping[str, RefusalCheck] | None = None,
     ) -> None:
         self.app = app
         self.max_upload_bytes = max_upload_bytes
         self.max_body_bytes = max_body_bytes
         self.upload_paths = upload_paths
+        self.refusals = dict(refusals or {})
         self.max_concurrent_uploads = max_concurrent_uploads
         self.body_idle_timeout_s = body_idle_timeout_s
         self.uploads_in_progress = 0  # changed only on the event loop: no lock needed
@@ -519,7 +528,7 @@ class UploadLimitMiddleware:
         if not upload or self.max_concurrent_uploads is None:
             await self.app(scope, limited_receive, send)
             return
-        refusal = await _planner_refusal(scope)
+        refusal = await self.refusals.get(scope["path"].rstrip("/"), _planner_refusal)(scope)
         if refusal is not None:
             await refusal(scope, receive, send)
             return

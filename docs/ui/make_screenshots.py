@@ -2,18 +2,24 @@
 
     .venv/bin/python docs/ui/make_screenshots.py
 
-Starts ``y90dose serve`` on a free loopback port with a fresh data directory, signs in
-with a planner and an approver key, walks the plan workflow in Debian's Chromium
-(Playwright on /usr/bin/chromium, no browser download) and writes PNG files here, plus
-the first page of a plan report rendered with ``pdftoppm``.
+Starts ``y90dose serve --demo`` (the liver phantom as a study) on a free loopback port
+with a fresh data directory, signs in with a planner and an approver key, walks the plan
+workflow and the dose workflow (upload, a delivered and a predictive job, the review,
+planned vs delivered) in Debian's Chromium (Playwright on /usr/bin/chromium, no browser
+download) and writes PNG files here, plus the first page of a plan report rendered with
+``pdftoppm``.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -33,9 +39,10 @@ def main() -> None:
             "planner": _key(data_dir, env, "pat-planner", "planner"),
             "approver": _key(data_dir, env, "dr-approver", "approver"),
         }
-        server = start(data_dir, env)
+        server = start(data_dir, env, "--demo")
         try:
             shoot(server.base, keys, Path(tmp))
+            shoot_dose(server.base, keys, next((data_dir / "studies").glob("*/files")))
         finally:
             stop(server)
 
@@ -116,6 +123,106 @@ def shoot(base: str, keys: dict[str, str], tmp: Path) -> None:
         page.set_viewport_size({"width": 820, "height": 1180})
         page.goto(plan_url)
         page.screenshot(path=HERE / "plan-tablet.png")
+        browser.close()
+
+
+def _zip(files: dict[str, bytes]) -> str:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _drop(page: Any, data_b64: str, name: str) -> None:
+    transfer = page.evaluate_handle(
+        """([b64, name]) => {
+             const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+             const dt = new DataTransfer();
+             dt.items.add(new File([bytes], name, {type: 'application/zip'}));
+             return dt;
+           }""",
+        [data_b64, name],
+    )
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+
+
+def _start_job(page: Any, activity_gbq: str, predictive: bool) -> str:
+    page.get_by_label("activity gbq").fill(activity_gbq)
+    page.get_by_label("lsf").fill("0.05")
+    page.get_by_label("product").select_option("glass")
+    if predictive:
+        page.get_by_label("predictive").check()
+    page.locator("#job-check").get_by_text("The service accepts these options").wait_for()
+    page.get_by_role("button", name="Start dose job").click()
+    page.wait_for_url("**/dose-jobs/*")
+    url: str = page.url
+    return url
+
+
+def _review_ready(page: Any) -> None:
+    page.wait_for_selector("#review[data-ready=yes]", timeout=120_000)
+    page.wait_for_selector("#dvh[data-ready=yes]")
+
+
+def shoot_dose(base: str, keys: dict[str, str], demo_files: Path) -> None:
+    """The studies and dose-job pages: upload, job form, progress, review, comparison."""
+    study_zip = _zip({p.name: p.read_bytes() for p in sorted(demo_files.iterdir())})
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(base + "/signin")
+        page.get_by_label("API key").fill(keys["planner"])
+        page.keyboard.press("Enter")
+        page.wait_for_url(base + "/plans")
+        page.goto(base + "/studies")
+        _drop(page, _zip({"notes.txt": b"no images here"}), "notes.zip")
+        page.get_by_role("button", name="Upload").click()
+        page.locator("#upload-problem").wait_for()
+        page.screenshot(path=HERE / "studies-upload-refused.png")
+        _drop(page, study_zip, "liver-phantom.zip")
+        page.get_by_role("button", name="Upload").click()
+        page.wait_for_url("**/studies/*-*")
+        study_url = page.url
+        page.get_by_label("lsf").fill("1.2")
+        page.get_by_label("activity gbq").fill("3")
+        page.locator("#err-lsf").get_by_text("expected a number < 1.0").wait_for()
+        page.screenshot(path=HERE / "study-job-form.png", full_page=True)
+        page.goto(study_url)
+        planned_url = _start_job(page, "3.3", predictive=True)
+        page.wait_for_function(  # a job under way (it may also finish first)
+            """() => !document.getElementById('job-bar')
+                 || Number(document.getElementById('job-bar').value) >= 0.3""",
+            timeout=120_000,
+        )
+        page.screenshot(path=HERE / "dose-job-progress.png")
+        _review_ready(page)
+        page.goto(study_url)
+        delivered_url = _start_job(page, "3", predictive=False)
+        _review_ready(page)
+        page.screenshot(path=HERE / "dose-review.png")
+        page.screenshot(path=HERE / "dose-review-full.png", full_page=True)
+        page.locator("#voi-toggles").get_by_role("checkbox", name="tumors").uncheck()
+        page.locator("#voi-toggles").get_by_role("checkbox", name="body").uncheck()
+        chart = page.locator("#dvh")
+        chart.scroll_into_view_if_needed()
+        box = chart.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.4)
+        page.locator("#h-dvh").evaluate("e => e.scrollIntoView()")
+        page.screenshot(path=HERE / "dose-review-dvh.png")
+        planned_id = planned_url.rsplit("/", 1)[1]
+        page.goto(f"{delivered_url}?planned={planned_id}#compare")
+        _review_ready(page)
+        page.locator("#compare").screenshot(path=HERE / "dose-review-compare.png")
+        page.goto(base + "/dose-jobs")
+        page.screenshot(path=HERE / "dose-jobs.png")
+        page.goto(base + "/studies")
+        page.screenshot(path=HERE / "studies.png")
+        page.set_viewport_size({"width": 820, "height": 1180})
+        page.goto(delivered_url)
+        _review_ready(page)
+        page.screenshot(path=HERE / "dose-review-tablet.png")
         browser.close()
 
 

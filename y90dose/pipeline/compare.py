@@ -256,7 +256,7 @@ def compare_runs(
         )
     if delivered_summary.get("inputs", {}).get("predictive"):
         warnings.append(
-            "the --delivered run is a predictive (MAA) run; a delivered dose comes from a "
+            "the delivered run is a predictive (MAA) run; a delivered dose comes from a "
             "post-treatment Y-90 SPECT or PET"
         )
     planned_method = str(planned_summary.get("method", "?"))

@@ -18,7 +18,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def mount_web(app: FastAPI) -> None:
     """Serve the pages at ``/`` and their files at ``/static`` on ``app``."""
-    from y90dose_service.web import pages
+    from y90dose_service.web import dose_pages, pages
     from y90dose_service.web.sessions import SessionStore
 
     app.state.web_sessions = SessionStore()
@@ -48,4 +48,5 @@ def mount_web(app: FastAPI) -> None:
     app.add_exception_handler(pages.SignInRequiredError, sign_in_first)
     app.add_exception_handler(pages.CsrfRefusedError, csrf_refused)
     app.include_router(pages.router)
+    app.include_router(dose_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

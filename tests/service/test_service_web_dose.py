@@ -397,3 +397,24 @@ def test_a_failed_job_shows_the_runs_message(finished: Finished) -> None:
     failure = page.text.split('id="job-failure">', 1)[1].split("</p>", 1)[0]
     assert "liver_roi" in failure and "no such voi" in failure
     assert str(finished.settings.data_dir) not in page.text
+
+
+def test_the_review_page_links_the_runs_report(finished: Finished) -> None:
+    """The browser has a session cookie, not a key: the page's report link is a page route
+    serving the same file as ``GET /v1/dose-jobs/{id}/report``."""
+    client = finished.client
+    client.cookies.clear()
+    job = finished.delivered
+    signed_out = client.get(f"/dose-jobs/{job}/report", follow_redirects=False)
+    assert (signed_out.status_code, signed_out.headers["location"]) == (303, "/signin")
+    sign_in(client, finished.keys["viewer"])
+    page = client.get(f"/dose-jobs/{job}")
+    assert f'href="/dose-jobs/{job}/report"' in page.text
+    pdf = client.get(f"/dose-jobs/{job}/report")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    via_api = client.get(f"/v1/dose-jobs/{job}/report", headers=api(finished, "viewer"))
+    assert pdf.content == via_api.content
+    # the demo study is NIfTI: no DICOM report, and the page says why
+    dicom = client.get(f"/dose-jobs/{job}/report?format=dicom")
+    assert dicom.status_code == 422 and "format=pdf" in dicom.text
+    assert client.get(f"/dose-jobs/{job}/report?format=docx").status_code == 422

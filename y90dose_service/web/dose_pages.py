@@ -348,12 +348,28 @@ def _columns(metrics: dict[str, Any], prefix: str, suffix: str) -> list[str]:
     return sorted(keys, key=lambda k: float(k[1 : -len(suffix)]))
 
 
+@router.get("/dose-jobs/{job_id}/report")
+async def job_report(
+    request: Request, job_id: str, web: SessionOf, db: ReadSession, format: str = "pdf"
+) -> Response:
+    """The dosimetry report (PDF, or ``format=dicom``), as the API's report route serves it."""
+    from y90dose_service.routers import dose_job_reports as report_api
+    from y90dose_service.routers.plan_reports import ReportFormat
+
+    try:
+        check_role(web.caller, Role.VIEWER)
+        chosen = ReportFormat(format)
+        return report_api.get_dose_job_report(job_id, db, settings_of(request), web.caller, chosen)
+    except ValueError:
+        detail = f"format {format!r} is not allowed; expected pdf or dicom"
+        return render(request, "error.html", {"detail": detail}, 422)
+    except ProblemError as exc:
+        return _error(request, exc)
+
+
 def _report_url(request: Request, job_id: str) -> str | None:
-    """The dose report's page address, when this server has one (it is another route's)."""
-    for route in request.app.routes:
-        if getattr(route, "path", None) == "/dose-jobs/{job_id}/report":
-            return f"/dose-jobs/{job_id}/report"
-    return None
+    """The dose report's page address (:func:`job_report`)."""
+    return str(request.app.url_path_for("job_report", job_id=job_id))
 
 
 # --- the review page's data ---------------------------------------------------------------

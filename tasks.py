@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
-EXTRAS = "service,web,report,mc,dev,browser"
+EXTRAS = "service,web,report,mc,dev,browser,batch"
 STAMP = VENV / ".y90dose-installed"
 
 

@@ -192,7 +192,12 @@ ExecutorFactory = Callable[[ServiceSettings], JobExecutor]
 
 
 def default_executor(settings: ServiceSettings) -> JobExecutor:
-    """The process pool with ``settings.job_workers`` workers."""
+    """The engine ``settings.job_executor`` names: the process pool of
+    ``settings.job_workers`` workers, or Dask (:mod:`y90dose_service.dask_executor`)."""
+    if settings.job_executor == "dask":
+        from y90dose_service.dask_executor import DaskJobExecutor
+
+        return DaskJobExecutor(settings.dask_scheduler, settings.job_workers)
     return ProcessPoolJobExecutor(settings.job_workers)
 
 

@@ -7,8 +7,9 @@ Every field can be set by an environment variable (``Y90DOSE_DATA_DIR``,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from y90dose.limits import (
@@ -103,6 +104,17 @@ class ServiceSettings(BaseSettings):
     job_workers: int = Field(
         default=1, ge=1, description="Worker processes running dose jobs (process pool size)."
     )
+    job_executor: Literal["process", "dask"] = Field(
+        default="process",
+        description="Engine running dose jobs: 'process' (a local process pool of job_workers) "
+        "or 'dask' (dask.distributed: the scheduler at dask_scheduler, or a local cluster "
+        "of job_workers; the 'batch' extra).",
+    )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Address of the Dask scheduler running dose jobs (tcp://HOST:8786); only "
+        "with job_executor 'dask'. Its workers must reach data_dir and the database.",
+    )
     job_max_attempts: int = Field(
         default=2,
         ge=1,
@@ -159,6 +171,16 @@ class ServiceSettings(BaseSettings):
         description="The floor a resin segmentectomy plan is checked against: 'definition' "
         "(200 Gy) or 'eanm2022' (150 Gy, EANM 2022 Table 3).",
     )
+
+    @model_validator(mode="after")
+    def _scheduler_only_with_dask(self) -> ServiceSettings:
+        """A scheduler address with the process pool would be silently ignored: refused."""
+        if self.dask_scheduler and self.job_executor != "dask":
+            raise ValueError(
+                "dask_scheduler is set but job_executor is "
+                f"{self.job_executor!r}: set job_executor to 'dask' to use the scheduler"
+            )
+        return self
 
     def clinical_settings(self) -> ClinicalSettings:
         """The library's clinical settings with this site's choices: what plans are checked

@@ -39,6 +39,8 @@ COMMANDS: dict[str, str] = {
     "of two `y90dose voxel` output folders of the same patient",
     "register": "register two images (CT to CT, rigid by mutual information; --deformable "
     "adds a B-spline stage): an ITK transform file and a quality figure",
+    "batch": "voxel dosimetry of every study of a CSV manifest on Dask (a local cluster or "
+    "a scheduler's address), resumable: per-study outputs, summary.csv, failures.csv",
     "validate": "run the validation suite (phantoms, kernels, Monte Carlo, planning cases)",
 }
 """Subcommand module (``y90dose/cli/<name>.py``) -> its one-line help, in help order."""

@@ -13,6 +13,8 @@ MODULES = [
     "y90dose.models.partition",
     "y90dose.models.bsa",
     "y90dose.radiobiology",
+    "y90dose.dicomnet.destinations",
+    "y90dose.pipeline.structure_set",
 ]
 
 

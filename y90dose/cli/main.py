@@ -39,6 +39,8 @@ COMMANDS: dict[str, str] = {
     "of two `y90dose voxel` output folders of the same patient",
     "register": "register two images (CT to CT, rigid by mutual information; --deformable "
     "adds a B-spline stage): an ITK transform file and a quality figure",
+    "send": "send DICOM files (RT Dose, structure set...) to a PACS by C-STORE or to a "
+    "DICOMweb server by STOW-RS",
     "validate": "run the validation suite (phantoms, kernels, Monte Carlo, planning cases)",
 }
 """Subcommand module (``y90dose/cli/<name>.py``) -> its one-line help, in help order."""

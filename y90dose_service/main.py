@@ -133,8 +133,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         app.state.write_turn = asyncio.Lock() if is_sqlite(engine) else None
         app.state.health_limiter = anyio.CapacityLimiter(HEALTH_THREADS)
         jobs.start()
-        dicom_networking.start()  # the Storage SCP (Y90DOSE_DICOM_PORT), sends and imports
         try:
+            dicom_networking.start()  # the Storage SCP (Y90DOSE_DICOM_PORT), sends and imports
             yield
         finally:
             dicom_networking.stop()

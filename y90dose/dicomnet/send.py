@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from y90dose.dicomnet.destinations import DEFAULT_AE_TITLE, Destination, check_ae_title
+from y90dose.dicomnet.sop_classes import MAX_PRESENTATION_CONTEXTS
 from y90dose.errors import DicomNetworkError, InputError
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -26,8 +27,6 @@ DEFAULT_TIMEOUT_S = 30.0
 
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
-MAX_PRESENTATION_CONTEXTS = 128
-"""PS3.8 9.3.2.2: at most 128 presentation contexts in one association request."""
 
 STORE_WARNINGS = (0x0001, 0xB000, 0xB006, 0xB007)
 """C-STORE warning statuses (stored, with coercion or elements discarded): PS3.4 B.2.3."""

@@ -41,6 +41,9 @@ UNCOMPRESSED_TRANSFER_SYNTAXES = (
 )
 """Transfer syntaxes accepted for every storage SOP class."""
 
+MAX_PRESENTATION_CONTEXTS = 128
+"""PS3.8 9.3.2.2: at most 128 presentation contexts in one association request."""
+
 VERIFICATION_SOP_CLASS = "1.2.840.10008.1.1"
 """C-ECHO: a department checks the connection with ``echoscu`` before sending."""
 

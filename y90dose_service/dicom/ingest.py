@@ -220,6 +220,7 @@ class ReceivedInstances:
             self.discard()
 
     def _refused(self, sessions: sessionmaker[Session], origin: Origin, reason: str) -> StoredStudy:
+        reason = without_uids(reason)  # the audit trail holds no DICOM UID
         received = len(self.instances)
         logger.warning(
             "DICOM association from %s not stored: %s (%d instance(s) received, %d refused)",
@@ -302,6 +303,20 @@ class ReceivedInstances:
             ", ".join(f"{s['modality']} x{s['files']}" for s in summary.get("series", [])),
         )
         return StoredStudy(study_uid, len(paths), study_id, summary)
+
+
+_UID_IN_TEXT = re.compile(r"\b\d+(?:\.\d+){3,}\b")
+
+
+def without_uids(text: str) -> str:
+    """``text`` with every DICOM UID in it replaced by ``<UID>``.
+
+    Examples
+    --------
+    >>> without_uids("CT series 1.2.826.0.1.3680043.8.498.1 holds 10 voxels")
+    'CT series <UID> holds 10 voxels'
+    """
+    return _UID_IN_TEXT.sub("<UID>", text)
 
 
 def _folder_name(modality: str) -> str:

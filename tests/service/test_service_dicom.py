@@ -19,7 +19,7 @@ from service_server import free_port
 
 from y90dose.errors import InputError
 from y90dose_service.main import create_app
-from y90dose_service.models import DoseJob, Study
+from y90dose_service.models import DicomTransfer, DoseJob, Study
 
 pytest.importorskip("pynetdicom")
 
@@ -205,6 +205,47 @@ def test_a_send_to_an_unreachable_peer_fails_after_its_tries(make_settings: Any)
     assert body["params"] == {"study_instance_uid": STUDY_UID, "method": "c-get"}
     assert body["attempts"] == 3
     assert body["message"].startswith(f"no association with PACS at 127.0.0.1:{port}")
+
+
+def test_transfers_a_stop_interrupted_run_again_at_start_or_fail_out_of_tries(
+    make_settings: Any,
+) -> None:
+    unreachable = [{**DESTINATIONS[0], "port": free_port()}]
+    settings = make_settings(
+        dicom_destinations=unreachable,
+        dicom_send_max_attempts=2,
+        dicom_retry_delay_seconds=0.05,
+        dicom_timeout_seconds=2,
+    )
+    app = create_app(settings)
+    key = {"X-API-Key": add_key(app, "approver", "approver")}
+    params = {"study_instance_uid": STUDY_UID, "method": "c-get"}
+    with app.state.sessionmaker() as session:
+        for transfer_id, attempts in (("t-interrupted", 1), ("t-used-up", 2)):
+            session.add(
+                DicomTransfer(
+                    id=transfer_id,
+                    kind="import",
+                    status="running",
+                    destination="pacs",
+                    params=params,
+                    attempts=attempts,
+                    created_by="planner",
+                )
+            )
+        session.commit()
+    with TestClient(app) as client:  # the start recovers both
+        deadline = time.monotonic() + 30
+        while (body := client.get("/v1/dicom/transfers/t-interrupted", headers=key).json())[
+            "status"
+        ] != "failed":
+            assert time.monotonic() < deadline, body
+            time.sleep(0.05)
+        used_up = client.get("/v1/dicom/transfers/t-used-up", headers=key).json()
+    assert body["attempts"] == 2  # its one try left, after the one before the stop
+    assert "no association with PACS" in body["message"]
+    assert used_up["status"] == "failed" and used_up["attempts"] == 2
+    assert used_up["message"].startswith("interrupted by a service stop after 2 tries")
 
 
 @pytest.mark.parametrize(

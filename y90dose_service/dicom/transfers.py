@@ -382,13 +382,22 @@ class TransferManager:
                 )
             claim = scp.expect(uid, origin)
             try:
-                report = request_cmove(
-                    destination,
-                    uid,
-                    settings.dicom_ae_title,
-                    calling_ae_title=settings.dicom_ae_title,
-                    timeout_s=timeout_s,
-                )
+                try:
+                    report = request_cmove(
+                        destination,
+                        uid,
+                        settings.dicom_ae_title,
+                        calling_ae_title=settings.dicom_ae_title,
+                        timeout_s=timeout_s,
+                    )
+                except DicomNetworkError as exc:
+                    raise DicomNetworkError(
+                        f"{exc} (for C-MOVE the peer must know AE title "
+                        f"{settings.dicom_ae_title} with this service's host and port "
+                        f"{settings.dicom_port}, and call it with an AE title of "
+                        "Y90DOSE_DICOM_CALLING_AE_TITLES)",
+                        transient=exc.transient,
+                    ) from None
                 if report.completed == 0:
                     raise DicomNetworkError(
                         f"{destination.peer} moved no instance of the study (C-MOVE: "

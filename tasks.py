@@ -5,8 +5,8 @@
     python3 tasks.py test    # lint, type-check and the whole test suite
 
 Each task creates ``.venv`` beside this file on first use and installs the project into
-it (editable, with the service, web, report, Monte Carlo, dev and browser-test extras);
-later runs reinstall only when ``pyproject.toml`` changed.
+it (editable, with the service, web, report, DICOM networking, Monte Carlo, dev and
+browser-test extras); later runs reinstall only when ``pyproject.toml`` changed.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
-EXTRAS = "service,web,report,mc,dev,browser,batch"
+EXTRAS = "service,web,report,dicom,mc,dev,browser,batch"
 STAMP = VENV / ".y90dose-installed"
 
 

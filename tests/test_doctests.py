@@ -16,6 +16,8 @@ MODULES = [
     "y90dose.models.treatment",
     "y90dose.spheres",
     "y90dose.radiobiology",
+    "y90dose.dicomnet.destinations",
+    "y90dose.pipeline.structure_set",
 ]
 
 

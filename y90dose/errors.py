@@ -69,3 +69,21 @@ class ImageTooLargeError(ImageError):
 
 class RegistrationError(ImageError):
     """A registration could not run, or its failed result was about to be used or written."""
+
+
+class DicomNetworkError(Y90DoseError):
+    """A DICOM peer (PACS, DICOMweb server) could not be reached, refused the exchange or
+    answered with a failure (:mod:`y90dose.dicomnet`).
+
+    Parameters
+    ----------
+    message
+        What failed, naming the peer (``host:port`` and AE title, or the URL).
+    transient
+        True when trying again later may succeed (no connection, a timeout, an
+        association rejected as transient, out of resources, HTTP 5xx/408/429).
+    """
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        self.transient = transient
+        super().__init__(message)

@@ -16,10 +16,34 @@ from y90dose_service.settings import ServiceSettings
 
 
 def settings_for(data_dir: Path | None) -> ServiceSettings:
-    """ServiceSettings from the environment, with ``data_dir`` taking precedence."""
-    if data_dir is not None:
-        return ServiceSettings(data_dir=data_dir)
-    return ServiceSettings()
+    """ServiceSettings from the environment, with ``data_dir`` taking precedence.
+
+    Raises
+    ------
+    InputError
+        A ``Y90DOSE_*`` variable holds a value the setting refuses (or not JSON where the
+        setting is a list or object), named as the variable.
+    """
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from y90dose.errors import InputError
+    from y90dose.validation import describe_error
+
+    try:
+        if data_dir is not None:
+            return ServiceSettings(data_dir=data_dir)
+        return ServiceSettings()
+    except ValidationError as exc:
+        field, value, allowed = describe_error(exc.errors()[0])
+        head, dot, rest = field.partition(".")
+        raise InputError(f"Y90DOSE_{head.upper()}{dot}{rest}", value, allowed) from None
+    except SettingsError as exc:  # not JSON where the setting is a list or an object
+        words = str(exc).split()
+        name = words[words.index("field") + 1].strip('"') if "field" in words else "setting"
+        raise InputError(
+            f"Y90DOSE_{name.upper()}", "(not valid JSON)", "valid JSON (a list or an object)"
+        ) from None
 
 
 def create_key(data_dir: Path | None, name: str, role: str) -> dict[str, Any]:
@@ -132,6 +156,13 @@ def serve(
         say(
             "no API key exists yet; create the first one with\n"
             f"    y90dose keys create --name admin --role approver{data_dir_option}"
+        )
+    app.state.dicom.check_port()  # a clear error now if the DICOM port cannot be used
+    if settings.dicom_port is not None:
+        say(
+            f"DICOM Storage SCP {settings.dicom_ae_title} on {settings.dicom_host}:"
+            f"{settings.dicom_port} (calling AE titles: "
+            f"{', '.join(settings.dicom_calling_ae_titles or []) or 'any'})"
         )
     say(f"listening on http://{host}:{port} (web pages: open it in a browser; API docs at /docs)")
     server.run(app, settings, host=host, port=port, log_level=log_level)

@@ -2,7 +2,8 @@
 
 Start-up makes the data directory owner-only, connects to the database and applies the
 migrations (a fresh data directory needs no set-up), then starts the dose-job executor
-and re-queues or fails the jobs a previous run left unfinished. Requests are served
+and re-queues or fails the jobs a previous run left unfinished, and the DICOM side
+(:mod:`y90dose_service.dicom`: Storage SCP, sends and imports). Requests are served
 within the concurrency limits of :mod:`y90dose_service.capacity`.
 """
 
@@ -104,10 +105,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     >>> from y90dose_service.main import create_app  # doctest: +SKIP
     >>> app = create_app(ServiceSettings(data_dir="/tmp/y90"))  # doctest: +SKIP
     """
+    from y90dose_service.dicom.networking import DicomNetworking
     from y90dose_service.jobs import JobManager
     from y90dose_service.routers import (
         audit,
         calculations,
+        dicom,
         dose_comparisons,
         dose_job_reports,
         dose_jobs,
@@ -124,6 +127,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     health_engine = make_health_engine(settings)
     factory = make_sessionmaker(engine)
     jobs = JobManager(settings, factory)
+    dicom_networking = DicomNetworking(settings, make_write_sessionmaker(engine), jobs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -133,8 +137,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         app.state.health_limiter = anyio.CapacityLimiter(HEALTH_THREADS)
         jobs.start()
         try:
+            dicom_networking.start()  # the Storage SCP (Y90DOSE_DICOM_PORT), sends and imports
             yield
         finally:
+            dicom_networking.stop()
             jobs.shutdown()
             engine.dispose()
             health_engine.dispose()
@@ -156,6 +162,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.key_cache = {}
     app.state.unknown_key_cache = {}
     app.state.jobs = jobs
+    app.state.dicom = dicom_networking
     problems.install(app)
     app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
     app.add_middleware(RefuseNulMiddleware)
@@ -185,6 +192,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         dose_jobs,
         dose_job_reports,
         dose_comparisons,
+        dicom,
         audit,
     ):
         app.include_router(router.router, prefix="/v1")

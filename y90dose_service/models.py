@@ -180,3 +180,30 @@ class AuditEvent(Base):
     resource_type: Mapped[str] = mapped_column(String(50))
     resource_id: Mapped[str] = mapped_column(String(36), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DicomTransfer(Base):
+    """A DICOM send (a dose job's objects to a destination) or import (a study from one);
+    run by :mod:`y90dose_service.dicom.transfers`, its state lives here."""
+
+    __tablename__ = "dicom_transfers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    destination: Mapped[str] = mapped_column(String(100))
+    dose_job_id: Mapped[str | None] = mapped_column(
+        ForeignKey("dose_jobs.id", ondelete="RESTRICT"), index=True, default=None
+    )
+    study_id: Mapped[str | None] = mapped_column(
+        ForeignKey("studies.id", ondelete="RESTRICT"), index=True, default=None
+    )
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    stage: Mapped[str | None] = mapped_column(String(200), default=None)
+    message: Mapped[str | None] = mapped_column(Text, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

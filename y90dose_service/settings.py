@@ -7,11 +7,13 @@ Every field can be set by an environment variable (``Y90DOSE_DATA_DIR``,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from y90dose.dicomnet.destinations import DEFAULT_AE_TITLE, Destination, check_ae_title
+from y90dose.errors import InputError
 from y90dose.limits import (
     DEFAULT_MAX_EMISSION_VOXELS,
     DEFAULT_MAX_VOXELS,
@@ -158,6 +160,90 @@ class ServiceSettings(BaseSettings):
         description="On SIGTERM, how long requests in flight may finish before they are "
         "cancelled (seconds); the process is gone within shutdown_grace_seconds + 4 s.",
     )
+
+    # DICOM networking (docs/dicom.md): the Storage SCP, destinations, sends and imports.
+    dicom_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="TCP port of the DICOM Storage SCP; unset: no SCP runs.",
+    )
+    dicom_host: str = Field(
+        default="127.0.0.1",
+        description="Address the Storage SCP listens on ('0.0.0.0': every interface).",
+    )
+    dicom_ae_title: str = Field(
+        default=DEFAULT_AE_TITLE,
+        description="The service's AE title: the SCP answers only to it, and sends, C-GET "
+        "and C-MOVE call with it (the C-MOVE destination).",
+    )
+    dicom_calling_ae_titles: list[str] | None = Field(
+        default=None,
+        description='JSON list of the calling AE titles the SCP accepts (["PACS", '
+        '"SPECTCT1"]); others are refused. Unset: any is accepted (a warning at start).',
+    )
+    dicom_destinations: list[Destination] = Field(
+        default_factory=list,
+        description='JSON list of destinations: {"name", "kind": "dimse", "host", "port", '
+        '"ae_title"} or {"name", "kind": "dicomweb", "url"}.',
+    )
+    dicom_dose_job_rule: dict[str, Any] | None = Field(
+        default=None,
+        description='JSON object {"calling_ae_titles": [...] (optional), "job": {dose-job '
+        "fields but study_id}}: a study received from one of those AE titles (any, when "
+        "not given) whose inputs are usable starts that dose job.",
+    )
+    dicom_send_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Tries of a send or import that fails for a transient reason "
+        "(no connection, timeout, peer out of resources) before it is failed.",
+    )
+    dicom_retry_delay_seconds: float = Field(
+        default=5.0,
+        ge=0.0,
+        description="Wait before the second try of a send or import (seconds); doubled "
+        "for each further try.",
+    )
+    dicom_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="Longest wait for a DICOM peer's connection, association answer or "
+        "response, or a DICOMweb response (seconds).",
+    )
+
+    @field_validator("dicom_ae_title")
+    @classmethod
+    def _ae_title(cls, value: str) -> str:
+        try:
+            return check_ae_title(value, "dicom_ae_title")
+        except InputError as exc:
+            raise ValueError(exc.allowed) from None
+
+    @field_validator("dicom_calling_ae_titles")
+    @classmethod
+    def _calling_ae_titles(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError(
+                "a non-empty list of AE titles (unset the variable to accept any calling AE)"
+            )
+        for title in value:
+            try:
+                check_ae_title(title)
+            except InputError as exc:
+                raise ValueError(f"{title!r}: {exc.allowed}") from None
+        return value
+
+    @field_validator("dicom_destinations")
+    @classmethod
+    def _destination_names(cls, value: list[Destination]) -> list[Destination]:
+        names = [d.name for d in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"one destination per name ({', '.join(twice)} given twice)")
+        return value
 
     # Clinical site settings: the plans this service computes are checked with them.
     glass_segmentectomy_floor: GlassSegmentectomyFloor = Field(

@@ -41,6 +41,8 @@ COMMANDS: dict[str, str] = {
     "adds a B-spline stage): an ITK transform file and a quality figure",
     "batch": "voxel dosimetry of every study of a CSV manifest on Dask (a local cluster or "
     "a scheduler's address), resumable: per-study outputs, summary.csv, failures.csv",
+    "send": "send DICOM files (RT Dose, structure set...) to a PACS by C-STORE or to a "
+    "DICOMweb server by STOW-RS",
     "validate": "run the validation suite (phantoms, kernels, Monte Carlo, planning cases)",
 }
 """Subcommand module (``y90dose/cli/<name>.py``) -> its one-line help, in help order."""

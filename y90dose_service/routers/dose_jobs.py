@@ -8,11 +8,12 @@ downloadable from ``/v1/dose-jobs/{id}/files/{name}``.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from y90dose_service import audit
 from y90dose_service.deps import (
@@ -27,6 +28,7 @@ from y90dose_service.models import DoseJob, Study, as_utc
 from y90dose_service.problems import InvalidInputError, ProblemError, field_error, not_found
 from y90dose_service.schemas.common import OFFSET_MAX, Page
 from y90dose_service.schemas.dose_jobs import DoseJobCreate, DoseJobPublic, JobFile
+from y90dose_service.security import Caller
 
 router = APIRouter(prefix="/dose-jobs", tags=["dose jobs"])
 
@@ -67,6 +69,21 @@ def create_job(
     session: PlannerWriteSessionDep,
 ) -> DoseJobPublic:
     """Queue voxel dosimetry on a study; poll ``GET /v1/dose-jobs/{id}``."""
+    row = add_job(session, caller, body)
+    session.commit()
+    manager: JobManager = request.app.state.jobs
+    assert row.run_token is not None
+    manager.submit(row.id, row.run_token)
+    response.headers["Location"] = f"/v1/dose-jobs/{row.id}"
+    return job_public(row)
+
+
+def add_job(
+    session: Session, caller: Caller, body: Any, detail: dict[str, Any] | None = None
+) -> DoseJob:
+    """Add a queued job for ``body`` (a ``DoseJobCreate``) and its audit event to
+    ``session``; the caller commits, then submits it (``JobManager.submit``). The one way a
+    job is made: by this route and by a received study's dose-job rule (docs/dicom.md)."""
     if session.get(Study, body.study_id) is None:
         raise InvalidInputError(
             [field_error("study_id", body.study_id, "the id of a study uploaded to /v1/studies")]
@@ -82,13 +99,15 @@ def create_job(
     )
     session.add(row)
     session.flush()
-    audit.record(session, caller, "job.create", "dose_job", row.id, {"study_id": body.study_id})
-    session.commit()
-    manager: JobManager = request.app.state.jobs
-    assert row.run_token is not None
-    manager.submit(row.id, row.run_token)
-    response.headers["Location"] = f"/v1/dose-jobs/{row.id}"
-    return job_public(row)
+    audit.record(
+        session,
+        caller,
+        "job.create",
+        "dose_job",
+        row.id,
+        {"study_id": body.study_id, **(detail or {})},
+    )
+    return row
 
 
 @router.get("", response_model=Page[DoseJobPublic], summary="List dose jobs, newest first")

@@ -102,17 +102,22 @@ def _number(value: Any, digits: int = 1) -> str:
     return "-" if not isinstance(value, int | float) else f"{value:.{digits}f}"
 
 
+def _kernel_text(kernel: dict[str, Any] | None) -> str:
+    """The kernel(s) of the run: one (dvk), one per medium (dvk_heterogeneous), none (ldm)."""
+    if not kernel:
+        return ""
+    if "kernels" in kernel:  # dvk_heterogeneous
+        media = ", ".join(f"{medium} {k['source']}" for medium, k in kernel["kernels"].items())
+        return f", kernels per medium: {media}"
+    size = " x ".join(f"{v:g}" for v in kernel["voxel_size_mm"])
+    return f", kernel {kernel['source']} ({kernel['tissue']} tissue, voxel {size} mm z y x)"
+
+
 def voxel_text(result: VoxelRunResult) -> str:
     """The run as a short report: method, scaling, per-VOI table, warnings, files."""
-    kernel = result.kernel
-    kernel_text = (
-        f", kernel {kernel['source']} ({kernel['tissue']} tissue, voxel "
-        f"{' x '.join(f'{v:g}' for v in kernel['voxel_size_mm'])} mm)"
-        if kernel
-        else ""
-    )
     lines = [
-        f"{result.dose_quantity}; method {result.method.upper()}{kernel_text}",
+        f"{result.dose_quantity}; method {result.method.upper()}{_kernel_text(result.kernel)}",
+        *([f"engine: {result.method_reason}"] if result.method_reason else []),
         f"C = {result.energy_j_per_gbq:g} J/GBq ({result.energy_source})",
         *([f"note: {result.energy_note}"] if result.energy_note else []),
         f"activity: {result.activity['description']}",

@@ -64,8 +64,15 @@ class VoxelRunResult(BaseModel):
     dose_quantity: str = Field(default=DOSE_QUANTITY)
     out_dir: str
     files: dict[str, str]
-    method: str = Field(description="ldm, dvk or dvk_heterogeneous")
-    kernel: dict[str, Any] | None = Field(description="kernel source and scaling (DVK)")
+    method: str = Field(description="the engine that ran: ldm, dvk or dvk_heterogeneous")
+    method_reason: str = Field(
+        default="",
+        description="why that engine ran (method auto: dvk_heterogeneous with CT densities, "
+        "else dvk; or as requested)",
+    )
+    kernel: dict[str, Any] | None = Field(
+        description="kernel source and scaling (dvk), or each medium's kernel (dvk_heterogeneous)"
+    )
     energy_j_per_gbq: float
     energy_source: str
     energy_note: str = Field(
@@ -114,6 +121,7 @@ def summarise(
         out_dir=str(out_dir),
         files=dict(files),
         method=dose.method.value,
+        method_reason=computation.method_reason,
         kernel=dose.kernel,
         energy_j_per_gbq=computation.energy_j_per_gbq,
         energy_source=computation.energy_source,
@@ -143,6 +151,7 @@ def summarise(
         metrics=computation.metrics,
         inputs=computation.inputs,
         rtdose_reference=rtdose_reference(computation),
+        lung_statement=computation.lung_statement,
         warnings=list(computation.warnings),
         elapsed_s=elapsed_s,
         segmentectomy=computation.segmentectomy,

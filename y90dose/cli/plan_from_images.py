@@ -18,7 +18,6 @@ from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
 from y90dose.cli.render import plan_text
 from y90dose.findings import has_block
-from y90dose.models.common import PlanResult
 
 if TYPE_CHECKING:  # the pipeline (SimpleITK, scipy) is imported only when the command runs
     from y90dose.pipeline.from_images import FromImagesResult
@@ -163,16 +162,15 @@ def from_images_text(result: FromImagesResult) -> str:
     """Measured values, then the plan as ``y90dose plan`` prints it."""
     measured = result.measured
     lines = ["measured on the MAA SPECT:"]
-    for name, tn in measured["tn_ratios"].items():
-        voi = measured["vois"][name]
-        lines.append(f"  {name}: TN {tn:.3f}, volume {voi['volume_ml']:.1f} mL")
-    normal = measured["vois"]["normal_liver"]
-    lines.append(f"  normal liver: volume {normal['volume_ml']:.1f} mL")
-    if measured["lsf_measured"] is not None:
-        lines.append(f"  LSF (SPECT VOIs): {100 * measured['lsf_measured']:.2f} %")
-    lines.append(f"  LSF used: {100 * measured['lsf_used']:.2f} % ({measured['lsf_source']})")
-    lines.append(f"  volumes from the {measured['volumes_from']}")
-    plan = PlanResult.model_validate(result.plan)
+    for name, tn in measured.tn_ratios.items():
+        lines.append(f"  {name}: TN {tn:.3f}, volume {measured.vois[name].volume_ml:.1f} mL")
+    normal = measured.vois["normal_liver"]
+    lines.append(f"  normal liver: volume {normal.volume_ml:.1f} mL")
+    if measured.lsf_measured is not None:
+        lines.append(f"  LSF (SPECT VOIs): {100 * measured.lsf_measured:.2f} %")
+    lines.append(f"  LSF used: {100 * measured.lsf_used:.2f} % ({measured.lsf_source})")
+    lines.append(f"  volumes from the {measured.volumes_from}")
+    plan = result.plan
     lines.append("")
     lines.append(plan_text(plan))
     if has_block(plan.findings):

@@ -127,7 +127,7 @@ def voxel_text(result: VoxelRunResult) -> str:
             else []
         ),
         f"density: {result.density.get('source')}",
-        f"energy: {max(0.0, result.energy_balance['escaped_energy_fraction']) * 100:.2f} % of the "
+        f"energy: {max(0.0, result.energy_balance.escaped_energy_fraction) * 100:.2f} % of the "
         "released energy left the grid",
         "",
         f"{'VOI':<16} {'mL':>9} {'mean Gy':>9} {'D70 Gy':>9} {'D90 Gy':>9} "

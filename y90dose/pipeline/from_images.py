@@ -64,14 +64,39 @@ class MeasuredVoi(BaseModel):
     ct_mass_kg: float | None = Field(None, description="CT density x volume (kg), reported")
 
 
+class VoiSourceInfo(BaseModel):
+    """Where the VOIs came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    kind: str = Field(description="rtstruct, seg or labelmap")
+
+
+class FromImagesMeasurements(BaseModel):
+    """What the MAA SPECT (and CT) gave the plan: TN ratios, the LSF, volumes, counts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tn_ratios: dict[str, float] = Field(description="tumour VOI -> TN ratio")
+    lsf_measured: float | None = Field(description="from the lung VOI, if one was named")
+    lsf_used: float
+    lsf_source: str
+    volumes_from: str = Field(description="the grid the plan's volumes come from")
+    vois: dict[str, MeasuredVoi]
+    voi_source: VoiSourceInfo
+    spect_units: str | None
+    spect_spacing_mm: list[float] = Field(description="SPECT voxel size (x, y, z), mm")
+
+
 class FromImagesResult(BaseModel):
     """The partition plan from images and what was measured to build it."""
 
     model_config = ConfigDict(frozen=True)
 
-    plan: dict[str, Any] = Field(description="the planning core's plan (PlanResult JSON)")
-    measured: dict[str, Any] = Field(description="TN ratios, LSF, volumes, counts per VOI")
-    plan_input: dict[str, Any] = Field(description="the PartitionPlanInput given to the core")
+    plan: PlanResult = Field(description="the planning core's plan")
+    measured: FromImagesMeasurements = Field(description="TN ratios, LSF, volumes, counts per VOI")
+    plan_input: PartitionPlanInput = Field(description="what was given to the core")
     warnings: list[str]
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,7 +189,7 @@ def plan_from_images(
     --------
     >>> r = plan_from_images("maa/", "rs.dcm", liver_roi="liver", tumor_rois=["t1"],
     ...                      normal_dose_gy=40, lung_roi="lungs")  # doctest: +SKIP
-    >>> r.measured["tn_ratios"], r.plan["activity_gbq"]  # doctest: +SKIP
+    >>> r.measured.tn_ratios, r.plan.activity_gbq  # doctest: +SKIP
     """
     stages = Stages(progress)
     tumours = list(tumor_rois)
@@ -250,20 +275,20 @@ def plan_from_images(
     plan: PlanResult = plan_partition(plan_input, settings)
     stages.report(1.0, "done")
     return FromImagesResult(
-        plan=plan.json_dict(),
-        measured={
-            "tn_ratios": dict(zip(tumours, tn, strict=True)),
-            "lsf_measured": lsf_measured,
-            "lsf_used": lsf_used,
-            "lsf_source": "given"
+        plan=plan,
+        measured=FromImagesMeasurements(
+            tn_ratios=dict(zip(tumours, tn, strict=True)),
+            lsf_measured=lsf_measured,
+            lsf_used=lsf_used,
+            lsf_source="given"
             if lsf is not None
             else f"SPECT VOIs {lung_roi!r} / ({lung_roi!r} + {liver_roi!r})",
-            "volumes_from": "CT grid" if ct is not None else "SPECT grid",
-            "vois": {name: m.model_dump(mode="json") for name, m in measured.items()},
-            "voi_source": {"path": source.path, "kind": source.kind},
-            "spect_units": spect.units,
-            "spect_spacing_mm": list(spect.spacing_mm),
-        },
-        plan_input=plan_input.model_dump(mode="json"),
+            volumes_from="CT grid" if ct is not None else "SPECT grid",
+            vois=measured,
+            voi_source=VoiSourceInfo(path=source.path, kind=source.kind),
+            spect_units=spect.units,
+            spect_spacing_mm=list(spect.spacing_mm),
+        ),
+        plan_input=plan_input,
         warnings=warnings,
     )

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from y90dose.constants import (
     ENERGY_EANM_J_PER_GBQ,
@@ -199,7 +199,7 @@ class VoxelRun:
     radiobiology_by_voi: dict[str, RadiobiologyParameters | None]
     energy_j_per_gbq: float
     energy_source: str
-    inputs: dict[str, Any]
+    inputs: RunInputs
     warnings: tuple[str, ...] = field(default_factory=tuple)
     decay_correction: dict[str, Any] | None = None
     image_calibration: dict[str, Any] | None = None
@@ -911,6 +911,32 @@ def _voi_results(
     return _VoiResults(metrics, dvhs, radiobiology, tuple(warnings))
 
 
+class RunInputs(BaseModel):
+    """The inputs and options as a run used them (``inputs`` of ``metrics.json``): defaults
+    resolved (``method`` is the engine that ran, ``liver_roi`` the liver chosen...)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spect_path: str | None = Field(description="the emission image's file or folder")
+    ct_path: str | None
+    rois_path: str
+    activity_gbq: float | None
+    lsf: float
+    residual: float
+    normalize_to: str | None = Field(description="the VOI scaled to the activity, if any")
+    method: str = Field(description="the engine that ran (auto resolved)")
+    kernel: str | None = Field(description="kernel option of dvk and dvk_heterogeneous")
+    image_units: str | None
+    predictive: bool
+    product: str | None
+    density: str
+    liver_roi: str
+    tumor_rois: list[str]
+    eud_alpha_per_gy: float | None
+    v_thresholds_gy: list[float]
+    segment_roi: str | None
+
+
 def _inputs_record(
     study: VoxelStudy,
     options: VoxelOptions,
@@ -918,33 +944,30 @@ def _inputs_record(
     density: DensitySource,
     choice: _VoiChoice,
     method: VoxelDoseMethod,
-) -> dict[str, Any]:
-    """The options as the run used them (``inputs`` of ``metrics.json``; ``method`` is the
-    engine that ran, ``auto`` resolved)."""
-    return {
-        "spect_path": study.spect.metadata.get("source_path"),
-        "ct_path": None if study.ct is None else study.ct.metadata.get("source_path"),
-        "rois_path": study.voi_source.path,
-        "activity_gbq": options.activity_gbq,
-        "lsf": options.lsf,
-        "residual": options.residual,
-        "normalize_to": (
-            activity.mask_name if activity.target_activity_gbq else options.normalize_to
-        ),
-        "method": method.value,
-        "kernel": None
+) -> RunInputs:
+    """The options as the run used them; ``method`` is the engine that ran."""
+    return RunInputs(
+        spect_path=study.spect.metadata.get("source_path"),
+        ct_path=None if study.ct is None else study.ct.metadata.get("source_path"),
+        rois_path=study.voi_source.path,
+        activity_gbq=options.activity_gbq,
+        lsf=options.lsf,
+        residual=options.residual,
+        normalize_to=(activity.mask_name if activity.target_activity_gbq else options.normalize_to),
+        method=method.value,
+        kernel=None
         if method is VoxelDoseMethod.LDM
         else (options.kernel or KernelSource.AUTO).value,
-        "image_units": study.spect.units,
-        "predictive": options.predictive,
-        "product": None if options.product is None else options.product.value,
-        "density": density.value,
-        "liver_roi": choice.liver,
-        "tumor_rois": list(choice.tumours),
-        "eud_alpha_per_gy": options.eud_alpha_per_gy,
-        "v_thresholds_gy": list(options.v_thresholds_gy),
-        "segment_roi": options.segment_roi,
-    }
+        image_units=study.spect.units,
+        predictive=options.predictive,
+        product=None if options.product is None else options.product.value,
+        density=density.value,
+        liver_roi=choice.liver,
+        tumor_rois=list(choice.tumours),
+        eud_alpha_per_gy=options.eud_alpha_per_gy,
+        v_thresholds_gy=list(options.v_thresholds_gy),
+        segment_roi=options.segment_roi,
+    )
 
 
 def _segmentectomy(

@@ -133,7 +133,7 @@ def test_refusals(phantom: dict[str, object]) -> None:
             lsf=0.05,
             **common,  # type: ignore[arg-type]
         )
-    assert unknown.value.field == "tumor_roi"
+    assert unknown.value.field == "tumor_rois"  # the argument's name, not the option's
     with pytest.raises(InputError) as both:
         plan_from_images(
             phantom["spect"],  # type: ignore[arg-type]

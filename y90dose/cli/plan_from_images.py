@@ -27,6 +27,9 @@ HELP = (
     "measured on the MAA SPECT(/CT) VOIs"
 )
 
+FIELD_OPTIONS = {"tumor_rois": "tumor_roi"}
+"""``plan_from_images`` arguments whose option differs (one ``--tumor-roi`` per tumour)."""
+
 
 def _plan_subparsers(parent: Any) -> Any:
     """The subparsers of ``plan`` (``parent`` is the top-level or the plan's own)."""
@@ -110,7 +113,7 @@ def register_from_images(parent: Any) -> None:
     parser.add_argument("--energy-j-per-gbq", type=float, help="energy constant C (J/GBq)")
     add_max_voxels_option(parser, emission=True)
     add_json_flag(parser)
-    parser.set_defaults(handler=run, model="from-images")
+    parser.set_defaults(handler=run, model="from-images", field_options=FIELD_OPTIONS)
 
 
 _PLAN_OPTIONS = (

@@ -27,8 +27,9 @@ MEAN_DIFFERENCE = 0.01
 
 OPTION_RENAMES = {"tumor_rois": "tumor_roi"}
 """VoxelOptions fields whose option is not the field's name (a repeated option, singular)."""
-INPUT_OPTIONS = {"vois": "rois"}
-"""The API's input names whose option differs (``voxel_dose(spect, vois, ct=...)``)."""
+INPUT_OPTIONS = {"vois": "rois", "overwrite": "overwrite"}
+"""The API's input names whose option differs (``voxel_dose(spect, vois, ct=...)``), and
+``write(overwrite=)``, which the output folder's message names."""
 
 
 def register(subparsers: Any) -> None:

@@ -194,13 +194,13 @@ def plan_from_images(
     stages = Stages(progress)
     tumours = list(tumor_rois)
     if not tumours:
-        raise InputError("tumor_roi", tumours, "at least one tumour VOI name")
+        raise InputError("tumor_rois", tumours, "at least one tumour VOI name")
     if len(set(tumours)) != len(tumours):
-        raise InputError("tumor_roi", tumours, "each tumour named once")
+        raise InputError("tumor_rois", tumours, "each tumour named once")
     if liver_roi in tumours:
         raise InputError("liver_roi", liver_roi, "a VOI other than the tumours")
     if lsf is None and lung_roi is None:
-        raise InputError("lsf", None, "a lung shunt fraction 0..1, or --lung-roi to measure it")
+        raise InputError("lsf", None, "a lung shunt fraction 0..1, or lung_roi to measure it")
     if lsf is not None and not (math.isfinite(float(lsf)) and 0.0 <= float(lsf) < 1.0):
         raise InputError("lsf", lsf, "a fraction 0 <= LSF < 1 (not a percentage)")
 
@@ -214,7 +214,7 @@ def plan_from_images(
     vois_spect, source = read_vois(rois_path, spect.grid, roi_names=roi_names)
     missing = [name for name in wanted if name not in vois_spect]
     if missing:
-        option = "lung_roi" if missing == [lung_roi] else "tumor_roi"
+        option = "lung_roi" if missing == [lung_roi] else "tumor_rois"
         if liver_roi in missing:
             option = "liver_roi"
         raise InputError(option, missing, f"VOI names in {rois_path}: {sorted(vois_spect)}")

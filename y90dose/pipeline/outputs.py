@@ -83,7 +83,7 @@ def check_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     Raises
     ------
     InputError
-        (``--out``) when the folder is a file, not empty, cannot be created or written, or
+        (``out``) when the folder is a file, not empty, cannot be created or written, or
         its name is empty or not valid UTF-8.
     """
     path = given_path(out_dir, "out")
@@ -94,7 +94,7 @@ def check_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     previous_run = overwrite and (path / METRICS_JSON).is_file()
     if path.is_dir() and any(path.iterdir()) and not previous_run:
         raise InputError(
-            "out", str(path), "an empty or new folder (or a previous run's folder with --overwrite)"
+            "out", str(path), "an empty or new folder (or a previous run's folder, with overwrite)"
         )
     absolute = path.absolute()
     existing = next(p for p in (absolute, *absolute.parents) if p.exists())

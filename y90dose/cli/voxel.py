@@ -110,7 +110,7 @@ def _kernel_text(kernel: dict[str, Any] | None) -> str:
     if "kernels" in kernel:  # dvk_heterogeneous
         media = ", ".join(f"{medium} {k['source']}" for medium, k in kernel["kernels"].items())
         return f", kernels per medium: {media}"
-    size = " x ".join(f"{v:g}" for v in kernel["voxel_size_mm"])
+    size = " x ".join(f"{v:g}" for v in kernel["voxel_size_zyx_mm"])
     return f", kernel {kernel['source']} ({kernel['tissue']} tissue, voxel {size} mm z y x)"
 
 

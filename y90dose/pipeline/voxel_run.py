@@ -839,7 +839,7 @@ def _engine_dose(
             kernel=kernel,
         )
     except InputError as exc:
-        if exc.field != "voxel_size_mm":
+        if exc.field != "voxel_size_zyx_mm":
             raise
         raise InputError(
             "kernel",

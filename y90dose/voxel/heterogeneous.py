@@ -472,7 +472,7 @@ def heterogeneous_dose(
         kernels[_MEDIUM_NAMES[medium]] = {
             "source": kernel.source.value,
             "tissue": kernel.tissue.value,
-            "voxel_size_mm": list(kernel.voxel_size_mm),
+            "voxel_size_zyx_mm": list(kernel.voxel_size_zyx_mm),
             "density_g_ml": rho_kernel,
             "reference": kernel.reference,
         }

@@ -729,7 +729,7 @@ def _heterogeneous_slab_rows(study: Path, work: Path, mc: dict[str, Any]) -> lis
         in_lung = 20.0 <= z0 < 40.0
         judged = expected >= SLAB_JUDGED_FRACTION * source
         tol = SLAB_LUNG_TOL if in_lung else SLAB_WATER_TOL
-        share = f"MC {expected / source:.0%} of the source layer's, sd {sd:.1%}"
+        share = f"MC {100 * expected / source:.0f} % of the source layer's, sd {100 * sd:.1f} %"
         rows.append(
             compare(
                 case,
@@ -741,7 +741,7 @@ def _heterogeneous_slab_rows(study: Path, work: Path, mc: dict[str, Any]) -> lis
                 info_only=not judged,
                 source="y90dose Monte Carlo (ompMC), water/lung/water",
                 note=f"issue 10: {'lung' if in_lung else 'water'} bins >= 10 % of the source "
-                f"layer within {tol:.0%} ({share})"
+                f"layer within {100 * tol:g} % ({share})"
                 if judged
                 else f"below 10 % of the source layer: shown only ({share})",
             )

@@ -102,7 +102,9 @@ def make_study(folder: Path) -> dict[str, Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--method", default="dvk", choices=("dvk", "ldm"))
+    parser.add_argument(
+        "--method", default="dvk", choices=("auto", "dvk", "dvk_heterogeneous", "ldm")
+    )
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -37,7 +37,7 @@ def test_lanconelli_size_json(capsys: pytest.CaptureFixture[str]) -> None:
     data = _json(capsys, "--voxel-size-mm", "4.8")
     assert data["source"] == "lanconelli"
     assert data["units"] == "mGy/(MBq s)"
-    assert data["voxel_size_mm"] == [4.8, 4.8, 4.8]
+    assert data["voxel_size_zyx_mm"] == [4.8, 4.8, 4.8]
     s = np.array(data["s_values"])
     assert s.shape == (6, 6, 6)
     assert s[0, 0, 0] == pytest.approx(0.573)
@@ -56,7 +56,7 @@ def test_untabulated_size_uses_dpk(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_anisotropic_and_forced_dpk(capsys: pytest.CaptureFixture[str]) -> None:
     data = _json(capsys, "--voxel-size-mm", "2", "3", "4", "--source", "dpk")
-    assert data["voxel_size_mm"] == [2.0, 3.0, 4.0]
+    assert data["voxel_size_zyx_mm"] == [2.0, 3.0, 4.0]
     assert data["axis_order"] == ["z", "y", "x"]
     s = np.array(data["s_values"])
     assert s[1, 0, 0] > s[0, 1, 0] > s[0, 0, 1]
@@ -119,3 +119,17 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0, stderr
     assert stderr == ""
+
+
+def test_a_refused_size_names_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """The library names its argument (voxel_size_zyx_mm), the command its option."""
+    from y90dose.errors import InputError
+    from y90dose.voxel.kernels import voxel_kernel
+
+    with pytest.raises(InputError) as refused:
+        voxel_kernel(0.1)
+    assert refused.value.field == "voxel_size_zyx_mm"
+    assert main(["kernel", "--voxel-size-mm", "0.1"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "y90dose kernel: error: --voxel-size-mm: (0.1, 0.1, 0.1) is not allowed"
+    )

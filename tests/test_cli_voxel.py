@@ -281,6 +281,7 @@ def test_out_folder_is_not_overwritten(
         capsys,
     )  # fmt: skip
     assert code == 2 and "--out" in stderr
+    assert "(or a previous run's folder, with --overwrite)" in stderr
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
 
 
@@ -313,7 +314,73 @@ def test_plan_from_images_cli(phantom: dict[str, Path], capsys: pytest.CaptureFi
         ],
         capsys,
     )  # fmt: skip
-    assert code == 2 and "--lsf" in stderr and len(stderr.strip().splitlines()) == 1
+    assert code == 2 and len(stderr.strip().splitlines()) == 1
+    assert stderr.strip().endswith(
+        "--lsf: missing is not allowed; expected a lung shunt fraction 0..1, or --lung-roi "
+        "to measure it"
+    )
+    code, _, stderr = _run(
+        [
+            "plan", "from-images",
+            "--spect", str(phantom["spect"]),
+            "--rois", str(phantom["rois"]),
+            "--liver-roi", "liver",
+            "--tumor-roi", "tumor9",
+            "--normal-dose-gy", "40",
+            "--lsf", "0.05",
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "error: --tumor-roi: ['tumor9'] is not allowed" in stderr
+
+
+def test_library_errors_name_fields_and_the_cli_its_options(
+    phantom: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same refusals from Python name the arguments; the commands show their options."""
+    from y90dose.pipeline import compare_runs, plan_from_images
+    from y90dose.pipeline.outputs import check_out_dir
+
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    refusals: list[InputError | cli_main.ImageError] = []
+    with pytest.raises(InputError) as busy:
+        check_out_dir(tmp_path / "busy")
+    refusals.append(busy.value)
+    with pytest.raises(InputError) as no_lsf:
+        plan_from_images(phantom["spect"], phantom["rois"], liver_roi="liver", tumor_rois=["t"])
+    refusals.append(no_lsf.value)
+    assert (busy.value.field, no_lsf.value.field) == ("out", "lsf")
+    assert "with overwrite)" in str(busy.value) and "or lung_roi to measure" in str(no_lsf.value)
+    # the other frame of reference: the library asks for transform, compare for --transform
+    out = tmp_path / "run"
+    argv = ["voxel", "--spect", str(phantom["spect"]), "--rois", str(phantom["rois"])]
+    assert _run([*argv, "--activity-gbq", "1", "--no-png", "--out", str(out)], capsys)[0] == 0
+    runs = []
+    for frame in ("1.2.3.4", "1.2.3.5"):
+        shutil.copytree(out, tmp_path / frame)
+        summary = json.loads((tmp_path / frame / "metrics.json").read_text())
+        summary["dose_grid"]["frame_of_reference_uid"] = frame
+        (tmp_path / frame / "metrics.json").write_text(json.dumps(summary))
+        runs.append(str(tmp_path / frame))
+    with pytest.raises(cli_main.ImageError) as other_frame:
+        compare_runs(*runs)
+    assert other_frame.value.field == "transform"
+    refusals.append(other_frame.value)
+    for error in refusals:
+        assert "--" not in str(error), error
+    code, _, stderr = _run(["compare", "--planned", runs[0], "--delivered", runs[1]], capsys)
+    assert code == 2
+    assert f"error: --transform is needed: the planned run {runs[0]} (FrameOfReferenceUID" in stderr
+
+
+def test_field_names_in_paths_and_values_stay_as_they_are() -> None:
+    """Only a field named in the text becomes an option: not a folder or a VOI of that name."""
+    names = {"lung_roi": "--lung-roi"}
+    text = "no VOI 'lung_roi' in /data/lung_roi/rs.dcm; give lung_roi, or lsf"
+    assert cli_main._with_options(text, names) == (
+        "no VOI 'lung_roi' in /data/lung_roi/rs.dcm; give --lung-roi, or lsf"
+    )
 
 
 def test_progress_only_on_a_terminal() -> None:

@@ -201,7 +201,7 @@ def test_kernel_choice_by_name() -> None:
     assert forced.deposited_energy_j == pytest.approx(auto.deposited_energy_j, rel=1e-5)
     with pytest.raises(InputError) as info:
         dvk_dose(activity, spacing_zyx_mm=4.42, kernel="lanconelli")
-    assert info.value.field == "voxel_size_mm"
+    assert info.value.field == "voxel_size_zyx_mm"
     # the same choice under the keyword kernel_source
     by_keyword = dvk_dose(activity, spacing_zyx_mm=4.8, kernel_source="dpk")
     assert by_keyword.kernel is not None and by_keyword.kernel["source"] == "dpk"

@@ -1,4 +1,4 @@
-"""The worked examples in the planning modules' docstrings are run as tests."""
+"""The worked examples in the planning and voxel modules' docstrings are run as tests."""
 
 import doctest
 import importlib
@@ -18,6 +18,9 @@ MODULES = [
     "y90dose.radiobiology",
     "y90dose.dicomnet.destinations",
     "y90dose.pipeline.structure_set",
+    "y90dose.pipeline.options",
+    "y90dose.pipeline.voxel_run",
+    "y90dose.voxel.heterogeneous",
 ]
 
 

@@ -97,7 +97,9 @@ def test_cli_max_voxels_option(tmp_path: Path, capsys: pytest.CaptureFixture[str
     for argv in (voxel, plan):
         assert cli_main.main([*argv, "--max-voxels", "1727"]) == 2
         stderr = capsys.readouterr().err
-        assert "12 x 12 x 12 = 1728 voxels, more than max_voxels = 1727" in stderr, stderr
+        # the library names its setting (max_voxels), the command its option
+        assert "12 x 12 x 12 = 1728 voxels, more than --max-voxels = 1727" in stderr, stderr
+        assert "raise --max-voxels if the machine has the memory" in stderr, stderr
         assert cli_main.main([*argv, "--max-voxels", "0"]) == 2
         assert "--max-voxels: 0 is not allowed" in capsys.readouterr().err
     assert cli_main.main([*voxel, "--max-voxels", "1728", "--no-png"]) == 0, capsys.readouterr()
@@ -161,8 +163,8 @@ def test_cli_max_emission_voxels_option(tmp_path: Path, capsys: pytest.CaptureFi
     assert cli_main.main(voxel) == 2
     stderr = capsys.readouterr().err
     assert "600 x 600 x 600 = 216000000 voxels" in stderr, stderr
-    assert "max_emission_voxels = 64000000" in stderr, stderr
+    assert "more than --max-emission-voxels = 64000000" in stderr, stderr
     assert cli_main.main([*voxel, "--max-emission-voxels", "0"]) == 2
     assert "--max-emission-voxels: 0 is not allowed" in capsys.readouterr().err
     assert cli_main.main([*voxel, "--max-emission-voxels", "216000000"]) == 2
-    assert "more than max_emission_voxels" not in capsys.readouterr().err  # now: no voxel data
+    assert "more than --max-emission-voxels" not in capsys.readouterr().err  # now: no voxel data

@@ -206,7 +206,7 @@ def test_kernel_arrays_are_read_only() -> None:
 def test_auto_selection() -> None:
     assert voxel_kernel(4.8).source is KernelSource.LANCONELLI
     assert voxel_kernel(4.805).source is KernelSource.LANCONELLI  # within 0.01 mm
-    assert voxel_kernel(3.0, source="auto").voxel_size_mm == (3.0, 3.0, 3.0)
+    assert voxel_kernel(3.0, source="auto").voxel_size_zyx_mm == (3.0, 3.0, 3.0)
     assert voxel_kernel(4.82).source is KernelSource.DPK
     assert voxel_kernel((4.8, 4.8, 4.7)).source is KernelSource.DPK  # anisotropic
     assert voxel_kernel(3.0, tissue="bone").source is KernelSource.DPK  # no 3 mm bone table
@@ -228,12 +228,12 @@ def test_forced_lanconelli_at_untabulated_size_lists_sizes() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"voxel_size_mm": 0.1}, "voxel_size_mm"),
-        ({"voxel_size_mm": -3.0}, "voxel_size_mm"),
-        ({"voxel_size_mm": float("nan")}, "voxel_size_mm"),
-        ({"voxel_size_mm": (3.0, 3.0)}, "voxel_size_mm"),
-        ({"voxel_size_mm": 3.0, "tissue": "lung"}, "tissue"),
-        ({"voxel_size_mm": 3.0, "source": "magic"}, "source"),
+        ({"voxel_size_zyx_mm": 0.1}, "voxel_size_zyx_mm"),
+        ({"voxel_size_zyx_mm": -3.0}, "voxel_size_zyx_mm"),
+        ({"voxel_size_zyx_mm": float("nan")}, "voxel_size_zyx_mm"),
+        ({"voxel_size_zyx_mm": (3.0, 3.0)}, "voxel_size_zyx_mm"),
+        ({"voxel_size_zyx_mm": 3.0, "tissue": "lung"}, "tissue"),
+        ({"voxel_size_zyx_mm": 3.0, "source": "magic"}, "source"),
     ],
 )
 def test_bad_requests_are_refused(kwargs: dict[str, object], field: str) -> None:

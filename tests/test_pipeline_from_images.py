@@ -75,12 +75,12 @@ def test_tn_lsf_and_plan_match_the_partition_model(phantom: dict[str, object]) -
         plan_options={"residual": 0.05},
     )
     measured = result.measured
-    assert measured["tn_ratios"]["tumor1"] == pytest.approx(TN, rel=1e-9)
+    assert measured.tn_ratios["tumor1"] == pytest.approx(TN, rel=1e-9)
     lsf = phantom["lung_counts"] / (phantom["lung_counts"] + phantom["liver_counts"])  # type: ignore[operator]
-    assert measured["lsf_measured"] == pytest.approx(lsf, rel=1e-9)
-    assert measured["lsf_used"] == pytest.approx(lsf, rel=1e-9)
-    assert measured["vois"]["tumor1"]["volume_ml"] == pytest.approx(phantom["tumour_ml"])
-    assert measured["vois"]["normal_liver"]["volume_ml"] == pytest.approx(phantom["normal_ml"])
+    assert measured.lsf_measured == pytest.approx(lsf, rel=1e-9)
+    assert measured.lsf_used == pytest.approx(lsf, rel=1e-9)
+    assert measured.vois["tumor1"].volume_ml == pytest.approx(phantom["tumour_ml"])
+    assert measured.vois["normal_liver"].volume_ml == pytest.approx(phantom["normal_ml"])
 
     density_kg_per_ml = 1.03 / 1000.0
     m_t = phantom["tumour_ml"] * density_kg_per_ml  # type: ignore[operator]
@@ -88,11 +88,16 @@ def test_tn_lsf_and_plan_match_the_partition_model(phantom: dict[str, object]) -
     c = ENERGY_GLASS_J_PER_GBQ.value
     activity = 40.0 * (TN * m_t + m_n) / (c * (1 - lsf) * (1 - 0.05))
     plan = result.plan
-    assert plan["model"] == "partition"
-    assert plan["activity_gbq"] == pytest.approx(activity, rel=1e-9)
-    assert plan["doses_gy"]["normal"] == pytest.approx(40.0, rel=1e-9)
-    assert plan["doses_gy"]["tumor"] == pytest.approx(160.0, rel=1e-9)
+    assert plan.model == "partition"
+    assert plan.activity_gbq == pytest.approx(activity, rel=1e-9)
+    assert plan.dose_gy("normal") == pytest.approx(40.0, rel=1e-9)
+    assert plan.dose_gy("tumor") == pytest.approx(160.0, rel=1e-9)
     assert any("field of view" in w for w in result.warnings)
+    # typed, and its JSON is the planning core's plan JSON, as the service returns it
+    data = result.to_dict()
+    assert data["plan"] == plan.json_dict()
+    assert data["plan_input"] == result.plan_input.model_dump(mode="json")
+    assert data["measured"]["vois"]["tumor1"]["volume_ml"] == measured.vois["tumor1"].volume_ml
 
 
 def test_given_lsf_overrides_and_tumour_target(phantom: dict[str, object]) -> None:
@@ -106,13 +111,13 @@ def test_given_lsf_overrides_and_tumour_target(phantom: dict[str, object]) -> No
         lsf=0.10,
         plan_options={"product": "resin"},
     )
-    assert result.measured["lsf_used"] == 0.10
-    assert result.measured["lsf_measured"] is not None
+    assert result.measured.lsf_used == 0.10
+    assert result.measured.lsf_measured is not None
     m_t = phantom["tumour_ml"] * 1.03 / 1000.0  # type: ignore[operator]
     m_n = phantom["normal_ml"] * 1.03 / 1000.0  # type: ignore[operator]
     activity = (200.0 / TN) * (TN * m_t + m_n) / (ENERGY_RESIN_J_PER_GBQ.value * 0.9)
-    assert result.plan["activity_gbq"] == pytest.approx(activity, rel=1e-9)
-    assert result.plan["doses_gy"]["normal"] == pytest.approx(50.0, rel=1e-9)
+    assert result.plan.activity_gbq == pytest.approx(activity, rel=1e-9)
+    assert result.plan.dose_gy("normal") == pytest.approx(50.0, rel=1e-9)
 
 
 def test_refusals(phantom: dict[str, object]) -> None:
@@ -128,7 +133,7 @@ def test_refusals(phantom: dict[str, object]) -> None:
             lsf=0.05,
             **common,  # type: ignore[arg-type]
         )
-    assert unknown.value.field == "tumor_roi"
+    assert unknown.value.field == "tumor_rois"  # the argument's name, not the option's
     with pytest.raises(InputError) as both:
         plan_from_images(
             phantom["spect"],  # type: ignore[arg-type]

@@ -67,7 +67,7 @@ def test_exact_activity_ldm_gives_the_compartment_doses(
         assert metrics[name].volume_ml == pytest.approx(truth["volume_ml"], rel=1e-9)
         tolerance = 6e-3 if name == "lungs" else 2e-3
         assert metrics[name].mean_gy == pytest.approx(truth["mean_ldm_dose_gy"], rel=tolerance)
-    assert result.energy_balance["activity_in_image_gbq"] == pytest.approx(
+    assert result.energy_balance.activity_in_image_gbq == pytest.approx(
         answers["voxelised_activity_gbq"]["value"], rel=1e-4
     )
 
@@ -85,9 +85,9 @@ def test_from_images_finds_the_image_tn_and_lsf(liver: dict[str, Any]) -> None:
     expected = answers["image_expected_noise_free"]["value"]
     measured = result.measured
     for name, tn in zip(TUMOURS, expected["tn_ratio"], strict=True):
-        assert measured["tn_ratios"][name] == pytest.approx(tn, rel=0.04)
-    assert measured["lsf_measured"] == pytest.approx(expected["lsf"], rel=0.01)
+        assert measured.tn_ratios[name] == pytest.approx(tn, rel=0.04)
+    assert measured.lsf_measured == pytest.approx(expected["lsf"], rel=0.01)
     for name in [*TUMOURS, "normal_liver", "liver", "lungs"]:
         # the label map holds the centre-inside voxels of each analytic shape
         truth = liver["voxelised"][name]["volume_ml"]
-        assert measured["vois"][name]["volume_ml"] == pytest.approx(truth, rel=1e-9)
+        assert measured.vois[name].volume_ml == pytest.approx(truth, rel=1e-9)

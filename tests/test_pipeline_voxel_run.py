@@ -586,7 +586,7 @@ def test_counts_outside_the_normalisation_voi_are_reported_and_warned(
         write_pngs=False,
     )
     assert result.activity["fraction_outside_mask"] == pytest.approx(outside, rel=1e-9)
-    assert result.energy_balance["activity_in_image_gbq"] == pytest.approx(total_gbq, rel=1e-6)
+    assert result.energy_balance.activity_in_image_gbq == pytest.approx(total_gbq, rel=1e-6)
     assert f"{outside:.1%} of the image's counts" in result.activity["description"]
     [warning] = [w for w in result.warnings if "outside the normalisation VOI" in w]
     assert f"holds {total_gbq:.4g} GBq, {total_gbq / 2.0:.3g} x the 2 GBq" in warning

@@ -83,6 +83,28 @@ def test_default_suite_passes(cache: Path) -> None:
     assert not failing, render_text(SuiteResult(tuple(failing), 0.0))
     groups = {r.case.split("/")[0] for r in suite.results}
     assert {"planning", "kernels", "phantom", "reproducibility"} <= groups
+    # the default engine with a CT (heterogeneous) is judged in the lung slab with the
+    # issue's tolerances; the soft-tissue DVK's lung rows stay info, showing the gap
+    slab = [r for r in suite.results if r.case == "phantom/lung-slab"]
+    engine = [r for r in slab if r.quantity.startswith("heterogeneous engine")]
+    judged = [r for r in engine if r.status is not Status.INFO]
+    lung = [r for r in judged if "(lung)" in r.quantity]
+    water = [r for r in judged if "(water)" in r.quantity]
+    assert len(lung) == 5 and len(water) == 6  # 20-30 mm; 8-20 mm (>= 10 % of the source)
+    assert all(r.status is Status.PASS for r in judged)
+    assert {r.tolerance for r in lung} == {0.15} and {r.tolerance for r in water} == {0.03}
+    dvk_lung = [r for r in slab if r.quantity.startswith("DVK dose") and "lung" in r.quantity]
+    assert dvk_lung and all(r.status is Status.INFO for r in dvk_lung)
+
+
+def test_cli_help_lists_every_group(capsys: pytest.CaptureFixture[str]) -> None:
+    from y90dose.validation_suite import DEFAULT_GROUPS, FULL_ONLY_GROUPS
+
+    with pytest.raises(SystemExit):
+        main(["validate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for group in (*DEFAULT_GROUPS, *FULL_ONLY_GROUPS):
+        assert f" {group}" in text, group
 
 
 def test_cli_json_and_exit_code(capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,7 +44,8 @@ def register(subparsers: Any) -> None:
         help="auto (default): Lanconelli when tabulated, else dpk; or force dpk / lanconelli",
     )
     add_json_flag(parser)
-    parser.set_defaults(handler=run)
+    # the library's argument says its order (voxel_size_zyx_mm); the option keeps its name
+    parser.set_defaults(handler=run, field_options={"voxel_size_zyx_mm": "voxel_size_mm"})
 
 
 def run(args: argparse.Namespace) -> CommandOutput:
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> CommandOutput:
     kernel = voxel_kernel(sizes[0] if len(sizes) == 1 else sizes, args.tissue, args.source)
     octant = kernel.octant()
     data: dict[str, Any] = {
-        "voxel_size_mm": list(kernel.voxel_size_mm),
+        "voxel_size_zyx_mm": list(kernel.voxel_size_zyx_mm),
         "axis_order": ["z", "y", "x"],
         "tissue": kernel.tissue.value,
         "density_g_ml": kernel.density_g_ml,
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> CommandOutput:
         "total_energy_mev_per_decay": kernel.total_energy_mev_per_decay,
         "notes": list(kernel.notes),
     }
-    size_text = " x ".join(f"{h:g}" for h in kernel.voxel_size_mm)
+    size_text = " x ".join(f"{h:g}" for h in kernel.voxel_size_zyx_mm)
     lines = [
         f"Y-90 voxel S values, {size_text} mm (z y x), {kernel.tissue.value} tissue "
         f"({kernel.density_g_ml:g} g/mL), source {kernel.source.value}",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -156,6 +157,51 @@ def _shown_field(
     return name if name in command_options(parser, args) else field
 
 
+def _mentioned_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+    """Field -> option for the fields a library message may name in its text: the command's
+    ``field_options`` and its options whose name has an underscore (``lung_roi``: a field,
+    never an English word, so that ``out`` or ``planned`` in a sentence stay words)."""
+    renames: dict[str, str] = getattr(args, "field_options", None) or {}
+    names: dict[str, str] = {}
+    current: argparse.ArgumentParser | None = parser
+    while current is not None:
+        chosen = None
+        for action in current._actions:
+            long = [o for o in action.option_strings if o.startswith("--")]
+            if long and "_" in action.dest:
+                names[action.dest] = long[0]
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(str(getattr(args, action.dest, "")))
+        current = chosen
+    options = command_options(parser, args)
+    for field, name in renames.items():
+        if option_name(name) in options:
+            names[field] = option_name(name)
+    return names
+
+
+def _with_options(text: str, names: dict[str, str]) -> str:
+    """``text`` with each field of ``names`` written as its option; a name inside a path or
+    a quoted value (a VOI called ``lung_roi``) is left as it is."""
+    for field in sorted(names, key=len, reverse=True):
+        pattern = rf"(?<![-\w/\\.'\"]){re.escape(field)}(?![\w/'\"-])"
+        text = re.sub(pattern, names[field], text)
+    return text
+
+
+def error_message(
+    exc: InputError | ImageError, parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> str:
+    """A library error as the command shows it: its field, and the fields its text names,
+    written as this command's options (``lsf: ... or lung_roi`` -> ``--lsf: ... or
+    --lung-roi``); a computed quantity (``dose_gy``) keeps its name."""
+    shown = _shown_field(exc.field, parser, args)
+    names = _mentioned_options(parser, args)
+    if isinstance(exc, InputError):
+        return InputError(exc.field, exc.value, _with_options(exc.allowed, names)).describe(shown)
+    return ImageError(_with_options(exc.detail, names), field=exc.field).describe(shown)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -165,9 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         output: CommandOutput = args.handler(args)
     except (InputError, ImageError) as exc:
-        # name the option when there is one; a computed quantity (dose_gy) keeps its name
-        shown = _shown_field(exc.field, parser, args)
-        print(f"y90dose {args.command}: error: {exc.describe(shown)}", file=sys.stderr)
+        print(f"y90dose {args.command}: error: {error_message(exc, parser, args)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Y90DoseError as exc:
         print(f"y90dose {args.command}: error: {exc}", file=sys.stderr)

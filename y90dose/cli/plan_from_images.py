@@ -18,7 +18,6 @@ from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
 from y90dose.cli.render import plan_text
 from y90dose.findings import has_block
-from y90dose.models.common import PlanResult
 
 if TYPE_CHECKING:  # the pipeline (SimpleITK, scipy) is imported only when the command runs
     from y90dose.pipeline.from_images import FromImagesResult
@@ -27,6 +26,9 @@ HELP = (
     "partition plan from images: TN ratios and volumes (and, with --lung-roi, the LSF) "
     "measured on the MAA SPECT(/CT) VOIs"
 )
+
+FIELD_OPTIONS = {"tumor_rois": "tumor_roi"}
+"""``plan_from_images`` arguments whose option differs (one ``--tumor-roi`` per tumour)."""
 
 
 def _plan_subparsers(parent: Any) -> Any:
@@ -111,7 +113,7 @@ def register_from_images(parent: Any) -> None:
     parser.add_argument("--energy-j-per-gbq", type=float, help="energy constant C (J/GBq)")
     add_max_voxels_option(parser, emission=True)
     add_json_flag(parser)
-    parser.set_defaults(handler=run, model="from-images")
+    parser.set_defaults(handler=run, model="from-images", field_options=FIELD_OPTIONS)
 
 
 _PLAN_OPTIONS = (
@@ -163,16 +165,15 @@ def from_images_text(result: FromImagesResult) -> str:
     """Measured values, then the plan as ``y90dose plan`` prints it."""
     measured = result.measured
     lines = ["measured on the MAA SPECT:"]
-    for name, tn in measured["tn_ratios"].items():
-        voi = measured["vois"][name]
-        lines.append(f"  {name}: TN {tn:.3f}, volume {voi['volume_ml']:.1f} mL")
-    normal = measured["vois"]["normal_liver"]
-    lines.append(f"  normal liver: volume {normal['volume_ml']:.1f} mL")
-    if measured["lsf_measured"] is not None:
-        lines.append(f"  LSF (SPECT VOIs): {100 * measured['lsf_measured']:.2f} %")
-    lines.append(f"  LSF used: {100 * measured['lsf_used']:.2f} % ({measured['lsf_source']})")
-    lines.append(f"  volumes from the {measured['volumes_from']}")
-    plan = PlanResult.model_validate(result.plan)
+    for name, tn in measured.tn_ratios.items():
+        lines.append(f"  {name}: TN {tn:.3f}, volume {measured.vois[name].volume_ml:.1f} mL")
+    normal = measured.vois["normal_liver"]
+    lines.append(f"  normal liver: volume {normal.volume_ml:.1f} mL")
+    if measured.lsf_measured is not None:
+        lines.append(f"  LSF (SPECT VOIs): {100 * measured.lsf_measured:.2f} %")
+    lines.append(f"  LSF used: {100 * measured.lsf_used:.2f} % ({measured.lsf_source})")
+    lines.append(f"  volumes from the {measured.volumes_from}")
+    plan = result.plan
     lines.append("")
     lines.append(plan_text(plan))
     if has_block(plan.findings):

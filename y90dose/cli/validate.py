@@ -85,7 +85,7 @@ def register(subparsers: Any) -> None:
         nargs="+",
         metavar="GROUP",
         default=None,
-        help="run only these groups: planning kernels reproducibility "
+        help="run only these groups: planning kernels heterogeneous reproducibility "
         "uniform-sphere point-source liver nema-iec lung-slab monte-carlo",
     )
     parser.add_argument(

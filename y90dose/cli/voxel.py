@@ -34,8 +34,9 @@ MEAN_DIFFERENCE = 0.01
 
 OPTION_RENAMES = {"tumor_rois": "tumor_roi"}
 """VoxelOptions fields whose option is not the field's name (a repeated option, singular)."""
-INPUT_OPTIONS = {"vois": "rois"}
-"""The API's input names whose option differs (``voxel_dose(spect, vois, ct=...)``)."""
+INPUT_OPTIONS = {"vois": "rois", "overwrite": "overwrite"}
+"""The API's input names whose option differs (``voxel_dose(spect, vois, ct=...)``), and
+``write(overwrite=)``, which the output folder's message names."""
 
 
 def register(subparsers: Any) -> None:
@@ -170,17 +171,22 @@ def _number(value: Any, digits: int = 1) -> str:
     return "-" if not isinstance(value, int | float) else f"{value:.{digits}f}"
 
 
+def _kernel_text(kernel: dict[str, Any] | None) -> str:
+    """The kernel(s) of the run: one (dvk), one per medium (dvk_heterogeneous), none (ldm)."""
+    if not kernel:
+        return ""
+    if "kernels" in kernel:  # dvk_heterogeneous
+        media = ", ".join(f"{medium} {k['source']}" for medium, k in kernel["kernels"].items())
+        return f", kernels per medium: {media}"
+    size = " x ".join(f"{v:g}" for v in kernel["voxel_size_zyx_mm"])
+    return f", kernel {kernel['source']} ({kernel['tissue']} tissue, voxel {size} mm z y x)"
+
+
 def voxel_text(result: VoxelRunResult) -> str:
     """The run as a short report: method, scaling, per-VOI table, warnings, files."""
-    kernel = result.kernel
-    kernel_text = (
-        f", kernel {kernel['source']} ({kernel['tissue']} tissue, voxel "
-        f"{' x '.join(f'{v:g}' for v in kernel['voxel_size_mm'])} mm)"
-        if kernel
-        else ""
-    )
     lines = [
-        f"{result.dose_quantity}; method {result.method.upper()}{kernel_text}",
+        f"{result.dose_quantity}; method {result.method.upper()}{_kernel_text(result.kernel)}",
+        *([f"engine: {result.method_reason}"] if result.method_reason else []),
         f"C = {result.energy_j_per_gbq:g} J/GBq ({result.energy_source})",
         *([f"note: {result.energy_note}"] if result.energy_note else []),
         f"activity: {result.activity['description']}",
@@ -190,7 +196,7 @@ def voxel_text(result: VoxelRunResult) -> str:
             else []
         ),
         f"density: {result.density.get('source')}",
-        f"energy: {max(0.0, result.energy_balance['escaped_energy_fraction']) * 100:.2f} % of the "
+        f"energy: {max(0.0, result.energy_balance.escaped_energy_fraction) * 100:.2f} % of the "
         "released energy left the grid",
         "",
         f"{'VOI':<16} {'mL':>9} {'mean Gy':>9} {'D70 Gy':>9} {'D90 Gy':>9} "

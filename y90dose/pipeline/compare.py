@@ -99,7 +99,7 @@ def read_transform(path: str | Path) -> sitk.Transform:
     Raises
     ------
     InputError
-        (``--transform``) unreadable, not 3-D, or not rigid.
+        (``transform``) unreadable, not 3-D, or not rigid.
     """
     if not is_utf8_path(path):  # SimpleITK would abort the process on such a name
         raise InputError("transform", os.fsencode(path), "a file name that is valid UTF-8")
@@ -174,7 +174,7 @@ def compare_runs(
     InputError
         A folder is not a ``voxel`` output, or the transform is unreadable or not rigid.
     GeometryError
-        Different frames of reference and no transform.
+        (``transform``) different frames of reference and no transform.
 
     Examples
     --------
@@ -193,9 +193,11 @@ def compare_runs(
     if transform is None:
         if frame_planned and frame_delivered and frame_planned != frame_delivered:
             raise GeometryError(
-                f"--planned {planned_path} (FrameOfReferenceUID {frame_planned}) and --delivered "
-                f"{delivered_path} ({frame_delivered}) are in different frames of reference; "
-                "register them and pass the rigid transform with --transform"
+                f"is needed: the planned run {planned_path} (FrameOfReferenceUID "
+                f"{frame_planned}) and the delivered run {delivered_path} ({frame_delivered}) "
+                "are in different frames of reference; register them and give the rigid "
+                "transform that maps planned points to delivered points",
+                field="transform",
             )
         registration = "same frame of reference (patient coordinates)"
         if not (frame_planned and frame_delivered):

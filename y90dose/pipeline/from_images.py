@@ -64,14 +64,39 @@ class MeasuredVoi(BaseModel):
     ct_mass_kg: float | None = Field(None, description="CT density x volume (kg), reported")
 
 
+class VoiSourceInfo(BaseModel):
+    """Where the VOIs came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    kind: str = Field(description="rtstruct, seg or labelmap")
+
+
+class FromImagesMeasurements(BaseModel):
+    """What the MAA SPECT (and CT) gave the plan: TN ratios, the LSF, volumes, counts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tn_ratios: dict[str, float] = Field(description="tumour VOI -> TN ratio")
+    lsf_measured: float | None = Field(description="from the lung VOI, if one was named")
+    lsf_used: float
+    lsf_source: str
+    volumes_from: str = Field(description="the grid the plan's volumes come from")
+    vois: dict[str, MeasuredVoi]
+    voi_source: VoiSourceInfo
+    spect_units: str | None
+    spect_spacing_mm: list[float] = Field(description="SPECT voxel size (x, y, z), mm")
+
+
 class FromImagesResult(BaseModel):
     """The partition plan from images and what was measured to build it."""
 
     model_config = ConfigDict(frozen=True)
 
-    plan: dict[str, Any] = Field(description="the planning core's plan (PlanResult JSON)")
-    measured: dict[str, Any] = Field(description="TN ratios, LSF, volumes, counts per VOI")
-    plan_input: dict[str, Any] = Field(description="the PartitionPlanInput given to the core")
+    plan: PlanResult = Field(description="the planning core's plan")
+    measured: FromImagesMeasurements = Field(description="TN ratios, LSF, volumes, counts per VOI")
+    plan_input: PartitionPlanInput = Field(description="what was given to the core")
     warnings: list[str]
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,18 +189,18 @@ def plan_from_images(
     --------
     >>> r = plan_from_images("maa/", "rs.dcm", liver_roi="liver", tumor_rois=["t1"],
     ...                      normal_dose_gy=40, lung_roi="lungs")  # doctest: +SKIP
-    >>> r.measured["tn_ratios"], r.plan["activity_gbq"]  # doctest: +SKIP
+    >>> r.measured.tn_ratios, r.plan.activity_gbq  # doctest: +SKIP
     """
     stages = Stages(progress)
     tumours = list(tumor_rois)
     if not tumours:
-        raise InputError("tumor_roi", tumours, "at least one tumour VOI name")
+        raise InputError("tumor_rois", tumours, "at least one tumour VOI name")
     if len(set(tumours)) != len(tumours):
-        raise InputError("tumor_roi", tumours, "each tumour named once")
+        raise InputError("tumor_rois", tumours, "each tumour named once")
     if liver_roi in tumours:
         raise InputError("liver_roi", liver_roi, "a VOI other than the tumours")
     if lsf is None and lung_roi is None:
-        raise InputError("lsf", None, "a lung shunt fraction 0..1, or --lung-roi to measure it")
+        raise InputError("lsf", None, "a lung shunt fraction 0..1, or lung_roi to measure it")
     if lsf is not None and not (math.isfinite(float(lsf)) and 0.0 <= float(lsf) < 1.0):
         raise InputError("lsf", lsf, "a fraction 0 <= LSF < 1 (not a percentage)")
 
@@ -189,7 +214,7 @@ def plan_from_images(
     vois_spect, source = read_vois(rois_path, spect.grid, roi_names=roi_names)
     missing = [name for name in wanted if name not in vois_spect]
     if missing:
-        option = "lung_roi" if missing == [lung_roi] else "tumor_roi"
+        option = "lung_roi" if missing == [lung_roi] else "tumor_rois"
         if liver_roi in missing:
             option = "liver_roi"
         raise InputError(option, missing, f"VOI names in {rois_path}: {sorted(vois_spect)}")
@@ -250,20 +275,20 @@ def plan_from_images(
     plan: PlanResult = plan_partition(plan_input, settings)
     stages.report(1.0, "done")
     return FromImagesResult(
-        plan=plan.json_dict(),
-        measured={
-            "tn_ratios": dict(zip(tumours, tn, strict=True)),
-            "lsf_measured": lsf_measured,
-            "lsf_used": lsf_used,
-            "lsf_source": "given"
+        plan=plan,
+        measured=FromImagesMeasurements(
+            tn_ratios=dict(zip(tumours, tn, strict=True)),
+            lsf_measured=lsf_measured,
+            lsf_used=lsf_used,
+            lsf_source="given"
             if lsf is not None
             else f"SPECT VOIs {lung_roi!r} / ({lung_roi!r} + {liver_roi!r})",
-            "volumes_from": "CT grid" if ct is not None else "SPECT grid",
-            "vois": {name: m.model_dump(mode="json") for name, m in measured.items()},
-            "voi_source": {"path": source.path, "kind": source.kind},
-            "spect_units": spect.units,
-            "spect_spacing_mm": list(spect.spacing_mm),
-        },
-        plan_input=plan_input.model_dump(mode="json"),
+            volumes_from="CT grid" if ct is not None else "SPECT grid",
+            vois=measured,
+            voi_source=VoiSourceInfo(path=source.path, kind=source.kind),
+            spect_units=spect.units,
+            spect_spacing_mm=list(spect.spacing_mm),
+        ),
+        plan_input=plan_input,
         warnings=warnings,
     )

@@ -39,7 +39,7 @@ from y90dose.validation import given_path
 #: Modalities accepted as the emission image (SPECT as NM, PET or quantitative SPECT as PT).
 EMISSION_MODALITIES = ("NM", "PT")
 
-#: ``--image-units`` values: relative counts, or activity concentration in Bq/mL.
+#: ``image_units`` values: relative counts, or activity concentration in Bq/mL.
 IMAGE_UNITS = ("counts", "bqml")
 
 
@@ -128,7 +128,7 @@ def parse_roi_names(value: str | Mapping[str, Any] | Mapping[int, Any] | None) -
     Raises
     ------
     InputError
-        (``--roi-names``) if it is not an object of positive integer labels to names.
+        (``roi_names``) if it is not an object of positive integer labels to names.
     """
     if value is None:
         return {}

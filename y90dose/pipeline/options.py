@@ -12,7 +12,7 @@ Examples
 --------
 >>> options = VoxelOptions(activity_gbq=2.0, lsf=0.06)
 >>> options.method.value, options.kernel
-('dvk', None)
+('auto', None)
 >>> VoxelOptions(method="ldm", kernel="dpk")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -122,10 +122,12 @@ class VoxelOptions(BaseModel):
         "with a Bq/mL image it needs activity_gbq",
     )
     method: VoxelDoseMethod = Field(
-        VoxelDoseMethod.DVK,
-        description="dose engine: dvk (dose-voxel-kernel convolution, soft tissue), "
-        "dvk_heterogeneous (density-scaled kernels, lung-capable; needs CT densities to "
-        "differ from DVK) or ldm (local deposition)",
+        VoxelDoseMethod.AUTO,
+        description="dose engine: auto (dvk_heterogeneous with CT densities, else dvk; the "
+        "result's method_reason says which ran and why), dvk (dose-voxel-kernel "
+        "convolution, soft tissue), dvk_heterogeneous (density-scaled kernels, carries the "
+        "dose into lung and bone; the same as dvk without CT densities) or ldm (local "
+        "deposition)",
     )
     kernel: KernelSource | None = Field(
         None,

@@ -83,7 +83,7 @@ def check_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     Raises
     ------
     InputError
-        (``--out``) when the folder is a file, not empty, cannot be created or written, or
+        (``out``) when the folder is a file, not empty, cannot be created or written, or
         its name is empty or not valid UTF-8.
     """
     path = given_path(out_dir, "out")
@@ -94,7 +94,7 @@ def check_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     previous_run = overwrite and (path / METRICS_JSON).is_file()
     if path.is_dir() and any(path.iterdir()) and not previous_run:
         raise InputError(
-            "out", str(path), "an empty or new folder (or a previous run's folder with --overwrite)"
+            "out", str(path), "an empty or new folder (or a previous run's folder, with overwrite)"
         )
     absolute = path.absolute()
     existing = next(p for p in (absolute, *absolute.parents) if p.exists())
@@ -165,7 +165,7 @@ def rtdose_reference(computation: VoxelRun) -> str:
 
 def _comment(computation: VoxelRun) -> str:
     """DoseComment (LO, at most 64 characters): method, kernel and C."""
-    method = computation.inputs["method"].upper()
+    method = computation.inputs.method.upper()
     kernel = computation.dose_result.kernel
     source = f" {kernel['source']}" if kernel else ""
     return f"Y-90 dose to decay {method}{source} C={computation.energy_j_per_gbq:g}J/GBq"[:64]
@@ -181,7 +181,7 @@ def write_dvh_png(computation: VoxelRun, path: Path) -> Path:
     figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
     for name, dvh in computation.dvhs.items():
         axes.plot(dvh.dose_gy, dvh.volume_percent, label=name)
-    for threshold in computation.inputs["v_thresholds_gy"]:
+    for threshold in computation.inputs.v_thresholds_gy:
         axes.axvline(threshold, color="0.85", linewidth=0.8, zorder=0)
     axes.set_xlabel("absorbed dose (Gy)")
     axes.set_ylabel("volume (%)")
@@ -189,7 +189,7 @@ def write_dvh_png(computation: VoxelRun, path: Path) -> Path:
     axes.set_xlim(left=0)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8)
-    method = computation.inputs["method"].upper()
+    method = computation.inputs.method.upper()
     axes.set_title(f"Cumulative DVH, Y-90 {method}, dose to complete decay")
     figure.tight_layout()
     figure.savefig(path)

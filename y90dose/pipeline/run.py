@@ -41,6 +41,7 @@ from y90dose.pipeline.progress import ProgressFn, Stages
 from y90dose.pipeline.study import ImageInput, VoiInput, load_study
 from y90dose.pipeline.voxel_run import (
     LUNG_KERNEL_STATEMENT,
+    RunInputs,
     VoiMetrics,
     VoxelRun,
     compute_voxel_dose,
@@ -48,6 +49,41 @@ from y90dose.pipeline.voxel_run import (
 from y90dose.segmentectomy import SegmentectomyVerification
 
 DOSE_QUANTITY = "absorbed dose to complete decay of a permanent implant (Gy)"
+
+
+class EnergyBalance(BaseModel):
+    """Where the released energy went: released = deposited in the grid + escaped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    activity_in_image_gbq: float
+    energy_released_j: float = Field(description="C x the activity in the image (J)")
+    energy_deposited_in_grid_j: float
+    escaped_energy_fraction: float = Field(description="share of the released energy that left")
+
+
+class DoseGrid(BaseModel):
+    """The dose grid: the emission image's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    shape_zyx: list[int] = Field(description="voxels along (z, y, x), the arrays' axis order")
+    spacing_mm: list[float] = Field(description="voxel size along (x, y, z), mm (an image's)")
+    origin_mm: list[float] = Field(description="centre of the first voxel, (x, y, z) mm")
+    direction: list[float] = Field(description="direction cosines, row-major 3 x 3")
+    frame_of_reference_uid: str | None
+
+
+class VoiSummary(BaseModel):
+    """The run's VOIs: where they came from and which are tumours."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str = Field(description="file, or '(mask images)'")
+    kind: str = Field(description="rtstruct, seg, labelmap or masks")
+    names: list[str]
+    tumours: list[str]
+    grid: str
 
 
 class VoxelRunResult(BaseModel):
@@ -64,8 +100,15 @@ class VoxelRunResult(BaseModel):
     dose_quantity: str = Field(default=DOSE_QUANTITY)
     out_dir: str
     files: dict[str, str]
-    method: str = Field(description="ldm, dvk or dvk_heterogeneous")
-    kernel: dict[str, Any] | None = Field(description="kernel source and scaling (DVK)")
+    method: str = Field(description="the engine that ran: ldm, dvk or dvk_heterogeneous")
+    method_reason: str = Field(
+        default="",
+        description="why that engine ran (method auto: dvk_heterogeneous with CT densities, "
+        "else dvk; or as requested)",
+    )
+    kernel: dict[str, Any] | None = Field(
+        description="kernel source and scaling (dvk), or each medium's kernel (dvk_heterogeneous)"
+    )
     energy_j_per_gbq: float
     energy_source: str
     energy_note: str = Field(
@@ -78,11 +121,11 @@ class VoxelRunResult(BaseModel):
         "given activity, image_calibration holds the image's own activity and the factor"
     )
     density: dict[str, Any]
-    energy_balance: dict[str, float]
-    dose_grid: dict[str, Any]
-    vois: dict[str, Any]
+    energy_balance: EnergyBalance
+    dose_grid: DoseGrid
+    vois: VoiSummary
     metrics: dict[str, VoiMetrics]
-    inputs: dict[str, Any]
+    inputs: RunInputs
     rtdose_reference: str
     lung_statement: str = Field(default=LUNG_KERNEL_STATEMENT)
     warnings: list[str]
@@ -105,7 +148,7 @@ def summarise(
     grid = computation.dose_image.grid
     activity = computation.activity.provenance()
     activity["image_units"] = computation.spect.units
-    activity["quantitative_image"] = computation.inputs["image_units"] == "BQML"
+    activity["quantitative_image"] = computation.inputs.image_units == "BQML"
     activity["decay_correction"] = computation.decay_correction
     activity["image_calibration"] = computation.image_calibration
     dose = computation.dose_result
@@ -114,35 +157,37 @@ def summarise(
         out_dir=str(out_dir),
         files=dict(files),
         method=dose.method.value,
+        method_reason=computation.method_reason,
         kernel=dose.kernel,
         energy_j_per_gbq=computation.energy_j_per_gbq,
         energy_source=computation.energy_source,
         energy_note=computation.energy_note or "",
         activity=activity,
         density=computation.density_info,
-        energy_balance={
-            "activity_in_image_gbq": dose.administered_in_image_gbq,
-            "energy_released_j": dose.energy_j_per_gbq * dose.administered_in_image_gbq,
-            "energy_deposited_in_grid_j": dose.deposited_energy_j,
-            "escaped_energy_fraction": dose.escaped_energy_fraction,
-        },
-        dose_grid={
-            "shape_zyx": list(grid.shape_zyx),
-            "spacing_mm": list(grid.spacing_mm),
-            "origin_mm": list(grid.origin_mm),
-            "direction": grid.direction.ravel().tolist(),
-            "frame_of_reference_uid": grid.frame_of_reference_uid,
-        },
-        vois={
-            "source": computation.voi_source.path,
-            "kind": computation.voi_source.kind,
-            "names": list(computation.vois),
-            "tumours": list(computation.tumour_vois),
-            "grid": "the emission image's (dose grid)",
-        },
+        energy_balance=EnergyBalance(
+            activity_in_image_gbq=dose.administered_in_image_gbq,
+            energy_released_j=dose.energy_j_per_gbq * dose.administered_in_image_gbq,
+            energy_deposited_in_grid_j=dose.deposited_energy_j,
+            escaped_energy_fraction=dose.escaped_energy_fraction,
+        ),
+        dose_grid=DoseGrid(
+            shape_zyx=list(grid.shape_zyx),
+            spacing_mm=list(grid.spacing_mm),
+            origin_mm=list(grid.origin_mm),
+            direction=grid.direction.ravel().tolist(),
+            frame_of_reference_uid=grid.frame_of_reference_uid,
+        ),
+        vois=VoiSummary(
+            source=computation.voi_source.path,
+            kind=computation.voi_source.kind,
+            names=list(computation.vois),
+            tumours=list(computation.tumour_vois),
+            grid="the emission image's (dose grid)",
+        ),
         metrics=computation.metrics,
         inputs=computation.inputs,
         rtdose_reference=rtdose_reference(computation),
+        lung_statement=computation.lung_statement,
         warnings=list(computation.warnings),
         elapsed_s=elapsed_s,
         segmentectomy=computation.segmentectomy,
@@ -266,6 +311,9 @@ def voi_metric(result: VoxelRunResult, voi: str, key: str) -> float:
 
 
 __all__: Sequence[str] = (
+    "DoseGrid",
+    "EnergyBalance",
+    "VoiSummary",
     "VoxelRunResult",
     "run_voxel_dosimetry",
     "summarise",

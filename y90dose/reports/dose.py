@@ -214,8 +214,8 @@ def _header(report: DoseReport) -> list[tuple[str, str]]:
     rows = [
         ("patient", patient),
         ("study", study),
-        ("emission image", _image_line(run.spect, run.inputs.get("spect_path"), report)),
-        ("CT", _image_line(run.ct, run.inputs.get("ct_path"), report)),
+        ("emission image", _image_line(run.spect, run.inputs.spect_path, report)),
+        ("CT", _image_line(run.ct, run.inputs.ct_path, report)),
         (
             "VOIs",
             f"{source.kind} {_shown_path(source.path, report)}: {', '.join(run.vois)}; "
@@ -243,7 +243,7 @@ def _header(report: DoseReport) -> list[tuple[str, str]]:
 
 def _inputs(run: VoxelRun) -> list[tuple[str, str, str]]:
     rows = []
-    for name, value in run.inputs.items():
+    for name, value in run.inputs.model_dump(mode="json").items():
         if name in INPUT_PATHS:
             continue
         unit = field_unit(name)

@@ -104,7 +104,7 @@ def dvh_png(run: VoxelRun, *, width_in: float = 7.0, height_in: float = 3.6) -> 
         )
         if style.colour in FAINT_ON_WHITE:  # a grey edge, in the legend too
             line.set_path_effects([patheffects.withStroke(linewidth=2.8, foreground="0.35")])
-    for threshold in run.inputs["v_thresholds_gy"]:
+    for threshold in run.inputs.v_thresholds_gy:
         axes.axvline(threshold, color="0.8", linewidth=0.7, zorder=0)
     axes.set_xlabel("absorbed dose to complete decay (Gy)")
     axes.set_ylabel(f"{next(iter(run.dvhs.values())).weighting} (%)" if run.dvhs else "%")

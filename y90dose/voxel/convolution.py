@@ -532,10 +532,10 @@ def dvk_dose(
         kernel = voxel_kernel(spacing, tissue, kernel)
     if any(
         abs(a - b) > KERNEL_SPACING_TOLERANCE_MM
-        for a, b in zip(kernel.voxel_size_mm, spacing, strict=True)
+        for a, b in zip(kernel.voxel_size_zyx_mm, spacing, strict=True)
     ):
         raise GeometryError(
-            f"kernel: voxel size {kernel.voxel_size_mm} mm does not match the image "
+            f"kernel: voxel size {kernel.voxel_size_zyx_mm} mm does not match the image "
             f"spacing_zyx_mm {spacing} (tolerance {KERNEL_SPACING_TOLERANCE_MM} mm per axis)"
         )
     kernel_j_per_gbq = _joules_per_gbq_of_kernel(kernel, half_life_h)
@@ -569,7 +569,7 @@ def dvk_dose(
     info: dict[str, Any] = {
         "source": kernel.source.value,
         "tissue": kernel.tissue.value,
-        "voxel_size_mm": list(kernel.voxel_size_mm),
+        "voxel_size_zyx_mm": list(kernel.voxel_size_zyx_mm),
         "density_g_ml": kernel.density_g_ml,
         "kernel_energy_mev_per_decay": kernel.total_energy_mev_per_decay,
         "kernel_energy_j_per_gbq": kernel_j_per_gbq,

@@ -261,6 +261,42 @@ def _interface_planes(
     return normal, np.asarray(signed, dtype=np.float64), np.asarray(smooth, dtype=np.float64)
 
 
+def _beyond_grid(
+    lung: NDArray[np.bool_],
+    density: NDArray[np.float64],
+    axis: int,
+    rho_source: float,
+    spacing: tuple[float, float, float],
+    field_reach_mm: float,
+    field_beyond: tuple[int, int],
+) -> tuple[int, int]:
+    """How far (voxels) the remap's box must reach beyond the grid's two faces on ``axis``.
+
+    Beyond the grid the media continue as on the face (:func:`_take_box`, edge values), so
+    a voxel there has the density of a face voxel: it is reachable (the test in
+    :func:`_remap_into_lung`) only within (field reach + h) x rho_source / rho_face + h/2
+    of the face, rho_face the lowest lung density on that face; no lung on the face, no
+    lung beyond it. The box also keeps the tissue field's own margin beyond the grid
+    (``field_beyond``: its nearest-feature search must see the same tissue). Bounding the
+    box so gives the same dose as the box grown by the grid's lowest lung density on every
+    side, which reached far outside the grid (about 20x the tissue range at 0.05 g/mL: a
+    1.6 GB box for a 128^3 study whose body surface had partial-volume voxels of lung
+    density).
+    """
+    h = spacing[axis]
+    h_max = max(spacing)
+    out = []
+    for index, field_margin in zip((0, lung.shape[axis] - 1), field_beyond, strict=True):
+        face = np.take(lung, index, axis=axis)
+        if not face.any():
+            out.append(max(0, field_margin))
+            continue
+        rho_face = float(np.take(density, index, axis=axis)[face].min())
+        reach = (field_reach_mm + h_max) * rho_source / rho_face + 0.5 * h_max
+        out.append(max(math.ceil(reach / h) + 1, field_margin))
+    return out[0], out[1]
+
+
 def _remap_into_lung(
     field_gy: NDArray[np.float32],
     field_origin: Sequence[int],
@@ -305,8 +341,20 @@ def _remap_into_lung(
     for axis, h in enumerate(spacing):
         present = np.flatnonzero(reached.any(axis=tuple(a for a in range(3) if a != axis)))
         grow = math.ceil(reach_mm / h)
-        lo.append(int(present[0]) - int(pad[axis]) - grow)
-        hi.append(int(present[-1]) + 1 - int(pad[axis]) + grow)
+        beyond_lo, beyond_hi = _beyond_grid(
+            lung_all,
+            density,
+            axis,
+            rho_source,
+            spacing,
+            field_reach_mm,
+            field_beyond=(
+                int(pad[axis]),
+                field_gy.shape[axis] - int(pad[axis]) - media.shape[axis],
+            ),
+        )
+        lo.append(max(int(present[0]) - int(pad[axis]) - grow, -beyond_lo))
+        hi.append(min(int(present[-1]) + 1 - int(pad[axis]) + grow, int(shape[axis]) + beyond_hi))
     media_box = _take_box(media, lo, hi, edge=True)
     density_box = _take_box(density, lo, hi, edge=True)
     field_lo = [a + int(p) for a, p in zip(lo, pad, strict=True)]
@@ -429,7 +477,7 @@ def heterogeneous_dose(
     >>> a = np.zeros((15, 15, 15)); a[7, 7, 7] = 1.0
     >>> het = heterogeneous_dose(a, spacing_zyx_mm=3.0, density_g_ml=1.04).dose_gy
     >>> dvk = dvk_dose(a, spacing_zyx_mm=3.0, density_g_ml=1.04).dose_gy
-    >>> bool(np.allclose(het, dvk, rtol=1e-6, atol=0))
+    >>> bool(np.allclose(het, dvk, rtol=1e-6, atol=1e-6 * dvk.max()))  # float32 rounding
     True
     """
     activity = check_volume(activity_gbq, field="activity_gbq")
@@ -472,7 +520,7 @@ def heterogeneous_dose(
         kernels[_MEDIUM_NAMES[medium]] = {
             "source": kernel.source.value,
             "tissue": kernel.tissue.value,
-            "voxel_size_mm": list(kernel.voxel_size_mm),
+            "voxel_size_zyx_mm": list(kernel.voxel_size_zyx_mm),
             "density_g_ml": rho_kernel,
             "reference": kernel.reference,
         }

@@ -246,7 +246,7 @@ class VoxelKernel:
     s_mgy_per_mbq_s
         Full kernel, odd shape (2 n_z + 1, 2 n_y + 1, 2 n_x + 1), source voxel at the centre;
         S in mGy per MBq s of cumulated activity in the source voxel. Read-only.
-    voxel_size_mm
+    voxel_size_zyx_mm
         Voxel size (z, y, x) in mm, the array's axis order.
     tissue
         Medium of the kernel.
@@ -261,7 +261,7 @@ class VoxelKernel:
     """
 
     s_mgy_per_mbq_s: NDArray[np.float64]
-    voxel_size_mm: tuple[float, float, float]
+    voxel_size_zyx_mm: tuple[float, float, float]
     tissue: Tissue
     density_g_ml: float
     source: KernelSource
@@ -277,7 +277,7 @@ class VoxelKernel:
     @property
     def voxel_volume_ml(self) -> float:
         """Voxel volume in mL (1 mL = 1000 mm^3)."""
-        return math.prod(self.voxel_size_mm) / 1000.0
+        return math.prod(self.voxel_size_zyx_mm) / 1000.0
 
     @property
     def voxel_mass_kg(self) -> float:
@@ -334,8 +334,8 @@ def _dpk_data_hash() -> str:
     return hashlib.sha256(_data_bytes(_DPK_FILE)).hexdigest()[:12]
 
 
-def _cache_name(voxel_size_mm: tuple[float, float, float], tissue: Tissue) -> str:
-    size = "x".join(f"{v:.4f}" for v in voxel_size_mm)
+def _cache_name(voxel_size_zyx_mm: tuple[float, float, float], tissue: Tissue) -> str:
+    size = "x".join(f"{v:.4f}" for v in voxel_size_zyx_mm)
     return f"y90-dpk-v{METHOD_VERSION}-{tissue.value}-{size}mm-{_dpk_data_hash()}.npy"
 
 
@@ -381,18 +381,20 @@ def _random_rotation(rng: np.random.Generator) -> NDArray[np.float64]:
     return np.asarray(q)
 
 
-def _half_size(voxel_size_mm: tuple[float, float, float], range_mm: float) -> tuple[int, int, int]:
+def _half_size(
+    voxel_size_zyx_mm: tuple[float, float, float], range_mm: float
+) -> tuple[int, int, int]:
     """Neighbours needed on each side: every point within ``range_mm`` reaches them."""
-    nz, ny, nx = (math.ceil(range_mm / h - 1e-9) + 1 for h in voxel_size_mm)
+    nz, ny, nx = (math.ceil(range_mm / h - 1e-9) + 1 for h in voxel_size_zyx_mm)
     return (nz, ny, nx)
 
 
 def _integrate_dpk(
-    dpk: DosePointKernel, voxel_size_mm: tuple[float, float, float]
+    dpk: DosePointKernel, voxel_size_zyx_mm: tuple[float, float, float]
 ) -> NDArray[np.float64]:
     """Energy per decay (MeV) in each target voxel: see the module docstring."""
-    h = np.asarray(voxel_size_mm, dtype=np.float64)
-    half = np.asarray(_half_size(voxel_size_mm, dpk.range_mm))
+    h = np.asarray(voxel_size_zyx_mm, dtype=np.float64)
+    half = np.asarray(_half_size(voxel_size_zyx_mm, dpk.range_mm))
     shape = tuple(int(v) for v in 2 * half + 1)
     accumulated = np.zeros(math.prod(shape), dtype=np.float64)
     rng = np.random.default_rng(_SEED)
@@ -429,17 +431,17 @@ def _integrate_dpk(
     swaps = [
         order
         for order in itertools.permutations(range(3))
-        if all(voxel_size_mm[order[axis]] == voxel_size_mm[axis] for axis in range(3))
+        if all(voxel_size_zyx_mm[order[axis]] == voxel_size_zyx_mm[axis] for axis in range(3))
     ]
     symmetric = sum(np.transpose(reflected, order) for order in swaps)
     return np.asarray(symmetric / (8.0 * len(swaps)), dtype=np.float64)
 
 
 def _normalise_request(
-    voxel_size_mm: float | Sequence[float], tissue: Tissue | str, field_name: str
+    voxel_size_zyx_mm: float | Sequence[float], tissue: Tissue | str, field_name: str
 ) -> tuple[tuple[float, float, float], Tissue]:
     size = check_spacing_zyx_mm(
-        voxel_size_mm,
+        voxel_size_zyx_mm,
         field=field_name,
         min_mm=MIN_VOXEL_MM,
         max_mm=MAX_VOXEL_MM,
@@ -453,7 +455,7 @@ def _normalise_request(
 
 
 def dpk_voxel_kernel(
-    voxel_size_mm: float | Sequence[float],
+    voxel_size_zyx_mm: float | Sequence[float],
     tissue: Tissue | str = Tissue.SOFT,
     *,
     use_cache: bool = True,
@@ -462,7 +464,7 @@ def dpk_voxel_kernel(
 
     Parameters
     ----------
-    voxel_size_mm
+    voxel_size_zyx_mm
         One size (cubic voxel) or three sizes (z, y, x), each 0.5-100 mm. Rounded to
         0.1 um before use (cache key).
     tissue
@@ -487,7 +489,7 @@ def dpk_voxel_kernel(
     >>> round(float(k.octant()[0, 0, 0]), 2)  # Lanconelli 2012: 0.573 mGy/(MBq s)
     0.57
     """
-    size, medium = _normalise_request(voxel_size_mm, tissue, "voxel_size_mm")
+    size, medium = _normalise_request(voxel_size_zyx_mm, tissue, "voxel_size_zyx_mm")
     size = (round(size[0], 4), round(size[1], 4), round(size[2], 4))
     key = ("dpk", size, medium)
     if use_cache:
@@ -513,7 +515,7 @@ def dpk_voxel_kernel(
         notes.append("bone kernel: water point kernel scaled by density only (composition ignored)")
     kernel = VoxelKernel(
         s_mgy_per_mbq_s=s_values,
-        voxel_size_mm=size,
+        voxel_size_zyx_mm=size,
         tissue=medium,
         density_g_ml=density,
         source=KernelSource.DPK,
@@ -563,13 +565,13 @@ def _mirror_octant(octant: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def lanconelli_kernel(
-    voxel_size_mm: float | Sequence[float], tissue: Tissue | str = Tissue.SOFT
+    voxel_size_zyx_mm: float | Sequence[float], tissue: Tissue | str = Tissue.SOFT
 ) -> VoxelKernel:
     """Lanconelli 2012 voxel S values (octant table mirrored to a full kernel).
 
     Parameters
     ----------
-    voxel_size_mm
+    voxel_size_zyx_mm
         A tabulated cubic size (3, 4.8 or 6 mm soft tissue; 4.8 mm bone), one number or
         three within 0.01 mm of it.
     tissue
@@ -585,11 +587,11 @@ def lanconelli_kernel(
     >>> float(lanconelli_kernel(3.0).octant()[0, 0, 0])
     1.59
     """
-    size, medium = _normalise_request(voxel_size_mm, tissue, "voxel_size_mm")
+    size, medium = _normalise_request(voxel_size_zyx_mm, tissue, "voxel_size_zyx_mm")
     match = _match_lanconelli(size, medium)
     if match is None:
         raise InputError(
-            "voxel_size_mm",
+            "voxel_size_zyx_mm",
             f"{' x '.join(f'{h:g}' for h in size)} mm {medium.value}",
             f"a Lanconelli 2012 tabulated cubic voxel (within {LANCONELLI_MATCH_TOLERANCE_MM} "
             f"mm): {_tabulated_text()}; use source 'dpk' for other sizes",
@@ -605,7 +607,7 @@ def lanconelli_kernel(
     full.setflags(write=False)
     kernel = VoxelKernel(
         s_mgy_per_mbq_s=full,
-        voxel_size_mm=(table_size, table_size, table_size),
+        voxel_size_zyx_mm=(table_size, table_size, table_size),
         tissue=table_tissue,
         density_g_ml=table_tissue.density_g_ml,
         source=KernelSource.LANCONELLI,
@@ -618,7 +620,7 @@ def lanconelli_kernel(
 
 
 def voxel_kernel(
-    voxel_size_mm: float | Sequence[float],
+    voxel_size_zyx_mm: float | Sequence[float],
     tissue: Tissue | str = Tissue.SOFT,
     source: KernelSource | str = KernelSource.AUTO,
 ) -> VoxelKernel:
@@ -626,7 +628,7 @@ def voxel_kernel(
 
     Parameters
     ----------
-    voxel_size_mm
+    voxel_size_zyx_mm
         One size (cubic) or three (z, y, x), mm.
     tissue
         ``"soft"`` or ``"bone"``.
@@ -651,7 +653,7 @@ def voxel_kernel(
         method = KernelSource(source)
     except ValueError:
         raise InputError("source", source, "one of 'auto', 'dpk', 'lanconelli'") from None
-    size, medium = _normalise_request(voxel_size_mm, tissue, "voxel_size_mm")
+    size, medium = _normalise_request(voxel_size_zyx_mm, tissue, "voxel_size_zyx_mm")
     if method is KernelSource.LANCONELLI or (
         method is KernelSource.AUTO and _match_lanconelli(size, medium) is not None
     ):

@@ -10,9 +10,16 @@ from enum import StrEnum
 
 
 class VoxelDoseMethod(StrEnum):
-    """How the voxel dose is computed: local deposition, soft-tissue DVK, or the
-    lung-capable heterogeneous engine (density-scaled kernels)."""
+    """How the voxel dose is computed: local deposition, soft-tissue DVK, the lung-capable
+    heterogeneous engine (density-scaled kernels), or ``auto``.
 
+    ``auto`` is a choice, not an engine: a run resolves it before any engine runs (the
+    heterogeneous engine with CT densities, else the DVK:
+    :func:`y90dose.pipeline.voxel_run.choose_engine`), and a result names the engine
+    that ran.
+    """
+
+    AUTO = "auto"
     LDM = "ldm"
     DVK = "dvk"
     HETEROGENEOUS = "dvk_heterogeneous"

@@ -14,8 +14,10 @@ over tumours plus normal liver (it is what the segmentectomy threshold is judged
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import reduce
+from typing import Annotated, Any
 
+import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from y90dose.checks import (
@@ -42,13 +44,23 @@ from y90dose.models.common import (
     liver_volume_field,
 )
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
+from y90dose.uncertainty.inputs import (
+    DOSE_MEANING,
+    PLAN_MEANING,
+    UncertaintyOptionsWithTn,
+    fraction_input,
+    relative_input,
+    standard_sds,
+)
+from y90dose.uncertainty.propagation import Values, propagate
+from y90dose.uncertainty.result import Uncertainty
 from y90dose.units import volume_ml_to_mass_kg
 
 TumorVolumeMl = Annotated[float, Field(ge=MIN_VOLUME_ML, le=10000.0)]
 TnRatio = Annotated[float, Field(ge=MIN_TN_RATIO, le=1000.0)]
 
 
-class _PartitionGeometry(PlanOptions):
+class _PartitionGeometry(PlanOptions, UncertaintyOptionsWithTn):
     """Tumour volumes paired by position with their TN ratios, and the normal volume."""
 
     tumor_volume_ml: list[TumorVolumeMl] = Field(
@@ -127,6 +139,48 @@ def weighted_mass_kg(
     return sum(tn * m for tn, m in zip(tn_ratios, tumor_masses_kg, strict=True)) + normal_mass_kg
 
 
+def partition_doses_gy(
+    activity_gbq: Any,
+    tumor_masses_kg: list[Any],
+    tn_ratios: list[Any],
+    normal_mass_kg: Any,
+    lsf: Any,
+    residual: float,
+    energy_j_per_gbq: float,
+) -> tuple[Any, Any, list[Any]]:
+    """(perfused, normal, [tumour_i]) doses in Gy of ``activity_gbq`` (numbers or arrays).
+
+    D_N = C x A x (1 - R) x (1 - LSF) / (sum_i TN_i x M_T,i + M_N), D_T,i = TN_i x D_N,
+    perfused = the same energy over sum_i M_T,i + M_N.
+    """
+    liver_energy_j = energy_j_per_gbq * activity_gbq * (1.0 - residual) * (1.0 - lsf)
+    normal_gy = liver_energy_j / weighted_mass_kg(tumor_masses_kg, tn_ratios, normal_mass_kg)
+    perfused_gy = liver_energy_j / (sum(tumor_masses_kg) + normal_mass_kg)
+    return perfused_gy, normal_gy, [tn * normal_gy for tn in tn_ratios]
+
+
+def partition_activity_gbq(
+    normal_dose_gy: Any,
+    tumor_masses_kg: list[Any],
+    tn_ratios: list[Any],
+    normal_mass_kg: Any,
+    lsf: Any,
+    residual: float,
+    energy_j_per_gbq: float,
+) -> Any:
+    """A = D_N x (sum_i TN_i x M_T,i + M_N) / (C x (1 - LSF) x (1 - R)) (numbers or arrays)."""
+    return (
+        normal_dose_gy
+        * weighted_mass_kg(tumor_masses_kg, tn_ratios, normal_mass_kg)
+        / (energy_j_per_gbq * (1.0 - lsf) * (1.0 - residual))
+    )
+
+
+def normal_target_gy(tumor_dose_gy: float, tn_ratios: list[Any]) -> Any:
+    """Normal-liver dose that gives the lowest-TN tumour ``tumor_dose_gy``: D_T / min TN."""
+    return tumor_dose_gy / reduce(np.minimum, tn_ratios)
+
+
 def _partition_result(
     geometry: _PartitionGeometry,
     activity_gbq: float,
@@ -140,10 +194,15 @@ def _partition_result(
     ]
     normal_mass = volume_ml_to_mass_kg(geometry.normal_volume_ml, geometry.density_g_ml)
     delivered_gbq = activity_gbq * (1.0 - geometry.residual)
-    liver_energy_j = energy * delivered_gbq * (1.0 - geometry.lsf)
-    normal_gy = liver_energy_j / weighted_mass_kg(tumor_masses, geometry.tn_ratio, normal_mass)
-    tumor_gy = [tn * normal_gy for tn in geometry.tn_ratio]
-    perfused_gy = liver_energy_j / (sum(tumor_masses) + normal_mass)
+    perfused_gy, normal_gy, tumor_gy = partition_doses_gy(
+        activity_gbq,
+        tumor_masses,
+        geometry.tn_ratio,
+        normal_mass,
+        geometry.lsf,
+        geometry.residual,
+        energy,
+    )
     lung_gy = lung_dose_gy(delivered_gbq, geometry.lsf, geometry.lung_mass_kg, energy)
     doses: dict[str, float | list[float]] = {"perfused": perfused_gy, "normal": normal_gy}
     if len(tumor_gy) == 1:
@@ -204,7 +263,7 @@ def plan_partition(
     else:
         assert inputs.tumor_dose_gy is not None  # guaranteed by the validator
         lowest = min(range(len(inputs.tn_ratio)), key=lambda i: inputs.tn_ratio[i])
-        normal_gy = inputs.tumor_dose_gy / inputs.tn_ratio[lowest]
+        normal_gy = float(normal_target_gy(inputs.tumor_dose_gy, inputs.tn_ratio))
         target = {
             "target": "tumor",
             "target_dose_gy": inputs.tumor_dose_gy,
@@ -212,16 +271,122 @@ def plan_partition(
         }
     tumor_masses = [volume_ml_to_mass_kg(v, inputs.density_g_ml) for v in inputs.tumor_volume_ml]
     normal_mass = volume_ml_to_mass_kg(inputs.normal_volume_ml, inputs.density_g_ml)
-    activity = (
-        normal_gy
-        * weighted_mass_kg(tumor_masses, inputs.tn_ratio, normal_mass)
-        / (inputs.energy() * (1.0 - inputs.lsf) * (1.0 - inputs.residual))
+    activity = partition_activity_gbq(
+        normal_gy,
+        tumor_masses,
+        inputs.tn_ratio,
+        normal_mass,
+        inputs.lsf,
+        inputs.residual,
+        inputs.energy(),
     )
-    return _partition_result(inputs, activity, "plan", settings, target)
+    result = _partition_result(inputs, activity, "plan", settings, target)
+    return _with_uncertainty(inputs, result, inputs.normal_dose_gy, inputs.tumor_dose_gy)
 
 
 def dose_partition(
     inputs: PartitionDoseInput, settings: ClinicalSettings = DEFAULT_SETTINGS
 ) -> PlanResult:
     """Compartment doses that ``activity_gbq`` gives (the inverse of plan_partition)."""
-    return _partition_result(inputs, inputs.activity_gbq, "dose", settings, {})
+    result = _partition_result(inputs, inputs.activity_gbq, "dose", settings, {})
+    return _with_uncertainty(inputs, result, None, None)
+
+
+def _with_uncertainty(
+    inputs: _PartitionGeometry,
+    result: PlanResult,
+    normal_dose_gy: float | None,
+    tumor_dose_gy: float | None,
+) -> PlanResult:
+    if not inputs.uncertainty_requested():
+        return result
+    uncertainty = partition_uncertainty(inputs, result, normal_dose_gy, tumor_dose_gy)
+    return result.model_copy(update={"uncertainty": uncertainty})
+
+
+def _tumor_keys(count: int) -> list[str]:
+    """The names of the tumour doses: ``tumor`` for one, ``tumors[i]`` for several."""
+    return ["tumor"] if count == 1 else [f"tumors[{i}]" for i in range(count)]
+
+
+def partition_uncertainty(
+    inputs: _PartitionGeometry,
+    result: PlanResult,
+    normal_dose_gy: float | None = None,
+    tumor_dose_gy: float | None = None,
+) -> Uncertainty:
+    """Uncertainty of a partition result from the SDs of every tumour and the normal-liver
+    volume, every TN ratio, the LSF, the activity and the lung mass, propagated through
+    :func:`partition_activity_gbq`, :func:`partition_doses_gy` and
+    :func:`~y90dose.lung.lung_dose_gy` (a target dose given: a plan; none: a dose).
+
+    The drivers at the top level are those of the tumour dose (the target tumour's, or the
+    first's, with several).
+    """
+    count = len(inputs.tumor_volume_ml)
+    tags = [""] if count == 1 else [f"[{i}]" for i in range(count)]
+    sds = standard_sds(inputs, lung_mass_given="lung_mass_kg" in inputs.model_fields_set)
+    planned_gbq = result.activity_gbq
+    items = [
+        *(
+            relative_input(f"tumor_volume_ml{tag}", volume, sds["volume"])
+            for tag, volume in zip(tags, inputs.tumor_volume_ml, strict=True)
+        ),
+        relative_input("normal_volume_ml", inputs.normal_volume_ml, sds["volume"]),
+        *(
+            relative_input(f"tn_ratio{tag}", tn, sds["tn"])
+            for tag, tn in zip(tags, inputs.tn_ratio, strict=True)
+        ),
+        fraction_input("lsf", inputs.lsf, sds["lsf"]),
+        relative_input("activity_gbq", planned_gbq, sds["activity"]),
+        relative_input("lung_mass_kg", inputs.lung_mass_kg, sds["lung_mass"]),
+    ]
+    energy, residual, density = inputs.energy(), inputs.residual, inputs.density_g_ml
+    tumor_keys = _tumor_keys(count)
+    planning = normal_dose_gy is not None or tumor_dose_gy is not None
+
+    def evaluate(v: Values) -> dict[str, Any]:
+        tumor_masses = [volume_ml_to_mass_kg(v[f"tumor_volume_ml{t}"], density) for t in tags]
+        normal_mass = volume_ml_to_mass_kg(v["normal_volume_ml"], density)
+        tn = [v[f"tn_ratio{t}"] for t in tags]
+        given_gbq = v["activity_gbq"]
+        out: dict[str, Any] = {}
+        if planning:
+            target_gy = normal_dose_gy
+            if target_gy is None:
+                assert tumor_dose_gy is not None
+                target_gy = normal_target_gy(tumor_dose_gy, tn)
+            needed_gbq = partition_activity_gbq(
+                target_gy, tumor_masses, tn, normal_mass, v["lsf"], residual, energy
+            )
+            out["activity_gbq"] = needed_gbq * planned_gbq / given_gbq
+        perfused, normal, tumors = partition_doses_gy(
+            given_gbq, tumor_masses, tn, normal_mass, v["lsf"], residual, energy
+        )
+        out["perfused"] = perfused
+        out["normal"] = normal
+        out.update(zip(tumor_keys, tumors, strict=True))
+        lung = lung_dose_gy(given_gbq * (1.0 - residual), v["lsf"], v["lung_mass_kg"], energy)
+        out["lung"] = lung
+        out["lung_cumulative"] = inputs.prior_lung_dose_gy + lung
+        return out
+
+    expected = {
+        "perfused": result.dose_gy("perfused"),
+        "normal": result.dose_gy("normal"),
+        **dict(zip(tumor_keys, result.tumor_doses_gy(), strict=True)),
+        "lung": result.dose_gy("lung"),
+        "lung_cumulative": result.dose_gy("lung_cumulative"),
+    }
+    if planning:
+        expected["activity_gbq"] = planned_gbq
+    target_index = int(result.details.get("target_tumor_index", 0))
+    return propagate(
+        items,
+        evaluate,
+        expected=expected,
+        draws=inputs.uncertainty_draws,
+        seed=inputs.uncertainty_seed,
+        drivers_of=tumor_keys[target_index],
+        meaning=PLAN_MEANING if planning else DOSE_MEANING,
+    )

@@ -51,8 +51,8 @@ STEP_FRACTION_OF_SD = 1e-4
 """Finite-difference step, as a fraction of the input's SD."""
 KINK_TOLERANCE = 1e-3
 """Forward and backward differences further apart than this (relative) mark a kink/step."""
-NONLINEAR_NOTE_FRACTION = 0.1
-"""A sampled SD more than 10 % from the first-order one is pointed out in the notes."""
+NONLINEAR_NOTE_FRACTION = 0.05
+"""A sampled SD more than 5 % from the first-order one is pointed out in the notes."""
 NOMINAL_TOLERANCE = 1e-9
 """The evaluation at the nominal inputs must reproduce the result to this relative
 tolerance: a check that ``evaluate`` computes what the model computed."""

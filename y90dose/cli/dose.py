@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.curves_option import add_curves_option
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import ModelTable, add_model_group, compute_from_args
 from y90dose.cli.output import CommandOutput
-from y90dose.cli.plan import result_output
+from y90dose.cli.plan import result_output, with_curves
 from y90dose.models.mird import MirdDoseInput, dose_mird
 from y90dose.models.partition import PartitionDoseInput, dose_partition
 
@@ -24,10 +25,13 @@ MODELS: ModelTable = {
 
 def register(subparsers: Any) -> None:
     """Add ``dose`` and its model subcommands."""
-    add_model_group(subparsers, "dose", COMMANDS["dose"], MODELS, run)
+    group = add_model_group(subparsers, "dose", COMMANDS["dose"], MODELS, run)
+    for name in MODELS:
+        add_curves_option(group.choices[name])
 
 
 def run(args: argparse.Namespace) -> CommandOutput:
     """Validate the options with the model's schema and compute the doses."""
     schema, compute, _ = MODELS[args.model]
-    return result_output(compute_from_args(schema, compute, args))
+    result = compute_from_args(schema, compute, args)
+    return with_curves(result_output(result), args, schema, result)

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from y90dose.cli.curves_option import add_curves_option, write_curves
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import (
     ModelTable,
@@ -17,6 +18,7 @@ from y90dose.cli.model_options import (
 from y90dose.cli.output import CommandOutput
 from y90dose.cli.plan_from_images import register_from_images
 from y90dose.cli.render import plan_text
+from y90dose.cli.site_settings import settings_from_args
 from y90dose.errors import InputError
 from y90dose.findings import has_block
 from y90dose.models.bsa import BsaPlanInput, plan_bsa
@@ -56,6 +58,7 @@ def register(subparsers: Any) -> None:
     )
     for name in MODELS:
         add_report_options(group.choices[name])
+        add_curves_option(group.choices[name])
     register_from_images(group)
 
 
@@ -105,6 +108,24 @@ def write_report(args: argparse.Namespace, schema: Any, result: PlanResult) -> N
         ) from None
 
 
+def with_curves(
+    output: CommandOutput, args: argparse.Namespace, schema: Any, result: PlanResult
+) -> CommandOutput:
+    """``output`` with the activity-dose curves (``--curves FILE.png``), when asked for."""
+    if args.curves is None:
+        return output
+    from y90dose.models.curves import plan_curves
+
+    inputs = model_from_args(schema, args)
+    curves = plan_curves(inputs, result, settings_from_args(args, inputs))
+    line = write_curves(args.curves, curves)
+    return CommandOutput(
+        data={**output.data, "curves": curves.model_dump(mode="json")},
+        human=f"{output.human}\n{line}",
+        exit_code=output.exit_code,
+    )
+
+
 def run(args: argparse.Namespace) -> CommandOutput:
     """Validate the options with the model's schema and compute the plan."""
     schema, compute, _ = MODELS[args.model]
@@ -120,4 +141,4 @@ def run(args: argparse.Namespace) -> CommandOutput:
         if args.patient_ref is not None and not says_something(args.patient_ref):
             raise InputError("--patient-ref", args.patient_ref, SAYS_SOMETHING)
         write_report(args, schema, result)
-    return result_output(result)
+    return with_curves(result_output(result), args, schema, result)

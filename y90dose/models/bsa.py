@@ -51,8 +51,7 @@ from y90dose.uncertainty.inputs import (
     relative_input,
     standard_sds,
 )
-from y90dose.uncertainty.propagation import UncertainInput, Values, propagate
-from y90dose.uncertainty.result import Uncertainty
+from y90dose.uncertainty.propagation import ModelArrays, UncertainInput, Values
 from y90dose.units import volume_ml_to_mass_kg
 
 
@@ -189,7 +188,9 @@ def plan_bsa(inputs: BsaPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS
     )
     if not inputs.uncertainty_requested():
         return result
-    return result.model_copy(update={"uncertainty": bsa_uncertainty(inputs, result)})
+    model = bsa_arrays(inputs, result)
+    uncertainty = model.propagate(draws=inputs.uncertainty_draws, seed=inputs.uncertainty_seed)
+    return result.model_copy(update={"uncertainty": uncertainty})
 
 
 def _reduction_or_none(lsf: float) -> float:
@@ -197,9 +198,9 @@ def _reduction_or_none(lsf: float) -> float:
     return lsf_reduction(float(lsf)) or 0.0
 
 
-def bsa_uncertainty(inputs: BsaPlanInput, result: PlanResult) -> Uncertainty:
-    """Uncertainty of a BSA plan from the SDs of the tumour, liver and treated volumes, the
-    LSF, the activity and the lung mass, propagated through
+def bsa_arrays(inputs: BsaPlanInput, result: PlanResult) -> ModelArrays:
+    """The BSA plan as arrays of the tumour, liver and treated volumes, the LSF, the
+    activity and the lung mass, through
     :func:`whole_liver_activity_gbq`, :func:`lsf_reduction` (its bands are steps: at a band
     edge there is no first-order SD), :func:`~y90dose.models.mird.mird_dose_gy` and
     :func:`~y90dose.lung.lung_dose_gy`. Height and weight are taken as exact.
@@ -240,12 +241,10 @@ def bsa_uncertainty(inputs: BsaPlanInput, result: PlanResult) -> Uncertainty:
 
     expected = {name: result.dose_gy(name) for name in ("perfused", "lung", "lung_cumulative")}
     expected["activity_gbq"] = planned_gbq
-    return propagate(
-        items,
-        evaluate,
+    return ModelArrays(
+        inputs=tuple(items),
+        evaluate=evaluate,
         expected=expected,
-        draws=inputs.uncertainty_draws,
-        seed=inputs.uncertainty_seed,
         drivers_of="perfused",
         meaning=PLAN_MEANING,
     )

@@ -44,7 +44,7 @@ from y90dose.uncertainty.inputs import (
     relative_input,
     standard_sds,
 )
-from y90dose.uncertainty.propagation import Values, propagate
+from y90dose.uncertainty.propagation import ModelArrays, Values
 from y90dose.uncertainty.result import Uncertainty
 from y90dose.units import volume_ml_to_mass_kg
 
@@ -202,8 +202,7 @@ def mird_uncertainty(
     inputs: _MirdVolumes, result: PlanResult, target_dose_gy: float | None
 ) -> Uncertainty:
     """Uncertainty of a MIRD result from the SDs of the perfused volume, LSF, activity and
-    lung mass, propagated through :func:`mird_activity_gbq`, :func:`mird_dose_gy` and
-    :func:`~y90dose.lung.lung_dose_gy` (``target_dose_gy``: a plan; None: a dose).
+    lung mass, propagated through the model's functions (:func:`mird_arrays`).
 
     Examples
     --------
@@ -214,6 +213,17 @@ def mird_uncertainty(
     ...     sd_volume_percent=2, sd_lsf=0, sd_activity_percent=0, sd_lung_mass_percent=0))
     >>> round(r.uncertainty.doses_gy["perfused"].sd_first_order, 2)
     2.3
+    """
+    model = mird_arrays(inputs, result, target_dose_gy)
+    return model.propagate(draws=inputs.uncertainty_draws, seed=inputs.uncertainty_seed)
+
+
+def mird_arrays(
+    inputs: _MirdVolumes, result: PlanResult, target_dose_gy: float | None
+) -> ModelArrays:
+    """The MIRD result as arrays: :func:`mird_activity_gbq`, :func:`mird_dose_gy` and
+    :func:`~y90dose.lung.lung_dose_gy` of the perfused volume, LSF, activity and lung mass
+    (``target_dose_gy``: a plan, which also gives the activity needed; None: a dose).
     """
     sds = standard_sds(inputs, lung_mass_given="lung_mass_kg" in inputs.model_fields_set)
     planned_gbq = result.activity_gbq
@@ -241,12 +251,10 @@ def mird_uncertainty(
     expected = {name: result.dose_gy(name) for name in ("perfused", "lung", "lung_cumulative")}
     if target_dose_gy is not None:
         expected["activity_gbq"] = planned_gbq
-    return propagate(
-        items,
-        evaluate,
+    return ModelArrays(
+        inputs=tuple(items),
+        evaluate=evaluate,
         expected=expected,
-        draws=inputs.uncertainty_draws,
-        seed=inputs.uncertainty_seed,
         drivers_of="perfused",
         meaning=PLAN_MEANING if target_dose_gy is not None else DOSE_MEANING,
     )

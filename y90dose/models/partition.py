@@ -52,8 +52,7 @@ from y90dose.uncertainty.inputs import (
     relative_input,
     standard_sds,
 )
-from y90dose.uncertainty.propagation import Values, propagate
-from y90dose.uncertainty.result import Uncertainty
+from y90dose.uncertainty.propagation import ModelArrays, Values
 from y90dose.units import volume_ml_to_mass_kg
 
 TumorVolumeMl = Annotated[float, Field(ge=MIN_VOLUME_ML, le=10000.0)]
@@ -300,7 +299,8 @@ def _with_uncertainty(
 ) -> PlanResult:
     if not inputs.uncertainty_requested():
         return result
-    uncertainty = partition_uncertainty(inputs, result, normal_dose_gy, tumor_dose_gy)
+    model = partition_arrays(inputs, result, normal_dose_gy, tumor_dose_gy)
+    uncertainty = model.propagate(draws=inputs.uncertainty_draws, seed=inputs.uncertainty_seed)
     return result.model_copy(update={"uncertainty": uncertainty})
 
 
@@ -309,14 +309,14 @@ def _tumor_keys(count: int) -> list[str]:
     return ["tumor"] if count == 1 else [f"tumors[{i}]" for i in range(count)]
 
 
-def partition_uncertainty(
+def partition_arrays(
     inputs: _PartitionGeometry,
     result: PlanResult,
     normal_dose_gy: float | None = None,
     tumor_dose_gy: float | None = None,
-) -> Uncertainty:
-    """Uncertainty of a partition result from the SDs of every tumour and the normal-liver
-    volume, every TN ratio, the LSF, the activity and the lung mass, propagated through
+) -> ModelArrays:
+    """The partition result as arrays of every tumour and the normal-liver volume, every
+    TN ratio, the LSF, the activity and the lung mass, through
     :func:`partition_activity_gbq`, :func:`partition_doses_gy` and
     :func:`~y90dose.lung.lung_dose_gy` (a target dose given: a plan; none: a dose).
 
@@ -381,12 +381,10 @@ def partition_uncertainty(
     if planning:
         expected["activity_gbq"] = planned_gbq
     target_index = int(result.details.get("target_tumor_index", 0))
-    return propagate(
-        items,
-        evaluate,
+    return ModelArrays(
+        inputs=tuple(items),
+        evaluate=evaluate,
         expected=expected,
-        draws=inputs.uncertainty_draws,
-        seed=inputs.uncertainty_seed,
         drivers_of=tumor_keys[target_index],
         meaning=PLAN_MEANING if planning else DOSE_MEANING,
     )

@@ -92,6 +92,38 @@ class UncertainInput:
 
 
 @dataclass(frozen=True)
+class ModelArrays:
+    """A planning model as arrays: its uncertain inputs, its vectorised evaluation and the
+    values its result holds (which the evaluation at the nominal inputs must reproduce).
+
+    The uncertainty propagates through it (:meth:`propagate`) and the activity-dose
+    curves sweep one input through it (:mod:`y90dose.models.curves`).
+    """
+
+    inputs: tuple[UncertainInput, ...]
+    evaluate: Evaluate
+    expected: Mapping[str, float]
+    drivers_of: str
+    meaning: str
+
+    def input(self, name: str) -> UncertainInput:
+        """The input called ``name``."""
+        return next(item for item in self.inputs if item.name == name)
+
+    def propagate(self, *, draws: int, seed: int) -> Uncertainty:
+        """:func:`propagate` of this model."""
+        return propagate(
+            self.inputs,
+            self.evaluate,
+            expected=self.expected,
+            draws=draws,
+            seed=seed,
+            drivers_of=self.drivers_of,
+            meaning=self.meaning,
+        )
+
+
+@dataclass(frozen=True)
 class _FirstOrder:
     coefficients: dict[str, dict[str, float | None]]  # output -> input -> c_i (None: kink)
 

@@ -91,7 +91,7 @@ def test_large_sd_of_mass_separates_sampling_from_first_order() -> None:
     assert perfused.high == pytest.approx(
         math.exp(s * s / 2 + 1.959964 * s) * MIRD_DOSE_GY, rel=0.01
     )
-    assert perfused.sd / perfused.sd_first_order - 1 > 0.07  # 1.09 - 1 = 9 %
+    assert perfused.sd / (0.3 * MIRD_DOSE_GY) - 1 > 0.07  # 1.09 - 1 = 9 % above first order
     assert any("perfused: sampled SD" in note and "nonlinear" in note for note in u.notes)
 
 

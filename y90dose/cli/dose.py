@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.ct_lung_mass import (
+    add_ct_option,
+    measure_into_args,
+    with_measurement,
+    with_measurement_json,
+)
 from y90dose.cli.curves_option import add_curves_option
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import ModelTable, add_model_group, compute_from_args
@@ -28,10 +34,13 @@ def register(subparsers: Any) -> None:
     group = add_model_group(subparsers, "dose", COMMANDS["dose"], MODELS, run)
     for name in MODELS:
         add_curves_option(group.choices[name])
+        add_ct_option(group.choices[name])
 
 
 def run(args: argparse.Namespace) -> CommandOutput:
     """Validate the options with the model's schema and compute the doses."""
     schema, compute, _ = MODELS[args.model]
-    result = compute_from_args(schema, compute, args)
-    return with_curves(result_output(result), args, schema, result)
+    lung = measure_into_args(args)
+    result = with_measurement(compute_from_args(schema, compute, args), lung)
+    output = with_curves(result_output(result), args, schema, result)
+    return with_measurement_json(output, lung)

@@ -40,8 +40,11 @@ COMMANDS: dict[str, str] = {
     "register": "register two images (CT to CT, rigid by mutual information; --deformable "
     "adds a B-spline stage): an ITK transform file and a quality figure",
     "validate": "run the validation suite (phantoms, kernels, Monte Carlo, planning cases)",
+    "lung-mass": "lung volume and mass from a CT (thresholds, airways removed, vessels "
+    "filled; mass from the HU-to-density curve), left and right when they separate",
 }
-"""Subcommand module (``y90dose/cli/<name>.py``) -> its one-line help, in help order."""
+"""Subcommand -> its one-line help, in help order; the module is ``y90dose/cli/<name>.py``
+with ``-`` written ``_`` (``lung-mass`` is ``lung_mass.py``)."""
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -108,7 +111,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     subparsers.required = True
     for name, summary in COMMANDS.items():
         if chosen is None or name == chosen:
-            importlib.import_module(f"y90dose.cli.{name}").register(subparsers)
+            importlib.import_module(f"y90dose.cli.{name.replace('-', '_')}").register(subparsers)
         else:
             subparsers.add_parser(name, help=summary, add_help=False)
     return parser

@@ -7,6 +7,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from y90dose.cli.ct_lung_mass import (
+    add_ct_option,
+    measure_into_args,
+    with_measurement,
+    with_measurement_json,
+)
 from y90dose.cli.curves_option import add_curves_option, write_curves
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import (
@@ -59,6 +65,7 @@ def register(subparsers: Any) -> None:
     for name in MODELS:
         add_report_options(group.choices[name])
         add_curves_option(group.choices[name])
+        add_ct_option(group.choices[name])
     register_from_images(group)
 
 
@@ -129,7 +136,8 @@ def with_curves(
 def run(args: argparse.Namespace) -> CommandOutput:
     """Validate the options with the model's schema and compute the plan."""
     schema, compute, _ = MODELS[args.model]
-    result = compute_from_args(schema, compute, args)
+    lung = measure_into_args(args)
+    result = with_measurement(compute_from_args(schema, compute, args), lung)
     if args.report is None:
         if args.patient_ref is not None or args.treatment_date is not None:
             raise InputError(
@@ -141,4 +149,5 @@ def run(args: argparse.Namespace) -> CommandOutput:
         if args.patient_ref is not None and not says_something(args.patient_ref):
             raise InputError("--patient-ref", args.patient_ref, SAYS_SOMETHING)
         write_report(args, schema, result)
-    return with_curves(result_output(result), args, schema, result)
+    output = with_curves(result_output(result), args, schema, result)
+    return with_measurement_json(output, lung)

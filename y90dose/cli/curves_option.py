@@ -28,12 +28,17 @@ def add_curves_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--curves", metavar="FILE.png", type=Path, help=HELP)
 
 
+def check_curves_path(path: Path | None) -> None:
+    """Refuse a ``--curves`` name that is not a PNG's before any work is done."""
+    if path is not None and path.suffix.lower() != ".png":
+        raise InputError("--curves", str(path), "a file name ending in .png")
+
+
 def write_curves(path: Path, curves: Any) -> str:
     """Write the figure of ``curves`` to ``path``; the line the human report prints."""
     from y90dose.reports.curves import curves_png
 
-    if path.suffix.lower() != ".png":
-        raise InputError("--curves", str(path), "a file name ending in .png")
+    check_curves_path(path)
     try:
         path.write_bytes(curves_png(curves))
     except OSError as exc:

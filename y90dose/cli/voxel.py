@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from y90dose.cli.curves_option import add_curves_option, check_curves_path, write_curves
 from y90dose.cli.image_limits import add_max_voxels_option, max_voxels_from
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import add_model_options, model_from_args, option_error
@@ -18,7 +19,8 @@ from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.progress import TerminalProgress, quiet_library_warnings
 from y90dose.errors import InputError
 from y90dose.pipeline.options import VoxelOptions
-from y90dose.pipeline.run import VoxelRunResult, run_voxel_dosimetry
+from y90dose.pipeline.progress import Stages
+from y90dose.pipeline.run import VoxelRunResult, run_voxel_dosimetry, voxel_dose
 from y90dose.segmentectomy import verification_text
 
 DEFAULT_OUT = "y90dose-voxel"
@@ -65,6 +67,7 @@ def register(subparsers: Any) -> None:
         "--overwrite", action="store_true", help="replace the files of a previous run in --out"
     )
     parser.add_argument("--no-png", action="store_true", help="skip the PNG figures")
+    add_curves_option(parser)
     add_max_voxels_option(parser, emission=True)
     add_json_flag(parser)
     parser.set_defaults(handler=run, field_options={**INPUT_OPTIONS, **OPTION_RENAMES})
@@ -78,6 +81,9 @@ def run(args: argparse.Namespace) -> CommandOutput:
 
 def _run(args: argparse.Namespace) -> CommandOutput:
     options = model_from_args(VoxelOptions, args, renames=OPTION_RENAMES)
+    check_curves_path(args.curves)
+    if args.curves is not None:
+        return _run_with_curves(args, options)
     progress = TerminalProgress()
     try:
         result = run_voxel_dosimetry(
@@ -98,8 +104,72 @@ def _run(args: argparse.Namespace) -> CommandOutput:
     return CommandOutput(data=result.to_dict(), human=voxel_text(result))
 
 
+def _run_with_curves(args: argparse.Namespace, options: VoxelOptions) -> CommandOutput:
+    """The run as :func:`run_voxel_dosimetry` does it, keeping the computation for the
+    activity-dose curves (``--curves``)."""
+    from y90dose.pipeline.curves import voxel_curves
+    from y90dose.pipeline.outputs import check_out_dir
+
+    progress = TerminalProgress()
+    try:
+        check_out_dir(args.out, overwrite=args.overwrite)
+        stages = Stages(progress)
+        run = voxel_dose(
+            args.spect,
+            args.rois,
+            options=options,
+            ct=args.ct,
+            roi_names=args.roi_names,
+            progress=stages.report,
+        )
+        result = run.write(
+            args.out,
+            write_pngs=not args.no_png,
+            overwrite=args.overwrite,
+            progress=stages.report,
+        )
+    except InputError as exc:
+        raise option_error(exc, VoxelOptions, OPTION_RENAMES) from None
+    finally:
+        progress.close()
+    curves = voxel_curves(run)
+    line = write_curves(args.curves, curves)
+    return CommandOutput(
+        data={**result.to_dict(), "curves": curves.model_dump(mode="json")},
+        human=f"{voxel_text(result)}\n{line}",
+    )
+
+
 def _number(value: Any, digits: int = 1) -> str:
     return "-" if not isinstance(value, int | float) else f"{value:.{digits}f}"
+
+
+def _uncertainty_lines(result: VoxelRunResult) -> list[str]:
+    """Each VOI's mean dose with its 95 % interval and the SD of each component."""
+    rows = [
+        (name, m, m.mean_uncertainty)
+        for name, m in result.metrics.items()
+        if m.mean_uncertainty is not None
+    ]
+    if not rows:
+        return []
+    first = rows[0][2]
+    assert first is not None
+    lines = [
+        "",
+        f"mean dose, {100 * first.level:g} % interval (SD Gy: calibration "
+        f"{first.calibration_sd_percent:g} %, partial volume at {first.resolution_fwhm_mm:g} mm "
+        "FWHM, delineation +/- 1 voxel):",
+    ]
+    for name, metrics, u in rows:
+        assert u is not None
+        lines.append(
+            f"  {name[:16]:<16} {metrics.mean_gy:.1f} [{u.low_gy:.1f} - {u.high_gy:.1f}]  "
+            f"SD {u.sd_gy:.1f} (calibration {u.calibration_sd_gy:.1f}, partial volume "
+            f"{u.partial_volume_sd_gy:.1f}, RC {u.recovery_coefficient:.2f}, delineation "
+            f"{u.delineation_sd_gy:.1f})"
+        )
+    return lines
 
 
 def voxel_text(result: VoxelRunResult) -> str:
@@ -135,6 +205,7 @@ def voxel_text(result: VoxelRunResult) -> str:
             f"{_number(m.get('d70_gy')):>9} {_number(m.get('d90_gy')):>9} "
             f"{_number(m.get('max_gy')):>9} {_number(m.get('v100_percent')):>8}"
         )
+    lines += _uncertainty_lines(result)
     lines.append("")
     for name, metrics in result.metrics.items():
         mean, absorbed = metrics.mean_gy, metrics.mean_absorbed_gy

@@ -30,7 +30,7 @@ from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 from y90dose.uncertainty.propagation import ACTIVITY_OUTPUT, ModelArrays
 
 CURVE_POINTS = 41
-"""Points of each curve."""
+"""Evenly spaced points of each curve (the plan's own value is added to them)."""
 ACTIVITY_RANGE = (0.025, 2.0)
 """The activity axis, as fractions of the planned activity."""
 TN_SCALE_RANGE = (0.25, 3.0)
@@ -88,6 +88,12 @@ def plan_arrays(inputs: BaseModel, result: PlanResult) -> ModelArrays:
     raise TypeError(f"no activity-dose curves for {type(inputs).__name__}")
 
 
+def axis(low: float, high: float, nominal: float, points: int) -> np.ndarray:
+    """``points`` evenly spaced values from ``low`` to ``high``, and ``nominal`` among them
+    (the plan's own point is on every curve)."""
+    return np.union1d(np.linspace(low, high, points), [nominal])
+
+
 def _sweep(model: ModelArrays, swept: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
     """Every dose of ``model`` with the ``swept`` inputs set and the others at their values."""
     count = len(next(iter(swept.values())))
@@ -124,7 +130,7 @@ def plan_curves(
     model = plan_arrays(inputs, result)
     activity = model.input("activity_gbq").value
     low, high = ACTIVITY_RANGE
-    x_activity = np.linspace(low * activity, high * activity, points)
+    x_activity = axis(low * activity, high * activity, activity, points)
     held = f"the {'planned' if result.direction == 'plan' else 'given'} activity {activity:.4g} GBq"
     against_activity = Curve(
         x_name="activity_gbq",
@@ -137,7 +143,7 @@ def plan_curves(
     tn_names = [item.name for item in model.inputs if item.name.startswith("tn_ratio")]
     against_tn = None
     if tn_names:
-        scale = np.linspace(*TN_SCALE_RANGE, points)
+        scale = axis(*TN_SCALE_RANGE, 1.0, points)
         tn_values = {name: model.input(name).value * scale for name in tn_names}
         against_tn = Curve(
             x_name="tn_scale",
@@ -149,7 +155,7 @@ def plan_curves(
         )
     lsf = model.input("lsf").value
     top = min(LSF_AXIS_MAX_TOP, max(LSF_AXIS_MIN_TOP, 2.0 * lsf))
-    x_lsf = np.linspace(0.0, top, points)
+    x_lsf = axis(0.0, top, lsf, points)
     notes = []
     if result.model == "bsa":
         notes.append(

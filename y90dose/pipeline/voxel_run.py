@@ -79,7 +79,9 @@ from y90dose.pipeline.inputs import VoiSource, is_quantitative, with_whole_liver
 from y90dose.pipeline.options import DensitySource, VoxelOptions
 from y90dose.pipeline.progress import ProgressFn, Stages
 from y90dose.pipeline.study import VoxelStudy
+from y90dose.pipeline.voi_uncertainty import voi_uncertainties
 from y90dose.segmentectomy import SegmentectomyVerification, verify_segmentectomy
+from y90dose.uncertainty.voi import VoiMeanUncertainty
 from y90dose.voxel.activity import (
     ActivityMap,
     ActivityMethod,
@@ -150,6 +152,9 @@ class VoiMetrics(BaseModel):
     eud_gy: float | None = None
     radiobiology: dict[str, Any] | None = None
     conventions: str
+    mean_uncertainty: VoiMeanUncertainty | None = None
+    """The mean dose's uncertainty: calibration, partial volume, delineation
+    (:mod:`y90dose.uncertainty.voi`)."""
 
     def __getattr__(self, name: str) -> Any:  # typed access to the D/V extras for mypy
         return super().__getattr__(name)  # type: ignore[misc]
@@ -190,6 +195,7 @@ class VoxelRun:
     energy_note: str | None = None
     segmentectomy: SegmentectomyVerification | None = None
     elapsed_s: float = 0.0
+    voi_uncertainty: dict[str, VoiMeanUncertainty] = field(default_factory=dict)
 
     @property
     def dose(self) -> sitk.Image:
@@ -199,7 +205,12 @@ class VoxelRun:
     @cached_property
     def metrics(self) -> dict[str, VoiMetrics]:
         """Each VOI's metrics with flat names (``mean_gy``, ``d70_gy``, ``volume_ml``...)."""
-        return {name: VoiMetrics.of(m) for name, m in self.voi_metrics.items()}
+        return {
+            name: VoiMetrics.of(m).model_copy(
+                update={"mean_uncertainty": self.voi_uncertainty.get(name)}
+            )
+            for name, m in self.voi_metrics.items()
+        }
 
     @property
     def spect(self) -> Image:
@@ -959,6 +970,9 @@ def compute_voxel_dose(
         energy_note=energy_note,
         segmentectomy=_segmentectomy(dose_gy, choice, spacing_zyx, density.g_ml, options),
         elapsed_s=time.perf_counter() - started,
+        voi_uncertainty=voi_uncertainties(
+            dose_gy, choice.vois, spacing_zyx, results.metrics, options, study.spect
+        ),
     )
 
 

@@ -351,3 +351,16 @@ def test_cli_json_and_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert "drivers of perfused: perfused_volume_ml" in text
     assert main([*argv]) == 0
     assert "uncertainty" not in capsys.readouterr().out
+
+
+def test_cumulative_lung_dose_is_the_lung_interval_plus_the_prior() -> None:
+    inputs = MirdDoseInput(
+        activity_gbq=3, perfused_volume_ml=1165, lsf=0.08, prior_lung_dose_gy=10, uncertainty=True
+    )
+    u = dose_mird(inputs).uncertainty
+    assert u is not None
+    lung, cumulative = u.doses_gy["lung"], u.doses_gy["lung_cumulative"]
+    assert cumulative.nominal == pytest.approx(lung.nominal + 10)  # 12 + 10 Gy
+    assert (cumulative.low, cumulative.high) == pytest.approx((lung.low + 10, lung.high + 10))
+    assert cumulative.sd == lung.sd
+    assert u.drivers_by_output["lung_cumulative"] == u.drivers_by_output["lung"]

@@ -236,10 +236,9 @@ def bsa_arrays(inputs: BsaPlanInput, result: PlanResult) -> ModelArrays:
             "activity_gbq": needed_gbq * planned_gbq / given_gbq,
             "perfused": mird_dose_gy(given_gbq, mass_kg, v["lsf"], residual, energy),
             "lung": lung,
-            "lung_cumulative": inputs.prior_lung_dose_gy + lung,
         }
 
-    expected = {name: result.dose_gy(name) for name in ("perfused", "lung", "lung_cumulative")}
+    expected = {name: result.dose_gy(name) for name in ("perfused", "lung")}
     expected["activity_gbq"] = planned_gbq
     return ModelArrays(
         inputs=tuple(items),
@@ -247,4 +246,5 @@ def bsa_arrays(inputs: BsaPlanInput, result: PlanResult) -> ModelArrays:
         expected=expected,
         drivers_of="perfused",
         meaning=PLAN_MEANING,
+        shifted={"lung_cumulative": ("lung", inputs.prior_lung_dose_gy)},
     )

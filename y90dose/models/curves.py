@@ -103,7 +103,7 @@ def _sweep(model: ModelArrays, swept: dict[str, Any]) -> dict[str, dict[str, lis
     return {
         name: {"mean_gy": np.broadcast_to(np.asarray(value, dtype=np.float64), count).tolist()}
         for name, value in outputs.items()
-        if name not in (ACTIVITY_OUTPUT, "lung_cumulative")
+        if name != ACTIVITY_OUTPUT
     }
 
 

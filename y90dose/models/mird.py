@@ -245,10 +245,9 @@ def mird_arrays(
         out["perfused"] = mird_dose_gy(given_gbq, mass_kg, v["lsf"], residual, energy)
         lung = lung_dose_gy(given_gbq * (1.0 - residual), v["lsf"], v["lung_mass_kg"], energy)
         out["lung"] = lung
-        out["lung_cumulative"] = inputs.prior_lung_dose_gy + lung
         return out
 
-    expected = {name: result.dose_gy(name) for name in ("perfused", "lung", "lung_cumulative")}
+    expected = {name: result.dose_gy(name) for name in ("perfused", "lung")}
     if target_dose_gy is not None:
         expected["activity_gbq"] = planned_gbq
     return ModelArrays(
@@ -257,4 +256,5 @@ def mird_arrays(
         expected=expected,
         drivers_of="perfused",
         meaning=PLAN_MEANING if target_dose_gy is not None else DOSE_MEANING,
+        shifted={"lung_cumulative": ("lung", inputs.prior_lung_dose_gy)},
     )

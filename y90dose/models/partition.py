@@ -368,7 +368,6 @@ def partition_arrays(
         out.update(zip(tumor_keys, tumors, strict=True))
         lung = lung_dose_gy(given_gbq * (1.0 - residual), v["lsf"], v["lung_mass_kg"], energy)
         out["lung"] = lung
-        out["lung_cumulative"] = inputs.prior_lung_dose_gy + lung
         return out
 
     expected = {
@@ -376,7 +375,6 @@ def partition_arrays(
         "normal": result.dose_gy("normal"),
         **dict(zip(tumor_keys, result.tumor_doses_gy(), strict=True)),
         "lung": result.dose_gy("lung"),
-        "lung_cumulative": result.dose_gy("lung_cumulative"),
     }
     if planning:
         expected["activity_gbq"] = planned_gbq
@@ -387,4 +385,5 @@ def partition_arrays(
         expected=expected,
         drivers_of=tumor_keys[target_index],
         meaning=PLAN_MEANING if planning else DOSE_MEANING,
+        shifted={"lung_cumulative": ("lung", inputs.prior_lung_dose_gy)},
     )

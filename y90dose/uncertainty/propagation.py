@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -105,14 +105,17 @@ class ModelArrays:
     expected: Mapping[str, float]
     drivers_of: str
     meaning: str
+    shifted: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+    """Outputs that are another output plus an exact number (``lung_cumulative`` is
+    ``lung`` + the prior lung dose): reported as that output's interval, shifted."""
 
     def input(self, name: str) -> UncertainInput:
         """The input called ``name``."""
         return next(item for item in self.inputs if item.name == name)
 
     def propagate(self, *, draws: int, seed: int) -> Uncertainty:
-        """:func:`propagate` of this model."""
-        return propagate(
+        """:func:`propagate` of this model (and its shifted outputs)."""
+        result = propagate(
             self.inputs,
             self.evaluate,
             expected=self.expected,
@@ -120,6 +123,23 @@ class ModelArrays:
             seed=seed,
             drivers_of=self.drivers_of,
             meaning=self.meaning,
+        )
+        doses = dict(result.doses_gy)
+        drivers = dict(result.drivers_by_output)
+        methods = dict(result.drivers_method)
+        for name, (base, offset) in self.shifted.items():
+            interval = doses[base]
+            doses[name] = interval.model_copy(
+                update={
+                    "nominal": interval.nominal + offset,
+                    "low": interval.low + offset,
+                    "high": interval.high + offset,
+                }
+            )
+            drivers[name] = drivers[base]
+            methods[name] = methods[base]
+        return result.model_copy(
+            update={"doses_gy": doses, "drivers_by_output": drivers, "drivers_method": methods}
         )
 
 

@@ -11,7 +11,7 @@ from y90dose.cli.ct_lung_mass import (
     with_measurement,
     with_measurement_json,
 )
-from y90dose.cli.curves_option import add_curves_option
+from y90dose.cli.curves_option import add_curves_option, check_curves_path
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import ModelTable, add_model_group, compute_from_args
 from y90dose.cli.output import CommandOutput
@@ -40,6 +40,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> CommandOutput:
     """Validate the options with the model's schema and compute the doses."""
     schema, compute, _ = MODELS[args.model]
+    check_curves_path(args.curves)
     lung = measure_into_args(args)
     result = with_measurement(compute_from_args(schema, compute, args), lung)
     output = with_curves(result_output(result), args, schema, result)

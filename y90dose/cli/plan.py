@@ -13,7 +13,7 @@ from y90dose.cli.ct_lung_mass import (
     with_measurement,
     with_measurement_json,
 )
-from y90dose.cli.curves_option import add_curves_option, write_curves
+from y90dose.cli.curves_option import add_curves_option, check_curves_path, write_curves
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import (
     ModelTable,
@@ -136,6 +136,7 @@ def with_curves(
 def run(args: argparse.Namespace) -> CommandOutput:
     """Validate the options with the model's schema and compute the plan."""
     schema, compute, _ = MODELS[args.model]
+    check_curves_path(args.curves)
     lung = measure_into_args(args)
     result = with_measurement(compute_from_args(schema, compute, args), lung)
     if args.report is None:

@@ -364,3 +364,21 @@ def test_cumulative_lung_dose_is_the_lung_interval_plus_the_prior() -> None:
     assert (cumulative.low, cumulative.high) == pytest.approx((lung.low + 10, lung.high + 10))
     assert cumulative.sd == lung.sd
     assert u.drivers_by_output["lung_cumulative"] == u.drivers_by_output["lung"]
+
+
+def test_a_plan_without_uncertainty_loads_no_numpy() -> None:
+    """The propagation (numpy) is imported only when asked for: plans start as fast as
+    before (benchmarks/bench_startup.py)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, io, contextlib\n"
+        "from y90dose.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['plan', 'partition', '--tumor-dose-gy', '200', '--tumor-volume-ml', '200',\n"
+        "          '--tn-ratio', '3', '--normal-volume-ml', '1200', '--lsf', '0.08'])\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from y90dose.constants import (
@@ -51,7 +50,7 @@ from y90dose.uncertainty.inputs import (
     relative_input,
     standard_sds,
 )
-from y90dose.uncertainty.propagation import ModelArrays, UncertainInput, Values
+from y90dose.uncertainty.model import ModelArrays, UncertainInput, Values
 from y90dose.units import volume_ml_to_mass_kg
 
 
@@ -221,6 +220,8 @@ def bsa_arrays(inputs: BsaPlanInput, result: PlanResult) -> ModelArrays:
     ]
     bsa_m2 = float(result.details["bsa_m2"])
     energy, residual = inputs.energy(), inputs.residual
+    import numpy as np  # only when the uncertainty or curves are asked for
+
     reduction = np.vectorize(_reduction_or_none, otypes=[np.float64])
 
     def evaluate(v: Values) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from y90dose.models.common import PlanResult
 from y90dose.models.mird import MirdDoseInput, MirdPlanInput, mird_arrays
 from y90dose.models.partition import PartitionDoseInput, PartitionPlanInput, partition_arrays
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
-from y90dose.uncertainty.propagation import ACTIVITY_OUTPUT, ModelArrays
+from y90dose.uncertainty.model import ACTIVITY_OUTPUT, ModelArrays
 
 CURVE_POINTS = 41
 """Evenly spaced points of each curve (the plan's own value is added to them)."""

@@ -44,7 +44,7 @@ from y90dose.uncertainty.inputs import (
     relative_input,
     standard_sds,
 )
-from y90dose.uncertainty.propagation import ModelArrays, Values
+from y90dose.uncertainty.model import ModelArrays, Values
 from y90dose.uncertainty.result import Uncertainty
 from y90dose.units import volume_ml_to_mass_kg
 

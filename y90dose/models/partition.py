@@ -14,10 +14,8 @@ over tumours plus normal liver (it is what the segmentectomy threshold is judged
 
 from __future__ import annotations
 
-from functools import reduce
 from typing import Annotated, Any
 
-import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from y90dose.checks import (
@@ -52,7 +50,7 @@ from y90dose.uncertainty.inputs import (
     relative_input,
     standard_sds,
 )
-from y90dose.uncertainty.propagation import ModelArrays, Values
+from y90dose.uncertainty.model import ModelArrays, Values
 from y90dose.units import volume_ml_to_mass_kg
 
 TumorVolumeMl = Annotated[float, Field(ge=MIN_VOLUME_ML, le=10000.0)]
@@ -176,8 +174,13 @@ def partition_activity_gbq(
 
 
 def normal_target_gy(tumor_dose_gy: float, tn_ratios: list[Any]) -> Any:
-    """Normal-liver dose that gives the lowest-TN tumour ``tumor_dose_gy``: D_T / min TN."""
-    return tumor_dose_gy / reduce(np.minimum, tn_ratios)
+    """Normal-liver dose that gives the lowest-TN tumour ``tumor_dose_gy``: D_T / min TN
+    (numbers, or arrays of TN draws: the lowest in each draw)."""
+    if all(isinstance(tn, int | float) for tn in tn_ratios):
+        return tumor_dose_gy / min(tn_ratios)
+    import numpy as np  # arrays: only when the uncertainty or curves are asked for
+
+    return tumor_dose_gy / np.minimum.reduce(np.asarray(tn_ratios), axis=0)
 
 
 def _partition_result(

@@ -25,7 +25,7 @@ from y90dose.constants import (
     SD_VOLUME_PERCENT,
     Constant,
 )
-from y90dose.uncertainty.propagation import Distribution, UncertainInput
+from y90dose.uncertainty.model import Distribution, UncertainInput
 
 DEFAULT_DRAWS = 10_000
 """Draws of the sampled propagation: the 2.5th/97.5th percentiles of 10,000 draws are

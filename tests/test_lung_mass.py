@@ -258,6 +258,7 @@ def test_from_images_uses_the_ct_lung_mass(
         ct_path=ct_files["whole"],
     )
     measured = result.measured["lung_mass"]
+    assert measured["used"] is True
     assert result.plan["constants"]["lung_mass_kg"] == measured["lung_mass_kg"]
     codes = {f["code"] for f in result.plan["findings"]}
     assert "LUNG_MASS_MEASURED" in codes and "LUNG_MASS_ASSUMED" not in codes
@@ -274,6 +275,9 @@ def test_from_images_uses_the_ct_lung_mass(
     )
     assert given.plan["constants"]["lung_mass_kg"] == 0.9
     assert any("the plan uses the given lung mass 0.9 kg" in w for w in given.warnings)
+    # the measured mass is reported beside the given one, not used
+    assert given.measured["lung_mass"]["used"] is False
+    assert given.measured["lung_mass"]["lung_mass_kg"] == measured["lung_mass_kg"]
 
 
 def test_lung_voi_cut_by_the_spect_flags_the_lsf(study: dict[str, object]) -> None:

@@ -262,14 +262,16 @@ def plan_from_images(
             lsf_used=lsf is None,
         )
         extra_findings += [fov] if fov is not None else []
-    lung_mass = None
+    lung_mass: dict[str, Any] | None = None
     if ct is not None:
         stages.report(0.9, "lung mass on the CT")
-        lung_mass, lung_note = _ct_lung_mass(ct, plan_options or {})
+        lung, used, lung_note = _ct_lung_mass(ct, plan_options or {})
         warnings += [lung_note] if lung_note else []
-        if lung_mass is not None and (plan_options or {}).get("lung_mass_kg") is None:
-            plan_options = {**(plan_options or {}), "lung_mass_kg": lung_mass.lung_mass_kg}
-            extra_findings.append(measured_lung_mass_finding(lung_mass))
+        if lung is not None:
+            lung_mass = {**lung.to_dict(), "used": used}
+        if lung is not None and used:
+            plan_options = {**(plan_options or {}), "lung_mass_kg": lung.lung_mass_kg}
+            extra_findings.append(measured_lung_mass_finding(lung))
     data: dict[str, Any] = {
         **(plan_options or {}),
         "tumor_volume_ml": [measured[t].volume_ml for t in tumours],
@@ -300,32 +302,39 @@ def plan_from_images(
             "spect_units": spect.units,
             "spect_spacing_mm": list(spect.spacing_mm),
             **({"lung_voi_outside_fov": outside[lung_roi]} if lung_roi in outside else {}),
-            **({"lung_mass": lung_mass.to_dict()} if lung_mass is not None else {}),
+            **({"lung_mass": lung_mass} if lung_mass is not None else {}),
         },
         plan_input=plan_input.model_dump(mode="json"),
         warnings=warnings,
     )
 
 
-def _ct_lung_mass(ct: Image, plan_options: Mapping[str, Any]) -> tuple[LungMass | None, str | None]:
-    """The CT's lung mass when usable (complete) and a note for the warnings, if any.
-
-    A usable mass is returned with no note when the plan will use it; with a note saying
-    which mass the plan uses when ``lung_mass_kg`` was given.
-    """
+def _ct_lung_mass(
+    ct: Image, plan_options: Mapping[str, Any]
+) -> tuple[LungMass | None, bool, str | None]:
+    """The CT's lung measurement (None if no lungs), whether the plan uses it, and a note
+    for the warnings when it does not: lungs cut by the CT, or ``lung_mass_kg`` given."""
     try:
         measured, _ = measure_lung_mass(ct)
     except ImageError as exc:
-        return None, f"no lung mass measured on the CT ({exc}); the plan's lung mass is not from it"
+        return None, False, f"no lung mass measured on the CT ({exc})"
     if not measured.complete:
-        return None, (
-            f"the lungs reach the {', '.join(measured.cut_at)} of the CT: its lung mass "
-            f"({measured.lung_mass_kg:.3f} kg) is incomplete and not used"
+        return (
+            measured,
+            False,
+            (
+                f"the lungs reach the {', '.join(measured.cut_at)} of the CT: its lung mass "
+                f"({measured.lung_mass_kg:.3f} kg) is incomplete and not used"
+            ),
         )
     given = plan_options.get("lung_mass_kg")
     if given is not None:
-        return None, (
-            f"the plan uses the given lung mass {float(given):g} kg; the CT gives "
-            f"{measured.lung_mass_kg:.3f} kg"
+        return (
+            measured,
+            False,
+            (
+                f"the plan uses the given lung mass {float(given):g} kg; the CT gives "
+                f"{measured.lung_mass_kg:.3f} kg"
+            ),
         )
-    return measured, None
+    return measured, True, None

@@ -46,6 +46,12 @@ COMMANDS: dict[str, str] = {
 """Subcommand -> its one-line help, in help order; the module is ``y90dose/cli/<name>.py``
 with ``-`` written ``_`` (``lung-mass`` is ``lung_mass.py``)."""
 
+
+def command_module(name: str) -> str:
+    """The module of command ``name``: ``lung-mass`` -> ``y90dose.cli.lung_mass``."""
+    return f"y90dose.cli.{name.replace('-', '_')}"
+
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
@@ -111,7 +117,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     subparsers.required = True
     for name, summary in COMMANDS.items():
         if chosen is None or name == chosen:
-            importlib.import_module(f"y90dose.cli.{name.replace('-', '_')}").register(subparsers)
+            importlib.import_module(command_module(name)).register(subparsers)
         else:
             subparsers.add_parser(name, help=summary, add_help=False)
     return parser

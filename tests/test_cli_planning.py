@@ -383,12 +383,12 @@ def test_bad_input_names_the_option(
 
 
 def _all_command_paths() -> list[list[str]]:
-    from y90dose.cli.main import COMMANDS, build_parser
+    from y90dose.cli.main import COMMANDS, build_parser, command_module
 
     build_parser()  # imports every command module
     paths: list[list[str]] = []
     for name in COMMANDS:
-        module = __import__(f"y90dose.cli.{name}", fromlist=["MODELS"])
+        module = __import__(command_module(name), fromlist=["MODELS"])
         models = getattr(module, "MODELS", None)
         paths += [[name, model] for model in models] if models else [[name]]
     return paths

@@ -294,6 +294,77 @@ TUMOR_ALPHA_BETA_GY = Constant("tumour alpha/beta", 10.0, "Gy", "conventional, E
 TUMOR_REPAIR_HALF_TIME_H = Constant("tumour repair half-time", 1.5, "h", "Dale RG")
 
 
+# --- Typical input uncertainties (1 SD), used when the caller gives none ---------------------
+# Indicative orders of magnitude from the literature, not measured values for any site: a
+# site that knows its own (dose-calibrator QA, inter-observer studies) should give them.
+# docs/physics.md ("Uncertainty") has the sources and how they are used.
+SD_VOLUME_PERCENT = Constant(
+    "typical SD of a delineated liver, tumour or perfused volume",
+    10.0,
+    "%",
+    "delineation is the largest source of dose uncertainty (Finocchiaro D et al. EJNMMI Phys "
+    "2020;7:63); one-voxel border model of Gear JI et al. EJNMMI 2018;45:2456",
+)
+SD_TN_PERCENT = Constant(
+    "typical SD of a tumour-to-normal ratio measured on MAA",
+    20.0,
+    "%",
+    "MAA is an imperfect surrogate of the microspheres (catheter position, particle size "
+    "and number); MAA and Y-90 TN ratios differ by tens of percent in published comparisons",
+)
+SD_LSF = Constant(
+    "typical SD of a lung shunt fraction (absolute)",
+    0.02,
+    "1",
+    "planar and SPECT/CT lung shunt fractions differ by a few percentage points (review of "
+    "LSF methods, PMC9793490)",
+)
+SD_ACTIVITY_PERCENT = Constant(
+    "typical SD of the administered activity (dose calibrator and residual)",
+    5.0,
+    "%",
+    "half of the +/-10 % resin vial tolerance (IFU-resin), taken as a 2-SD range; "
+    "calibration factors of Gear JI et al. EJNMMI 2018;45:2456",
+)
+SD_LUNG_MASS_ASSUMED_PERCENT = Constant(
+    "typical SD of the lung mass when the 1 kg convention is used",
+    25.0,
+    "%",
+    "CT densitovolumetric lung masses differ from 1 kg by tens of percent between patients "
+    "(Kao YH et al. EJNMMI Res 2014;4:33)",
+)
+SD_LUNG_MASS_MEASURED_PERCENT = Constant(
+    "typical SD of a lung mass given or measured on CT",
+    10.0,
+    "%",
+    "CT densitovolumetry (Kao YH et al. EJNMMI Res 2014;4:33): HU calibration and "
+    "segmentation at the lung borders",
+)
+SD_IMAGE_CALIBRATION_PERCENT = Constant(
+    "typical SD of an emission image's own Bq/mL calibration (Y-90 PET or SPECT)",
+    10.0,
+    "%",
+    "Y-90 PET/SPECT activity recovery in phantoms within about 10 % (Gear JI et al. EJNMMI "
+    "2018;45:2456 calibration-factor model)",
+)
+RESOLUTION_FWHM_MM: dict[str, Constant] = {
+    "PT": Constant(
+        "typical spatial resolution of a Y-90 PET reconstruction",
+        8.0,
+        "mm FWHM",
+        "clinical Y-90 PET reconstructions, 6-10 mm FWHM",
+    ),
+    "NM": Constant(
+        "typical spatial resolution of a clinical SPECT (Tc-99m MAA or Y-90 bremsstrahlung)",
+        15.0,
+        "mm FWHM",
+        "Tc-99m SPECT 10-14 mm, Y-90 bremsstrahlung SPECT 15-20 mm FWHM at clinical radii",
+    ),
+}
+"""Image resolution for the partial-volume recovery coefficient, by DICOM modality; other
+modalities (or unknown) take the SPECT value, the coarser one."""
+
+
 def energy_per_gbq_from_nuclear_data(
     mean_energy_mev: float = Y90_MEAN_BETA_ENERGY_MEV.value,
     half_life_h: float = Y90_HALF_LIFE_H.value,

@@ -244,3 +244,21 @@ def test_wording_matches_cli(
 def test_oversized_json_body_is_413(client: TestClient, keys: Keys) -> None:
     huge = {**MIRD, "padding": "x" * (2 * 1024 * 1024)}
     assert_problem(post(client, keys, "mird", huge), 413)
+
+
+def test_uncertainty_fields_are_the_cores(client: TestClient, keys: Keys) -> None:
+    """Issue 13 part 3: the API takes the same sd_* fields and returns the same block.
+
+    10 % on the perfused volume alone: A = D M / (C (1 - LSF)) spreads by 10 % to first
+    order (3.13030 x 0.1 = 0.31303 GBq).
+    """
+    body = {**MIRD, "sd_volume_percent": 10, "sd_lsf": 0, "sd_activity_percent": 0}
+    response = post(client, keys, "mird", {**body, "sd_lung_mass_percent": 0})
+    assert response.status_code == 200, response.text
+    uncertainty = response.json()["uncertainty"]
+    assert uncertainty["activity_gbq"]["sd_first_order"] == pytest.approx(0.313030, rel=1e-5)
+    assert uncertainty["drivers"] == [{"input": "perfused_volume_ml", "share": 1.0}]
+    core = plan_mird(MirdPlanInput(**body, sd_lung_mass_percent=0)).json_dict()
+    assert response.json() == core
+    refused = post(client, keys, "mird", {**MIRD, "sd_tn_percent": 10})
+    assert refused.status_code == 422

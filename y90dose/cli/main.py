@@ -45,8 +45,17 @@ COMMANDS: dict[str, str] = {
     "send": "send DICOM files (RT Dose, structure set...) to a PACS by C-STORE or to a "
     "DICOMweb server by STOW-RS",
     "validate": "run the validation suite (phantoms, kernels, Monte Carlo, planning cases)",
+    "lung-mass": "lung volume and mass from a CT (thresholds, airways removed, vessels "
+    "filled; mass from the HU-to-density curve), left and right when they separate",
 }
-"""Subcommand module (``y90dose/cli/<name>.py``) -> its one-line help, in help order."""
+"""Subcommand -> its one-line help, in help order; the module is ``y90dose/cli/<name>.py``
+with ``-`` written ``_`` (``lung-mass`` is ``lung_mass.py``)."""
+
+
+def command_module(name: str) -> str:
+    """The module of command ``name``: ``lung-mass`` -> ``y90dose.cli.lung_mass``."""
+    return f"y90dose.cli.{name.replace('-', '_')}"
+
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -113,7 +122,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     subparsers.required = True
     for name, summary in COMMANDS.items():
         if chosen is None or name == chosen:
-            importlib.import_module(f"y90dose.cli.{name}").register(subparsers)
+            importlib.import_module(command_module(name)).register(subparsers)
         else:
             subparsers.add_parser(name, help=summary, add_help=False)
     return parser

@@ -14,6 +14,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from y90dose.cli.ct_lung_mass import (
+    add_ct_option,
+    measure_into_args,
+    with_measurement,
+    with_measurement_json,
+)
+from y90dose.cli.curves_option import add_curves_option, check_curves_path, write_curves
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import (
     ModelTable,
@@ -24,6 +31,7 @@ from y90dose.cli.model_options import (
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.plan_from_images import register_from_images
 from y90dose.cli.render import plan_text, treatment_text
+from y90dose.cli.site_settings import settings_from_args
 from y90dose.errors import InputError
 from y90dose.findings import has_block
 from y90dose.models.bsa import BsaPlanInput, plan_bsa
@@ -64,6 +72,8 @@ def register(subparsers: Any) -> None:
     )
     for name in MODELS:
         add_report_options(group.choices[name])
+        add_curves_option(group.choices[name])
+        add_ct_option(group.choices[name])
     register_treatment(group)
     register_from_images(group)
 
@@ -178,12 +188,33 @@ def write_report(
         ) from None
 
 
+def with_curves(
+    output: CommandOutput, args: argparse.Namespace, schema: Any, result: PlanResult
+) -> CommandOutput:
+    """``output`` with the activity-dose curves (``--curves FILE.png``), when asked for."""
+    if args.curves is None:
+        return output
+    from y90dose.models.curves import plan_curves
+
+    inputs = model_from_args(schema, args)
+    curves = plan_curves(inputs, result, settings_from_args(args, inputs))
+    line = write_curves(args.curves, curves)
+    return CommandOutput(
+        data={**output.data, "curves": curves.model_dump(mode="json")},
+        human=f"{output.human}\n{line}",
+        exit_code=output.exit_code,
+    )
+
+
 def run(args: argparse.Namespace) -> CommandOutput:
     """Validate the options with the model's schema and compute the plan."""
     schema, compute, _ = MODELS[args.model]
-    result = compute_from_args(schema, compute, args)
+    check_curves_path(args.curves)
+    lung = measure_into_args(args)
+    result = with_measurement(compute_from_args(schema, compute, args), lung)
     handle_report(args, schema, result)
-    return result_output(result)
+    output = with_curves(result_output(result), args, schema, result)
+    return with_measurement_json(output, lung)
 
 
 def handle_report(args: argparse.Namespace, schema: Any, result: PlanResult) -> None:

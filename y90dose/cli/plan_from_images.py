@@ -54,7 +54,10 @@ def register_from_images(parent: Any) -> None:
         help="Tc-99m MAA SPECT: DICOM folder or file, or NIfTI/NRRD/MHA",
     )
     parser.add_argument(
-        "--ct", metavar="PATH", help="CT: VOI volumes on its finer grid, densities reported"
+        "--ct",
+        metavar="PATH",
+        help="CT: VOI volumes on its finer grid, densities reported, and the lung mass "
+        "measured on it used for the lung dose (unless --lung-mass-kg is given)",
     )
     parser.add_argument(
         "--rois",
@@ -173,6 +176,15 @@ def from_images_text(result: FromImagesResult) -> str:
         lines.append(f"  LSF (SPECT VOIs): {100 * measured.lsf_measured:.2f} %")
     lines.append(f"  LSF used: {100 * measured.lsf_used:.2f} % ({measured.lsf_source})")
     lines.append(f"  volumes from the {measured.volumes_from}")
+    if measured.lung_voi_outside_fov is not None:
+        outside = 100 * measured.lung_voi_outside_fov
+        lines.append(f"  lung VOI outside the SPECT field of view: {outside:.1f} %")
+    lung = measured.lung_mass
+    if lung is not None:
+        lines.append(
+            f"  lung mass (CT): {lung['lung_mass_kg']:.3f} kg, {lung['lung_volume_ml']:.0f} mL"
+            f"{'' if lung['used'] else ' (not used, see the warnings)'}"
+        )
     plan = result.plan
     lines.append("")
     lines.append(plan_text(plan))

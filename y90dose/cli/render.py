@@ -11,6 +11,7 @@ from y90dose.models.common import PlanResult, Spheres
 if TYPE_CHECKING:  # only plan treatment imports the treatment model (start-up of vial, lsf)
     from y90dose.models.treatment import TerritoryResult, TreatmentResult
 from y90dose.segments import names as segment_names
+from y90dose.uncertainty.result import Interval, Uncertainty
 from y90dose.units import gbq_to_mci
 
 
@@ -96,6 +97,8 @@ def plan_text(result: PlanResult) -> str:
         f"T1/2 = {c.half_life_h:g} h; density {c.density_g_ml:g} g/mL; "
         f"lung mass {c.lung_mass_kg:g} kg"
     )
+    if result.uncertainty is not None:
+        lines += uncertainty_text(result.uncertainty)
     lines.append("findings:")
     lines += findings_text(result.findings)
     return "\n".join(lines)
@@ -156,3 +159,38 @@ def treatment_text(result: TreatmentResult) -> str:
         ]
     )
     return "\n".join(lines)
+
+
+def _interval_text(name: str, interval: Interval, digits: int) -> str:
+    first = interval.sd_first_order
+    first_text = "-" if first is None else f"{first:.{digits}f}"
+    return (
+        f"  {name:<16} {interval.nominal:.{digits}f}  {interval.low:.{digits}f} - "
+        f"{interval.high:.{digits}f}  SD {interval.sd:.{digits}f} ({first_text})"
+    )
+
+
+def uncertainty_text(uncertainty: Uncertainty) -> list[str]:
+    """The uncertainty block of a plan: intervals, drivers, the input SDs used."""
+    lines = [
+        f"uncertainty ({100 * uncertainty.level:g} % interval of {uncertainty.draws} draws; "
+        "first-order SD in brackets):"
+    ]
+    if uncertainty.activity_gbq is not None:
+        lines.append(_interval_text("activity_gbq", uncertainty.activity_gbq, 3))
+    lines += [_interval_text(name, i, 1) for name, i in uncertainty.doses_gy.items()]
+    drivers = ", ".join(f"{d.input} {100 * d.share:.0f} %" for d in uncertainty.drivers)
+    lines.append(f"  drivers of {uncertainty.drivers_of}: {drivers or 'none'}")
+    sds = []
+    for item in uncertainty.inputs:
+        shown = (
+            f"{item.sd:g}" if item.sd_field == "sd_lsf" else f"{100 * item.sd / item.value:.3g} %"
+        )
+        sds.append(f"{item.input} {shown}{'' if item.given else ' (default)'}")
+    lines.append(f"  input SDs: {', '.join(sds)}")
+    if uncertainty.defaults_used:
+        lines.append(
+            f"  defaults (literature, docs/physics.md) for: {', '.join(uncertainty.defaults_used)}"
+        )
+    lines += [f"  note: {note}" for note in uncertainty.notes]
+    return lines

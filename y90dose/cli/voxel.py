@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from y90dose.cli.curves_option import add_curves_option, check_curves_path, write_curves
 from y90dose.cli.image_limits import add_max_voxels_option, max_voxels_from
 from y90dose.cli.main import COMMANDS
 from y90dose.cli.model_options import add_model_options, model_from_args, option_error
@@ -89,6 +90,7 @@ def register(subparsers: Any) -> None:
         help="also write the same PDF as a DICOM Encapsulated PDF in the study of the "
         "images (DICOM inputs only)",
     )
+    add_curves_option(parser)
     add_max_voxels_option(parser, emission=True)
     add_json_flag(parser)
     parser.set_defaults(handler=run, field_options={**INPUT_OPTIONS, **OPTION_RENAMES})
@@ -139,6 +141,7 @@ def _run(args: argparse.Namespace) -> CommandOutput:
     options = model_from_args(VoxelOptions, args, renames=OPTION_RENAMES)
     pdf_path = _report_file("--report", args.report)
     dicom_path = _report_file("--report-dicom", args.report_dicom)
+    check_curves_path(args.curves)
     progress = TerminalProgress()
     try:
         # as run_voxel_dosimetry: the folder checked first, written once the dose is computed
@@ -164,7 +167,17 @@ def _run(args: argparse.Namespace) -> CommandOutput:
         progress.close()
     if pdf_path is not None or dicom_path is not None:
         _write_reports(run, pdf_path, dicom_path)
-    return CommandOutput(data=result.to_dict(), human=voxel_text(result))
+    output = CommandOutput(data=result.to_dict(), human=voxel_text(result))
+    if args.curves is not None:
+        from y90dose.pipeline.curves import voxel_curves
+
+        curves = voxel_curves(run)
+        line = write_curves(args.curves, curves)
+        output = CommandOutput(
+            data={**output.data, "curves": curves.model_dump(mode="json")},
+            human=f"{output.human}\n{line}",
+        )
+    return output
 
 
 def _number(value: Any, digits: int = 1) -> str:
@@ -180,6 +193,34 @@ def _kernel_text(kernel: dict[str, Any] | None) -> str:
         return f", kernels per medium: {media}"
     size = " x ".join(f"{v:g}" for v in kernel["voxel_size_zyx_mm"])
     return f", kernel {kernel['source']} ({kernel['tissue']} tissue, voxel {size} mm z y x)"
+
+
+def _uncertainty_lines(result: VoxelRunResult) -> list[str]:
+    """Each VOI's mean dose with its 95 % interval and the SD of each component."""
+    rows = [
+        (name, m, m.mean_uncertainty)
+        for name, m in result.metrics.items()
+        if m.mean_uncertainty is not None
+    ]
+    if not rows:
+        return []
+    first = rows[0][2]
+    assert first is not None
+    lines = [
+        "",
+        f"mean dose, {100 * first.level:g} % interval (SD Gy: calibration "
+        f"{first.calibration_sd_percent:g} %, partial volume at {first.resolution_fwhm_mm:g} mm "
+        "FWHM, delineation +/- 1 voxel):",
+    ]
+    for name, metrics, u in rows:
+        assert u is not None
+        lines.append(
+            f"  {name[:16]:<16} {metrics.mean_gy:.1f} [{u.low_gy:.1f} - {u.high_gy:.1f}]  "
+            f"SD {u.sd_gy:.1f} (calibration {u.calibration_sd_gy:.1f}, partial volume "
+            f"{u.partial_volume_sd_gy:.1f}, RC {u.recovery_coefficient:.2f}, delineation "
+            f"{u.delineation_sd_gy:.1f})"
+        )
+    return lines
 
 
 def voxel_text(result: VoxelRunResult) -> str:
@@ -209,6 +250,7 @@ def voxel_text(result: VoxelRunResult) -> str:
             f"{_number(m.get('d70_gy')):>9} {_number(m.get('d90_gy')):>9} "
             f"{_number(m.get('max_gy')):>9} {_number(m.get('v100_percent')):>8}"
         )
+    lines += _uncertainty_lines(result)
     lines.append("")
     for name, metrics in result.metrics.items():
         mean, absorbed = metrics.mean_gy, metrics.mean_absorbed_gy

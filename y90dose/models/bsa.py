@@ -23,6 +23,8 @@ it reports are MIRD doses of its activity over the treated volume.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, ValidationInfo, field_validator
 
 from y90dose.constants import (
@@ -37,12 +39,22 @@ from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.errors import InputError
 from y90dose.findings import Code, Finding, Severity
+from y90dose.lung import lung_dose_gy
 from y90dose.models.common import MIN_VOLUME_ML, PlanOptions, PlanResult
-from y90dose.models.mird import mird_result
+from y90dose.models.mird import mird_dose_gy, mird_result
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
+from y90dose.uncertainty.inputs import (
+    PLAN_MEANING,
+    UncertaintyOptions,
+    fraction_input,
+    relative_input,
+    standard_sds,
+)
+from y90dose.uncertainty.model import ModelArrays, UncertainInput, Values
+from y90dose.units import volume_ml_to_mass_kg
 
 
-class BsaPlanInput(PlanOptions):
+class BsaPlanInput(PlanOptions, UncertaintyOptions):
     """Patient size and liver volumes for the BSA method (resin only)."""
 
     product: Product = Field(Product.RESIN, description="the BSA method is for resin only")
@@ -87,6 +99,11 @@ def body_surface_area_m2(height_cm: float, weight_kg: float) -> float:
     )
 
 
+def whole_liver_activity_gbq(bsa_m2: float, tumor_volume_ml: Any, liver_volume_ml: Any) -> Any:
+    """A_whole (GBq) = (BSA - 0.2) + V_T / V_liver (numbers or arrays)."""
+    return (bsa_m2 - BSA_OFFSET_M2) + tumor_volume_ml / liver_volume_ml
+
+
 def lsf_reduction(lsf: float) -> float | None:
     """Fractional activity reduction for a lung shunt fraction; None above 20 % (do not treat).
 
@@ -118,7 +135,9 @@ def plan_bsa(inputs: BsaPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS
             "product", inputs.product.value, "resin: the BSA method is defined for resin only"
         )
     bsa_m2 = body_surface_area_m2(inputs.height_cm, inputs.weight_kg)
-    whole_liver_gbq = (bsa_m2 - BSA_OFFSET_M2) + inputs.tumor_volume_ml / inputs.liver_volume_ml
+    whole_liver_gbq = whole_liver_activity_gbq(
+        bsa_m2, inputs.tumor_volume_ml, inputs.liver_volume_ml
+    )
     if whole_liver_gbq <= 0:
         raise InputError(
             "height_cm/weight_kg",
@@ -149,7 +168,7 @@ def plan_bsa(inputs: BsaPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS
                 message=f"lung shunt {inputs.lsf:.1%}: BSA activity reduced by {reduction:.0%}",
             )
         )
-    return mird_result(
+    result = mird_result(
         inputs,
         activity,
         treated_ml,
@@ -165,4 +184,68 @@ def plan_bsa(inputs: BsaPlanInput, settings: ClinicalSettings = DEFAULT_SETTINGS
             "lsf_reduction": reduction,
             "delivery_inferred_from_treated_volume": delivery_inferred,
         },
+    )
+    if not inputs.uncertainty_requested():
+        return result
+    model = bsa_arrays(inputs, result)
+    uncertainty = model.propagate(draws=inputs.uncertainty_draws, seed=inputs.uncertainty_seed)
+    return result.model_copy(update={"uncertainty": uncertainty})
+
+
+def _reduction_or_none(lsf: float) -> float:
+    """The BSA reduction at ``lsf``, 0 above the limit (the activity is reported unreduced)."""
+    return lsf_reduction(float(lsf)) or 0.0
+
+
+def bsa_arrays(inputs: BsaPlanInput, result: PlanResult) -> ModelArrays:
+    """The BSA plan as arrays of the tumour, liver and treated volumes, the LSF, the
+    activity and the lung mass, through
+    :func:`whole_liver_activity_gbq`, :func:`lsf_reduction` (its bands are steps: at a band
+    edge there is no first-order SD), :func:`~y90dose.models.mird.mird_dose_gy` and
+    :func:`~y90dose.lung.lung_dose_gy`. Height and weight are taken as exact.
+    """
+    sds = standard_sds(inputs, lung_mass_given="lung_mass_kg" in inputs.model_fields_set)
+    planned_gbq = result.activity_gbq
+    items: list[UncertainInput] = []
+    if inputs.tumor_volume_ml > 0:
+        items.append(relative_input("tumor_volume_ml", inputs.tumor_volume_ml, sds["volume"]))
+    items.append(relative_input("liver_volume_ml", inputs.liver_volume_ml, sds["volume"]))
+    separate_treated = inputs.treated_volume_ml is not None
+    if inputs.treated_volume_ml is not None:
+        items.append(relative_input("treated_volume_ml", inputs.treated_volume_ml, sds["volume"]))
+    items += [
+        fraction_input("lsf", inputs.lsf, sds["lsf"]),
+        relative_input("activity_gbq", planned_gbq, sds["activity"]),
+        relative_input("lung_mass_kg", inputs.lung_mass_kg, sds["lung_mass"]),
+    ]
+    bsa_m2 = float(result.details["bsa_m2"])
+    energy, residual = inputs.energy(), inputs.residual
+    import numpy as np  # only when the uncertainty or curves are asked for
+
+    reduction = np.vectorize(_reduction_or_none, otypes=[np.float64])
+
+    def evaluate(v: Values) -> dict[str, Any]:
+        liver_ml = v["liver_volume_ml"]
+        treated_ml = v["treated_volume_ml"] if separate_treated else liver_ml
+        tumor_ml = v["tumor_volume_ml"] if inputs.tumor_volume_ml > 0 else 0.0
+        whole_gbq = whole_liver_activity_gbq(bsa_m2, tumor_ml, liver_ml)
+        needed_gbq = whole_gbq * (treated_ml / liver_ml) * (1.0 - reduction(v["lsf"]))
+        given_gbq = v["activity_gbq"]
+        mass_kg = volume_ml_to_mass_kg(treated_ml, inputs.density_g_ml)
+        lung = lung_dose_gy(given_gbq * (1.0 - residual), v["lsf"], v["lung_mass_kg"], energy)
+        return {
+            "activity_gbq": needed_gbq * planned_gbq / given_gbq,
+            "perfused": mird_dose_gy(given_gbq, mass_kg, v["lsf"], residual, energy),
+            "lung": lung,
+        }
+
+    expected = {name: result.dose_gy(name) for name in ("perfused", "lung")}
+    expected["activity_gbq"] = planned_gbq
+    return ModelArrays(
+        inputs=tuple(items),
+        evaluate=evaluate,
+        expected=expected,
+        drivers_of="perfused",
+        meaning=PLAN_MEANING,
+        shifted={"lung_cumulative": ("lung", inputs.prior_lung_dose_gy)},
     )

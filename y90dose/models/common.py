@@ -20,6 +20,7 @@ from y90dose.delivery import Delivery
 from y90dose.devices import Product, default_energy_j_per_gbq
 from y90dose.findings import Finding
 from y90dose.segments import Segment, normalise
+from y90dose.uncertainty.result import Uncertainty
 
 # Smallest inputs accepted: below these a value is a typing error, not a patient, and the
 # arithmetic would run into float underflow (5e-324 mL gave a division by zero).
@@ -280,6 +281,11 @@ class PlanResult(BaseModel):
     )
     spheres: Spheres | None = Field(
         None, description="microspheres delivered: count, activity per sphere, per mL perfused"
+    )
+    uncertainty: Uncertainty | None = Field(
+        None,
+        description="95 % intervals, SDs and drivers of the activity and doses, when asked "
+        "for (uncertainty or an sd_* input)",
     )
 
     def dose_gy(self, name: str) -> float:

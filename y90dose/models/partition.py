@@ -67,6 +67,15 @@ from y90dose.models.common import (
 from y90dose.models.lsf_bound import with_lsf_bound
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 from y90dose.spheres import embolic_load_findings, spheres_delivered
+from y90dose.uncertainty.inputs import (
+    DOSE_MEANING,
+    PLAN_MEANING,
+    UncertaintyOptionsWithTn,
+    fraction_input,
+    relative_input,
+    standard_sds,
+)
+from y90dose.uncertainty.model import ModelArrays, Values
 from y90dose.units import volume_ml_to_mass_kg
 
 TumorVolumeMl = Annotated[float, Field(ge=MIN_VOLUME_ML, le=10000.0)]
@@ -183,7 +192,7 @@ def kao_lsf(total_ratio: float, tumor_lung_shunt_fraction: float) -> float:
     return total_ratio * tumor_lung_shunt_fraction / (1.0 + total_ratio - tumor_lung_shunt_fraction)
 
 
-class _PartitionGeometry(PlanOptions):
+class _PartitionGeometry(PlanOptions, UncertaintyOptionsWithTn):
     """Tumour volumes paired by position with their TN ratios, and the normal volume."""
 
     tumor_volume_ml: list[TumorVolumeMl] = Field(
@@ -308,6 +317,53 @@ def weighted_mass_kg(
     return sum(tn * m for tn, m in zip(tn_ratios, tumor_masses_kg, strict=True)) + normal_mass_kg
 
 
+def partition_doses_gy(
+    activity_gbq: Any,
+    tumor_masses_kg: list[Any],
+    tn_ratios: list[Any],
+    normal_mass_kg: Any,
+    lsf: Any,
+    residual: float,
+    energy_j_per_gbq: float,
+) -> tuple[Any, Any, list[Any]]:
+    """(perfused, normal, [tumour_i]) doses in Gy of ``activity_gbq`` (numbers or arrays).
+
+    D_N = C x A x (1 - R) x (1 - LSF) / (sum_i TN_i x M_T,i + M_N), D_T,i = TN_i x D_N,
+    perfused = the same energy over sum_i M_T,i + M_N.
+    """
+    liver_energy_j = energy_j_per_gbq * activity_gbq * (1.0 - residual) * (1.0 - lsf)
+    normal_gy = liver_energy_j / weighted_mass_kg(tumor_masses_kg, tn_ratios, normal_mass_kg)
+    perfused_gy = liver_energy_j / (sum(tumor_masses_kg) + normal_mass_kg)
+    return perfused_gy, normal_gy, [tn * normal_gy for tn in tn_ratios]
+
+
+def partition_activity_gbq(
+    normal_dose_gy: Any,
+    tumor_masses_kg: list[Any],
+    tn_ratios: list[Any],
+    normal_mass_kg: Any,
+    lsf: Any,
+    residual: float,
+    energy_j_per_gbq: float,
+) -> Any:
+    """A = D_N x (sum_i TN_i x M_T,i + M_N) / (C x (1 - LSF) x (1 - R)) (numbers or arrays)."""
+    return (
+        normal_dose_gy
+        * weighted_mass_kg(tumor_masses_kg, tn_ratios, normal_mass_kg)
+        / (energy_j_per_gbq * (1.0 - lsf) * (1.0 - residual))
+    )
+
+
+def normal_target_gy(tumor_dose_gy: float, tn_ratios: list[Any]) -> Any:
+    """Normal-liver dose that gives the lowest-TN tumour ``tumor_dose_gy``: D_T / min TN
+    (numbers, or arrays of TN draws: the lowest in each draw)."""
+    if all(isinstance(tn, int | float) for tn in tn_ratios):
+        return tumor_dose_gy / min(tn_ratios)
+    import numpy as np  # arrays: only when the uncertainty or curves are asked for
+
+    return tumor_dose_gy / np.minimum.reduce(np.asarray(tn_ratios), axis=0)
+
+
 def _partition_result(
     geometry: _PartitionGeometry,
     activity_gbq: float,
@@ -321,10 +377,15 @@ def _partition_result(
     ]
     normal_mass = volume_ml_to_mass_kg(geometry.normal_volume_ml, geometry.density_g_ml)
     delivered_gbq = activity_gbq * (1.0 - geometry.residual)
-    liver_energy_j = energy * delivered_gbq * (1.0 - geometry.lsf)
-    normal_gy = liver_energy_j / weighted_mass_kg(tumor_masses, geometry.tn_ratio, normal_mass)
-    tumor_gy = [tn * normal_gy for tn in geometry.tn_ratio]
-    perfused_gy = liver_energy_j / (sum(tumor_masses) + normal_mass)
+    perfused_gy, normal_gy, tumor_gy = partition_doses_gy(
+        activity_gbq,
+        tumor_masses,
+        geometry.tn_ratio,
+        normal_mass,
+        geometry.lsf,
+        geometry.residual,
+        energy,
+    )
     lung_gy = lung_dose_gy(delivered_gbq, geometry.lsf, geometry.lung_mass_kg, energy)
     allowance_gy = lung_allowance_gy(geometry.prior_lung_dose_gy, settings)
     spheres = spheres_delivered(
@@ -395,7 +456,7 @@ def plan_partition(
     else:
         assert inputs.tumor_dose_gy is not None  # guaranteed by the validator
         lowest = min(range(len(inputs.tn_ratio)), key=lambda i: inputs.tn_ratio[i])
-        normal_gy = inputs.tumor_dose_gy / inputs.tn_ratio[lowest]
+        normal_gy = float(normal_target_gy(inputs.tumor_dose_gy, inputs.tn_ratio))
         target = {
             "target": "tumor",
             "target_dose_gy": inputs.tumor_dose_gy,
@@ -403,16 +464,120 @@ def plan_partition(
         }
     tumor_masses = [volume_ml_to_mass_kg(v, inputs.density_g_ml) for v in inputs.tumor_volume_ml]
     normal_mass = volume_ml_to_mass_kg(inputs.normal_volume_ml, inputs.density_g_ml)
-    activity = (
-        normal_gy
-        * weighted_mass_kg(tumor_masses, inputs.tn_ratio, normal_mass)
-        / (inputs.energy() * (1.0 - inputs.lsf) * (1.0 - inputs.residual))
+    activity = partition_activity_gbq(
+        normal_gy,
+        tumor_masses,
+        inputs.tn_ratio,
+        normal_mass,
+        inputs.lsf,
+        inputs.residual,
+        inputs.energy(),
     )
-    return _partition_result(inputs, activity, "plan", settings, target)
+    result = _partition_result(inputs, activity, "plan", settings, target)
+    return _with_uncertainty(inputs, result, inputs.normal_dose_gy, inputs.tumor_dose_gy)
 
 
 def dose_partition(
     inputs: PartitionDoseInput, settings: ClinicalSettings = DEFAULT_SETTINGS
 ) -> PlanResult:
     """Compartment doses that ``activity_gbq`` gives (the inverse of plan_partition)."""
-    return _partition_result(inputs, inputs.activity_gbq, "dose", settings, {})
+    result = _partition_result(inputs, inputs.activity_gbq, "dose", settings, {})
+    return _with_uncertainty(inputs, result, None, None)
+
+
+def _with_uncertainty(
+    inputs: _PartitionGeometry,
+    result: PlanResult,
+    normal_dose_gy: float | None,
+    tumor_dose_gy: float | None,
+) -> PlanResult:
+    if not inputs.uncertainty_requested():
+        return result
+    model = partition_arrays(inputs, result, normal_dose_gy, tumor_dose_gy)
+    uncertainty = model.propagate(draws=inputs.uncertainty_draws, seed=inputs.uncertainty_seed)
+    return result.model_copy(update={"uncertainty": uncertainty})
+
+
+def _tumor_keys(count: int) -> list[str]:
+    """The names of the tumour doses: ``tumor`` for one, ``tumors[i]`` for several."""
+    return ["tumor"] if count == 1 else [f"tumors[{i}]" for i in range(count)]
+
+
+def partition_arrays(
+    inputs: _PartitionGeometry,
+    result: PlanResult,
+    normal_dose_gy: float | None = None,
+    tumor_dose_gy: float | None = None,
+) -> ModelArrays:
+    """The partition result as arrays of every tumour and the normal-liver volume, every
+    TN ratio, the LSF, the activity and the lung mass, through
+    :func:`partition_activity_gbq`, :func:`partition_doses_gy` and
+    :func:`~y90dose.lung.lung_dose_gy` (a target dose given: a plan; none: a dose).
+
+    The drivers at the top level are those of the tumour dose (the target tumour's, or the
+    first's, with several).
+    """
+    count = len(inputs.tumor_volume_ml)
+    tags = [""] if count == 1 else [f"[{i}]" for i in range(count)]
+    sds = standard_sds(inputs, lung_mass_given="lung_mass_kg" in inputs.model_fields_set)
+    planned_gbq = result.activity_gbq
+    items = [
+        *(
+            relative_input(f"tumor_volume_ml{tag}", volume, sds["volume"])
+            for tag, volume in zip(tags, inputs.tumor_volume_ml, strict=True)
+        ),
+        relative_input("normal_volume_ml", inputs.normal_volume_ml, sds["volume"]),
+        *(
+            relative_input(f"tn_ratio{tag}", tn, sds["tn"])
+            for tag, tn in zip(tags, inputs.tn_ratio, strict=True)
+        ),
+        fraction_input("lsf", inputs.lsf, sds["lsf"]),
+        relative_input("activity_gbq", planned_gbq, sds["activity"]),
+        relative_input("lung_mass_kg", inputs.lung_mass_kg, sds["lung_mass"]),
+    ]
+    energy, residual, density = inputs.energy(), inputs.residual, inputs.density_g_ml
+    tumor_keys = _tumor_keys(count)
+    planning = normal_dose_gy is not None or tumor_dose_gy is not None
+
+    def evaluate(v: Values) -> dict[str, Any]:
+        tumor_masses = [volume_ml_to_mass_kg(v[f"tumor_volume_ml{t}"], density) for t in tags]
+        normal_mass = volume_ml_to_mass_kg(v["normal_volume_ml"], density)
+        tn = [v[f"tn_ratio{t}"] for t in tags]
+        given_gbq = v["activity_gbq"]
+        out: dict[str, Any] = {}
+        if planning:
+            target_gy = normal_dose_gy
+            if target_gy is None:
+                assert tumor_dose_gy is not None
+                target_gy = normal_target_gy(tumor_dose_gy, tn)
+            needed_gbq = partition_activity_gbq(
+                target_gy, tumor_masses, tn, normal_mass, v["lsf"], residual, energy
+            )
+            out["activity_gbq"] = needed_gbq * planned_gbq / given_gbq
+        perfused, normal, tumors = partition_doses_gy(
+            given_gbq, tumor_masses, tn, normal_mass, v["lsf"], residual, energy
+        )
+        out["perfused"] = perfused
+        out["normal"] = normal
+        out.update(zip(tumor_keys, tumors, strict=True))
+        lung = lung_dose_gy(given_gbq * (1.0 - residual), v["lsf"], v["lung_mass_kg"], energy)
+        out["lung"] = lung
+        return out
+
+    expected = {
+        "perfused": result.dose_gy("perfused"),
+        "normal": result.dose_gy("normal"),
+        **dict(zip(tumor_keys, result.tumor_doses_gy(), strict=True)),
+        "lung": result.dose_gy("lung"),
+    }
+    if planning:
+        expected["activity_gbq"] = planned_gbq
+    target_index = int(result.details.get("target_tumor_index", 0))
+    return ModelArrays(
+        inputs=tuple(items),
+        evaluate=evaluate,
+        expected=expected,
+        drivers_of=tumor_keys[target_index],
+        meaning=PLAN_MEANING if planning else DOSE_MEANING,
+        shifted={"lung_cumulative": ("lung", inputs.prior_lung_dose_gy)},
+    )

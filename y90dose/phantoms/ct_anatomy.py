@@ -16,6 +16,14 @@ shape with a soft edge of :data:`EDGE_MM` so that sampling does not alias):
 - two kidneys (150 HU), the aorta (200 HU, a cylinder along z);
 - the spine: vertebral bodies (400 HU) every 30 mm along z with 6 mm discs (80 HU).
 
+With ``lung_detail=True`` (the CT lung-mass tests) the lungs also hold what a lung
+segmentation must handle: a trachea (air, -1000 HU, r 9 mm) running up from the carina at
+z 130 mm to the top of the image, two main bronchi (air, r 6 mm) from the carina into each
+lung's hilum, and soft-tissue vessels (40 HU, r 3.5 mm) and a nodule (r 8 mm) inside the
+lungs. :func:`lung_truth` says which points are lung (inside a lung, not in the liver or an
+airway; vessels and the nodule count as lung) and :func:`lung_reference` integrates the
+true lung volume and mass (through the project's HU-to-density curve).
+
 Lungs, liver and kidneys break the body's translation invariance along z; the vertebrae
 alone would allow 30 mm ambiguities. Gaussian noise (seeded) makes the intensities
 realistic for mutual information.
@@ -62,6 +70,22 @@ KIDNEYS = (((-65.0, 45.0, -75.0), (26.0, 20.0, 45.0)), ((65.0, 45.0, -80.0), (26
 AORTA = ((12.0, 45.0), 11.0)
 SPINE = ((0.0, 78.0), 16.0)
 VERTEBRA_PERIOD_MM, DISC_MM = 30.0, 6.0
+AIRWAY_HU, VESSEL_HU = -1000.0, 40.0
+TRACHEA = ((0.0, -5.0), 9.0, 130.0)
+"""Trachea: centre (x, y) mm, radius mm, and the carina's z (it runs from there upwards)."""
+BRONCHUS_RADIUS_MM = 6.0
+BRONCHI = (((0.0, -5.0, 130.0), (-45.0, -2.0, 105.0)), ((0.0, -5.0, 130.0), (45.0, -2.0, 105.0)))
+"""Main bronchi: carina to a point inside the right (-x) and left (+x) lung."""
+VESSEL_RADIUS_MM = 3.5
+LUNG_VESSELS = (
+    ((-60.0, 10.0, 110.0), (-85.0, 20.0, 70.0)),
+    ((-90.0, -25.0, 95.0), (-70.0, -30.0, 125.0)),
+    ((60.0, 15.0, 115.0), (88.0, 25.0, 80.0)),
+    ((92.0, -20.0, 100.0), (68.0, -32.0, 128.0)),
+)
+"""Vessel segments inside the lungs (start, end), each well inside its lung."""
+NODULE = ((80.0, 20.0, 75.0), 8.0)
+"""A soft-tissue nodule inside the left lung (centre, radius mm)."""
 
 
 def _inside(signed_distance_mm: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
@@ -84,8 +108,46 @@ def _cylinder_distance(p: Points, centre_xy: Any, semi_xy: Any) -> npt.NDArray[n
     return out
 
 
-def anatomy_hu(points_mm: Points) -> npt.NDArray[np.float64]:
-    """CT numbers (HU) of the anatomy at physical points ``(n, 3)`` (x, y, z mm, LPS)."""
+def _segment_distance(p: Points, start: Any, end: Any, radius: float) -> npt.NDArray[np.float64]:
+    """Signed distance (mm) to a tube of ``radius`` around the segment start-end (a capsule)."""
+    a, b = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+    t = np.clip(((p - a) @ (b - a)) / float((b - a) @ (b - a)), 0.0, 1.0)
+    out: npt.NDArray[np.float64] = np.linalg.norm(p - (a + t[:, None] * (b - a)), axis=1) - radius
+    return out
+
+
+def _trachea_distance(p: Points) -> npt.NDArray[np.float64]:
+    """Signed distance (mm) to the trachea: a cylinder along z from the carina up."""
+    (centre, radius, carina_z) = TRACHEA
+    radial = _cylinder_distance(p, centre, (radius, radius))
+    out: npt.NDArray[np.float64] = np.maximum(radial, carina_z - p[:, 2])
+    return out
+
+
+def airway_distance(points_mm: Points) -> npt.NDArray[np.float64]:
+    """Signed distance (mm) to the airways (trachea and main bronchi): < 0 inside."""
+    p = np.asarray(points_mm, dtype=np.float64).reshape(-1, 3)
+    distance = _trachea_distance(p)
+    for start, end in BRONCHI:
+        distance = np.minimum(distance, _segment_distance(p, start, end, BRONCHUS_RADIUS_MM))
+    return distance
+
+
+def lung_truth(points_mm: Points) -> dict[str, npt.NDArray[np.bool_]]:
+    """Which points are lung (``lung``, ``left``, ``right``): inside a lung ellipsoid, not in
+    the liver (painted over the lung base) nor in an airway; vessels and nodule included."""
+    p = np.asarray(points_mm, dtype=np.float64).reshape(-1, 3)
+    outside = (_ellipsoid_distance(p, *LIVER) < 0) | (airway_distance(p) < 0)
+    right = (_ellipsoid_distance(p, *LUNGS[0]) < 0) & ~outside
+    left = (_ellipsoid_distance(p, *LUNGS[1]) < 0) & ~outside
+    return {"lung": right | left, "left": left, "right": right}
+
+
+def anatomy_hu(points_mm: Points, *, lung_detail: bool = False) -> npt.NDArray[np.float64]:
+    """CT numbers (HU) of the anatomy at physical points ``(n, 3)`` (x, y, z mm, LPS).
+
+    ``lung_detail`` adds the trachea, main bronchi, lung vessels and nodule.
+    """
     p = np.asarray(points_mm, dtype=np.float64).reshape(-1, 3)
     hu = np.full(len(p), AIR_HU)
 
@@ -98,6 +160,11 @@ def anatomy_hu(points_mm: Points) -> npt.NDArray[np.float64]:
     paint(SOFT_HU, _cylinder_distance(p, (0.0, 0.0), (a - FAT_LAYER_MM, b - FAT_LAYER_MM)))
     for centre, semi in LUNGS:
         paint(LUNG_HU, _ellipsoid_distance(p, centre, semi))
+    if lung_detail:
+        for start, end in LUNG_VESSELS:
+            paint(VESSEL_HU, _segment_distance(p, start, end, VESSEL_RADIUS_MM))
+        paint(VESSEL_HU, _ellipsoid_distance(p, NODULE[0], (NODULE[1],) * 3))
+        paint(AIRWAY_HU, airway_distance(p))
     paint(LIVER_HU, _ellipsoid_distance(p, *LIVER))
     paint(TUMOR_HU, _ellipsoid_distance(p, TUMOR[0], (TUMOR[1],) * 3))
     for centre, semi in KIDNEYS:
@@ -136,6 +203,7 @@ def ct_image(
     mapping: Mapping | None = None,
     noise_hu: float = 10.0,
     seed: int = 0,
+    lung_detail: bool = False,
 ) -> Image:
     """The anatomy sampled on ``grid`` through ``mapping`` (identity if None), float32 HU.
 
@@ -151,6 +219,8 @@ def ct_image(
         Standard deviation of the Gaussian noise added (HU).
     seed
         Seed of the noise.
+    lung_detail
+        Add the trachea, main bronchi, lung vessels and nodule (module docstring).
     """
     rng = np.random.default_rng(seed)
     nz, ny, nx = grid.shape_zyx
@@ -159,7 +229,7 @@ def ct_image(
         points = grid_points_mm(grid, k)
         if mapping is not None:
             points = mapping(points)
-        array[k] = anatomy_hu(points).reshape(ny, nx)
+        array[k] = anatomy_hu(points, lung_detail=lung_detail).reshape(ny, nx)
     if noise_hu > 0:
         array += rng.normal(0.0, noise_hu, size=array.shape).astype(np.float32)
     return Image(
@@ -226,3 +296,42 @@ def field_mapping(transform: sitk.Transform, grid: Grid) -> Mapping:
         return out
 
     return mapping
+
+
+def lung_reference(step_mm: float = 1.0) -> dict[str, float]:
+    """The true lung volumes (mL) and masses (kg) of the ``lung_detail`` anatomy.
+
+    The truth (:func:`lung_truth`) is integrated on a ``step_mm`` grid over each lung's
+    bounding box: volume = points inside x step^3; mass = the sum of the density of the
+    noise-free CT number at each point inside (the project's curve,
+    :func:`y90dose.voxel.density.hu_to_density`) x step^3.
+
+    Returns
+    -------
+    dict
+        ``lung_volume_ml``, ``lung_mass_kg``, ``left_volume_ml``, ``left_mass_kg``,
+        ``right_volume_ml``, ``right_mass_kg``.
+    """
+    from y90dose.voxel.density import hu_to_density
+
+    cell_ml = step_mm**3 / 1000.0
+    out: dict[str, float] = {}
+    for side, (centre, semi) in zip(("right", "left"), LUNGS, strict=True):
+        axes = [
+            np.arange(c - s, c + s + step_mm, step_mm) for c, s in zip(centre, semi, strict=True)
+        ]
+        volume_ml = mass_kg = 0.0
+        for z in axes[2]:
+            y, x = np.meshgrid(axes[1], axes[0], indexing="ij")
+            points = np.column_stack([x.ravel(), y.ravel(), np.full(x.size, z)])
+            inside = lung_truth(points)[side]
+            if not inside.any():
+                continue
+            hu = anatomy_hu(points[inside], lung_detail=True)
+            volume_ml += float(inside.sum()) * cell_ml
+            mass_kg += float(hu_to_density(hu).density_g_ml.sum()) * cell_ml / 1000.0
+        out[f"{side}_volume_ml"] = volume_ml
+        out[f"{side}_mass_kg"] = mass_kg
+    out["lung_volume_ml"] = out["left_volume_ml"] + out["right_volume_ml"]
+    out["lung_mass_kg"] = out["left_mass_kg"] + out["right_mass_kg"]
+    return out

@@ -14,8 +14,17 @@ What is measured on the Tc-99m MAA SPECT (counts; no absolute calibration is nee
   explicitly takes precedence and the measured value is reported beside it.
 
 These go, in one call, into :func:`y90dose.models.partition.plan_partition`; the result
-is the planning core's plan plus what was measured. Measured CT densities and the CT lung
-mass are reported, not used (pass ``density_g_ml``/``lung_mass_kg`` to use them).
+is the planning core's plan plus what was measured. Measured CT densities are reported,
+not used (pass ``density_g_ml`` to use them).
+
+With a CT, the lungs are also segmented and weighed on it
+(:mod:`y90dose.pipeline.lung_mass`): a complete measurement replaces the 1 kg lung mass
+(the plan's ``LUNG_MASS_ASSUMED`` finding gives way to ``LUNG_MASS_MEASURED``); a
+``lung_mass_kg`` given in ``plan_options`` wins and the measured mass is reported beside
+it; lungs cut by the CT's field of view (or none found) are reported and not used. With a
+lung VOI, the part of it outside the SPECT's field of view is measured
+(:mod:`y90dose.pipeline.fov`) and the LSF from a cut VOI is flagged
+(``LSF_LUNG_VOI_OUTSIDE_FOV``).
 
 Reference: Ho S, et al. Partition model for estimating radiation doses from yttrium-90
 microspheres in treating hepatic tumours. Eur J Nucl Med 1996;23:947-952.
@@ -36,7 +45,9 @@ from y90dose.imaging.image import Image
 from y90dose.imaging.vois import Vois, with_normal_liver
 from y90dose.models.common import PlanResult
 from y90dose.models.partition import PartitionPlanInput, plan_partition
+from y90dose.pipeline.fov import lung_fov_finding, reaches_a_face, read_vois_outside, refuse_cut
 from y90dose.pipeline.inputs import read_ct, read_emission_image, read_vois, with_whole_liver
+from y90dose.pipeline.lung_mass import LungMass, measure_lung_mass, measured_lung_mass_finding
 from y90dose.pipeline.progress import ProgressFn, Stages
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
 from y90dose.validation import parse
@@ -87,6 +98,18 @@ class FromImagesMeasurements(BaseModel):
     voi_source: VoiSourceInfo
     spect_units: str | None
     spect_spacing_mm: list[float] = Field(description="SPECT voxel size (x, y, z), mm")
+    lung_voi_outside_fov: float | None = Field(
+        None, description="fraction of the lung VOI outside the SPECT field of view, when cut"
+    )
+    lung_mass: dict[str, Any] | None = Field(
+        None,
+        description="lung mass measured on the CT (as y90dose lung-mass) and whether the plan "
+        "used it (used: false when a lung mass was given)",
+    )
+
+
+OPTIONAL_MEASUREMENTS = ("lung_voi_outside_fov", "lung_mass")
+"""Measurements that the JSON lists only when they were made."""
 
 
 class FromImagesResult(BaseModel):
@@ -100,8 +123,12 @@ class FromImagesResult(BaseModel):
     warnings: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types."""
-        return self.model_dump(mode="json")
+        """Plain JSON types (the lung's field-of-view fraction and CT mass only when there)."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        for key in OPTIONAL_MEASUREMENTS:
+            if data["measured"][key] is None:
+                del data["measured"][key]
+        return data
 
 
 def _measure(
@@ -211,7 +238,12 @@ def plan_from_images(
     ct = read_ct(ct_path) if ct_path is not None else None
     wanted = [liver_roi, *tumours] + ([lung_roi] if lung_roi else [])
     stages.report(0.3, "reading the VOIs")
-    vois_spect, source = read_vois(rois_path, spect.grid, roi_names=roi_names)
+    outside: dict[str, float] = {}
+    if lung_roi is None:
+        vois_spect, source = read_vois(rois_path, spect.grid, roi_names=roi_names)
+    else:  # the lung VOI may extend beyond the SPECT: measure how much, refuse the others
+        vois_spect, source, outside = read_vois_outside(rois_path, spect.grid, roi_names=roi_names)
+        refuse_cut(outside, [liver_roi, *tumours], rois_path)
     missing = [name for name in wanted if name not in vois_spect]
     if missing:
         option = "lung_roi" if missing == [lung_roi] else "tumor_rois"
@@ -261,6 +293,26 @@ def plan_from_images(
         warnings.append(
             f"the plan uses the given LSF {lsf_used:.4f}; the SPECT VOIs give {lsf_measured:.4f}"
         )
+    extra_findings = []
+    if lung_roi is not None and lsf_measured is not None:
+        fov = lung_fov_finding(
+            lung_roi,
+            outside.get(lung_roi, 0.0),
+            reaches_a_face(vois_spect[lung_roi]),
+            lsf_measured,
+            lsf_used=lsf is None,
+        )
+        extra_findings += [fov] if fov is not None else []
+    lung_mass: dict[str, Any] | None = None
+    if ct is not None:
+        stages.report(0.9, "lung mass on the CT")
+        lung, used, lung_note = _ct_lung_mass(ct, plan_options or {})
+        warnings += [lung_note] if lung_note else []
+        if lung is not None:
+            lung_mass = {**lung.to_dict(), "used": used}
+        if lung is not None and used:
+            plan_options = {**(plan_options or {}), "lung_mass_kg": lung.lung_mass_kg}
+            extra_findings.append(measured_lung_mass_finding(lung))
     data: dict[str, Any] = {
         **(plan_options or {}),
         "tumor_volume_ml": [measured[t].volume_ml for t in tumours],
@@ -273,6 +325,8 @@ def plan_from_images(
     data = {key: value for key, value in data.items() if value is not None}
     plan_input = parse(PartitionPlanInput, data)
     plan: PlanResult = plan_partition(plan_input, settings)
+    if extra_findings:
+        plan = plan.model_copy(update={"findings": [*plan.findings, *extra_findings]})
     stages.report(1.0, "done")
     return FromImagesResult(
         plan=plan,
@@ -288,7 +342,40 @@ def plan_from_images(
             voi_source=VoiSourceInfo(path=source.path, kind=source.kind),
             spect_units=spect.units,
             spect_spacing_mm=list(spect.spacing_mm),
+            lung_voi_outside_fov=outside.get(lung_roi) if lung_roi is not None else None,
+            lung_mass=lung_mass,
         ),
         plan_input=plan_input,
         warnings=warnings,
     )
+
+
+def _ct_lung_mass(
+    ct: Image, plan_options: Mapping[str, Any]
+) -> tuple[LungMass | None, bool, str | None]:
+    """The CT's lung measurement (None if no lungs), whether the plan uses it, and a note
+    for the warnings when it does not: lungs cut by the CT, or ``lung_mass_kg`` given."""
+    try:
+        measured, _ = measure_lung_mass(ct)
+    except ImageError as exc:
+        return None, False, f"no lung mass measured on the CT ({exc})"
+    if not measured.complete:
+        return (
+            measured,
+            False,
+            (
+                f"the lungs reach the {', '.join(measured.cut_at)} of the CT: its lung mass "
+                f"({measured.lung_mass_kg:.3f} kg) is incomplete and not used"
+            ),
+        )
+    given = plan_options.get("lung_mass_kg")
+    if given is not None:
+        return (
+            measured,
+            False,
+            (
+                f"the plan uses the given lung mass {float(given):g} kg; the CT gives "
+                f"{measured.lung_mass_kg:.3f} kg"
+            ),
+        )
+    return measured, True, None

@@ -196,6 +196,24 @@ class VoxelOptions(BaseModel):
     allow_partial_vois: bool = Field(
         False, description="keep VOIs that extend outside the image (the part inside)"
     )
+    sd_calibration_percent: float | None = Field(
+        None,
+        ge=0.0,
+        le=100.0,
+        allow_inf_nan=False,
+        description="SD of the image's activity scale for each VOI's mean-dose uncertainty, "
+        "percent (default: 5 % dose calibrator when scaled to activity_gbq, 10 % for an "
+        "image at its own Bq/mL calibration)",
+    )
+    resolution_fwhm_mm: float | None = Field(
+        None,
+        gt=0.0,
+        le=50.0,
+        allow_inf_nan=False,
+        description="spatial resolution of the emission image (FWHM, mm) for the "
+        "partial-volume part of each VOI's mean-dose uncertainty (default 8 mm for PET, "
+        "15 mm for SPECT and unknown images)",
+    )
 
     _kernel_with_a_kernel_method = field_validator("kernel")(kernel_needs_a_kernel_method)
 

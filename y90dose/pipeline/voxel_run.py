@@ -82,7 +82,9 @@ from y90dose.pipeline.inputs import VoiSource, is_quantitative, with_whole_liver
 from y90dose.pipeline.options import DensitySource, VoxelOptions
 from y90dose.pipeline.progress import ProgressFn, Stages
 from y90dose.pipeline.study import VoxelStudy
+from y90dose.pipeline.voi_uncertainty import voi_uncertainties
 from y90dose.segmentectomy import SegmentectomyVerification, verify_segmentectomy
+from y90dose.uncertainty.voi import VoiMeanUncertainty
 from y90dose.voxel.activity import (
     ActivityMap,
     ActivityMethod,
@@ -166,6 +168,9 @@ class VoiMetrics(BaseModel):
     eud_gy: float | None = None
     radiobiology: dict[str, Any] | None = None
     conventions: str
+    mean_uncertainty: VoiMeanUncertainty | None = None
+    """The mean dose's uncertainty: calibration, partial volume, delineation
+    (:mod:`y90dose.uncertainty.voi`)."""
 
     def __getattr__(self, name: str) -> Any:  # typed access to the D/V extras for mypy
         return super().__getattr__(name)  # type: ignore[misc]
@@ -208,6 +213,7 @@ class VoxelRun:
     elapsed_s: float = 0.0
     method_reason: str = ""
     lung_statement: str = LUNG_KERNEL_STATEMENT
+    voi_uncertainty: dict[str, VoiMeanUncertainty] = field(default_factory=dict)
 
     @property
     def method(self) -> VoxelDoseMethod:
@@ -222,7 +228,12 @@ class VoxelRun:
     @cached_property
     def metrics(self) -> dict[str, VoiMetrics]:
         """Each VOI's metrics with flat names (``mean_gy``, ``d70_gy``, ``volume_ml``...)."""
-        return {name: VoiMetrics.of(m) for name, m in self.voi_metrics.items()}
+        return {
+            name: VoiMetrics.of(m).model_copy(
+                update={"mean_uncertainty": self.voi_uncertainty.get(name)}
+            )
+            for name, m in self.voi_metrics.items()
+        }
 
     @property
     def spect(self) -> Image:
@@ -1072,6 +1083,9 @@ def compute_voxel_dose(
         elapsed_s=time.perf_counter() - started,
         method_reason=engine.reason,
         lung_statement=HETEROGENEOUS_LUNG_STATEMENT if lung_transport else LUNG_KERNEL_STATEMENT,
+        voi_uncertainty=voi_uncertainties(
+            dose_gy, choice.vois, spacing_zyx, results.metrics, options, study.spect
+        ),
     )
 
 

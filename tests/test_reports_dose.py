@@ -406,3 +406,46 @@ def test_cli_dose_writes_the_report(tmp_path: Path) -> None:
     assert "3.000 GBq = 81.1 mCi" in text  # 3000 / 37 = 81.08
     rows = pdf_text(target.read_bytes(), tmp_path, "-raw").splitlines()
     assert "perfused 115 Gy" in rows and "lung 12 Gy" in rows
+
+
+GRAVES = "Graves SA et al. Med Phys 2019;46:5284 (90Y beta DPK in water, zenodo 2564036)"
+DVK_KERNEL = {
+    "source": "dpk",
+    "tissue": "soft",
+    "voxel_size_zyx_mm": [4.0, 4.0, 4.0],
+    "density_g_ml": 1.04,
+    "kernel_energy_j_per_gbq": 49.599,
+    "normalisation": "energy_constant",
+    "kernel_scale_factor": 0.99558,
+    "reference": GRAVES,
+}
+HETEROGENEOUS_KERNEL = {  # the record of dvk_heterogeneous (method auto with a CT)
+    "engine": "density-scaled kernels per medium, lung remapped by radiological depth",
+    "source": "dpk",
+    "media_voxels": {"soft tissue": 264248, "lung": 159624, "bone": 2368},
+    "kernels": {
+        "soft tissue": {**DVK_KERNEL, "kernel_scale_factor": None},
+        "lung": {**DVK_KERNEL, "voxel_size_zyx_mm": [1.0, 1.0, 1.0], "density_g_ml": 0.26},
+    },
+    "normalisation": "energy_constant",
+}
+
+
+@pytest.mark.parametrize("kernel", [DVK_KERNEL, HETEROGENEOUS_KERNEL], ids=["dvk", "hetero"])
+def test_method_rows_state_the_kernel(run: VoxelRun, kernel: dict[str, object]) -> None:
+    # the kernel rows name what the run's kernel record holds: no "None", "nan" or an
+    # empty voxel size in a clinical report, whichever engine ran
+    with_kernel = dataclasses.replace(
+        run, dose_result=dataclasses.replace(run.dose_result, kernel=kernel)
+    )
+    report = DoseReport(run=with_kernel, software_version="9.9.9", computed_at=COMPUTED_AT)
+    rows = dict(dose_report_rows(report)["method"])
+    text = " ".join(rows.values())
+    assert "None" not in text and "nan" not in text and "voxel  mm" not in text
+    assert "dpk (soft tissue, 1.04 g/mL), voxel 4 x 4 x 4 mm" in rows["kernel"]
+    assert GRAVES in rows["kernel source"]
+    if kernel is HETEROGENEOUS_KERNEL:
+        assert "lung: dpk (soft tissue, 0.26 g/mL), voxel 1 x 1 x 1 mm" in rows["kernel"]
+        assert str(kernel["engine"]) in rows["kernel"]
+    else:
+        assert rows["kernel scaling"].startswith("x 0.99558 (energy_constant: kernel 49.599")

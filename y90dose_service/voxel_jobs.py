@@ -79,6 +79,7 @@ def run_voxel_job(
     """
     from y90dose.errors import InputError
     from y90dose.pipeline import VoxelOptions, find_study_inputs, voxel_dose
+    from y90dose.pipeline.outputs import METRICS_JSON, write_json
 
     current = _current(params)
     refused = sorted(set(current) & set(REFUSED_OPTIONS))
@@ -99,10 +100,25 @@ def run_voxel_job(
         progress=progress,
     )
     result = run.write(output_dir, write_pngs=bool(write_pngs), overwrite=False, progress=progress)
-    summary = result.to_dict()
-    summary["out_dir"] = "."  # the server's own path: files are served by name instead
+    summary = _without_server_paths(result.to_dict(), study_dir, output_dir)
+    write_json(output_dir / METRICS_JSON, summary)  # the file served holds the same
     summary["report"] = write_job_report(run, study_dir, output_dir)
     return summary
+
+
+def _without_server_paths(value: Any, study_dir: Path, output_dir: Path) -> Any:
+    """``value`` (the run's JSON summary) with the server's folders hidden, as a failed
+    job's message hides them: the study's as ``<study>`` (``inputs.spect_path``,
+    ``vois.source``, warnings naming an image), the job's own as ``.`` (``out_dir``)."""
+    from y90dose_service.jobs import hide_paths
+
+    if isinstance(value, str):
+        return hide_paths(value, {"<study>": study_dir, ".": output_dir})
+    if isinstance(value, Mapping):
+        return {k: _without_server_paths(v, study_dir, output_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_server_paths(v, study_dir, output_dir) for v in value]
+    return value
 
 
 def write_job_report(run: VoxelRun, study_dir: Path, output_dir: Path) -> dict[str, Any]:

@@ -271,6 +271,16 @@ def test_real_pipeline_job_gives_the_mird_dose(tmp_path: Path, settings: Any) ->
         rtdose = client.get(f"/v1/dose-jobs/{job['id']}/files/rtdose.dcm", headers=headers)
         assert rtdose.status_code == 200
         assert pydicom.dcmread(io.BytesIO(rtdose.content)).Modality == "RTDOSE"
+        # where the data directory lives is not shown: not in the job's JSON, not in the
+        # metrics.json it serves; the inputs are named inside the study folder
+        metrics = client.get(f"/v1/dose-jobs/{job['id']}/files/metrics.json", headers=headers)
+        for shown in (json.dumps(done), metrics.text):
+            for data_dir in {str(settings.data_dir), str(settings.data_dir.resolve())}:
+                assert data_dir not in shown
+        assert done["result"]["inputs"]["spect_path"] == "<study>/spect.nii.gz"
+        assert done["result"]["vois"]["source"] == "<study>/labels.nii.gz"
+        assert metrics.json()["inputs"] == done["result"]["inputs"]
+        assert metrics.json()["out_dir"] == "."
 
 
 def test_study_without_vois_fails_with_the_reason(settings: Any) -> None:

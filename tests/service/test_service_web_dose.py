@@ -16,6 +16,7 @@ HU < -1000 + 1000 x (0.05 - 0.00121) / (1.0 - 0.00121) = -951.15 HU.
 from __future__ import annotations
 
 import gzip
+import html
 import json
 import re
 import time
@@ -259,6 +260,10 @@ def test_review_page_shows_the_runs_metrics(finished: Finished) -> None:
     row = page.text.split('<tr><th scope="row">tumor1</th>', 1)[1].split("</tr>", 1)[0]
     assert f"<strong>{tumour['mean_gy']:.1f}</strong>" in row
     assert f"{tumour['d70_gy']:.1f}" in row
+    # which engine ran and why (the form's method "auto" sends the reader here)
+    method = page.text.split('<th scope="row">Method</th>', 1)[1].split("</tr>", 1)[0]
+    assert job["result"]["method_reason"] in html.unescape(method)
+    assert job["result"]["kernel"]["reference"] in html.unescape(method)
     assert finished.planned[:8] in page.text  # offered as the planned run
     assert client.get(f"/dose-jobs/{finished.planned}").status_code == 200
     dvh = client.get(f"/dose-jobs/{finished.delivered}/files/dvh.json")

@@ -307,25 +307,40 @@ def _activity(run: VoxelRun) -> list[tuple[str, str]]:
     return rows
 
 
+def _kernel_text(kernel: dict[str, Any]) -> str:
+    """One kernel record in words: source, tissue, density and voxel size."""
+    size = " x ".join(f"{v:g}" for v in kernel.get("voxel_size_zyx_mm", []))
+    return (
+        f"{kernel.get('source')} ({kernel.get('tissue')} tissue, "
+        f"{kernel.get('density_g_ml', '')} g/mL), voxel {size} mm"
+    )
+
+
 def _method(run: VoxelRun) -> list[tuple[str, str]]:
     dose = run.dose_result
     rows = [("dose method", f"{dose.method.value}: {METHOD_TEXT.get(dose.method.value, '')}")]
     kernel = dose.kernel
     if kernel:
-        size = " x ".join(f"{v:g}" for v in kernel.get("voxel_size_mm", []))
+        # dvk: one kernel record; dvk_heterogeneous: its engine and a record per medium
+        media: dict[str, Any] = kernel.get("kernels") or {}
+        if media:
+            described = "; ".join(f"{name}: {_kernel_text(k)}" for name, k in media.items())
+            kernel_text = f"{kernel.get('engine', kernel.get('source'))}; {described}"
+        else:
+            kernel_text = _kernel_text(kernel)
+        scale = kernel.get("kernel_scale_factor")
+        energy = kernel.get("kernel_energy_j_per_gbq")
+        scaling = f"{kernel.get('normalisation')}: to C {run.energy_j_per_gbq:g} J/GBq"
+        if scale is not None and energy is not None:
+            scaling = (
+                f"x {scale:.6g} ({kernel.get('normalisation')}: kernel {energy:.5g} J/GBq "
+                f"-> C {run.energy_j_per_gbq:g} J/GBq)"
+            )
+        references = [str(k["reference"]) for k in [kernel, *media.values()] if k.get("reference")]
         rows += [
-            (
-                "kernel",
-                f"{kernel.get('source')} ({kernel.get('tissue')} tissue, "
-                f"{kernel.get('density_g_ml', '')} g/mL), voxel {size} mm",
-            ),
-            (
-                "kernel scaling",
-                f"x {kernel.get('kernel_scale_factor', 1.0):.6g} ({kernel.get('normalisation')}: "
-                f"kernel {kernel.get('kernel_energy_j_per_gbq', float('nan')):.5g} J/GBq "
-                f"-> C {run.energy_j_per_gbq:g} J/GBq)",
-            ),
-            ("kernel source", str(kernel.get("reference", ""))),
+            ("kernel", kernel_text),
+            ("kernel scaling", scaling),
+            ("kernel source", "; ".join(dict.fromkeys(references))),
         ]
     else:
         rows.append(("kernel", "none (local deposition)"))

@@ -59,6 +59,20 @@ def test_activity_in_gbq_and_mci_and_the_vial_by_hand() -> None:
     assert "holds 4.17 GBq" in dict((n, note) for n, _, note in rows["activity"])["vial (glass)"]
 
 
+def test_the_chosen_vials_spheres_beside_the_plans() -> None:
+    """The plan counts spheres at its time_since_calibration_h (0: 3.13030e9 / 2500 Bq =
+    1.252 million); the 7 GBq vial the report chooses is used 48 h after its calibration,
+    when each sphere holds 2500 x 2^(-48/64.1) = 1487.5 Bq: 3.13030e9 / 1487.5 = 2.104
+    million. Both are shown, each saying when (the review found the first alone)."""
+    rows = plan_report_rows(_report())
+    values = {name: (value, note) for name, value, note in rows["activity"]}
+    assert values["spheres (glass)"][0] == "1.25 million, 2,500 Bq each"
+    vial_value, vial_note = values["spheres from this vial"]
+    assert vial_value == "2.1 million, 1,488 Bq each"
+    assert vial_note.startswith("48 h after its calibration")
+    assert "the plan's count assumes 0 h" in vial_note
+
+
 def test_resin_vial_is_the_3_gbq_vial() -> None:
     from y90dose.models.mird import MirdPlanInput as Mird
 

@@ -260,6 +260,12 @@ def test_review_page_shows_the_runs_metrics(finished: Finished) -> None:
     row = page.text.split('<tr><th scope="row">tumor1</th>', 1)[1].split("</tr>", 1)[0]
     assert f"<strong>{tumour['mean_gy']:.1f}</strong>" in row
     assert f"{tumour['d70_gy']:.1f}" in row
+    # beside the voxel mean, energy over mass (the lung limits' quantity; the review found
+    # the lungs' 14.1 Gy voxel mean shown alone against 13.4 Gy energy over mass)
+    lungs = job["result"]["metrics"]["lungs"]
+    lung_row = page.text.split('<tr><th scope="row">lungs</th>', 1)[1].split("</tr>", 1)[0]
+    assert f"<strong>{lungs['mean_gy']:.1f}</strong>" in lung_row
+    assert f"<td class=\"num\">{lungs['mean_absorbed_gy']:.1f}</td>" in lung_row
     # which engine ran and why (the form's method "auto" sends the reader here)
     method = page.text.split('<th scope="row">Method</th>', 1)[1].split("</tr>", 1)[0]
     assert job["result"]["method_reason"] in html.unescape(method)

@@ -4,7 +4,8 @@ Columns: ``id`` (the study's output folder name), ``spect`` and ``rois`` (requir
 ``ct`` and ``roi_names`` (optional), and any :class:`~y90dose.pipeline.options.VoxelOptions`
 field (``activity_gbq``, ``lsf``, ``method``...). An empty cell means "not given" (the
 option's default). List fields (``tumor_rois``, ``v_thresholds_gy``) take their items
-separated by ``;``. Paths are relative to the manifest's folder.
+separated by ``;``. Paths are relative to the manifest's folder (an absolute path is
+taken as it is).
 
 A manifest that cannot be read as a whole (no such file, a missing required column, an
 unknown column, two rows with one id, an id that is not a safe folder name) is refused

@@ -175,8 +175,34 @@ def _vial_rows(
             f"holds {choice.activity_at_treatment_gbq:.3g} GBq "
             f"({choice.activity_at_treatment_mci:.1f} mCi) at {when:%Y-%m-%d %H:%M %Z}; "
             "choose for the actual treatment time with y90dose vial",
-        )
+        ),
+        *_vial_spheres_rows(result, choice.calibration_time, when, label),
     ], findings
+
+
+def _vial_spheres_rows(
+    result: PlanResult, calibration: datetime, when: datetime, label: str
+) -> list[tuple[str, str, str]]:
+    """The sphere count of the glass vial the report chose: its spheres carry the vial's
+    decayed activity, so the count differs from the plan's own (at the plan's
+    ``time_since_calibration_h``, 0 unless given) and both are shown, each saying when."""
+    if result.spheres is None:
+        return []
+    from y90dose.spheres import spheres_delivered
+
+    hours = (when - calibration).total_seconds() / 3600.0
+    own = result.spheres
+    perfused_ml = own.count / own.per_ml_perfused if own.per_ml_perfused else None
+    spheres = spheres_delivered(Product.GLASS, result.delivered_activity_gbq, hours, perfused_ml)
+    per_ml = "" if spheres.per_ml_perfused is None else f"; {spheres.per_ml_perfused:,.0f} per mL"
+    return [
+        (
+            f"{label}spheres from this vial",
+            f"{spheres.count / 1e6:.3g} million, {spheres.activity_per_sphere_bq:,.0f} Bq each",
+            f"{hours:.0f} h after its calibration{per_ml} (the plan's count assumes "
+            f"{own.time_since_calibration_h or 0:g} h)",
+        )
+    ]
 
 
 def _spheres_row(spheres: Spheres, label: str) -> tuple[str, str, str]:

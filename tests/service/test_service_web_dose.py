@@ -265,7 +265,7 @@ def test_review_page_shows_the_runs_metrics(finished: Finished) -> None:
     lungs = job["result"]["metrics"]["lungs"]
     lung_row = page.text.split('<tr><th scope="row">lungs</th>', 1)[1].split("</tr>", 1)[0]
     assert f"<strong>{lungs['mean_gy']:.1f}</strong>" in lung_row
-    assert f"<td class=\"num\">{lungs['mean_absorbed_gy']:.1f}</td>" in lung_row
+    assert f'<td class="num">{lungs["mean_absorbed_gy"]:.1f}</td>' in lung_row
     # which engine ran and why (the form's method "auto" sends the reader here)
     method = page.text.split('<th scope="row">Method</th>', 1)[1].split("</tr>", 1)[0]
     assert job["result"]["method_reason"] in html.unescape(method)

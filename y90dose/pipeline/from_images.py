@@ -186,6 +186,27 @@ class _VoiAlignment:
     warnings: tuple[str, ...] = ()
 
 
+def _check_alignment_options(
+    rois_ct_path: str | Path | None,
+    transform_path: str | Path | None,
+    registration_options: RegistrationOptions | None,
+) -> None:
+    """Refuse, before any image is read, what only goes with ``rois_ct``."""
+    if rois_ct_path is not None:
+        return
+    for what, value in (
+        (
+            "the transform file (which maps points of the MAA SPECT/CT to that image)",
+            transform_path,
+        ),
+        ("the registration's options", registration_options),
+    ):
+        if value is not None:
+            raise InputError(
+                "rois_ct", None, f"the image the VOIs were drawn on, to go with {what}"
+            )
+
+
 def _align_vois(
     spect: Image,
     ct: Image | None,
@@ -197,17 +218,6 @@ def _align_vois(
 ) -> _VoiAlignment:
     """Decide how the VOIs reach the SPECT (module docstring), registering if needed."""
     if rois_ct_path is None:
-        for field, value in (
-            ("transform", transform_path),
-            ("registration_options", registration_options),
-        ):
-            if value is not None:
-                raise InputError(
-                    "rois_ct",
-                    None,
-                    f"the image the VOIs were drawn on, to go with {field} (which maps "
-                    "points of the MAA SPECT/CT to that image)",
-                )
         return _VoiAlignment("VOIs in the SPECT's frame of reference")
     rois_ct = read_study_ct(
         rois_ct_path, field="rois_ct", frame_of_reference_uid=None, whose="the VOIs' image"
@@ -373,6 +383,7 @@ def plan_from_images(
     if lsf is not None and not (math.isfinite(float(lsf)) and 0.0 <= float(lsf) < 1.0):
         raise InputError("lsf", lsf, "a fraction 0 <= LSF < 1 (not a percentage)")
 
+    _check_alignment_options(rois_ct_path, transform_path, registration_options)
     stages.report(0.05, "reading the MAA SPECT")
     spect = read_emission_image(spect_path)
     if float(spect.array.min()) < 0:

@@ -33,6 +33,7 @@ from y90dose.cli import main as cli_main
 from y90dose.cli.compare import compare_text
 from y90dose.cli.plan_from_images import from_images_text
 from y90dose.errors import GeometryError, ImageError, InputError, RegistrationError
+from y90dose.imaging import read_image
 from y90dose.imaging.registration import RegistrationOptions
 from y90dose.phantoms.anatomy_studies import (
     AnatomyStudy,
@@ -441,3 +442,34 @@ def test_options_are_refused_when_nothing_would_use_them(studies: dict[str, obje
             registration_options=RegistrationOptions(max_iterations=10),
         )
     assert same_frame.value.field == "registration_options"
+
+
+def test_from_images_takes_a_rigid_plus_bspline_transform_file(
+    studies: dict[str, object], tmp_path: Path
+) -> None:
+    """The composite transform ``y90dose register --deformable`` writes (rigid, then
+    B-spline): with zero B-spline coefficients it maps as the rigid part alone, so the VOIs
+    measure exactly what the rigid transform file gives."""
+    planned: AnatomyStudy = studies["planned"]  # type: ignore[assignment]
+    diagnostic: AnatomyStudy = studies["diagnostic"]  # type: ignore[assignment]
+    transforms: dict[str, Path] = studies["transforms"]  # type: ignore[assignment]
+    rigid = true_transform(known_rigid(*DIAGNOSTIC_KNOWN))
+    reference = read_image(planned.ct).grid.empty_sitk()
+    bspline = sitk.BSplineTransformInitializer(reference, [4, 4, 4], order=3)
+    composite = sitk.CompositeTransform([rigid, bspline])
+    sitk.WriteTransform(composite, str(tmp_path / "deformable.tfm"))
+    assert diagnostic.rtstruct is not None
+    kwargs = {"ct_path": planned.ct, "rois_ct_path": diagnostic.ct, **COMMON}
+    through_composite = plan_from_images(
+        planned.spect,
+        diagnostic.rtstruct,
+        transform_path=tmp_path / "deformable.tfm",
+        **kwargs,  # type: ignore[arg-type]
+    )
+    through_rigid = plan_from_images(
+        planned.spect,
+        diagnostic.rtstruct,
+        transform_path=transforms["diagnostic"],
+        **kwargs,  # type: ignore[arg-type]
+    )
+    assert through_composite.measured == through_rigid.measured

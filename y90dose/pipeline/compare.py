@@ -255,12 +255,10 @@ def _align(
         points="planned points to delivered points",
         options=registration_options,
     )
-    why = (
-        "different frames of reference" if both_known else "a frame of reference unknown, CTs given"
-    )
+    reason = "different frames of reference" if both_known else "a frame unknown, CTs given"
     sentence = (
         f"automatic {report.kind} registration of the delivered run's CT onto the planned "
-        f"run's CT ({why}; NMI {report.nmi_final:.3f})"
+        f"run's CT ({reason}; NMI {report.nmi_final:.3f})"
     )
     return transform, sentence, report, []
 

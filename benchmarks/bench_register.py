@@ -7,9 +7,11 @@ The pair: the CT-like trunk of :mod:`y90dose.phantoms.ct_anatomy` (0.78 x 0.78 x
 a 400 x 400 x 300 mm field) as the fixed image, and the same anatomy seen through a known
 rigid transform (rotations 4, -3, 5 degrees, translations 15, -12, 10 mm) on a grid of
 another frame of reference as the moving image. Timed: :func:`register` alone (images in
-memory; generation and reading are not timed). Reported: wall time, iterations, and the
-target registration error over the body (mean and max distance between the known and
-the recovered mapping of the body voxels' physical points).
+memory; generation and reading are not timed). Reported: wall time and the process's CPU
+time (user + system, all threads: on a machine shared with other jobs the wall time
+varies with their load, the CPU time much less), iterations, and the target registration
+error over the body (mean and max distance between the known and the recovered mapping of
+the body voxels' physical points).
 
 Baseline, same run and same images: the SimpleITK notebooks' registration recipe
 (SimpleITK-Notebooks "60_Registration_Introduction": Mattes MI 50 bins, RANDOM 1 %
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
 import numpy as np
@@ -115,24 +118,27 @@ def main() -> None:
         f"pair {size[0]}x{size[1]}x{size[2]} voxels, spacing "
         f"{tuple(round(s, 3) for s in fixed.spacing_mm)} mm, generated in "
         f"{time.perf_counter() - started:.1f} s; {len(points)} TRE points in the body; "
-        f"SimpleITK threads {sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()}"
+        f"SimpleITK threads {sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = register(fixed, moving)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     mean, worst = _tre(result.transform, points, truth)
     print(
-        f"y90dose register (defaults): {elapsed:6.1f} s  iterations {result.iterations['rigid']}  "
+        f"y90dose register (defaults): {elapsed:6.1f} s wall {cpu:6.1f} s CPU  "
+        f"iterations {result.iterations['rigid']}  "
         f"TRE mean {mean:.3f} mm max {worst:.3f} mm  NMI {result.quality.nmi_initial:.3f} -> "
         f"{result.quality.nmi_final:.3f}  {'succeeded' if result.succeeded else 'FAILED'}"
     )
     if not args.no_baseline:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         transform, levels = _baseline(fixed, moving)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         mean, worst = _tre(transform, points, truth)
         print(
-            f"SimpleITK notebook recipe:   {elapsed:6.1f} s  iterations {levels}  "
+            f"SimpleITK notebook recipe:   {elapsed:6.1f} s wall {cpu:6.1f} s CPU  "
+            f"iterations {levels}  "
             f"TRE mean {mean:.3f} mm max {worst:.3f} mm"
         )
 

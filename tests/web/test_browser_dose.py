@@ -172,10 +172,10 @@ def test_upload_job_review_readout_and_dvh(browser: Any, demo: DemoServer, tmp_p
     assert "labels.nii.gz" in page.locator("table.kv").inner_text()
 
     # the job form: the API's message as typed, then a job
-    page.get_by_label("activity gbq").fill("3")
-    page.get_by_label("lsf").fill("1.2")
+    page.get_by_label("activity gbq", exact=True).fill("3")
+    page.get_by_label("lsf", exact=True).fill("1.2")
     page.locator("#err-lsf").get_by_text("expected a number < 1.0").wait_for()
-    page.get_by_label("lsf").fill("0.05")
+    page.get_by_label("lsf", exact=True).fill("0.05")
     page.get_by_label("product").select_option("glass")
     page.get_by_label("write pngs").uncheck()
     page.locator("#job-check").get_by_text("The service accepts these options").wait_for()

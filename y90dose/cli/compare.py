@@ -30,8 +30,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--transform",
         metavar="FILE",
-        help="rigid ITK transform file mapping planned points to delivered "
-        "points (when the frames of reference differ)",
+        help="rigid ITK transform file mapping planned points to delivered points (when the "
+        "frames of reference differ); without it the runs' CTs are registered",
+    )
+    parser.add_argument(
+        "--planned-ct",
+        metavar="PATH",
+        help="CT of the planned run's study, registered when the frames of reference differ "
+        "(default: the CT the run recorded in its metrics.json)",
+    )
+    parser.add_argument(
+        "--delivered-ct",
+        metavar="PATH",
+        help="CT of the delivered run's study (default: the CT the run recorded)",
     )
     add_max_voxels_option(parser)
     add_json_flag(parser)
@@ -43,7 +54,13 @@ def run(args: argparse.Namespace) -> CommandOutput:
     from y90dose.pipeline.compare import compare_runs
 
     with quiet_library_warnings(), max_voxels_from(args):
-        result = compare_runs(args.planned, args.delivered, transform_path=args.transform)
+        result = compare_runs(
+            args.planned,
+            args.delivered,
+            transform_path=args.transform,
+            planned_ct_path=args.planned_ct,
+            delivered_ct_path=args.delivered_ct,
+        )
     return CommandOutput(data=result.to_dict(), human=compare_text(result))
 
 
@@ -53,8 +70,15 @@ def _pct(value: float | None) -> str:
 
 def compare_text(result: ComparisonResult) -> str:
     """A table: VOI, planned/delivered/difference of mean dose and D70."""
-    lines = [
-        f"registration: {result.registration}",
+    lines = [f"registration: {result.registration}"]
+    report = result.automatic_registration
+    if report is not None:
+        lines += [
+            f"  quality: {report.summary()}",
+            f"  to see it: y90dose register --fixed {report.fixed_ct} --moving "
+            f"{report.moving_ct} (the same transform, and its quality figure)",
+        ]
+    lines += [
         f"methods: planned {result.planned_method}, delivered {result.delivered_method}",
         "",
         f"{'VOI':<16} {'mean plan':>10} {'mean deliv':>10} {'diff':>9} "

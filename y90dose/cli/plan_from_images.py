@@ -27,8 +27,9 @@ HELP = (
     "measured on the MAA SPECT(/CT) VOIs"
 )
 
-FIELD_OPTIONS = {"tumor_rois": "tumor_roi"}
-"""``plan_from_images`` arguments whose option differs (one ``--tumor-roi`` per tumour)."""
+FIELD_OPTIONS = {"tumor_rois": "tumor_roi", "registration_options": "deformable"}
+"""``plan_from_images`` arguments whose option differs (one ``--tumor-roi`` per tumour; the
+registration's options are ``--deformable``)."""
 
 
 def _plan_subparsers(parent: Any) -> Any:
@@ -66,6 +67,25 @@ def register_from_images(parent: Any) -> None:
         help="VOIs: RTSTRUCT file or label map (names by --roi-names)",
     )
     parser.add_argument("--roi-names", metavar="JSON", help="label names of a label map")
+    parser.add_argument(
+        "--rois-ct",
+        metavar="PATH",
+        help="the image the VOIs were drawn on (a diagnostic CT), when it is not the MAA "
+        "SPECT/CT: in another frame of reference, the VOIs are carried to the SPECT through "
+        "--transform or by registering it onto --ct",
+    )
+    parser.add_argument(
+        "--transform",
+        metavar="FILE",
+        help="with --rois-ct: ITK transform file mapping points of the MAA SPECT/CT to points "
+        "of --rois-ct (as `y90dose register --fixed CT --moving ROIS_CT` writes); nothing "
+        "is registered then",
+    )
+    parser.add_argument(
+        "--deformable",
+        action="store_true",
+        help="with --rois-ct: add a B-spline stage to the registration (slow)",
+    )
     parser.add_argument(
         "--liver-roi",
         required=True,
@@ -137,6 +157,7 @@ def run(args: argparse.Namespace) -> CommandOutput:
 
 
 def _run(args: argparse.Namespace) -> CommandOutput:
+    from y90dose.imaging.registration import RegistrationOptions
     from y90dose.pipeline.from_images import plan_from_images
 
     progress = TerminalProgress()
@@ -152,6 +173,9 @@ def _run(args: argparse.Namespace) -> CommandOutput:
             lung_roi=args.lung_roi,
             roi_names=args.roi_names,
             lsf=args.lsf,
+            rois_ct_path=args.rois_ct,
+            transform_path=args.transform,
+            registration_options=RegistrationOptions(deformable=True) if args.deformable else None,
             plan_options={
                 name: getattr(args, name)
                 for name in _PLAN_OPTIONS
@@ -185,6 +209,15 @@ def from_images_text(result: FromImagesResult) -> str:
             f"  lung mass (CT): {lung['lung_mass_kg']:.3f} kg, {lung['lung_volume_ml']:.0f} mL"
             f"{'' if lung['used'] else ' (not used, see the warnings)'}"
         )
+    lines.append(f"  alignment: {result.registration}")
+    report = result.automatic_registration
+    if report is not None:
+        lines += [
+            f"  registration quality: {report.summary()}",
+            f"  to see it: y90dose register --fixed {report.fixed_ct} --moving "
+            f"{report.moving_ct}{' --deformable' if 'bspline' in report.kind else ''} "
+            "(the same transform, and its quality figure)",
+        ]
     plan = result.plan
     lines.append("")
     lines.append(plan_text(plan))

@@ -7,21 +7,29 @@ the same patient. Both dose maps are evaluated on the planned run's VOIs (its
 grid (linear interpolation) either
 
 - through the patient coordinates, when both runs share a FrameOfReferenceUID (or one of
-  them has none, e.g. NIfTI inputs: then the coordinates are trusted as given); or
+  them has none, e.g. NIfTI inputs: then the coordinates are trusted as given);
 - through a rigid transform given by the user: an ITK transform file (``.tfm``/``.txt``,
-  as written by SimpleITK/ITK, 3D Slicer, elastix/transformix conversions) in the ITK
-  resampling convention, i.e. it maps a point of the *planned* space to the corresponding
-  point of the *delivered* space. Only rigid transforms (rotation + translation; no scale
-  or shear) are accepted.
+  as written by ``y90dose register``, SimpleITK/ITK, 3D Slicer, elastix/transformix
+  conversions) in the ITK resampling convention, i.e. it maps a point of the *planned*
+  space to the corresponding point of the *delivered* space. Only rigid transforms
+  (rotation + translation; no scale or shear) are accepted; or
+- through an automatic rigid registration of the two runs' CTs, when the frames of
+  reference differ and no transform is given (:mod:`y90dose.pipeline.alignment`): the
+  planned run's CT is the fixed image, the delivered run's CT the moving one. Each run
+  records the CT it used (``inputs.ct_path`` of its ``metrics.json``); ``planned_ct_path``
+  and ``delivered_ct_path`` name them instead (a run made without a CT, a folder moved, or
+  a path recorded relative to another working folder), and are checked to be in their
+  run's frame of reference. A failed registration is refused (field ``transform``); the
+  result reports a successful one's quality (``automatic_registration``). When a run's
+  frame of reference is unknown, the CTs are registered only if the caller names one.
 
-Different frames of reference without a transform are refused. Differences are
-delivered - planned (Gy) and 100 x (delivered - planned) / planned (%).
+Different frames of reference with neither a transform nor a CT for each run are refused.
+Differences are delivered - planned (Gy) and 100 x (delivered - planned) / planned (%).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +40,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from y90dose.dvh import dose_metrics
 from y90dose.errors import GeometryError, ImageError, InputError
 from y90dose.imaging.image import Image
-from y90dose.imaging.read import is_utf8_path, read_sitk_file
+from y90dose.imaging.read import read_sitk_file
+from y90dose.imaging.registration import RegistrationOptions
+from y90dose.pipeline.alignment import (
+    RegistrationReport,
+    read_study_ct,
+    read_transform,
+    register_studies,
+)
 from y90dose.pipeline.outputs import DOSE_NIFTI, METRICS_JSON, VOI_INDEX
 from y90dose.validation import given_path
-
-RIGID_TOLERANCE = 1e-4
-"""Largest deviation of R^T R from the identity (and of det R from 1) for a rigid transform."""
 
 
 class VoiComparison(BaseModel):
@@ -71,6 +83,11 @@ class ComparisonResult(BaseModel):
     planned_method: str
     delivered_method: str
     warnings: list[str]
+    automatic_registration: RegistrationReport | None = Field(
+        None,
+        description="the registration of the two runs' CTs, when one ran (different frames "
+        "of reference and no transform given): its quality and parameters",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types."""
@@ -93,55 +110,6 @@ def _load_run(folder: Path, option: str) -> tuple[dict[str, Any], Image]:
     return summary, dose.with_array(dose.array, frame_of_reference_uid=frame)
 
 
-def read_transform(path: str | Path) -> sitk.Transform:
-    """A rigid ITK transform from a file, refusing scale, shear and non-3-D transforms.
-
-    Raises
-    ------
-    InputError
-        (``transform``) unreadable, not 3-D, or not rigid.
-    """
-    if not is_utf8_path(path):  # SimpleITK would abort the process on such a name
-        raise InputError("transform", os.fsencode(path), "a file name that is valid UTF-8")
-    try:
-        transform = sitk.ReadTransform(str(path))
-    except RuntimeError as exc:
-        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-        raise InputError(
-            "transform", str(path), f"a readable ITK transform file ({message})"
-        ) from None
-    if transform.GetDimension() != 3:
-        raise InputError("transform", str(path), "a 3-D transform")
-    matrix = np.asarray(_matrix_of(transform), dtype=np.float64).reshape(3, 3)
-    offset = np.asarray(transform.TransformPoint((0.0, 0.0, 0.0)))
-    probes = np.array([[100.0, -50.0, 30.0], [-200.0, 150.0, -100.0], [50.0, 250.0, 300.0]])
-    linear = all(
-        np.allclose(transform.TransformPoint(tuple(p.tolist())), matrix @ p + offset, atol=1e-3)
-        for p in probes
-    )
-    if (
-        not linear
-        or not np.allclose(matrix.T @ matrix, np.eye(3), atol=RIGID_TOLERANCE)
-        or abs(np.linalg.det(matrix) - 1.0) > RIGID_TOLERANCE
-    ):
-        raise InputError(
-            "transform",
-            str(path),
-            "a rigid transform (rotation + translation: no scale, shear, flip or deformation)",
-        )
-    return transform
-
-
-def _matrix_of(transform: sitk.Transform) -> tuple[float, ...]:
-    """The 3x3 linear part of a (possibly composite) transform, by finite differences."""
-    origin = np.asarray(transform.TransformPoint((0.0, 0.0, 0.0)))
-    columns = [
-        np.asarray(transform.TransformPoint(tuple(np.eye(3)[axis].tolist()))) - origin
-        for axis in range(3)
-    ]
-    return tuple(np.column_stack(columns).ravel().tolist())
-
-
 def _resample(
     delivered: Image, planned: Image, transform: sitk.Transform | None
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -161,53 +129,195 @@ def _percent(difference: float, planned: float) -> float | None:
     return None if planned == 0 else 100.0 * difference / planned
 
 
+def _run_ct(
+    given: str | Path | None,
+    summary: dict[str, Any],
+    run: Path,
+    role: str,
+    frame: str | None,
+    why: str,
+) -> tuple[Image, str]:
+    """The CT of a run's study (the one given, else the one the run recorded) and its name;
+    ``why`` says why a registration is needed (for the refusal of a run without a CT)."""
+    field = f"{role}_ct"
+    if given is not None:
+        path = given_path(given, field)
+    else:
+        recorded = (summary.get("inputs") or {}).get("ct_path")
+        if not recorded:
+            raise GeometryError(
+                f"is needed: {why}, and the {role} run was made without a CT to register: "
+                f"give {field}, the CT of the {role} run's study, or the rigid transform that "
+                "maps planned points to delivered points",
+                field="transform",
+            )
+        path = Path(str(recorded))
+        if not path.exists():
+            raise InputError(
+                field,
+                str(path),
+                f"the CT of the {role} run's study: the run {run} recorded this path, which "
+                f"does not exist here (moved, or relative to another folder); give {field}",
+            )
+    ct = read_study_ct(
+        path, field=field, frame_of_reference_uid=frame, whose=f"the {role} run's study"
+    )
+    return ct, str(path)
+
+
+def _align(
+    planned: tuple[Path, dict[str, Any], Image],
+    delivered: tuple[Path, dict[str, Any], Image],
+    transform_path: str | Path | None,
+    ct_paths: tuple[str | Path | None, str | Path | None],
+    registration_options: RegistrationOptions | None,
+) -> tuple[sitk.Transform | None, str, RegistrationReport | None, list[str]]:
+    """How the delivered map reaches the planned grid: (transform or None for patient
+    coordinates, the sentence saying so, the registration's report, warnings)."""
+    (planned_path, planned_summary, planned_dose) = planned
+    (delivered_path, delivered_summary, delivered_dose) = delivered
+    frame_planned = planned_dose.frame_of_reference_uid
+    frame_delivered = delivered_dose.frame_of_reference_uid
+    given_cts = {
+        f"{role}_ct": path
+        for role, path in zip(("planned", "delivered"), ct_paths, strict=True)
+        if path is not None
+    }
+    if transform_path is not None:
+        if given_cts:
+            field, path = next(iter(given_cts.items()))
+            raise InputError(
+                field, str(path), "no CT with a transform (CTs are registered only without one)"
+            )
+        if registration_options is not None:
+            raise InputError("registration_options", registration_options, "none with a transform")
+        transform = read_transform(transform_path, rigid=True)
+        return (
+            transform,
+            f"rigid transform {transform_path} (planned -> delivered points)",
+            None,
+            [],
+        )
+    both_known = bool(frame_planned and frame_delivered)
+    if both_known and frame_planned == frame_delivered:
+        for field, path in given_cts.items():
+            raise InputError(
+                field,
+                str(path),
+                f"no CT: both runs are in one frame of reference ({frame_planned}), so "
+                "nothing is registered",
+            )
+        if registration_options is not None:
+            raise InputError(
+                "registration_options",
+                registration_options,
+                "none: both runs are in one frame of reference, so nothing is registered",
+            )
+        return None, "same frame of reference (patient coordinates)", None, []
+    if not both_known and not given_cts:
+        if registration_options is not None:
+            raise InputError(
+                "registration_options",
+                registration_options,
+                "none unless a CT is registered (the frames of reference differ, or a CT is "
+                "given for a run whose frame of reference is unknown)",
+            )
+        return (
+            None,
+            "patient coordinates as given (a frame of reference is unknown)",
+            None,
+            [
+                "a run has no FrameOfReferenceUID (non-DICOM input): the two dose maps are "
+                "aligned by their stated coordinates only (give planned_ct and delivered_ct "
+                "to register the runs' CTs instead)"
+            ],
+        )
+    why = (
+        f"the planned run {planned_path} (FrameOfReferenceUID {frame_planned}) and the "
+        f"delivered run {delivered_path} ({frame_delivered}) are in different frames of "
+        "reference"
+        if both_known
+        else "a CT is given to register runs whose frame of reference is unknown"
+    )
+    planned_ct, planned_ct_name = _run_ct(
+        ct_paths[0], planned_summary, planned_path, "planned", frame_planned, why
+    )
+    delivered_ct, delivered_ct_name = _run_ct(
+        ct_paths[1], delivered_summary, delivered_path, "delivered", frame_delivered, why
+    )
+    transform, report = register_studies(
+        planned_ct,
+        delivered_ct,
+        fixed_name=planned_ct_name,
+        moving_name=delivered_ct_name,
+        fixed_field="planned_ct",
+        moving_field="delivered_ct",
+        points="planned points to delivered points",
+        options=registration_options,
+    )
+    reason = "different frames of reference" if both_known else "a frame unknown, CTs given"
+    sentence = (
+        f"automatic {report.kind} registration of the delivered run's CT onto the planned "
+        f"run's CT ({reason}; NMI {report.nmi_final:.3f})"
+    )
+    return transform, sentence, report, []
+
+
 def compare_runs(
     planned_dir: str | Path,
     delivered_dir: str | Path,
     *,
     transform_path: str | Path | None = None,
+    planned_ct_path: str | Path | None = None,
+    delivered_ct_path: str | Path | None = None,
+    registration_options: RegistrationOptions | None = None,
 ) -> ComparisonResult:
     """Per-VOI planned vs delivered mean dose and D70 (module docstring).
+
+    Parameters
+    ----------
+    planned_dir, delivered_dir
+        ``y90dose voxel`` output folders; the planned run's VOIs and grid are used.
+    transform_path
+        Rigid ITK transform file mapping planned points to delivered points; nothing is
+        registered then.
+    planned_ct_path, delivered_ct_path
+        The CT of each run's study, for the automatic registration (default: the CT each
+        run recorded); each must be in its run's frame of reference.
+    registration_options
+        Options of the automatic registration (default ``RegistrationOptions()``).
 
     Raises
     ------
     InputError
-        A folder is not a ``voxel`` output, or the transform is unreadable or not rigid.
+        A folder is not a ``voxel`` output, the transform is unreadable or not rigid, a CT
+        is missing or in another frame than its run, or an option is given that nothing
+        would use (a CT with a transform or with one frame of reference).
     GeometryError
-        (``transform``) different frames of reference and no transform.
+        (``transform``) different frames of reference, no transform, and a run without
+        a CT.
+    RegistrationError
+        (``transform``) the automatic registration failed; the message says why.
 
     Examples
     --------
     >>> c = compare_runs("maa_run/", "post_run/")  # doctest: +SKIP
     >>> c.vois["tumor1"].difference_mean_percent  # doctest: +SKIP
     -12.4
+    >>> c.automatic_registration.nmi_final  # doctest: +SKIP
+    1.48
     """
     planned_path = given_path(planned_dir, "planned")
     delivered_path = given_path(delivered_dir, "delivered")
     planned_summary, planned = _load_run(planned_path, "planned")
     delivered_summary, delivered = _load_run(delivered_path, "delivered")
-    warnings: list[str] = []
-    transform = read_transform(transform_path) if transform_path is not None else None
-    frame_planned = planned.frame_of_reference_uid
-    frame_delivered = delivered.frame_of_reference_uid
-    if transform is None:
-        if frame_planned and frame_delivered and frame_planned != frame_delivered:
-            raise GeometryError(
-                f"is needed: the planned run {planned_path} (FrameOfReferenceUID "
-                f"{frame_planned}) and the delivered run {delivered_path} ({frame_delivered}) "
-                "are in different frames of reference; register them and give the rigid "
-                "transform that maps planned points to delivered points",
-                field="transform",
-            )
-        registration = "same frame of reference (patient coordinates)"
-        if not (frame_planned and frame_delivered):
-            registration = "patient coordinates as given (a frame of reference is unknown)"
-            warnings.append(
-                "a run has no FrameOfReferenceUID (non-DICOM input): the two dose maps are "
-                "aligned by their stated coordinates only"
-            )
-    else:
-        registration = f"rigid transform {transform_path} (planned -> delivered points)"
+    transform, registration, report, warnings = _align(
+        (planned_path, planned_summary, planned),
+        (delivered_path, delivered_summary, delivered),
+        transform_path,
+        (planned_ct_path, delivered_ct_path),
+        registration_options,
+    )
     if transform is None and planned.same_geometry(delivered.grid):
         delivered_on_planned = delivered.array.astype(np.float32)
         covered = np.ones(planned.shape_zyx, dtype=bool)
@@ -277,4 +387,5 @@ def compare_runs(
         planned_method=planned_method,
         delivered_method=delivered_method,
         warnings=warnings,
+        automatic_registration=report,
     )

@@ -26,6 +26,21 @@ lung VOI, the part of it outside the SPECT's field of view is measured
 (:mod:`y90dose.pipeline.fov`) and the LSF from a cut VOI is flagged
 (``LSF_LUNG_VOI_OUTSIDE_FOV``).
 
+**VOIs drawn on another image** (a diagnostic CT, or an MR, in another frame of
+reference): ``rois_ct_path`` names the image the VOIs were drawn on. The frames *differ*
+unless that image and the SPECT both state one FrameOfReferenceUID and it is the same
+(then the VOIs are read in place, as without it). When they differ, the VOIs are read on
+that image's grid and carried onto the SPECT grid (and the CT grid) through a transform
+that maps points of the MAA SPECT/CT to points of that image
+(:func:`y90dose.imaging.registration.carry_vois`): the one given (``transform_path``, an
+ITK file, rigid or rigid + B-spline as ``y90dose register --deformable`` writes) or one
+found by registering that image onto the MAA SPECT/CT's CT (``ct_path``, required then;
+:mod:`y90dose.pipeline.alignment`: rigid, or rigid + B-spline with
+``RegistrationOptions(deformable=True)``). A failed registration is refused (field
+``transform``); a VOI that reaches the edge of the SPECT's field of view once carried is
+refused. The result reports how the VOIs were aligned (``registration``) and the
+registration's quality (``automatic_registration``).
+
 Reference: Ho S, et al. Partition model for estimating radiation doses from yttrium-90
 microspheres in treating hepatic tumours. Eur J Nucl Med 1996;23:947-952.
 """
@@ -34,19 +49,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import SimpleITK as sitk  # noqa: N813
 from pydantic import BaseModel, ConfigDict, Field
 
-from y90dose.errors import ImageError, InputError
-from y90dose.imaging.image import Image
+from y90dose.errors import GeometryError, ImageError, InputError
+from y90dose.imaging.image import Grid, Image
+from y90dose.imaging.registration import RegistrationOptions
 from y90dose.imaging.vois import Vois, with_normal_liver
 from y90dose.models.common import PlanResult
 from y90dose.models.partition import PartitionPlanInput, plan_partition
+from y90dose.pipeline.alignment import (
+    RegistrationReport,
+    carry_vois_inside,
+    read_study_ct,
+    read_transform,
+    register_studies,
+)
 from y90dose.pipeline.fov import lung_fov_finding, reaches_a_face, read_vois_outside, refuse_cut
-from y90dose.pipeline.inputs import read_ct, read_emission_image, read_vois, with_whole_liver
+from y90dose.pipeline.inputs import (
+    VoiSource,
+    read_emission_image,
+    read_vois,
+    with_whole_liver,
+)
 from y90dose.pipeline.lung_mass import LungMass, measure_lung_mass, measured_lung_mass_finding
 from y90dose.pipeline.progress import ProgressFn, Stages
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
@@ -121,6 +151,17 @@ class FromImagesResult(BaseModel):
     measured: FromImagesMeasurements = Field(description="TN ratios, LSF, volumes, counts per VOI")
     plan_input: PartitionPlanInput = Field(description="what was given to the core")
     warnings: list[str]
+    registration: str = Field(
+        default="VOIs in the SPECT's frame of reference",
+        description="how the VOIs reached the SPECT: in place, or carried from the image "
+        "they were drawn on through a transform (given, or found by registration)",
+    )
+    transform_path: str | None = Field(None, description="the transform file given, if any")
+    automatic_registration: RegistrationReport | None = Field(
+        None,
+        description="the registration of the VOIs' image onto the MAA SPECT/CT's CT, when one "
+        "ran: its quality and parameters",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (the lung's field-of-view fraction and CT mass only when there)."""
@@ -161,6 +202,129 @@ def _ct_density_on_ct(ct: Image) -> np.ndarray[Any, Any]:
     return np.asarray(hu_to_density(ct.array).density_g_ml, dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class _VoiAlignment:
+    """How the VOIs reach the SPECT: in place (no transform), or carried from ``rois_ct``."""
+
+    sentence: str
+    rois_ct: Image | None = None
+    transform: sitk.Transform | None = None
+    report: RegistrationReport | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _check_alignment_options(
+    rois_ct_path: str | Path | None,
+    transform_path: str | Path | None,
+    registration_options: RegistrationOptions | None,
+) -> None:
+    """Refuse, before any image is read, what only goes with ``rois_ct``."""
+    if rois_ct_path is not None:
+        return
+    for what, value in (
+        (
+            "the transform file (which maps points of the MAA SPECT/CT to that image)",
+            transform_path,
+        ),
+        ("the registration's options", registration_options),
+    ):
+        if value is not None:
+            raise InputError(
+                "rois_ct", None, f"the image the VOIs were drawn on, to go with {what}"
+            )
+
+
+def _align_vois(
+    spect: Image,
+    ct: Image | None,
+    ct_path: str | Path | None,
+    rois_ct_path: str | Path | None,
+    transform_path: str | Path | None,
+    registration_options: RegistrationOptions | None,
+    stages: Stages,
+) -> _VoiAlignment:
+    """Decide how the VOIs reach the SPECT (module docstring), registering if needed."""
+    if rois_ct_path is None:
+        return _VoiAlignment("VOIs in the SPECT's frame of reference")
+    rois_ct = read_study_ct(
+        rois_ct_path, field="rois_ct", frame_of_reference_uid=None, whose="the VOIs' image"
+    )
+    frame = spect.frame_of_reference_uid
+    if frame is not None and rois_ct.frame_of_reference_uid == frame:
+        for field, value in (
+            ("transform", transform_path),
+            ("registration_options", registration_options),
+        ):
+            if value is not None:
+                raise InputError(
+                    field,
+                    str(value),
+                    f"none: rois_ct is in the SPECT's frame of reference ({frame}), so the "
+                    "VOIs are used in place",
+                )
+        return _VoiAlignment(
+            "VOIs in the SPECT's frame of reference",
+            warnings=(
+                f"rois_ct {rois_ct_path} is in the SPECT's frame of reference ({frame}): "
+                "the VOIs were used in place, nothing was registered",
+            ),
+        )
+    if transform_path is not None:
+        if registration_options is not None:
+            raise InputError("registration_options", registration_options, "none with a transform")
+        return _VoiAlignment(
+            f"VOIs drawn on {rois_ct_path}, carried to the SPECT through the transform "
+            f"{transform_path} (MAA SPECT/CT -> VOIs' image points)",
+            rois_ct=rois_ct,
+            transform=read_transform(transform_path, rigid=False),
+        )
+    if ct is None or ct_path is None:
+        raise InputError(
+            "ct",
+            None,
+            "the CT of the MAA SPECT/CT: VOIs drawn on another image (rois_ct) are carried "
+            "to the SPECT by registering that image onto this CT (or give a transform file)",
+        )
+    stages.report(0.15, "registering the VOIs' image onto the MAA SPECT/CT's CT")
+    transform, report = register_studies(
+        ct,
+        rois_ct,
+        fixed_name=str(ct_path),
+        moving_name=str(rois_ct_path),
+        fixed_field="ct",
+        moving_field="rois_ct",
+        points="points of the MAA SPECT/CT to points of the image the VOIs were drawn on",
+        options=registration_options,
+    )
+    return _VoiAlignment(
+        f"VOIs drawn on {rois_ct_path}, carried to the SPECT through an automatic "
+        f"{report.kind} registration of that image onto the MAA SPECT/CT's CT "
+        f"(NMI {report.nmi_final:.3f})",
+        rois_ct=rois_ct,
+        transform=transform,
+        report=report,
+    )
+
+
+def _read_vois(
+    rois_path: str | Path,
+    grid: Grid,
+    roi_names: str | Mapping[Any, Any] | None,
+    rois_ct_path: str | Path | None,
+) -> tuple[Vois, VoiSource]:
+    """The VOIs on ``grid``; a frame-of-reference refusal says how to carry them."""
+    try:
+        return read_vois(rois_path, grid, roi_names=roi_names)
+    except GeometryError as exc:
+        if rois_ct_path is not None or "FrameOfReferenceUID" not in exc.detail:
+            raise
+        raise GeometryError(
+            f"{exc.detail}. VOIs drawn on another image (a diagnostic CT): give rois_ct, "
+            "that image, to carry them to the SPECT by registration",
+            field=exc.field,
+        ) from None
+
+
 def plan_from_images(
     spect_path: str | Path,
     rois_path: str | Path,
@@ -176,6 +340,9 @@ def plan_from_images(
     plan_options: Mapping[str, Any] | None = None,
     settings: ClinicalSettings = DEFAULT_SETTINGS,
     progress: ProgressFn | None = None,
+    rois_ct_path: str | Path | None = None,
+    transform_path: str | Path | None = None,
+    registration_options: RegistrationOptions | None = None,
 ) -> FromImagesResult:
     """Partition plan from an MAA SPECT (and CT) and its VOIs (module docstring).
 
@@ -204,13 +371,25 @@ def plan_from_images(
         Clinical settings for the plan's findings.
     progress
         ``progress(fraction, stage)``.
+    rois_ct_path
+        The image the VOIs were drawn on (a diagnostic CT, or an MR), when it is not the
+        MAA SPECT/CT: the VOIs are carried to the SPECT (module docstring).
+    transform_path
+        With ``rois_ct_path``: an ITK transform file mapping points of the MAA SPECT/CT to
+        points of that image (rigid, or rigid + B-spline); nothing is registered then.
+    registration_options
+        Options of the automatic registration (``RegistrationOptions(deformable=True)``
+        adds a B-spline stage).
 
     Raises
     ------
     InputError
         Bad options (named), no LSF source, a tumour named twice.
     ImageError
-        Unreadable inputs, empty or outside VOIs, no counts in the normal liver.
+        Unreadable inputs, empty or outside VOIs (or, carried, cut by the SPECT's field of
+        view), no counts in the normal liver.
+    RegistrationError
+        (``transform``) the automatic registration failed; the message says why.
 
     Examples
     --------
@@ -231,27 +410,58 @@ def plan_from_images(
     if lsf is not None and not (math.isfinite(float(lsf)) and 0.0 <= float(lsf) < 1.0):
         raise InputError("lsf", lsf, "a fraction 0 <= LSF < 1 (not a percentage)")
 
+    _check_alignment_options(rois_ct_path, transform_path, registration_options)
     stages.report(0.05, "reading the MAA SPECT")
     spect = read_emission_image(spect_path)
     if float(spect.array.min()) < 0:
         raise ImageError(f"{spect_path}: negative voxel values; counts must be >= 0", field="spect")
-    ct = read_ct(ct_path) if ct_path is not None else None
+    ct = None
+    if ct_path is not None:
+        ct = read_study_ct(
+            ct_path,
+            field="ct",
+            frame_of_reference_uid=spect.frame_of_reference_uid,
+            whose="the MAA SPECT/CT",
+        )
     wanted = [liver_roi, *tumours] + ([lung_roi] if lung_roi else [])
+    alignment = _align_vois(
+        spect,
+        ct,
+        ct_path,
+        rois_ct_path,
+        transform_path,
+        registration_options,
+        stages,
+    )
     stages.report(0.3, "reading the VOIs")
+    read_on = spect.grid if alignment.rois_ct is None else alignment.rois_ct.grid
     outside: dict[str, float] = {}
-    if lung_roi is None:
-        vois_spect, source = read_vois(rois_path, spect.grid, roi_names=roi_names)
+    if lung_roi is None or alignment.rois_ct is not None:
+        vois_read, source = _read_vois(rois_path, read_on, roi_names, rois_ct_path)
     else:  # the lung VOI may extend beyond the SPECT: measure how much, refuse the others
-        vois_spect, source, outside = read_vois_outside(rois_path, spect.grid, roi_names=roi_names)
+        vois_read, source, outside = read_vois_outside(rois_path, spect.grid, roi_names=roi_names)
         refuse_cut(outside, [liver_roi, *tumours], rois_path)
-    missing = [name for name in wanted if name not in vois_spect]
+    missing = [name for name in wanted if name not in vois_read]
     if missing:
         option = "lung_roi" if missing == [lung_roi] else "tumor_rois"
         if liver_roi in missing:
             option = "liver_roi"
-        raise InputError(option, missing, f"VOI names in {rois_path}: {sorted(vois_spect)}")
-    warnings: list[str] = []
-    vois_spect, note = with_whole_liver(vois_spect.select(wanted), liver_roi, tumours)
+        raise InputError(option, missing, f"VOI names in {rois_path}: {sorted(vois_read)}")
+    warnings: list[str] = list(alignment.warnings)
+    selected = vois_read.select(wanted)
+
+    def on(grid: Grid, onto: str) -> Vois:
+        """The selected VOIs on the CT grid (read there, or carried)."""
+        if alignment.transform is None:
+            return read_vois(rois_path, grid, roi_names=roi_names)[0].select(wanted)
+        return carry_vois_inside(selected, alignment.transform, grid, onto=onto)
+
+    on_spect = selected
+    if alignment.transform is not None:
+        on_spect = carry_vois_inside(
+            selected, alignment.transform, spect.grid, onto="the SPECT grid"
+        )
+    vois_spect, note = with_whole_liver(on_spect, liver_roi, tumours)
     if note:
         warnings.append(note)
     vois_spect = with_normal_liver(vois_spect, liver=liver_roi, tumours=tumours)
@@ -259,8 +469,7 @@ def plan_from_images(
     vois_volume = vois_spect
     if ct is not None:
         stages.report(0.5, "VOIs on the CT grid")
-        vois_ct, _ = read_vois(rois_path, ct.grid, roi_names=roi_names)
-        vois_ct, _ = with_whole_liver(vois_ct.select(wanted), liver_roi, tumours)
+        vois_ct, _ = with_whole_liver(on(ct.grid, "the CT grid"), liver_roi, tumours)
         vois_volume = with_normal_liver(vois_ct, liver=liver_roi, tumours=tumours)
         density = _ct_density_on_ct(ct)
 
@@ -347,6 +556,9 @@ def plan_from_images(
         ),
         plan_input=plan_input,
         warnings=warnings,
+        registration=alignment.sentence,
+        transform_path=None if transform_path is None else str(transform_path),
+        automatic_registration=alignment.report,
     )
 
 

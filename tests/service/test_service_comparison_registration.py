@@ -151,7 +151,21 @@ def test_comparison_registers_reports_and_computes_once(
         # the library on the jobs' folders: the same numbers (the same seeded registration)
         planned_dir = job_output_dir(settings.data_dir, jobs["planned"])
         delivered_dir = job_output_dir(settings.data_dir, jobs["delivered"])
-        library = compare_runs(planned_dir, delivered_dir)
+        # the jobs' results name their study's files as <study>/... (no server paths): the
+        # studies' CTs are given, as the service gives them
+        cts = {
+            role: dose_comparisons._study_ct(
+                settings,
+                client.get(f"/v1/dose-jobs/{jobs[role]}", headers=headers).json()["study_id"],
+            )
+            for role in ("planned", "delivered")
+        }
+        library = compare_runs(
+            planned_dir,
+            delivered_dir,
+            planned_ct_path=cts["planned"],
+            delivered_ct_path=cts["delivered"],
+        )
         assert library.automatic_registration is not None
         assert library.automatic_registration.nmi_final == report["nmi_final"]
         truth_file = tmp_path / "true.tfm"

@@ -172,10 +172,10 @@ def test_upload_job_review_readout_and_dvh(browser: Any, demo: DemoServer, tmp_p
     assert "labels.nii.gz" in page.locator("table.kv").inner_text()
 
     # the job form: the API's message as typed, then a job
-    page.get_by_label("activity gbq", exact=True).fill("3")
-    page.get_by_label("lsf", exact=True).fill("1.2")
+    page.locator("#f-activity_gbq").fill("3")
+    page.locator("#f-lsf").fill("1.2")
     page.locator("#err-lsf").get_by_text("expected a number < 1.0").wait_for()
-    page.get_by_label("lsf", exact=True).fill("0.05")
+    page.locator("#f-lsf").fill("0.05")
     page.get_by_label("product").select_option("glass")
     page.get_by_label("write pngs").uncheck()
     page.locator("#job-check").get_by_text("The service accepts these options").wait_for()
@@ -254,6 +254,10 @@ def test_a_viewer_reviews_but_does_not_upload(browser: Any, demo: DemoServer, ap
     axial.focus()
     before = page.locator("#slice-axial").input_value()
     page.keyboard.press("ArrowUp")
+    # the view redraws on the next animation frame: wait for it (a loaded machine is slow)
+    page.wait_for_function(
+        f"document.querySelector('#slice-axial').value === '{int(before) + 1}'", timeout=10_000
+    )
     assert int(page.locator("#slice-axial").input_value()) == int(before) + 1
     assert page.locator("#readout").inner_text().startswith("At the cross-hair:")
     page.context.close()

@@ -61,7 +61,8 @@ def _pdftotext(pdf: bytes, tmp_path: Path) -> str:
         pytest.skip("pdftotext is not installed (poppler-utils)")
     path = tmp_path / "report.pdf"
     path.write_bytes(pdf)
-    done = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True)
+    command = ["pdftotext", "-layout", str(path), "-"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     return " ".join(done.stdout.split())
 
 

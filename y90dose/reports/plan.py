@@ -192,13 +192,10 @@ def _spheres_row(spheres: Spheres, label: str) -> tuple[str, str, str]:
     when = "territories at different times" if hours is None else f"{hours:g} h after calibration"
     per_ml = spheres.per_ml_perfused
     per_ml_text = "" if per_ml is None else f"; {per_ml:,.0f} per mL perfused"
-    spread = (
-        "" if spheres.count_sd is None else f" (SD {spheres.count_sd / 1e6:.2g} million)"
-    )
+    spread = "" if spheres.count_sd is None else f" (SD {spheres.count_sd / 1e6:.2g} million)"
     return (
         label,
-        f"{spheres.count / 1e6:.3g} million{spread}, "
-        f"{spheres.activity_per_sphere_bq:,.0f} Bq each",
+        f"{spheres.count / 1e6:.3g} million{spread}, {spheres.activity_per_sphere_bq:,.0f} Bq each",
         f"at treatment ({when}){per_ml_text}",
     )
 

@@ -72,9 +72,9 @@ def _interval(text: str) -> tuple[float, float]:
 
 
 def test_uncertainty_rows_by_hand() -> None:
-    report = _report(**VOLUME_ONLY)
-    assert report.result.uncertainty is not None
-    block = uncertainty_rows(report.result.uncertainty)
+    result = plan_mird(MirdPlanInput.model_validate({**MIRD, **VOLUME_ONLY}))
+    assert result.uncertainty is not None
+    block = uncertainty_rows(result.uncertainty)
     rows = {name: rest for name, *rest in block.intervals}
     nominal, interval, sd, first_order, unit = rows["activity to administer"]
     assert (nominal, first_order, unit) == ("3.13", "0.313", "GBq")

@@ -528,3 +528,28 @@ def test_cli_treatment_segmentectomy_definition_refused(
     err = capsys.readouterr().err
     assert err.startswith("y90dose plan: error: --segmentectomy-definition: ")
     assert words in err
+
+
+def test_a_refusal_of_a_territorys_model_names_the_territory() -> None:
+    """BSA is for resin: plan_bsa refuses glass when it computes; the refusal names the
+    territory's field (the schema alone accepts the body)."""
+    from y90dose.errors import InputError
+
+    bsa = {
+        "name": "segment IV",
+        "model": "bsa",
+        "inputs": {
+            "lsf": 0.05,
+            "height_cm": 170,
+            "weight_kg": 70,
+            "tumor_volume_ml": 100,
+            "treated_volume_ml": 300,
+            "delivery": "lobar",
+            "product": "glass",
+        },
+    }
+    inputs = TreatmentInput.model_validate({"territories": [RIGHT, bsa], "liver_volume_ml": 1600})
+    with pytest.raises(InputError) as caught:
+        plan_treatment(inputs)
+    assert caught.value.field == "territories[1].inputs.product"
+    assert "resin: the BSA method is defined for resin only" in caught.value.allowed

@@ -62,7 +62,7 @@ def shoot(base: str, keys: dict[str, str], tmp: Path) -> None:
         page.get_by_label("Treatment date").fill("2026-12-01")
         page.get_by_label("target dose gy").fill("120")
         page.get_by_label("perfused volume ml").fill("1165")
-        page.get_by_label("lsf").fill("0.25")
+        page.get_by_role("textbox", name="lsf", exact=True).fill("0.25")
         page.locator("#preview").get_by_text("LUNG_DOSE_OVER_LIMIT").wait_for()
         page.screenshot(path=HERE / "plan-new-mird.png", full_page=True)
         page.get_by_role("button", name="Store plan").click()
@@ -73,7 +73,7 @@ def shoot(base: str, keys: dict[str, str], tmp: Path) -> None:
         page.screenshot(path=HERE / "plan-approval-refused.png", full_page=True)
         page.goto(plan_url + "/revise")
         page.get_by_label("Reason for the revision").fill("repeat MAA scan: LSF 8 %")
-        page.get_by_label("lsf").fill("0.08")
+        page.get_by_role("textbox", name="lsf", exact=True).fill("0.08")
         page.locator("#preview strong").get_by_text("3.130 GBq").wait_for()
         page.screenshot(path=HERE / "plan-revise.png", full_page=True)
         page.get_by_role("button", name="Store version 2").click()
@@ -83,7 +83,7 @@ def shoot(base: str, keys: dict[str, str], tmp: Path) -> None:
         page.get_by_label("Treatment date").fill("2026-12-02")
         page.get_by_label("normal dose gy").fill("40")
         page.get_by_label("normal volume ml").fill("900")
-        page.get_by_label("lsf").fill("0.1")
+        page.get_by_role("textbox", name="lsf", exact=True).fill("0.1")
         page.get_by_label("tumour 1 volume (mL)").fill("100")
         page.get_by_label("tumour 1 tumour-to-normal ratio").fill("4")
         page.get_by_role("button", name="Add tumour").click()
@@ -149,7 +149,7 @@ def _drop(page: Any, data_b64: str, name: str) -> None:
 
 def _start_job(page: Any, activity_gbq: str, predictive: bool) -> str:
     page.get_by_label("activity gbq").fill(activity_gbq)
-    page.get_by_label("lsf").fill("0.05")
+    page.get_by_role("textbox", name="lsf", exact=True).fill("0.05")
     page.get_by_label("product").select_option("glass")
     if predictive:
         page.get_by_label("predictive").check()
@@ -184,7 +184,7 @@ def shoot_dose(base: str, keys: dict[str, str], demo_files: Path) -> None:
         page.get_by_role("button", name="Upload").click()
         page.wait_for_url("**/studies/*-*")
         study_url = page.url
-        page.get_by_label("lsf").fill("1.2")
+        page.get_by_role("textbox", name="lsf", exact=True).fill("1.2")
         page.get_by_label("activity gbq").fill("3")
         page.locator("#err-lsf").get_by_text("expected a number < 1.0").wait_for()
         page.screenshot(path=HERE / "study-job-form.png", full_page=True)

@@ -109,7 +109,7 @@ def test_plan_workflow_finding_revision_approval_report(
     page.get_by_label("Treatment date").fill("2026-12-01")
     page.get_by_label("target dose gy").fill("120")
     page.get_by_label("perfused volume ml").fill("1165")
-    page.get_by_label("lsf").fill("0.25")
+    page.get_by_role("textbox", name="lsf", exact=True).fill("0.25")
     preview = page.locator("#preview")
     # the finding is shown as the user types, before anything is stored
     preview.get_by_text("LUNG_DOSE_OVER_LIMIT").wait_for()
@@ -123,9 +123,9 @@ def test_plan_workflow_finding_revision_approval_report(
         == 0
     )
     # the API's own message at the field, as typed
-    page.get_by_label("lsf").fill("1.5")
+    page.get_by_role("textbox", name="lsf", exact=True).fill("1.5")
     page.locator("#err-lsf").get_by_text("expected a number < 1.0").wait_for()
-    page.get_by_label("lsf").fill("0.25")
+    page.get_by_role("textbox", name="lsf", exact=True).fill("0.25")
     preview.get_by_text("LUNG_DOSE_OVER_LIMIT").wait_for()
     page.get_by_role("button", name="Store plan").click()
     page.wait_for_url(re.compile(r".*/plans/[0-9a-f-]{36}$"))
@@ -141,7 +141,7 @@ def test_plan_workflow_finding_revision_approval_report(
     page.goto(plan_url)
     page.get_by_role("link", name="Revise").click()
     page.get_by_label("Reason for the revision").fill("repeat MAA scan: LSF 8 %")
-    page.get_by_label("lsf").fill("0.08")
+    page.get_by_role("textbox", name="lsf", exact=True).fill("0.08")
     page.locator("#preview strong").get_by_text("3.130 GBq").wait_for()
     page.get_by_role("button", name="Store version 2").click()
     page.wait_for_url(plan_url)
@@ -198,7 +198,7 @@ def test_forged_cross_site_post_is_refused(
     page.get_by_label("Treatment date").fill("2026-12-02")
     page.get_by_label("target dose gy").fill("120")
     page.get_by_label("perfused volume ml").fill("1000")
-    page.get_by_label("lsf").fill("0.05")
+    page.get_by_role("textbox", name="lsf", exact=True).fill("0.05")
     page.get_by_role("button", name="Store plan").click()
     page.wait_for_url(re.compile(r".*/plans/[0-9a-f-]{36}$"))
     plan_url = page.url

@@ -187,7 +187,7 @@ def _vial_rows(
     ], findings
 
 
-def _spheres_row(spheres: Spheres, label: str) -> tuple[str, str, str]:
+def spheres_row(spheres: Spheres, label: str) -> tuple[str, str, str]:
     hours = spheres.time_since_calibration_h
     when = "territories at different times" if hours is None else f"{hours:g} h after calibration"
     per_ml = spheres.per_ml_perfused
@@ -238,7 +238,7 @@ def _plan_rows(
         ),
     ]
     if result.spheres is not None:
-        rows.append(_spheres_row(result.spheres, f"{label}spheres ({result.product.value})"))
+        rows.append(spheres_row(result.spheres, f"{label}spheres ({result.product.value})"))
     return rows
 
 
@@ -469,7 +469,7 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
                 "all territories, before residual",
             ),
             *(
-                _spheres_row(spheres, f"treatment: spheres ({product.value})")
+                spheres_row(spheres, f"treatment: spheres ({product.value})")
                 for product, spheres in result.spheres.items()
             ),
         ]

@@ -588,18 +588,22 @@ def plan_report_pdf(report: PlanReport) -> bytes:
         story += [
             p(f"Uncertainty{': ' + whose if whose else ''}", heading),
             p(f"{block.meaning}. {block.method}."),
+            Spacer(1, 1.5 * mm),
             table(
                 block.intervals,
                 [0.22 * width, 0.12 * width, 0.22 * width, 0.12 * width, 0.2 * width, 0.12 * width],
                 ("quantity", "nominal", "95 % interval", "SD", "first-order SD", "unit"),
             ),
+            Spacer(1, 1.5 * mm),
             p(f"Drivers of {block.drivers_of} (share of its variance): {block.drivers}."),
+            Spacer(1, 1.5 * mm),
             table(
                 block.inputs,
                 [0.25 * width, 0.14 * width, 0.2 * width, 0.41 * width],
                 ("input", "value", "SD", "SD from"),
             ),
         ]
+        story.append(Spacer(1, 1.5 * mm))
         if block.defaults_used:
             story.append(
                 p(

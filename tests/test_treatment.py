@@ -456,7 +456,7 @@ def test_report_rows_show_each_territory_and_the_treatment() -> None:
     assert constants[:2] == ["energy per GBq, C (right lobe)", "energy per GBq, C (left lobe)"]
 
 
-SEGMENT_VI = {
+SEGMENT_VI: dict[str, Any] = {
     "name": "segment VI",
     "model": "mird",
     "inputs": {

@@ -404,3 +404,33 @@ def test_a_territorys_uncertainty_is_shown_on_the_plan_page(
     # the stored inputs say uncertainty true, so a revision from them validates again
     stored_inputs = result["current"]["inputs"]["territories"][1]["inputs"]
     assert stored_inputs["uncertainty"] is True
+
+
+def test_a_plan_becomes_a_treatment_and_back_in_the_revision_form(
+    client: TestClient, app: FastAPI, keys: Keys
+) -> None:
+    single = {
+        "patient_ref": "WEB-T4",
+        "treatment_date": "2026-12-01",
+        "product": "resin",
+        "delivery": "lobar",
+        "model": "mird",
+        "inputs": {"target_dose_gy": 100, "perfused_volume_ml": 900, "lsf": 0.07,
+                   "lung_mass_kg": 0.8},
+    }  # fmt: skip
+    plan_id = client.post("/v1/plans", json=single, headers=keys.planner).json()["id"]
+    sign_in(client, app, "reshaper", "planner")
+    # as a treatment: the plan is territory 1 (its lung mass the patient's), territory 2 empty
+    page = client.get(f"/plans/{plan_id}/revise?model=treatment").text
+    assert re.search(r'name="territories\[0\].inputs.lsf"[^>]*value="0.07"', page, re.S)
+    assert re.search(r'name="territories\[0\].inputs.product".*?<option selected>resin', page, re.S)
+    assert re.search(r'name="lung_mass_kg"[^>]*value="0.8"', page, re.S)
+    assert 'name="territories[0].inputs.lung_mass_kg"' not in page
+    assert re.search(r'name="territories\[1\].inputs.lsf"[^>]*value=""', page, re.S)
+    # a stored treatment revised as one model starts from its first territory
+    treatment = {**single, "model": "treatment", "inputs": LUNG_SUM}
+    del treatment["product"], treatment["delivery"]
+    plan_id = client.post("/v1/plans", json=treatment, headers=keys.planner).json()["id"]
+    page = client.get(f"/plans/{plan_id}/revise?model=mird").text
+    assert re.search(r'name="lsf"[^>]*value="0.15"', page, re.S)
+    assert re.search(r'name="delivery".*?<option selected>lobar', page, re.S)

@@ -150,9 +150,12 @@ def test_two_territory_treatment_blocked_by_the_sum_then_revised(
     page.context.close()
 
 
-def test_treatment_form_fits_a_tablet(browser: Any, web_server: WebServer) -> None:
-    """No horizontal scrolling at 820 px, every input labelled."""
-    context = browser.new_context(viewport={"width": 820, "height": 1180})
+@pytest.mark.parametrize("width", [1280, 820])
+def test_treatment_form_fits_desktop_and_tablet(
+    browser: Any, web_server: WebServer, width: int
+) -> None:
+    """No horizontal scrolling at 1280 px or on a tablet (820 px), every input labelled."""
+    context = browser.new_context(viewport={"width": width, "height": 800})
     page = context.new_page()
     page.goto(web_server.base + "/signin")
     page.get_by_label("API key").fill(web_server.keys["planner"])

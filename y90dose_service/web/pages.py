@@ -1,4 +1,5 @@
-"""The web pages: sign-in, plans (list, new, page, revise, approve, report), validation.
+"""The web pages: sign-in, plans (list, new, page, revise, approve, report; a treatment's
+territories through :mod:`treatment_form`), validation.
 
 Every page calls the JSON API's own route functions (``y90dose_service.routers.plans``,
 ``y90dose_service.routers.plan_reports``) with the signed-in caller and the same kind of

@@ -454,3 +454,102 @@ def test_report_rows_show_each_territory_and_the_treatment() -> None:
     assert activity["treatment: activity to administer"].startswith("4.252 GBq")
     constants = [name for name, _, _ in rows["constants"]]
     assert constants[:2] == ["energy per GBq, C (right lobe)", "energy per GBq, C (left lobe)"]
+
+
+SEGMENT_VI: dict[str, Any] = {
+    "name": "segment VI",
+    "model": "mird",
+    "inputs": {
+        "target_dose_gy": 195,
+        "perfused_volume_ml": 150,
+        "lsf": 0.05,
+        "delivery": "segmentectomy",
+        "segments": ["VI"],
+    },
+}
+"""195 Gy glass: below the 200 Gy definition, above Lewandowski 2018's 190 Gy."""
+
+
+@pytest.mark.parametrize(
+    ("definition", "floor_gy", "flagged"),
+    [(None, 200.0, True), ("definition", 200.0, True), ("lewandowski2018", 190.0, False)],
+)
+def test_cli_treatment_segmentectomy_definition(
+    definition: str | None,
+    floor_gy: float,
+    flagged: bool,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"territories": [SEGMENT_VI, LEFT]}))
+    chosen = [] if definition is None else ["--segmentectomy-definition", definition]
+    assert main(["plan", "treatment", "--file", str(path), *chosen, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    check = data["territories"][0]["result"]["segmentectomy"]
+    assert (check["definition"], check["floor_gy"]) == (definition or "definition", floor_gy)
+    below = [
+        f["territory"] for f in data["findings"] if f["code"] == "SEGMENTECTOMY_BELOW_THRESHOLD"
+    ]
+    assert below == (["segment VI"] if flagged else [])
+
+
+@pytest.mark.parametrize(
+    ("territories", "definition", "words"),
+    [
+        ([RIGHT, LEFT], "definition", "only with a territory whose delivery is segmentectomy"),
+        (
+            [SEGMENT_VI, LEFT],
+            "eanm2022",
+            "for glass: definition or lewandowski2018 (segmentectomy territory 'segment VI' "
+            "uses glass)",
+        ),
+        (
+            [
+                {**SEGMENT_VI, "inputs": {**SEGMENT_VI["inputs"], "product": "resin"}},
+                LEFT,
+            ],
+            "lewandowski2018",
+            "for resin: definition or eanm2022",
+        ),
+    ],
+)
+def test_cli_treatment_segmentectomy_definition_refused(
+    territories: list[dict[str, Any]],
+    definition: str,
+    words: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"territories": territories}))
+    argv = ["plan", "treatment", "--file", str(path), "--segmentectomy-definition", definition]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("y90dose plan: error: --segmentectomy-definition: ")
+    assert words in err
+
+
+def test_a_refusal_of_a_territorys_model_names_the_territory() -> None:
+    """BSA is for resin: plan_bsa refuses glass when it computes; the refusal names the
+    territory's field (the schema alone accepts the body)."""
+    from y90dose.errors import InputError
+
+    bsa = {
+        "name": "segment IV",
+        "model": "bsa",
+        "inputs": {
+            "lsf": 0.05,
+            "height_cm": 170,
+            "weight_kg": 70,
+            "tumor_volume_ml": 100,
+            "treated_volume_ml": 300,
+            "delivery": "lobar",
+            "product": "glass",
+        },
+    }
+    inputs = TreatmentInput.model_validate({"territories": [RIGHT, bsa], "liver_volume_ml": 1600})
+    with pytest.raises(InputError) as caught:
+        plan_treatment(inputs)
+    assert caught.value.field == "territories[1].inputs.product"
+    assert "resin: the BSA method is defined for resin only" in caught.value.allowed

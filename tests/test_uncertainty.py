@@ -329,6 +329,19 @@ def test_bad_uncertainty_inputs_are_refused(data: dict[str, object], field: str)
     assert caught.value.field == field
 
 
+def test_written_inputs_with_an_sd_validate_again() -> None:
+    """An SD asks for the uncertainty; the written input says so (``uncertainty`` true),
+    so a stored plan's inputs sent back (a revision) are not refused as "uncertainty
+    false with an SD"."""
+    given = {"target_dose_gy": 120, "perfused_volume_ml": 1165, "lsf": 0.08, "sd_lsf": 0.03}
+    written = MirdPlanInput.model_validate(given).model_dump(mode="json")
+    assert written["uncertainty"] is True
+    again = MirdPlanInput.model_validate(written)
+    assert again.uncertainty_requested() and again.sd_lsf == 0.03
+    plain = {"target_dose_gy": 120, "perfused_volume_ml": 1165, "lsf": 0.08}
+    assert MirdPlanInput.model_validate(plain).model_dump()["uncertainty"] is False
+
+
 def test_cli_json_and_text(capsys: pytest.CaptureFixture[str]) -> None:
     argv = [
         "plan",

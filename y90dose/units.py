@@ -40,6 +40,8 @@ DIMENSIONLESS_FIELDS = {
     "lsf": "fraction (0.08 = 8 %)",
     "residual": "fraction (0.05 = 5 %)",
     "tn_ratio": "ratio",
+    "tumor_lung_shunt_fraction": "fraction (0.08 = 8 %)",
+    "sd_lsf": "fraction (0.02 = 2 percentage points)",
 }
 """Fields whose value is a pure number, and how it is written."""
 

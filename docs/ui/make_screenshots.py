@@ -95,6 +95,8 @@ def shoot(base: str, keys: dict[str, str], tmp: Path) -> None:
         page.wait_for_url("**/plans/*")
         page.goto(base + "/plans/new?model=bsa")
         page.screenshot(path=HERE / "plan-new-bsa.png", full_page=True)
+        shoot_uncertainty(page, base, tmp)
+        shoot_treatment(page, base)
         page.context.close()
 
         page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
@@ -124,6 +126,79 @@ def shoot(base: str, keys: dict[str, str], tmp: Path) -> None:
         page.goto(plan_url)
         page.screenshot(path=HERE / "plan-tablet.png")
         browser.close()
+
+
+def _full_page(page: Any, name: str) -> None:
+    """A whole-page screenshot from the top (the sticky preview beside the form's top)."""
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=HERE / name, full_page=True)
+
+
+def shoot_uncertainty(page: Any, base: str, tmp: Path) -> None:
+    """A MIRD plan with an SD of its own and the literature defaults for the others: the
+    intervals as typed, the plan page and the report's uncertainty section."""
+    page.goto(base + "/plans/new")
+    page.get_by_label("Patient reference").fill("MRN-0045")
+    page.get_by_label("Treatment date").fill("2026-12-04")
+    page.get_by_label("target dose gy").fill("120")
+    page.get_by_label("perfused volume ml").fill("1165")
+    page.get_by_role("textbox", name="lsf", exact=True).fill("0.08")
+    page.get_by_text("Uncertainty: 95 % intervals, SDs and what drives them").click()
+    page.get_by_label("sd lsf").fill("0.03")
+    page.locator("#preview").get_by_text("Drivers of perfused").wait_for()
+    _full_page(page, "plan-new-uncertainty.png")
+    page.get_by_role("button", name="Store plan").click()
+    page.wait_for_url("**/plans/*")
+    page.get_by_text("Input SDs and where they come from").click()
+    _full_page(page, "plan-uncertainty.png")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Report (PDF)").click()
+    report = tmp / "report-uncertainty.pdf"
+    info.value.save_as(report)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "80",
+            "-singlefile",
+            str(report),
+            str(HERE / "report-uncertainty"),
+        ],
+        check=True,
+    )
+
+
+def shoot_treatment(page: Any, base: str) -> None:
+    """A bilobar treatment whose lung limit only the sum passes, stored, then revised."""
+    page.goto(base + "/plans/new?model=treatment")
+    page.get_by_label("Patient reference").fill("MRN-0044")
+    page.get_by_label("Treatment date").fill("2026-12-03")
+    page.get_by_role("textbox", name="lung mass kg", exact=True).fill("0.9")
+    page.get_by_role("textbox", name="liver volume ml", exact=True).fill("1600")
+    for number, (name, volume_ml, lsf) in enumerate(
+        (("right lobe", "1000", "0.15"), ("left lobe", "500", "0.08")), start=1
+    ):
+        territory = page.locator(f"#territory-{number}")
+        territory.get_by_label("Name").fill(name)
+        territory.get_by_label("Delivery").select_option("lobar")
+        territory.get_by_role("textbox", name="target dose gy", exact=True).fill("120")
+        territory.get_by_role("textbox", name="perfused volume ml", exact=True).fill(volume_ml)
+        territory.get_by_role("textbox", name="lsf", exact=True).fill(lsf)
+    page.locator("#preview").get_by_text("lung dose of the treatment 30.2 Gy").wait_for()
+    _full_page(page, "treatment-new.png")
+    page.get_by_role("button", name="Store plan").click()
+    page.wait_for_url("**/plans/*")
+    plan_url = page.url
+    _full_page(page, "treatment-plan.png")
+    page.get_by_role("link", name="Revise").click()
+    page.get_by_label("Reason for the revision").fill("right lobe LSF re-measured: 12 %")
+    right = page.locator("#territory-1")
+    right.get_by_role("textbox", name="lsf", exact=True).fill("0.12")
+    page.locator("#preview").get_by_role("row", name="lung dose (treatment) 24.7 Gy").wait_for()
+    _full_page(page, "treatment-revise.png")
+    page.get_by_role("button", name="Store version 2").click()
+    page.wait_for_url(plan_url)
 
 
 def _zip(files: dict[str, bytes]) -> str:

@@ -31,7 +31,11 @@ from y90dose.cli.model_options import (
 from y90dose.cli.output import CommandOutput, add_json_flag
 from y90dose.cli.plan_from_images import register_from_images
 from y90dose.cli.render import plan_text, treatment_text
-from y90dose.cli.site_settings import settings_from_args
+from y90dose.cli.site_settings import (
+    add_settings_options,
+    settings_from_args,
+    treatment_settings_from_args,
+)
 from y90dose.errors import InputError
 from y90dose.findings import has_block
 from y90dose.models.bsa import BsaPlanInput, plan_bsa
@@ -97,6 +101,7 @@ def register_treatment(group: Any) -> None:
         "shared lung_mass_kg, prior_lung_dose_gy, density_g_ml, liver_volume_ml "
         "(docs/usage.md)",
     )
+    add_settings_options(parser)
     add_json_flag(parser)
     add_report_options(parser)
     parser.set_defaults(handler=run_treatment)
@@ -130,7 +135,7 @@ def treatment_from_file(path: Path) -> TreatmentInput:
 def run_treatment(args: argparse.Namespace) -> CommandOutput:
     """Validate the treatment file and plan every territory and the treatment."""
     inputs = treatment_from_file(args.file)
-    result = plan_treatment(inputs)
+    result = plan_treatment(inputs, treatment_settings_from_args(args, inputs))
     check_report_options(args)
     if args.report is not None:
         write_report(args, inputs.model_dump(mode="json"), result)

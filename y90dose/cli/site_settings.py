@@ -7,6 +7,7 @@ module turns the one a site chooses per plan (which segmentectomy floor) into se
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -14,6 +15,9 @@ from y90dose.constants import SEGMENTECTOMY_FLOOR_CITATIONS, SEGMENTECTOMY_FLOOR
 from y90dose.delivery import Delivery
 from y90dose.errors import InputError
 from y90dose.settings import DEFAULT_SETTINGS, ClinicalSettings
+
+if TYPE_CHECKING:
+    from y90dose.models.treatment_input import TreatmentInput
 
 OPTION = "--segmentectomy-definition"
 
@@ -29,7 +33,8 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
         dest="segmentectomy_definition",
         metavar="{" + ",".join(SEGMENTECTOMY_FLOORS) + "}",
         default=None,
-        help=f"the floor a --delivery segmentectomy plan is checked against: {floors}; "
+        help=f"the floor a --delivery segmentectomy plan (a treatment: its territories with "
+        f"delivery segmentectomy) is checked against: {floors}; "
         "lewandowski2018 for glass only, eanm2022 for resin only (default definition)",
     )
 
@@ -54,3 +59,32 @@ def settings_from_args(args: argparse.Namespace, inputs: BaseModel) -> ClinicalS
         raise InputError(
             OPTION, name, exc.allowed.replace(product, f"--product {product}")
         ) from None
+
+
+def treatment_settings_from_args(
+    args: argparse.Namespace, inputs: TreatmentInput
+) -> ClinicalSettings:
+    """The settings a treatment is planned with: the definition holds every territory
+    whose delivery is segmentectomy; refused when no territory is one, or when one uses
+    a product the definition is not of (the territory is named)."""
+    name = getattr(args, "segmentectomy_definition", None)
+    if name is None:
+        return DEFAULT_SETTINGS
+    chosen = [t for t in inputs.territories if t.inputs.delivery is Delivery.SEGMENTECTOMY]
+    if not chosen:
+        raise InputError(
+            OPTION,
+            name,
+            "only with a territory whose delivery is segmentectomy (it is the floor a "
+            "segmentectomy is checked against)",
+        )
+    settings = DEFAULT_SETTINGS
+    for product in dict.fromkeys(t.inputs.product.value for t in chosen):
+        try:
+            settings = settings.with_segmentectomy_definition(product, name)
+        except InputError as exc:
+            names = ", ".join(repr(t.name) for t in chosen if t.inputs.product.value == product)
+            raise InputError(
+                OPTION, name, f"{exc.allowed} (segmentectomy territory {names} uses {product})"
+            ) from None
+    return settings

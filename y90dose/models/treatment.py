@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapt
 
 from y90dose.checks import RELATIVE_TOLERANCE, lung_allowance_gy
 from y90dose.devices import Product
+from y90dose.errors import InputError
 from y90dose.findings import Code, Finding, Severity, beside
 from y90dose.lung import lung_dose_gy
 from y90dose.models.common import PlanResult, Spheres
@@ -175,12 +176,20 @@ def _normal_energy_j(result: PlanResult) -> float:
     return _liver_energy_j(result)
 
 
-def _compute(territory: Territory, prior_gy: float, settings: ClinicalSettings) -> PlanResult:
+def _compute(
+    territory: Territory, index: int, prior_gy: float, settings: ClinicalSettings
+) -> PlanResult:
+    """Territory ``index`` planned by its model; a refusal of the model's computation (BSA
+    with glass) names the territory's field, ``territories[2].inputs.product``."""
     inputs = territory.inputs
     if inputs.prior_lung_dose_gy != prior_gy:
         inputs = inputs.model_copy(update={"prior_lung_dose_gy": prior_gy})
     _, compute = VARIANTS[territory.model][territory.direction]
-    return compute(inputs, settings)
+    try:
+        return compute(inputs, settings)
+    except InputError as exc:
+        field = f"territories[{index}].inputs.{exc.field}"
+        raise InputError(field, exc.value, exc.allowed) from None
 
 
 def plan_treatment(
@@ -209,7 +218,7 @@ def plan_treatment(
     prior_gy = inputs.prior_lung_dose_gy
     for when, members in _staged(inputs.territories):
         for index in members:
-            results[index] = _compute(inputs.territories[index], prior_gy, settings)
+            results[index] = _compute(inputs.territories[index], index, prior_gy, settings)
         stage_lung = sum(_territory_lung_gy(r, lung_mass_kg) for r in _of(results, members))
         stages.append(
             TreatmentStage(

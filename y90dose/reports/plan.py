@@ -31,8 +31,9 @@ from y90dose.constants import (
 from y90dose.devices import Product
 from y90dose.findings import Finding, Severity
 from y90dose.models.common import PlanResult, Spheres
-from y90dose.models.treatment import TreatmentResult
+from y90dose.models.treatment import TerritoryResult, TreatmentResult
 from y90dose.reports import layout
+from y90dose.uncertainty.result import Uncertainty
 from y90dose.units import field_unit, gbq_to_mci
 
 NOT_APPROVED = "NOT APPROVED"
@@ -140,6 +141,13 @@ def _doses(result: PlanResult, prefix: str = "") -> list[tuple[str, str, str]]:
 
 def _treatment_doses(result: TreatmentResult) -> list[tuple[str, str, str]]:
     rows = [(f"treatment: {name}", _number(value), "Gy") for name, value in result.doses_gy.items()]
+    if len(result.stages) > 1:
+        for stage in result.stages:
+            what = f"stage {stage.treatment_date} ({', '.join(stage.territories)})"
+            rows += [
+                (f"{what}: lung", _number(stage.lung_gy), "Gy"),
+                (f"{what}: lung_cumulative", _number(stage.lung_cumulative_gy), "Gy"),
+            ]
     for territory in result.territories:
         rows += _doses(territory.result, f"{territory.name}: ")
     return rows
@@ -205,20 +213,35 @@ def _vial_spheres_rows(
     ]
 
 
-def _spheres_row(spheres: Spheres, label: str) -> tuple[str, str, str]:
+def spheres_row(spheres: Spheres, label: str) -> tuple[str, str, str]:
     hours = spheres.time_since_calibration_h
     when = "territories at different times" if hours is None else f"{hours:g} h after calibration"
     per_ml = spheres.per_ml_perfused
     per_ml_text = "" if per_ml is None else f"; {per_ml:,.0f} per mL perfused"
+    spread = "" if spheres.count_sd is None else f" (SD {spheres.count_sd / 1e6:.2g} million)"
     return (
         label,
-        f"{spheres.count / 1e6:.3g} million, {spheres.activity_per_sphere_bq:,.0f} Bq each",
+        f"{spheres.count / 1e6:.3g} million{spread}, {spheres.activity_per_sphere_bq:,.0f} Bq each",
         f"at treatment ({when}){per_ml_text}",
     )
 
 
-def _plan_rows(result: PlanResult, label: str = "") -> list[tuple[str, str, str]]:
-    """Activity, lung shunt bound and spheres of one plan (or territory)."""
+def _bound_text(bound: float | None) -> str:
+    return "(none below 1)" if bound is None else f"{bound:.4g}"
+
+
+def _plan_rows(
+    result: PlanResult, label: str = "", territory: TerritoryResult | None = None
+) -> list[tuple[str, str, str]]:
+    """Activity, lung shunt bound and spheres of one plan (or territory: also its bound
+    in the treatment, the other territories as planned)."""
+    in_treatment = (
+        ""
+        if territory is None
+        else "; in the treatment at LSF "
+        + _bound_text(territory.lsf_bound_in_treatment)
+        + " (lsf_bound_in_treatment)"
+    )
     rows = [
         (
             f"{label}activity to administer",
@@ -235,13 +258,109 @@ def _plan_rows(result: PlanResult, label: str = "") -> list[tuple[str, str, str]
             f"{label}lung shunt fraction",
             f"{result.lsf:.4g}",
             "the lung limit is reached at LSF "
-            + ("(none below 1)" if result.lsf_bound is None else f"{result.lsf_bound:.4g}")
-            + " (lsf_bound)",
+            + _bound_text(result.lsf_bound)
+            + " (lsf_bound)"
+            + in_treatment,
         ),
     ]
     if result.spheres is not None:
-        rows.append(_spheres_row(result.spheres, f"{label}spheres ({result.product.value})"))
+        rows.append(spheres_row(result.spheres, f"{label}spheres ({result.product.value})"))
     return rows
+
+
+@dataclass(frozen=True)
+class UncertaintyRows:
+    """The uncertainty block of a result as text (the report and the web pages show it).
+
+    ``intervals``: (quantity, nominal, 95 % interval "low to high", SD, first-order SD,
+    unit); ``inputs``: (input, value, SD, where the SD comes from).
+    """
+
+    intervals: list[tuple[str, str, str, str, str, str]]
+    inputs: list[tuple[str, str, str, str]]
+    drivers_of: str
+    drivers: str
+    defaults_used: list[str]
+    method: str
+    meaning: str
+    notes: list[str]
+
+
+def _sd_text(sd: float, scale: float) -> str:
+    """An SD; rounding noise (below 1e-9 of the value it spreads) is written 0."""
+    return "0" if abs(sd) <= 1e-9 * max(abs(scale), 1.0) else _number(sd)
+
+
+def _input_unit(name: str) -> str:
+    unit = field_unit(name.split("[")[0])
+    return "" if unit.startswith(("fraction", "ratio")) else unit
+
+
+def uncertainty_rows(uncertainty: Uncertainty) -> UncertaintyRows:
+    """What a report or page says of ``uncertainty``: intervals, input SDs, drivers."""
+    level = f"{100 * uncertainty.level:g} %"
+    intervals = [
+        (name, value, unit)
+        for name, value, unit in (
+            *(
+                [("activity to administer", uncertainty.activity_gbq, "GBq")]
+                if uncertainty.activity_gbq is not None
+                else []
+            ),
+            *((f"{name} dose", i, "Gy") for name, i in uncertainty.doses_gy.items()),
+        )
+    ]
+    inputs = []
+    for item in uncertainty.inputs:
+        unit = _input_unit(item.input)
+        with_unit = f" {unit}" if unit else ""
+        relative = (
+            f" = {100 * item.sd / item.value:.3g} %"
+            if item.distribution == "lognormal" and item.value
+            else ""
+        )
+        inputs.append(
+            (
+                item.input,
+                f"{_number(item.value)}{with_unit}",
+                f"{_number(item.sd)}{with_unit}{relative}",
+                item.source,
+            )
+        )
+    return UncertaintyRows(
+        intervals=[
+            (
+                name,
+                _number(i.nominal),
+                f"{_number(i.low)} to {_number(i.high)}",
+                _sd_text(i.sd, i.nominal),
+                "none (not differentiable here)"
+                if i.sd_first_order is None
+                else _sd_text(i.sd_first_order, i.nominal),
+                unit,
+            )
+            for name, i, unit in intervals
+        ],
+        inputs=inputs,
+        drivers_of=uncertainty.drivers_of,
+        drivers=", ".join(f"{d.input} {100 * d.share:.0f} %" for d in uncertainty.drivers)
+        or "none",
+        defaults_used=list(uncertainty.defaults_used),
+        method=f"{level} intervals; {uncertainty.method}; seed {uncertainty.seed}",
+        meaning=uncertainty.meaning,
+        notes=list(uncertainty.notes),
+    )
+
+
+def _uncertainty_blocks(result: PlanResult | TreatmentResult) -> list[tuple[str, UncertaintyRows]]:
+    """(whose, rows) of every uncertainty block: the plan's, or each territory's."""
+    if isinstance(result, TreatmentResult):
+        return [
+            (t.name, uncertainty_rows(t.result.uncertainty))
+            for t in result.territories
+            if t.result.uncertainty is not None
+        ]
+    return [] if result.uncertainty is None else [("", uncertainty_rows(result.uncertainty))]
 
 
 def _inputs_rows(report: PlanReport) -> list[tuple[str, str, str]]:
@@ -347,8 +466,9 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
     dict
         ``title``, ``header`` (label, value) pairs, ``inputs``/``doses``/``activity``/
         ``constants`` rows of (name, value, unit or source), ``findings`` (severity,
-        code, message) most severe first, ``approval`` lines, ``approved`` and
-        ``inputs_sha256``.
+        code, message) most severe first, ``uncertainty`` (whose, :class:`UncertaintyRows`)
+        blocks (the plan's, or each territory's that has one), ``approval`` lines,
+        ``approved`` and ``inputs_sha256``.
     """
     result = report.result
     digest = inputs_sha256(report.model, report.inputs, report.treatment_date)
@@ -364,7 +484,7 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
             result.territories, _territory_dates(report, result), strict=True
         ):
             label = f"{territory.name}: "
-            activity += _plan_rows(territory.result, label)
+            activity += _plan_rows(territory.result, label, territory)
             rows, found = _vial_rows(territory.result, when, label)
             vial_rows += rows
             vial_findings += found
@@ -375,7 +495,7 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
                 "all territories, before residual",
             ),
             *(
-                _spheres_row(spheres, f"treatment: spheres ({product.value})")
+                spheres_row(spheres, f"treatment: spheres ({product.value})")
                 for product, spheres in result.spheres.items()
             ),
         ]
@@ -434,6 +554,7 @@ def plan_report_rows(report: PlanReport) -> dict[str, Any]:
         "doses": doses,
         "findings": [(f.severity.value, f.code.value, f.message) for f in findings],
         "constants": constant_rows(report.result),
+        "uncertainty": _uncertainty_blocks(result),
         "approval": approval,
         "approved": report.approved,
         "software": f"y90dose {report.software_version}",
@@ -489,6 +610,35 @@ def plan_report_pdf(report: PlanReport) -> bytes:
             rows["doses"], [0.4 * width, 0.3 * width, 0.3 * width], ("compartment", "dose", "unit")
         ),
     ]
+    for whose, block in rows["uncertainty"]:
+        story += [
+            p(f"Uncertainty{': ' + whose if whose else ''}", heading),
+            p(f"{block.meaning}. {block.method}."),
+            Spacer(1, 1.5 * mm),
+            table(
+                block.intervals,
+                [0.22 * width, 0.12 * width, 0.22 * width, 0.12 * width, 0.2 * width, 0.12 * width],
+                ("quantity", "nominal", "95 % interval", "SD", "first-order SD", "unit"),
+            ),
+            Spacer(1, 1.5 * mm),
+            p(f"Drivers of {block.drivers_of} (share of its variance): {block.drivers}."),
+            Spacer(1, 1.5 * mm),
+            table(
+                block.inputs,
+                [0.25 * width, 0.14 * width, 0.2 * width, 0.41 * width],
+                ("input", "value", "SD", "SD from"),
+            ),
+        ]
+        story.append(Spacer(1, 1.5 * mm))
+        if block.defaults_used:
+            story.append(
+                p(
+                    "Literature defaults (docs/physics.md) used for: "
+                    + ", ".join(block.defaults_used)
+                    + "."
+                )
+            )
+        story += [p(f"Note: {note}") for note in block.notes]
     story += [
         p("Inputs", heading),
         table(rows["inputs"], [0.4 * width, 0.3 * width, 0.3 * width], ("input", "value", "unit")),

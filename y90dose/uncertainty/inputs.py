@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 from y90dose.constants import (
     SD_ACTIVITY_PERCENT,
@@ -117,6 +117,13 @@ class UncertaintyOptions(BaseModel):
     def uncertainty_requested(self) -> bool:
         """True when the caller asked for the uncertainty (the switch or any SD)."""
         return self.uncertainty or bool(self._requesting())
+
+    @field_serializer("uncertainty")
+    def _requested_when_written(self, _uncertainty: bool) -> bool:
+        """Written as what was computed: ``true`` when an SD asked for it, so that a
+        stored input (``sd_lsf`` 0.03 with the switch left out) validates again instead
+        of reading as ``uncertainty: false`` with an SD, which is refused."""
+        return self.uncertainty_requested()
 
 
 class UncertaintyOptionsWithTn(UncertaintyOptions):

@@ -11,16 +11,19 @@ from __future__ import annotations
 import enum
 import itertools
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.models.bsa import BsaPlanInput
 from y90dose.models.mird import MirdDoseInput, MirdPlanInput
 from y90dose.models.partition import PartitionDoseInput, PartitionPlanInput
+from y90dose.uncertainty.inputs import UncertaintyOptionsWithTn
 from y90dose.units import field_unit
 from y90dose_service.calculations import PLAN_MODELS
 from y90dose_service.problems import sentence
@@ -35,6 +38,7 @@ MODEL_TITLES = {
     "mird": "MIRD (single compartment)",
     "partition": "Partition (tumours and normal liver)",
     "bsa": "BSA (resin)",
+    "treatment": "Treatment (several territories)",
 }
 TOP_LEVEL = ("product", "delivery")
 """Input fields the plan states once, at the top (PlanCreate), not among the inputs."""
@@ -45,6 +49,10 @@ TUMOR_FIELDS = ("tumor_volume_ml", "tn_ratio")
 """Partition's paired lists, shown as one row per tumour."""
 ONE_OF = {"target_dose_gy", "activity_gbq", "normal_dose_gy", "tumor_dose_gy"}
 """A target dose plans an activity; an activity gives the doses: give one of these."""
+UNCERTAINTY = "uncertainty"
+"""The group of the uncertainty options (the switch, the input SDs, the draws and seed):
+the fields of :class:`~y90dose.uncertainty.inputs.UncertaintyOptionsWithTn`, shown
+together and folded away until one is used."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +64,25 @@ class FormField:
     unit: str
     help: str
     required: bool
-    kind: str  # "number", "list" (one value per tumour), "multi" (checkboxes), "choice"
+    kind: str  # "number", "list" (one value per tumour), "multi" (checkboxes), "choice",
+    # "switch" (a yes/no checkbox)
     choices: tuple[str, ...] = ()
     default: str = ""
+    group: str = ""  # "" or UNCERTAINTY
+    primary: bool = False  # required, or one of the target doses and the activity
+
+    def in_use(self, values: Mapping[str, Any], errors: Mapping[str, Any]) -> bool:
+        """Whether the form gives this field a value of its own or shows an error at it
+        (a folded group with such a field is shown open)."""
+        if errors.get(self.name):
+            return True
+        value = values.get(self.name)
+        if isinstance(value, list):
+            return any(str(v).strip() for v in value)
+        text = "" if value is None else str(value).strip()
+        if self.kind == "switch":
+            return text.lower() in ("true", "on")
+        return text not in ("", self.default)
 
 
 def _choices(annotation: Any) -> tuple[str, ...]:
@@ -74,6 +98,42 @@ def _is_list(annotation: Any) -> bool:
     return any(typing.get_origin(c) is list for c in (annotation, *typing.get_args(annotation)))
 
 
+def form_field(name: str, info: FieldInfo, required: bool) -> FormField:
+    """One schema field as a form field: label, unit and help from the schema."""
+    choices = _choices(info.annotation)
+    kind = "number"
+    if info.annotation is bool:
+        kind = "switch"
+    elif choices:
+        kind = "multi" if _is_list(info.annotation) else "choice"
+    elif _is_list(info.annotation):
+        kind = "list"
+    default = info.default
+    shown_default = (
+        ""
+        if default is None or info.is_required() or callable(default) or kind == "switch"
+        else str(getattr(default, "value", default))
+    )
+    return FormField(
+        name=name,
+        label=name.replace("_", " "),
+        unit=field_unit(name),
+        help=(info.description or "")
+        + (" Give one of the target doses or the activity." if name in ONE_OF else ""),
+        required=required and name not in ONE_OF,
+        kind=kind,
+        choices=choices,
+        default=shown_default,
+        group=UNCERTAINTY if name in UncertaintyOptionsWithTn.model_fields else "",
+        primary=required or name in ONE_OF,
+    )
+
+
+def in_use(fields: list[FormField], values: Mapping[str, Any], errors: Mapping[str, Any]) -> bool:
+    """Whether any of ``fields`` is in use (:meth:`FormField.in_use`)."""
+    return any(f.in_use(values, errors) for f in fields)
+
+
 def model_form(model: str) -> list[FormField]:
     """The fields of ``model``'s inputs (union of its plan and dose inputs), required first."""
     seen: dict[str, FormField] = {}
@@ -82,41 +142,20 @@ def model_form(model: str) -> list[FormField]:
         for name, info in schema.model_fields.items():
             if name in TOP_LEVEL or name in NOT_IN_FORM or name in seen:
                 continue
-            choices = _choices(info.annotation)
-            kind = "number"
-            if choices:
-                kind = "multi" if _is_list(info.annotation) else "choice"
-            elif _is_list(info.annotation):
-                kind = "list"
-            default = info.default
-            shown_default = (
-                ""
-                if default is None or info.is_required() or callable(default)
-                else str(getattr(default, "value", default))
-            )
             required = all(
                 name in v.model_fields and v.model_fields[name].is_required() for v in variants
             )
-            seen[name] = FormField(
-                name=name,
-                label=name.replace("_", " "),
-                unit=field_unit(name),
-                help=(info.description or "")
-                + (" Give one of the target doses or the activity." if name in ONE_OF else ""),
-                required=required and name not in ONE_OF,
-                kind=kind,
-                choices=choices,
-                default=shown_default,
-            )
+            seen[name] = form_field(name, info, required)
     fields = list(seen.values())
     return sorted(fields, key=lambda f: (f.name not in ONE_OF, not f.required))
 
 
-def form_inputs(model: str, form: Any) -> dict[str, Any]:
+def form_inputs(model: str, form: Any, fields: list[FormField] | None = None) -> dict[str, Any]:
     """The model inputs a submitted form holds: blank fields are left out (the model's
-    default applies), values go as typed (the schema parses and judges them)."""
+    default applies), values go as typed (the schema parses and judges them). ``fields``:
+    the fields to read (default: all of ``model``'s)."""
     inputs: dict[str, Any] = {}
-    for field in model_form(model):
+    for field in model_form(model) if fields is None else fields:
         if field.kind == "multi":
             values = [v for v in form.getlist(field.name) if v.strip()]
             if values:

@@ -1,4 +1,5 @@
-"""The web pages: sign-in, plans (list, new, page, revise, approve, report), validation.
+"""The web pages: sign-in, plans (list, new, page, revise, approve, report; a treatment's
+territories through :mod:`treatment_form`), validation.
 
 Every page calls the JSON API's own route functions (``y90dose_service.routers.plans``,
 ``y90dose_service.routers.plan_reports``) with the signed-in caller and the same kind of
@@ -25,8 +26,10 @@ from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.errors import InputError
 from y90dose.findings import Severity
-from y90dose.reports.plan import constant_rows
+from y90dose.models.treatment_input import MAX_TERRITORIES
+from y90dose.reports.plan import constant_rows, spheres_row, uncertainty_rows
 from y90dose.units import field_unit, gbq_to_mci
+from y90dose_service.calculations import run_treatment
 from y90dose_service.deps import check_role, clinical_settings, get_session, write_session
 from y90dose_service.problems import InvalidInputError, ProblemError, errors_of, field_error
 from y90dose_service.routers import plans as plan_api
@@ -41,6 +44,7 @@ from y90dose_service.schemas.plans import (
 )
 from y90dose_service.security import Caller, Role, hash_key, verify_key
 from y90dose_service.web import forms
+from y90dose_service.web import treatment_form as tf
 from y90dose_service.web.sessions import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -128,6 +132,9 @@ def render(
         "gbq_to_mci": gbq_to_mci,
         "severities": SEVERITIES,
         "units": field_unit,
+        "uncertainty_rows": uncertainty_rows,
+        "spheres_row": spheres_row,
+        "in_use": forms.in_use,
     }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
@@ -252,40 +259,77 @@ async def plan_list(
     return render(request, "plans.html", {"rows": rows, "page": page, "patient_ref": patient_ref})
 
 
+FORM_MODELS = (*forms.MODELS, tf.TREATMENT)
+"""The new-plan and revision forms: one per planning model, and the treatment's."""
+PAGE_FIELDS = ("patient_ref", "treatment_date", "reason", "base_version", "note")
+"""Fields of the form beside the model's inputs (with a message slot of their own)."""
+
+
+def _slots(model: str, values: dict[str, Any]) -> list[str]:
+    """The names the form of ``model`` (with ``values``) shows messages at."""
+    if model == tf.TREATMENT:
+        return tf.field_names(tf.territories_of(values))
+    return [f.name for f in forms.model_form(model)] + ["product", "delivery"]
+
+
 def _form_context(
     model: str,
     values: dict[str, Any],
     errors: dict[str, list[str]] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    return {
+    errors = errors or {}
+    shown = {*_slots(model, values), *PAGE_FIELDS}
+    context = {
         "model": model,
-        "models": forms.MODELS,
+        "models": FORM_MODELS,
+        "planning_models": forms.MODELS,
         "model_titles": forms.MODEL_TITLES,
-        "fields": forms.model_form(model),
+        "fields": [] if model == tf.TREATMENT else forms.model_form(model),
         "products": forms.PRODUCTS,
         "deliveries": forms.DELIVERIES,
         "values": values,
-        "errors": errors or {},
+        "errors": errors,
+        "max_territories": MAX_TERRITORIES,
+        # messages of fields the form has no place for (a territory the page does not
+        # show, an unknown field sent by hand), listed with the problem
+        "unplaced": [m for name, ms in errors.items() if name not in shown for m in ms],
         **extra,
     }
+    if model == tf.TREATMENT:
+        context["territories"] = tf.territories_of(values)
+        context["shared_fields"] = tf.shared_form()
+    return context
 
 
 def _model_of(value: str | None) -> str:
-    return value if value in forms.MODELS else "mird"
+    return value if value in FORM_MODELS else "mird"
+
+
+def _errors(model: str, errors: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The API's errors by the names of the form of ``model``."""
+    if model == tf.TREATMENT:
+        return tf.errors_by_field(errors)
+    return forms.errors_by_field(errors)
 
 
 @router.get("/plans/new")
 async def new_plan_form(request: Request, web: SessionOf, model: str = "mird") -> Response:
-    """The new-plan form for one model (MIRD, partition or BSA)."""
+    """The new-plan form for one model (MIRD, partition or BSA) or a treatment."""
     model = _model_of(model)
     values: dict[str, Any] = {"product": "resin" if model == "bsa" else "glass"}
+    if model == tf.TREATMENT:
+        values = tf.new_values()
     return render(request, "plan_form.html", _form_context(model, values, action="/plans/new"))
 
 
 def _submitted(form: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(model, the form's values to show again, the inputs for the API)."""
     model = _model_of(text(form, "model"))
+    if model == tf.TREATMENT:
+        shown = tf.submitted_values(form)
+        shown.pop(CSRF_FIELD, None)
+        return model, shown, tf.body_of(shown)
     values: dict[str, Any] = {k: form.get(k) for k in form if k != CSRF_FIELD}
     for name in (*forms.TUMOR_FIELDS, "segments"):
         values[name] = form.getlist(name)
@@ -314,30 +358,49 @@ def _choice(kind: type[EnumT], name: str, form: Any, errors: list[dict[str, Any]
 @router.post("/plans/preview")
 async def preview(request: Request, web: CheckedSession) -> Response:
     """The result and findings of the form as it stands, computed by the same function
-    the API's calculation and plan endpoints run; nothing is stored."""
+    the API's calculation and plan endpoints run (``/v1/calculations/treatment`` for a
+    treatment); nothing is stored."""
     form = await request.form()
-    model, _, inputs = _submitted(form)
+    model, values, inputs = _submitted(form)
     errors: list[dict[str, Any]] = []
-    product = _choice(Product, "product", form, errors)
-    delivery = _choice(Delivery, "delivery", form, errors)
-    result = None
-    if not errors and product is not None and delivery is not None:
+    result: Any = None
+    if model == tf.TREATMENT:
         try:
-            _, result = plan_api.compute(
-                PlanModel(model), product, delivery, inputs, clinical_settings(request)
-            )
+            _, result = run_treatment(inputs, clinical_settings(request))
         except (InvalidInputError, InputError) as exc:
             errors = problem_text(exc)[2]
+    else:
+        product = _choice(Product, "product", form, errors)
+        delivery = _choice(Delivery, "delivery", form, errors)
+        if not errors and product is not None and delivery is not None:
+            try:
+                _, result = plan_api.compute(
+                    PlanModel(model), product, delivery, inputs, clinical_settings(request)
+                )
+            except (InvalidInputError, InputError) as exc:
+                errors = problem_text(exc)[2]
     return render(
         request,
         "_preview.html",
         {
             "result": result,
-            "errors": forms.errors_by_field(errors),
-            "fields": forms.model_form(model),
+            "errors": _errors(model, errors),
+            "slots": _slots(model, values),
             "model": model,
+            "wide": False,
+            "plan_date": values.get("treatment_date") or None,
         },
     )
+
+
+@router.post("/plans/treatment/territories")
+async def treatment_territories(request: Request, web: CheckedSession) -> Response:
+    """The treatment form's territories again, after one was added (``action`` add),
+    removed (``remove-<i>``) or changed its model; the values typed are kept."""
+    form = await request.form()
+    values = tf.changed(tf.submitted_values(form), text(form, "action"))
+    context = _form_context(tf.TREATMENT, values, restructured=True)
+    return render(request, "_territories.html", context)
 
 
 @router.post("/plans/new")
@@ -345,11 +408,12 @@ async def create_plan(request: Request, web: CheckedSession) -> Response:
     """Store version 1 through the API's create route; errors shown at their fields."""
     form = await request.form()
     model, values, inputs = _submitted(form)
+    treatment = model == tf.TREATMENT  # its territories give product and delivery
     body = {
         "patient_ref": form.get("patient_ref") or "",
         "treatment_date": form.get("treatment_date") or None,
-        "product": form.get("product"),
-        "delivery": form.get("delivery"),
+        "product": None if treatment else form.get("product"),
+        "delivery": None if treatment else form.get("delivery"),
         "model": model,
         "inputs": inputs,
         "note": text(form, "note").strip() or None,
@@ -366,7 +430,7 @@ async def create_plan(request: Request, web: CheckedSession) -> Response:
     except (InvalidInputError, InputError, ProblemError) as exc:
         status, detail, errors = problem_text(exc)
         context = _form_context(
-            model, values, forms.errors_by_field(errors), action="/plans/new", problem=detail
+            model, values, _errors(model, errors), action="/plans/new", problem=detail
         )
         return render(request, "plan_form.html", context, status)
     plan = PlanPublic.model_validate_json(bytes(response.body))
@@ -386,8 +450,9 @@ def changes(old: PlanVersionPublic, new: PlanVersionPublic) -> list[tuple[str, s
             rows.append(
                 (name, str(getattr(before, "value", before)), str(getattr(after, "value", after)))
             )
-    for name in sorted(set(old.inputs) | set(new.inputs)):
-        before, after = old.inputs.get(name), new.inputs.get(name)
+    old_inputs, new_inputs = _by_path(old.inputs), _by_path(new.inputs)
+    for name in sorted(set(old_inputs) | set(new_inputs)):
+        before, after = old_inputs.get(name), new_inputs.get(name)
         if before != after:
             rows.append((f"inputs.{name}", _shown(before), _shown(after)))
     if old.result.activity_gbq != new.result.activity_gbq:
@@ -399,6 +464,22 @@ def changes(old: PlanVersionPublic, new: PlanVersionPublic) -> list[tuple[str, s
             )
         )
     return rows
+
+
+def _by_path(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Inputs by the API's field paths: a treatment's territories one input at a time
+    (``territories[1].inputs.lsf``), so that a change names what changed."""
+    territories = inputs.get("territories")
+    if not isinstance(territories, list):
+        return inputs
+    flat = {name: value for name, value in inputs.items() if name != "territories"}
+    for index, territory in enumerate(territories):
+        for name, value in territory.items():
+            if name == "inputs" and isinstance(value, dict):
+                flat |= {f"{tf.inputs_prefix(index)}{k}": v for k, v in value.items()}
+            else:
+                flat[f"{tf.prefix(index)}{name}"] = value
+    return flat
 
 
 def _shown(value: Any) -> str:
@@ -493,24 +574,25 @@ async def revise_form(request: Request, plan_id: str, web: SessionOf, db: ReadSe
     except ProblemError as exc:
         return render(request, "error.html", {"detail": exc.detail}, exc.status)
     current = plan.current
-    if current.product is None or current.delivery is None:  # a multi-territory treatment
-        return render(
-            request,
-            "error.html",
-            {
-                "detail": f"Plan {plan_id} is a multi-territory treatment: the form edits "
-                "single-model plans. Revise it through the API (POST /v1/plans/"
-                f"{plan_id}/revisions with model treatment) or plan it with "
-                "y90dose plan treatment --file."
-            },
-            409,
+    model = _model_of(request.query_params.get("model") or current.model.value)
+    was_treatment = current.model is PlanModel.TREATMENT
+    product = current.product.value if current.product else "glass"
+    delivery = current.delivery.value if current.delivery else "whole"
+    if model == tf.TREATMENT:
+        values = (
+            tf.stored_values(current.inputs)
+            if was_treatment
+            else tf.from_single(current.model.value, current.inputs, product, delivery)
         )
-    model = request.query_params.get("model") or current.model.value
-    model = _model_of(model)
-    values = {
-        **forms.form_values(current.inputs),
-        "product": current.product.value,
-        "delivery": current.delivery.value,
+    else:
+        # a treatment revised as one model starts from its first territory's inputs
+        first = current.inputs["territories"][0]["inputs"] if was_treatment else current.inputs
+        values = {
+            **forms.form_values(first),
+            "product": str(first.get("product") or product),
+            "delivery": str(first.get("delivery") or delivery),
+        }
+    values |= {
         "treatment_date": current.treatment_date.isoformat(),
         "patient_ref": plan.patient_ref,
     }
@@ -532,12 +614,13 @@ async def revise(request: Request, plan_id: str, web: CheckedSession, db: ReadSe
     """Store a new version through the API's revise route (409 if the plan moved on)."""
     form = await request.form()
     model, values, inputs = _submitted(form)
+    treatment = model == tf.TREATMENT  # its territories give product and delivery
     body = {
         "reason": form.get("reason") or "",
         "base_version": form.get("base_version") or None,
         "treatment_date": form.get("treatment_date") or None,
-        "product": form.get("product") or None,
-        "delivery": form.get("delivery") or None,
+        "product": None if treatment else (form.get("product") or None),
+        "delivery": None if treatment else (form.get("delivery") or None),
         "model": model,
         "inputs": inputs,
     }
@@ -556,7 +639,7 @@ async def revise(request: Request, plan_id: str, web: CheckedSession, db: ReadSe
         context = _form_context(
             model,
             {**values, "patient_ref": plan.patient_ref},
-            forms.errors_by_field(errors),
+            _errors(model, errors),
             action=f"/plans/{plan_id}/revise",
             plan=plan,
             base_version=form.get("base_version"),

@@ -30,7 +30,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +58,9 @@ DVH_CSV = "dvh.csv"
 DVH_JSON = "dvh.json"
 DVH_PNG = "dvh.png"
 METRICS_JSON = "metrics.json"
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 StageFn = Callable[[float, str], None]
 
@@ -173,12 +176,8 @@ def _comment(computation: VoxelRun) -> str:
 
 def write_dvh_png(computation: VoxelRun, path: Path) -> Path:
     """Cumulative DVHs of every VOI in one figure (matplotlib, Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
+    figure = _figure((8, 5))
+    axes = figure.subplots()
     for name, dvh in computation.dvhs.items():
         axes.plot(dvh.dose_gy, dvh.volume_percent, label=name)
     for threshold in computation.inputs["v_thresholds_gy"]:
@@ -193,7 +192,6 @@ def write_dvh_png(computation: VoxelRun, path: Path) -> Path:
     axes.set_title(f"Cumulative DVH, Y-90 {method}, dose to complete decay")
     figure.tight_layout()
     figure.savefig(path)
-    plt.close(figure)
     return path
 
 
@@ -219,13 +217,55 @@ def display_dose_gy(
     ([120.0, 0.0], 1)
     """
     dose = np.asarray(dose_gy)
+    if np.ndim(density_g_ml) == 0 and float(density_g_ml) >= AIR_DISPLAY_DENSITY_G_ML.value:
+        return np.asarray(dose, dtype=np.float32), 0  # one density, not air: the dose itself
     air = np.asarray(density_g_ml) < AIR_DISPLAY_DENSITY_G_ML.value
     shown = np.where(air, 0.0, dose).astype(np.float32)
     return shown, int(np.count_nonzero(air & (dose > 0)))
 
 
-def _centroid_index(mask: npt.NDArray[np.bool_]) -> tuple[int, int, int]:
-    k, j, i = (round(float(v.mean())) for v in np.nonzero(mask))
+def _figure(size_inches: tuple[float, float]) -> Figure:
+    """A matplotlib figure drawn by the Agg canvas (no pyplot: no global state, no GUI)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size_inches, dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _cropped_mask(
+    mask: npt.NDArray[np.bool_], grid: Grid
+) -> tuple[npt.NDArray[np.bool_], Grid, tuple[int, int, int]]:
+    """The mask's bounding box with one voxel of margin (within the grid), its grid, and
+    the index (z, y, x) of its first voxel in ``mask``.
+
+    Nearest-neighbour resampling of the box gives what the whole mask gives: every target
+    point within half a voxel of the box falls on its margin (False, as in the whole mask)
+    or on the grid's own edge, and points beyond get False in both.
+    """
+    k, j, i = (np.flatnonzero(np.any(mask, axis=axes)) for axes in ((1, 2), (0, 2), (0, 1)))
+    if not k.size:
+        return mask, grid, (0, 0, 0)
+    lo = [max(int(v[0]) - 1, 0) for v in (k, j, i)]
+    hi = [min(int(v[-1]) + 2, n) for v, n in zip((k, j, i), mask.shape, strict=True)]
+    box = mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    corner = grid.index_to_physical_mm(np.asarray(lo[::-1], dtype=np.float64))
+    box_grid = Grid(
+        box.shape,
+        tuple(corner.tolist()),
+        grid.spacing_mm,
+        grid.direction,
+        grid.frame_of_reference_uid,
+    )
+    return box, box_grid, (lo[0], lo[1], lo[2])
+
+
+def _centroid_index(
+    mask: npt.NDArray[np.bool_], start: tuple[int, int, int] = (0, 0, 0)
+) -> tuple[int, int, int]:
+    """The rounded mean index (z, y, x) of the mask's voxels, ``mask`` lying at ``start``."""
+    k, j, i = (round(float((v + s).mean())) for v, s in zip(np.nonzero(mask), start, strict=True))
     return k, j, i
 
 
@@ -246,15 +286,11 @@ def write_slices_png(
     without a CT; ``air_voxels`` the number of dose voxels it left out, stated in the
     caption.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
     mask_dose = computation.vois[tumour]
     dose_grid = computation.dose_image.grid
+    mask_box, box_grid, box_start = _cropped_mask(mask_dose, dose_grid)
     centre_mm = dose_grid.index_to_physical_mm(
-        np.asarray(_centroid_index(mask_dose)[::-1], dtype=np.float64)
+        np.asarray(_centroid_index(mask_box, box_start)[::-1], dtype=np.float64)
     )
     background = None if computation.ct is None else computation.ct.array
     dose, grid = shown_dose.array, shown_dose.grid
@@ -270,7 +306,8 @@ def write_slices_png(
     shapes = [(1, ny, nx), (nz, 1, nx), (nz, ny, 1)]
     metrics = computation.voi_metrics[tumour]
     peak = float(metrics.max_gy) or 1.0
-    figure, axes = plt.subplots(1, 3, figsize=(15, 5.2), dpi=100)
+    figure = _figure((15, 5.2))
+    axes = figure.subplots(1, 3)
     image_handle = None
     for axis, (title, where, aspect, corner), shape in zip(axes, views, shapes, strict=True):
         dose_plane = np.squeeze(dose[where])
@@ -281,7 +318,7 @@ def write_slices_png(
             grid.direction,
             grid.frame_of_reference_uid,
         )
-        mask_plane = np.squeeze(resample_mask(mask_dose, dose_grid, plane_grid))
+        mask_plane = np.squeeze(resample_mask(mask_box, box_grid, plane_grid))
         origin = "upper" if title == "axial" else "lower"
         if background is not None:
             axis.imshow(
@@ -326,7 +363,6 @@ def write_slices_png(
             fontsize=9,
         )
     figure.savefig(path)
-    plt.close(figure)
     return path
 
 
@@ -367,6 +403,7 @@ def write_outputs(
     bed, eqd2 = radiobiology_maps(computation)
     write_image_file(dose.with_array(bed, units="GY"), out_dir / BED_NIFTI)
     write_image_file(dose.with_array(eqd2, units="GY"), out_dir / EQD2_NIFTI)
+    del bed, eqd2
     files["bed_nifti"] = BED_NIFTI
     files["eqd2_nifti"] = EQD2_NIFTI
 
@@ -374,7 +411,11 @@ def write_outputs(
     if computation.ct is not None:
         report(0.78, "resampling the dose onto the CT grid")
         dose_on_ct = resample_image(dose, computation.ct, outside_value=0.0)
-        dose_on_ct = dose_on_ct.with_array(np.maximum(dose_on_ct.array, 0.0), units="GY")
+        # linear interpolation of doses >= 0 gives >= 0 up to round-off (in place when the
+        # resampled array is a new one)
+        fresh = dose_on_ct is not dose
+        on_ct = np.maximum(dose_on_ct.array, 0.0, out=dose_on_ct.array if fresh else None)
+        dose_on_ct = dose_on_ct.with_array(on_ct, units="GY")
         write_dose_nifti(dose_on_ct, out_dir / DOSE_ON_CT_NIFTI)
         files["dose_on_ct_nifti"] = DOSE_ON_CT_NIFTI
         report(0.84, "writing the RT Dose on the CT grid")

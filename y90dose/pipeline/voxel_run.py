@@ -69,7 +69,6 @@ from y90dose.dvh import (
     VoiDoseMetrics,
     VoiDoses,
     bed_map_gy,
-    eqd2_map_gy,
 )
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Image
@@ -79,6 +78,7 @@ from y90dose.pipeline.inputs import VoiSource, is_quantitative, with_whole_liver
 from y90dose.pipeline.options import DensitySource, VoxelOptions
 from y90dose.pipeline.progress import ProgressFn, Stages
 from y90dose.pipeline.study import VoxelStudy
+from y90dose.radiobiology import eqd2_of_bed_gy
 from y90dose.segmentectomy import SegmentectomyVerification, verify_segmentectomy
 from y90dose.voxel.activity import (
     ActivityMap,
@@ -104,6 +104,8 @@ _LUNG_NAME = re.compile(r"lung", re.IGNORECASE)
 #: Largest number of DVH points per VOI; the bin width grows past it (1 Gy by default).
 DVH_MAX_POINTS = 10_000
 DVH_BIN_WIDTH_GY = 1.0
+_SLAB_VOXELS = 1 << 20
+"""Voxels per slab of the BED/EQD2 maps computed at a time (float64 temporaries)."""
 DEFAULT_LIVER_ROI = "liver"
 """The whole-liver VOI when none is named (optional: without it, no normal-liver VOI)."""
 DEFAULT_NORMALIZE_TO = "liver"
@@ -971,17 +973,31 @@ def _zyx(spacing_xyz_mm: Sequence[float]) -> tuple[float, float, float]:
 def radiobiology_maps(
     computation: VoxelRun,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Voxel BED and EQD2 maps (Gy): tumour parameters in the tumours, normal liver elsewhere."""
+    """Voxel BED and EQD2 maps (Gy): tumour parameters in the tumours, normal liver elsewhere.
+
+    Computed in float64 slab by slab (about 1 M voxels at a time) and stored as float32, so
+    that the float64 temporaries stay small.
+    """
     dose = computation.dose_image.array
     normal = RadiobiologyParameters.normal_liver()
-    bed = bed_map_gy(dose, normal)
-    eqd2 = eqd2_map_gy(dose, normal)
-    if computation.tumour_vois:
-        inside = computation.vois.union(list(computation.tumour_vois))
-        tumour = RadiobiologyParameters.tumor()
-        bed[inside] = bed_map_gy(dose[inside], tumour)
-        eqd2[inside] = eqd2_map_gy(dose[inside], tumour)
-    return bed.astype(np.float32), eqd2.astype(np.float32)
+    tumour = RadiobiologyParameters.tumor()
+    inside = (
+        computation.vois.union(list(computation.tumour_vois)) if computation.tumour_vois else None
+    )
+    bed = np.empty(dose.shape, dtype=np.float32)
+    eqd2 = np.empty(dose.shape, dtype=np.float32)
+    step = max(1, _SLAB_VOXELS // max(1, dose[0].size)) if dose.shape[0] else 1
+    for z0 in range(0, dose.shape[0], step):
+        part = dose[z0 : z0 + step]
+        bed_part = bed_map_gy(part, normal)
+        bed[z0 : z0 + step] = bed_part
+        eqd2[z0 : z0 + step] = eqd2_of_bed_gy(bed_part, normal.alpha_beta_gy)
+        where = None if inside is None else inside[z0 : z0 + step]
+        if where is not None and where.any():
+            tumour_bed = bed_map_gy(part[where], tumour)
+            bed[z0 : z0 + step][where] = tumour_bed
+            eqd2[z0 : z0 + step][where] = eqd2_of_bed_gy(tumour_bed, tumour.alpha_beta_gy)
+    return bed, eqd2
 
 
 def flat_metrics(metrics: VoiDoseMetrics) -> dict[str, Any]:

@@ -15,10 +15,11 @@ SimpleITK's 1.0 s, for a file 1 % larger. Any gzip reader reads it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import struct
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -77,14 +78,114 @@ def _nifti_header(
     return bytes(header)
 
 
-def _write_voxels(stream: IO[bytes], array: npt.NDArray[Any], dtype: np.dtype[Any]) -> None:
-    """The voxels of ``array`` (z, y, x) as ``dtype``, little-endian, x fastest, by slabs."""
-    little = dtype.newbyteorder("<")
-    plane_bytes = max(1, array[0].size * little.itemsize) if array.shape[0] else 1
+def _slabs(array: npt.NDArray[Any], dtype: np.dtype[Any]) -> Iterator[npt.NDArray[Any]]:
+    """``array`` (z, y, x) as ``dtype`` in slabs of about 4 MiB along z."""
+    plane_bytes = max(1, array[0].size * dtype.itemsize) if array.shape[0] else 1
     step = max(1, _SLAB_BYTES // plane_bytes)
     for z0 in range(0, array.shape[0], step):
-        slab = np.ascontiguousarray(array[z0 : z0 + step], dtype=little)
-        stream.write(slab.data.cast("B"))
+        yield np.asarray(array[z0 : z0 + step], dtype=dtype)
+
+
+class VolumeWriter:
+    """A volume file written slab by slab along z (``with`` block; no partial file left).
+
+    NIfTI files (``.nii``, ``.nii.gz``) are streamed: SimpleITK's header for the geometry,
+    then each slab as it comes, so the whole volume never needs to exist. Other formats
+    (and a NIfTI too large for NIfTI-1) are gathered and written by SimpleITK at the end.
+
+    Raises
+    ------
+    InputError
+        If the suffix is not one SimpleITK writes here, or a slab does not fit the grid.
+    ImageError
+        If writing fails, or the slabs do not fill the grid.
+    """
+
+    def __init__(
+        self, path: str | Path, grid: Grid, *, dtype: type | np.dtype[Any] = np.float32
+    ) -> None:
+        self.path = Path(path)
+        if not is_sitk_file(self.path):
+            raise InputError(
+                "path", str(self.path), "a name ending in .nii, .nii.gz, .nrrd, .nhdr, .mha or .mhd"
+            )
+        self.grid = grid
+        self.dtype = np.dtype(dtype).newbyteorder("<")
+        self._rows = 0
+        self._stream: IO[bytes] | None = None
+        self._gathered: list[npt.NDArray[Any]] = []
+        self._header = None
+        if self.path.name.lower().endswith((".nii", ".nii.gz")):
+            self._header = _nifti_header(
+                grid.shape_zyx, self.dtype, grid.origin_mm, grid.spacing_mm, grid.direction
+            )
+
+    def __enter__(self) -> VolumeWriter:
+        if self._header is not None:
+            try:
+                gz = self.path.name.lower().endswith(".gz")
+                self._stream = open_gzip(self.path, "wb") if gz else self.path.open("wb")
+                self._stream.write(self._header)
+            except OSError as error:
+                self._abort()
+                raise ImageError(f"cannot write {self.path}: {error}") from error
+        return self
+
+    def write(self, slab: npt.NDArray[Any]) -> None:
+        """The next planes (z, y, x) of the volume, cast to the file's type."""
+        values = np.asarray(slab)
+        if values.ndim != 3 or values.shape[1:] != self.grid.shape_zyx[1:]:
+            raise InputError("slab", f"shape {values.shape}", f"(n, {self.grid.shape_zyx[1:]})")
+        self._rows += values.shape[0]
+        if self._rows > self.grid.shape_zyx[0]:
+            raise InputError("slab", f"{self._rows} planes", f"{self.grid.shape_zyx[0]} planes")
+        converted = np.ascontiguousarray(values, dtype=self.dtype)
+        if self._stream is None:
+            self._gathered.append(converted)
+            return
+        try:
+            self._stream.write(converted.data.cast("B"))
+        except OSError as error:
+            self._abort()
+            raise ImageError(f"cannot write {self.path}: {error}") from error
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if kind is not None:
+            self._abort()
+            return
+        if self._rows != self.grid.shape_zyx[0]:
+            self._abort()
+            raise ImageError(
+                f"cannot write {self.path}: {self._rows} of {self.grid.shape_zyx[0]} planes given"
+            )
+        try:
+            if self._stream is not None:
+                self._stream.close()
+                return
+            array = (
+                np.concatenate(self._gathered)
+                if self._gathered
+                else np.zeros(self.grid.shape_zyx, self.dtype)
+            )
+            self._gathered = []
+            image = sitk.GetImageFromArray(array)
+            image.SetOrigin(self.grid.origin_mm)
+            image.SetSpacing(self.grid.spacing_mm)
+            image.SetDirection(tuple(self.grid.direction.ravel().tolist()))
+            gz = self.path.name.lower().endswith(".gz")
+            sitk.WriteImage(image, sitk_path(self.path), useCompression=gz)
+        except (RuntimeError, OSError) as failure:
+            self._abort()
+            raise ImageError(f"cannot write {self.path}: {str(failure).strip()}") from failure
+
+    def _abort(self) -> None:
+        """Close and remove what was written."""
+        if self._stream is not None:
+            with contextlib.suppress(OSError):
+                self._stream.close()
+            self._stream = None
+        self._gathered = []
+        self.path.unlink(missing_ok=True)
 
 
 def write_volume(
@@ -98,8 +199,8 @@ def write_volume(
 ) -> Path:
     """Write a (z, y, x) array with this geometry to ``path`` (format from the suffix).
 
-    Values are cast to ``dtype`` slab by slab (no copy of the whole volume). See
-    :func:`write_image_file`.
+    Values are cast to ``dtype`` slab by slab (for NIfTI, no copy of the whole volume).
+    See :func:`write_image_file`.
 
     Raises
     ------
@@ -108,32 +209,14 @@ def write_volume(
     ImageError
         If writing fails (no partial file is left).
     """
-    path = Path(path)
-    if not is_sitk_file(path):
-        raise InputError(
-            "path", str(path), "a name ending in .nii, .nii.gz, .nrrd, .nhdr, .mha or .mhd"
-        )
+    x, y, z = (float(v) for v in origin_mm)
+    sx, sy, sz = (float(v) for v in spacing_mm)
+    grid = Grid(array.shape, (x, y, z), (sx, sy, sz), direction)
     out_dtype = np.dtype(dtype)
-    name = sitk_path(path)
-    header = None
-    if path.name.lower().endswith((".nii", ".nii.gz")):
-        header = _nifti_header(array.shape, out_dtype, origin_mm, spacing_mm, direction)
-    try:
-        if header is None:
-            image = sitk.GetImageFromArray(np.ascontiguousarray(array, dtype=out_dtype))
-            image.SetOrigin(tuple(float(v) for v in origin_mm))
-            image.SetSpacing(tuple(float(v) for v in spacing_mm))
-            image.SetDirection(tuple(np.asarray(direction, dtype=np.float64).ravel().tolist()))
-            sitk.WriteImage(image, name, useCompression=path.name.endswith(".gz"))
-            return path
-        gz = path.name.lower().endswith(".gz")
-        with open_gzip(path, "wb") if gz else path.open("wb") as stream:
-            stream.write(header)
-            _write_voxels(stream, array, out_dtype)
-    except (RuntimeError, OSError) as error:
-        path.unlink(missing_ok=True)
-        raise ImageError(f"cannot write {path}: {str(error).strip()}") from error
-    return path
+    with VolumeWriter(path, grid, dtype=out_dtype) as writer:
+        for slab in _slabs(array, out_dtype):
+            writer.write(slab)
+    return Path(path)
 
 
 def write_image_file(image: Image, path: str | Path, *, dtype: type = np.float32) -> Path:

@@ -39,11 +39,11 @@ from y90dose.constants import AIR_DISPLAY_DENSITY_G_ML
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.dicom_write import StudyInfo
 from y90dose.imaging.image import Grid, Image
-from y90dose.imaging.nifti import write_dose_nifti, write_image_file, write_mask_file
+from y90dose.imaging.nifti import VolumeWriter, write_dose_nifti, write_mask_file
 from y90dose.imaging.read import is_utf8_path
 from y90dose.imaging.resample import resample_image, resample_mask
 from y90dose.imaging.rtdose import build_rtdose
-from y90dose.pipeline.voxel_run import VoxelRun, radiobiology_maps
+from y90dose.pipeline.voxel_run import VoxelRun, radiobiology_slabs
 from y90dose.validation import given_path
 
 DOSE_NIFTI = "dose_gy.nii.gz"
@@ -400,10 +400,14 @@ def write_outputs(
     ).save(out_dir / RTDOSE)
     files["rtdose"] = RTDOSE
 
-    bed, eqd2 = radiobiology_maps(computation)
-    write_image_file(dose.with_array(bed, units="GY"), out_dir / BED_NIFTI)
-    write_image_file(dose.with_array(eqd2, units="GY"), out_dir / EQD2_NIFTI)
-    del bed, eqd2
+    # both maps streamed slab by slab as they are computed (no whole-grid map in memory)
+    with (
+        VolumeWriter(out_dir / BED_NIFTI, dose.grid) as bed_file,
+        VolumeWriter(out_dir / EQD2_NIFTI, dose.grid) as eqd2_file,
+    ):
+        for _, bed, eqd2 in radiobiology_slabs(computation):
+            bed_file.write(bed)
+            eqd2_file.write(eqd2)
     files["bed_nifti"] = BED_NIFTI
     files["eqd2_nifti"] = EQD2_NIFTI
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -970,13 +970,13 @@ def _zyx(spacing_xyz_mm: Sequence[float]) -> tuple[float, float, float]:
     return (float(z), float(y), float(x))
 
 
-def radiobiology_maps(
+def radiobiology_slabs(
     computation: VoxelRun,
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Voxel BED and EQD2 maps (Gy): tumour parameters in the tumours, normal liver elsewhere.
+) -> Iterator[tuple[int, npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
+    """Voxel BED and EQD2 (Gy) slab by slab: ``(z0, bed, eqd2)`` for planes z0, z0 + 1...
 
-    Computed in float64 slab by slab (about 1 M voxels at a time) and stored as float32, so
-    that the float64 temporaries stay small.
+    Tumour parameters in the tumours, normal liver elsewhere; computed in float64 about
+    1 M voxels at a time and given as float32, so that no whole-grid float64 map exists.
     """
     dose = computation.dose_image.array
     normal = RadiobiologyParameters.normal_liver()
@@ -984,19 +984,30 @@ def radiobiology_maps(
     inside = (
         computation.vois.union(list(computation.tumour_vois)) if computation.tumour_vois else None
     )
-    bed = np.empty(dose.shape, dtype=np.float32)
-    eqd2 = np.empty(dose.shape, dtype=np.float32)
     step = max(1, _SLAB_VOXELS // max(1, dose[0].size)) if dose.shape[0] else 1
     for z0 in range(0, dose.shape[0], step):
         part = dose[z0 : z0 + step]
         bed_part = bed_map_gy(part, normal)
-        bed[z0 : z0 + step] = bed_part
-        eqd2[z0 : z0 + step] = eqd2_of_bed_gy(bed_part, normal.alpha_beta_gy)
+        bed = bed_part.astype(np.float32)
+        eqd2 = eqd2_of_bed_gy(bed_part, normal.alpha_beta_gy).astype(np.float32)
         where = None if inside is None else inside[z0 : z0 + step]
         if where is not None and where.any():
             tumour_bed = bed_map_gy(part[where], tumour)
-            bed[z0 : z0 + step][where] = tumour_bed
-            eqd2[z0 : z0 + step][where] = eqd2_of_bed_gy(tumour_bed, tumour.alpha_beta_gy)
+            bed[where] = tumour_bed
+            eqd2[where] = eqd2_of_bed_gy(tumour_bed, tumour.alpha_beta_gy)
+        yield z0, bed, eqd2
+
+
+def radiobiology_maps(
+    computation: VoxelRun,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Voxel BED and EQD2 maps (Gy), float32: :func:`radiobiology_slabs` put together."""
+    shape = computation.dose_image.array.shape
+    bed = np.empty(shape, dtype=np.float32)
+    eqd2 = np.empty(shape, dtype=np.float32)
+    for z0, bed_slab, eqd2_slab in radiobiology_slabs(computation):
+        bed[z0 : z0 + bed_slab.shape[0]] = bed_slab
+        eqd2[z0 : z0 + eqd2_slab.shape[0]] = eqd2_slab
     return bed, eqd2
 
 

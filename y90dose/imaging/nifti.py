@@ -91,7 +91,8 @@ class VolumeWriter:
 
     NIfTI files (``.nii``, ``.nii.gz``) are streamed: SimpleITK's header for the geometry,
     then each slab as it comes, so the whole volume never needs to exist. Other formats
-    (and a NIfTI too large for NIfTI-1) are gathered and written by SimpleITK at the end.
+    (and a NIfTI with a dimension past NIfTI-1's 32767, which SimpleITK refuses) are gathered
+    and written by SimpleITK at the end.
 
     Raises
     ------

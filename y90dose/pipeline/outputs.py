@@ -62,6 +62,10 @@ METRICS_JSON = "metrics.json"
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+PNG_OPTIONS = {"compress_level": 1}
+"""Pillow's PNG options for the figures: zlib level 1 encodes a 1500 x 520 figure in about
+a fifth of the default level's time, for a file a little larger."""
+
 StageFn = Callable[[float, str], None]
 
 
@@ -191,7 +195,7 @@ def write_dvh_png(computation: VoxelRun, path: Path) -> Path:
     method = computation.inputs["method"].upper()
     axes.set_title(f"Cumulative DVH, Y-90 {method}, dose to complete decay")
     figure.tight_layout()
-    figure.savefig(path)
+    figure.savefig(path, pil_kwargs=PNG_OPTIONS)
     return path
 
 
@@ -362,7 +366,7 @@ def write_slices_png(
             ha="center",
             fontsize=9,
         )
-    figure.savefig(path)
+    figure.savefig(path, pil_kwargs=PNG_OPTIONS)
     return path
 
 

@@ -9,7 +9,8 @@
 - the BED and EQD2 maps (streamed slab by slab) are Dale's formula voxel by voxel, the
   VOI masks uint8, the RT Dose stored values rint(D / scaling) whatever the slab size;
 - the tumour outline of the slice figures, resampled from the mask's bounding box, is the
-  one the whole mask gives.
+  one the whole mask gives;
+- RTSTRUCT contour numbers parsed from their text by numpy are pydicom's.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from y90dose.imaging.dicom_write import StudyInfo, write_pt_series
 from y90dose.imaging.image import Grid, Image
 from y90dose.imaging.nifti import VolumeWriter, write_volume
 from y90dose.imaging.resample import resample_mask
+from y90dose.imaging.rtstruct import read_rois
 from y90dose.imaging.synthetic import make_sphere_study
 from y90dose.imaging.vois import Vois
 from y90dose.pipeline import outputs, voxel_run
@@ -256,3 +258,19 @@ def test_the_tumour_outline_from_its_box_is_the_whole_masks() -> None:
             resample_mask(box, box_grid, plane), resample_mask(mask, dose_grid, plane)
         )
         assert resample_mask(mask, dose_grid, plane).any()
+
+
+def test_contour_numbers_are_pydicoms(tmp_path: Path) -> None:
+    """ContourData parsed from its text by numpy: the numbers pydicom gives, one by one."""
+    study = make_sphere_study(tmp_path / "study", write_nm=False)
+    rois, _ = read_rois(study.rtstruct_path)
+    ds = pydicom.dcmread(study.rtstruct_path)
+    expected = [
+        np.asarray([float(v) for v in contour.ContourData]).reshape(-1, 3)
+        for item in ds.ROIContourSequence
+        for contour in item.ContourSequence
+    ]
+    parsed = [points for roi in rois for points in roi.contours_mm]
+    assert len(parsed) == len(expected) > 10
+    for points, reference in zip(parsed, expected, strict=True):
+        assert np.array_equal(points, reference)

@@ -137,9 +137,8 @@ def _stored_values(values: npt.NDArray[np.floating], scaling: float) -> npt.NDAr
     stored = np.empty(values.shape, dtype=np.uint32)
     step = max(1, _SLAB_VOXELS // max(1, values[0].size)) if values.shape[0] else 1
     for z0 in range(0, values.shape[0], step):
-        part = values[z0 : z0 + step].astype(np.float64) / scaling
-        np.rint(part, out=part)
-        stored[z0 : z0 + step] = part
+        part = np.divide(values[z0 : z0 + step], scaling, dtype=np.float64)
+        np.rint(part, out=stored[z0 : z0 + step], casting="unsafe")
     return stored
 
 

@@ -29,6 +29,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -285,10 +286,10 @@ def write_slices_png(
 
     The CT (or, without CT, nothing) is shown in grey, the dose in colour above 1 % of the
     tumour's maximum dose, and the tumour's outline in white. Views are in array (voxel)
-    orientation, with the aspect ratio of the voxel spacing. ``shown_dose`` is
-    :func:`display_dose_gy`'s dose (none in air) on the CT grid, or on the dose grid
-    without a CT; ``air_voxels`` the number of dose voxels it left out, stated in the
-    caption.
+    orientation, with the aspect ratio of the voxel spacing, on the CT's grid (the three
+    dose planes resampled onto it, linearly) or, without a CT, on the dose grid.
+    ``shown_dose`` is :func:`display_dose_gy`'s dose (none in air) on the dose grid;
+    ``air_voxels`` the number of dose voxels it left out, stated in the caption.
     """
     mask_dose = computation.vois[tumour]
     dose_grid = computation.dose_image.grid
@@ -297,7 +298,7 @@ def write_slices_png(
         np.asarray(_centroid_index(mask_box, box_start)[::-1], dtype=np.float64)
     )
     background = None if computation.ct is None else computation.ct.array
-    dose, grid = shown_dose.array, shown_dose.grid
+    grid = dose_grid if computation.ct is None else computation.ct.grid
     nz, ny, nx = grid.shape_zyx
     i, j, k = (round(float(v)) for v in grid.physical_mm_to_index(centre_mm))
     k, j, i = min(max(k, 0), nz - 1), min(max(j, 0), ny - 1), min(max(i, 0), nx - 1)
@@ -314,7 +315,6 @@ def write_slices_png(
     axes = figure.subplots(1, 3)
     image_handle = None
     for axis, (title, where, aspect, corner), shape in zip(axes, views, shapes, strict=True):
-        dose_plane = np.squeeze(dose[where])
         plane_grid = Grid(
             shape,
             tuple(grid.index_to_physical_mm(np.asarray(corner, dtype=np.float64)).tolist()),
@@ -322,6 +322,10 @@ def write_slices_png(
             grid.direction,
             grid.frame_of_reference_uid,
         )
+        if background is None:
+            dose_plane = np.squeeze(shown_dose.array[where])
+        else:
+            dose_plane = np.squeeze(resample_image(shown_dose, plane_grid, outside_value=0.0).array)
         mask_plane = np.squeeze(resample_mask(mask_box, box_grid, plane_grid))
         origin = "upper" if title == "axial" else "lower"
         if background is not None:
@@ -387,6 +391,32 @@ def write_outputs(
         ``"slices_png:<tumour>"``).
     """
     report = progress or (lambda fraction, stage: None)
+    if not write_pngs:
+        return _write_files(computation, out_dir, report)
+    # the figures are drawn (matplotlib, in one worker thread) while the files are written:
+    # both mostly wait on different things (Python vs compression, numpy and the disk)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="y90dose-png") as drawing:
+        figures = drawing.submit(write_pngs_of, computation, out_dir)
+        files = _write_files(computation, out_dir, report)
+        report(0.94, "drawing the DVH and slices")
+        files.update(figures.result())
+    return files
+
+
+def write_pngs_of(computation: VoxelRun, out_dir: Path) -> dict[str, str]:
+    """``dvh.png`` and a ``slices_<tumour>.png`` per tumour; role -> relative path."""
+    files = {"dvh_png": write_dvh_png(computation, out_dir / DVH_PNG).name}
+    shown, air_voxels = display_dose_gy(computation.dose_image.array, computation.density_g_ml)
+    shown_dose = computation.dose_image.with_array(shown)
+    for tumour in computation.tumour_vois:
+        name = f"slices_{safe_file_stem(tumour)}.png"
+        write_slices_png(computation, tumour, out_dir / name, shown_dose, air_voxels=air_voxels)
+        files[f"slices_png:{tumour}"] = name
+    return files
+
+
+def _write_files(computation: VoxelRun, out_dir: Path, report: StageFn) -> dict[str, str]:
+    """Every output file but the figures and ``metrics.json``."""
     files: dict[str, str] = {}
     dose = computation.dose_image
     reference, real = _dicom_reference(computation)
@@ -415,7 +445,6 @@ def write_outputs(
     files["bed_nifti"] = BED_NIFTI
     files["eqd2_nifti"] = EQD2_NIFTI
 
-    dose_on_ct: Image | None = None
     if computation.ct is not None:
         report(0.78, "resampling the dose onto the CT grid")
         dose_on_ct = resample_image(dose, computation.ct, outside_value=0.0)
@@ -457,23 +486,6 @@ def write_outputs(
     files["dvh_csv"] = DVH_CSV
     files["dvh_json"] = DVH_JSON
 
-    if write_pngs:
-        report(0.94, "drawing the DVH and slices")
-        write_dvh_png(computation, out_dir / DVH_PNG)
-        files["dvh_png"] = DVH_PNG
-        shown, air_voxels = display_dose_gy(dose.array, computation.density_g_ml)
-        # the dose drawn: on the CT grid when there is a CT, else on the dose grid
-        shown_dose = dose.with_array(shown)
-        if dose_on_ct is not None and computation.ct is not None:
-            shown_dose = (
-                resample_image(shown_dose, computation.ct, outside_value=0.0)
-                if air_voxels
-                else dose_on_ct
-            )
-        for tumour in computation.tumour_vois:
-            name = f"slices_{safe_file_stem(tumour)}.png"
-            write_slices_png(computation, tumour, out_dir / name, shown_dose, air_voxels=air_voxels)
-            files[f"slices_png:{tumour}"] = name
     return files
 
 

@@ -13,6 +13,7 @@ MODULES = [
     "y90dose.models.partition",
     "y90dose.models.bsa",
     "y90dose.radiobiology",
+    "y90dose.pipeline.figures",
 ]
 
 

@@ -10,7 +10,9 @@
   VOI masks uint8, the RT Dose stored values rint(D / scaling) whatever the slab size;
 - the tumour outline of the slice figures, resampled from the mask's bounding box, is the
   one the whole mask gives;
-- RTSTRUCT contour numbers parsed from their text by numpy are pydicom's.
+- RTSTRUCT contour numbers parsed from their text by numpy are pydicom's;
+- the figures (numpy and Pillow) draw each DVH curve, the dose in ``jet`` with the voxels'
+  aspect, coronal and sagittal views with z upwards, and the tumour's outline.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from y90dose.imaging.resample import resample_mask
 from y90dose.imaging.rtstruct import read_rois
 from y90dose.imaging.synthetic import make_sphere_study
 from y90dose.imaging.vois import Vois
-from y90dose.pipeline import outputs, voxel_run
+from y90dose.pipeline import figures, outputs, voxel_run
 from y90dose.pipeline.inputs import read_emission_image
 from y90dose.pipeline.run import run_voxel_dosimetry
 
@@ -274,3 +276,37 @@ def test_contour_numbers_are_pydicoms(tmp_path: Path) -> None:
     assert len(parsed) == len(expected) > 10
     for points, reference in zip(parsed, expected, strict=True):
         assert np.array_equal(points, reference)
+
+
+def test_figures_show_the_curves_the_dose_and_the_outline(tmp_path: Path) -> None:
+    """The DVH draws each VOI's curve in its colour; the slices the dose and the outline."""
+    from PIL import Image as PilImage
+
+    dose = np.zeros((9, 12, 10))
+    dose[2:7, 3:9, 2:8] = 40.0
+    dose[4, 5:7, 4:6] = 80.0
+    mask = dose >= 80.0
+    curves = [
+        figures.Curve("liver", np.array([0.0, 10.0, 20.0]), np.array([100.0, 60.0, 0.0])),
+        figures.Curve("tumour", np.array([0.0, 50.0, 90.0]), np.array([100.0, 100.0, 0.0])),
+    ]
+    dvh = np.asarray(PilImage.open(figures.draw_dvh(curves, [100.0], "DVH", tmp_path / "d.png")))
+    assert dvh.shape == (500, 800, 3)
+    for colour in figures.CURVE_COLOURS[:2]:  # each curve's colour, in the plot and legend
+        assert np.count_nonzero(np.all(np.abs(dvh.astype(int) - colour) < 30, axis=-1)) > 200
+    planes = [
+        figures.Plane("axial", dose[4], None, mask[4], 2.0, 2.0, rows_up=False),
+        figures.Plane("coronal", dose[:, 5], None, mask[:, 5], 4.0, 2.0, rows_up=True),
+    ]
+    path = figures.draw_slices(planes, 80.0, "tumour", "", tmp_path / "s.png")
+    image = np.asarray(PilImage.open(path))
+    assert image.shape == (520, 1500, 3)
+    red = figures.jet_rgb(1.0)  # the peak's colour, opaque without a CT
+    assert np.count_nonzero(np.all(image == red, axis=-1)) > 100
+    assert np.count_nonzero(np.all(image == figures.jet_rgb(0.5), axis=-1)) > 1000  # 40 Gy
+    axial = figures.plane_rgb(planes[0], 80.0, (410, 410))
+    assert axial.shape == (410, 342, 3)  # 12 x 10 voxels of 2 mm: the voxels' aspect
+    assert np.count_nonzero(np.all(axial == figures.OUTLINE_COLOUR, axis=-1)) > 100
+    coronal = figures.plane_rgb(planes[1], 80.0, (410, 410))
+    assert coronal.shape == (410, 228, 3)  # 9 rows of 4 mm, 10 columns of 2 mm
+    assert np.array_equal(coronal[0], np.full((228, 3), 255))  # row 8 (no dose) at the top

@@ -29,9 +29,8 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +43,7 @@ from y90dose.imaging.nifti import VolumeWriter, write_dose_nifti, write_mask_fil
 from y90dose.imaging.read import is_utf8_path
 from y90dose.imaging.resample import resample_image, resample_mask
 from y90dose.imaging.rtdose import build_rtdose
+from y90dose.pipeline import figures
 from y90dose.pipeline.voxel_run import VoxelRun, radiobiology_slabs
 from y90dose.validation import given_path
 
@@ -60,12 +60,6 @@ DVH_JSON = "dvh.json"
 DVH_PNG = "dvh.png"
 METRICS_JSON = "metrics.json"
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-PNG_OPTIONS = {"compress_level": 1}
-"""Pillow's PNG options for the figures: zlib level 1 encodes a 1500 x 520 figure in about
-a fifth of the default level's time, for a file a little larger."""
 
 StageFn = Callable[[float, str], None]
 
@@ -180,24 +174,14 @@ def _comment(computation: VoxelRun) -> str:
 
 
 def write_dvh_png(computation: VoxelRun, path: Path) -> Path:
-    """Cumulative DVHs of every VOI in one figure (matplotlib, Agg backend)."""
-    figure = _figure((8, 5))
-    axes = figure.subplots()
-    for name, dvh in computation.dvhs.items():
-        axes.plot(dvh.dose_gy, dvh.volume_percent, label=name)
-    for threshold in computation.inputs["v_thresholds_gy"]:
-        axes.axvline(threshold, color="0.85", linewidth=0.8, zorder=0)
-    axes.set_xlabel("absorbed dose (Gy)")
-    axes.set_ylabel("volume (%)")
-    axes.set_ylim(0, 101)
-    axes.set_xlim(left=0)
-    axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=8)
+    """Cumulative DVHs of every VOI in one figure (:func:`figures.draw_dvh`)."""
+    curves = [
+        figures.Curve(name, dvh.dose_gy, dvh.volume_percent)
+        for name, dvh in computation.dvhs.items()
+    ]
     method = computation.inputs["method"].upper()
-    axes.set_title(f"Cumulative DVH, Y-90 {method}, dose to complete decay")
-    figure.tight_layout()
-    figure.savefig(path, pil_kwargs=PNG_OPTIONS)
-    return path
+    title = f"Cumulative DVH, Y-90 {method}, dose to complete decay"
+    return figures.draw_dvh(curves, computation.inputs["v_thresholds_gy"], title, path)
 
 
 def display_dose_gy(
@@ -227,16 +211,6 @@ def display_dose_gy(
     air = np.asarray(density_g_ml) < AIR_DISPLAY_DENSITY_G_ML.value
     shown = np.where(air, 0.0, dose).astype(np.float32)
     return shown, int(np.count_nonzero(air & (dose > 0)))
-
-
-def _figure(size_inches: tuple[float, float]) -> Figure:
-    """A matplotlib figure drawn by the Agg canvas (no pyplot: no global state, no GUI)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=size_inches, dpi=100)
-    FigureCanvasAgg(figure)
-    return figure
 
 
 def _cropped_mask(
@@ -309,12 +283,15 @@ def write_slices_png(
         ("sagittal", (slice(None), slice(None), slice(i, i + 1)), sz / sy, (i, 0.0, 0.0)),
     ]
     shapes = [(1, ny, nx), (nz, 1, nx), (nz, ny, 1)]
+    # (row, column) voxel sizes of each view as stored: axial (y, x), coronal (z, x),
+    # sagittal (z, y)
+    pixel_mm = [(sy, sx), (sz, sx), (sz, sy)]
     metrics = computation.voi_metrics[tumour]
     peak = float(metrics.max_gy) or 1.0
-    figure = _figure((15, 5.2))
-    axes = figure.subplots(1, 3)
-    image_handle = None
-    for axis, (title, where, aspect, corner), shape in zip(axes, views, shapes, strict=True):
+    planes = []
+    for (title, where, _, corner), shape, (row_mm, column_mm) in zip(
+        views, shapes, pixel_mm, strict=True
+    ):
         plane_grid = Grid(
             shape,
             tuple(grid.index_to_physical_mm(np.asarray(corner, dtype=np.float64)).tolist()),
@@ -327,51 +304,29 @@ def write_slices_png(
         else:
             dose_plane = np.squeeze(resample_image(shown_dose, plane_grid, outside_value=0.0).array)
         mask_plane = np.squeeze(resample_mask(mask_box, box_grid, plane_grid))
-        origin = "upper" if title == "axial" else "lower"
-        if background is not None:
-            axis.imshow(
-                np.squeeze(background[where]),
-                cmap="gray",
-                vmin=-200,
-                vmax=300,
-                aspect=aspect,
-                origin=origin,
-                interpolation="nearest",
+        planes.append(
+            figures.Plane(
+                title,
+                np.atleast_2d(dose_plane),
+                None if background is None else np.atleast_2d(np.squeeze(background[where])),
+                np.atleast_2d(mask_plane) if mask_plane.ndim == 2 else None,
+                row_mm,
+                column_mm,
+                rows_up=title != "axial",
             )
-        shown = np.ma.masked_less(dose_plane, 0.01 * peak)
-        image_handle = axis.imshow(
-            shown,
-            cmap="jet",
-            alpha=0.55 if background is not None else 1.0,
-            vmin=0.0,
-            vmax=peak,
-            aspect=aspect,
-            origin=origin,
-            interpolation="nearest",
         )
-        if mask_plane.any() and mask_plane.ndim == 2:
-            axis.contour(mask_plane.astype(float), levels=[0.5], colors="white", linewidths=1.0)
-        axis.set_title(f"{title}")
-        axis.set_xticks([])
-        axis.set_yticks([])
-    if image_handle is not None:
-        figure.colorbar(image_handle, ax=list(axes), shrink=0.8, label="dose (Gy)")
-    figure.suptitle(
+    title = (
         f"{tumour}: mean {metrics.mean_gy:.1f} Gy, "
         f"D70 {metrics.d_gy.get('D70', float('nan')):.1f} Gy"
     )
-    if air_voxels:
-        figure.text(
-            0.5,
-            0.02,
-            f"dose not drawn in air: {air_voxels} voxel(s) with density < "
-            f"{AIR_DISPLAY_DENSITY_G_ML.value:g} g/mL; the dose maps (NIfTI, RT Dose) and "
-            "the metrics keep their dose",
-            ha="center",
-            fontsize=9,
-        )
-    figure.savefig(path, pil_kwargs=PNG_OPTIONS)
-    return path
+    caption = (
+        f"dose not drawn in air: {air_voxels} voxel(s) with density < "
+        f"{AIR_DISPLAY_DENSITY_G_ML.value:g} g/mL; the dose maps (NIfTI, RT Dose) and "
+        "the metrics keep their dose"
+        if air_voxels
+        else ""
+    )
+    return figures.draw_slices(planes, peak, title, caption, path)
 
 
 def write_outputs(
@@ -391,15 +346,10 @@ def write_outputs(
         ``"slices_png:<tumour>"``).
     """
     report = progress or (lambda fraction, stage: None)
-    if not write_pngs:
-        return _write_files(computation, out_dir, report)
-    # the figures are drawn (matplotlib, in one worker thread) while the files are written:
-    # both mostly wait on different things (Python vs compression, numpy and the disk)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="y90dose-png") as drawing:
-        figures = drawing.submit(write_pngs_of, computation, out_dir)
-        files = _write_files(computation, out_dir, report)
+    files = _write_files(computation, out_dir, report)
+    if write_pngs:
         report(0.94, "drawing the DVH and slices")
-        files.update(figures.result())
+        files.update(write_pngs_of(computation, out_dir))
     return files
 
 

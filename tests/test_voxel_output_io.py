@@ -161,9 +161,18 @@ def test_each_file_of_a_series_is_parsed_once(
     assert np.array_equal(image.array, expected)
 
 
-@pytest.mark.parametrize("syntax", [ImplicitVRLittleEndian, RLELossless])
-def test_other_transfer_syntaxes_read_the_same(tmp_path: Path, syntax: Any) -> None:
+@pytest.mark.parametrize("syntax", [ImplicitVRLittleEndian, RLELossless, "12 bits stored"])
+def test_other_encodings_read_the_same(tmp_path: Path, syntax: Any) -> None:
+    """Implicit VR (read at its offset), RLE (parsed whole), 12 of 16 bits (pydicom decodes)."""
     files, _ = _pt_series(tmp_path / "pt")
+    if syntax == "12 bits stored":
+        for path in files:
+            ds = pydicom.dcmread(path)
+            ds.PixelData = (ds.pixel_array.astype(np.int32) & 0x0FFF).astype("<u2").tobytes()
+            ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, 0
+            ds.save_as(path, enforce_file_format=True)
+        assert np.array_equal(read_emission_image(tmp_path / "pt").array, _pydicom_volume(files))
+        return
     expected = _pydicom_volume(files)
     for path in files:
         ds = pydicom.dcmread(path)

@@ -579,6 +579,32 @@ def _pixel_element(scanned: ScannedHeader, path: Path) -> tuple[str, bytes, str]
     return keyword, value, vr
 
 
+def _plain_frame(header: Dataset, keyword: str, value: bytes) -> npt.NDArray[Any] | None:
+    """One native frame read by numpy, in the plain case where that is all pydicom does:
+    one grey sample per pixel, one frame, BitsStored = BitsAllocated of 8, 16 or 32;
+    otherwise None (pydicom decodes it)."""
+    if keyword != "PixelData":
+        return None
+    try:
+        rows, columns = int(header.Rows), int(header.Columns)
+        bits = int(header.BitsAllocated)
+        plain = (
+            int(header.get("BitsStored") or bits) == bits
+            and bits in (8, 16, 32)
+            and int(header.get("SamplesPerPixel") or 1) == 1
+            and int(header.get("NumberOfFrames") or 1) == 1
+            and str(header.get("PhotometricInterpretation", "")) in ("MONOCHROME1", "MONOCHROME2")
+        )
+        signed = int(header.get("PixelRepresentation") or 0) == 1
+    except (AttributeError, TypeError, ValueError):
+        return None
+    order = "<" if header.file_meta.TransferSyntaxUID.is_little_endian else ">"
+    dtype = np.dtype(f"{order}{'i' if signed else 'u'}{bits // 8}")
+    if not plain or len(value) < rows * columns * dtype.itemsize:
+        return None
+    return np.frombuffer(value, dtype=dtype, count=rows * columns).reshape(rows, columns)
+
+
 def _slice_pixels(scanned: ScannedHeader, path: Path) -> npt.NDArray[Any]:
     """The decoded pixels of one file, its file parsed once: the scanned header and, for
     native data, the pixel data read at its offset (else the whole file parsed)."""
@@ -586,6 +612,9 @@ def _slice_pixels(scanned: ScannedHeader, path: Path) -> npt.NDArray[Any]:
         return _pixels(read_dataset(path), path)
     keyword, value, vr = _pixel_element(scanned, path)
     header = scanned.header
+    plain = _plain_frame(header, keyword, value)
+    if plain is not None:
+        return plain
     setattr(header, keyword, value)
     header[keyword].VR = vr
     try:

@@ -269,6 +269,10 @@ def test_the_tumour_outline_from_its_box_is_the_whole_masks() -> None:
             resample_mask(box, box_grid, plane), resample_mask(mask, dose_grid, plane)
         )
         assert resample_mask(mask, dose_grid, plane).any()
+    for z in (6, 9, 12):  # without a CT a view is a plane of the dose grid: sliced
+        x0, y0, z0 = dose_grid.index_to_physical_mm(np.array([0.0, 0.0, float(z)]))
+        plane = Grid((1, 24, 22), (float(x0), float(y0), float(z0)), (4.0,) * 3, OBLIQUE)
+        assert np.array_equal(resample_mask(box, box_grid, plane)[0], mask[z])
 
 
 def test_contour_numbers_are_pydicoms(tmp_path: Path) -> None:

@@ -299,11 +299,12 @@ def write_slices_png(
             grid.direction,
             grid.frame_of_reference_uid,
         )
-        if background is None:
+        if background is None:  # a plane of the dose grid itself
             dose_plane = np.squeeze(shown_dose.array[where])
+            mask_plane = np.squeeze(mask_dose[where])
         else:
             dose_plane = np.squeeze(resample_image(shown_dose, plane_grid, outside_value=0.0).array)
-        mask_plane = np.squeeze(resample_mask(mask_box, box_grid, plane_grid))
+            mask_plane = np.squeeze(resample_mask(mask_box, box_grid, plane_grid))
         planes.append(
             figures.Plane(
                 title,

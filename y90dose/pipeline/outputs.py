@@ -60,7 +60,6 @@ DVH_JSON = "dvh.json"
 DVH_PNG = "dvh.png"
 METRICS_JSON = "metrics.json"
 
-
 StageFn = Callable[[float, str], None]
 
 
@@ -277,21 +276,18 @@ def write_slices_png(
     i, j, k = (round(float(v)) for v in grid.physical_mm_to_index(centre_mm))
     k, j, i = min(max(k, 0), nz - 1), min(max(j, 0), ny - 1), min(max(i, 0), nx - 1)
     sx, sy, sz = grid.spacing_mm
+    # each view: its index in the volume, its corner (i, j, k), and the (row, column) voxel
+    # sizes of the plane as stored: axial (y, x), coronal (z, x), sagittal (z, y)
     views = [
-        ("axial", (slice(k, k + 1), slice(None), slice(None)), sy / sx, (0.0, 0.0, k)),
-        ("coronal", (slice(None), slice(j, j + 1), slice(None)), sz / sx, (0.0, j, 0.0)),
-        ("sagittal", (slice(None), slice(None), slice(i, i + 1)), sz / sy, (i, 0.0, 0.0)),
+        ("axial", (slice(k, k + 1), slice(None), slice(None)), (0.0, 0.0, k), (sy, sx)),
+        ("coronal", (slice(None), slice(j, j + 1), slice(None)), (0.0, j, 0.0), (sz, sx)),
+        ("sagittal", (slice(None), slice(None), slice(i, i + 1)), (i, 0.0, 0.0), (sz, sy)),
     ]
     shapes = [(1, ny, nx), (nz, 1, nx), (nz, ny, 1)]
-    # (row, column) voxel sizes of each view as stored: axial (y, x), coronal (z, x),
-    # sagittal (z, y)
-    pixel_mm = [(sy, sx), (sz, sx), (sz, sy)]
     metrics = computation.voi_metrics[tumour]
     peak = float(metrics.max_gy) or 1.0
     planes = []
-    for (title, where, _, corner), shape, (row_mm, column_mm) in zip(
-        views, shapes, pixel_mm, strict=True
-    ):
+    for (title, where, corner, (row_mm, column_mm)), shape in zip(views, shapes, strict=True):
         plane_grid = Grid(
             shape,
             tuple(grid.index_to_physical_mm(np.asarray(corner, dtype=np.float64)).tolist()),

@@ -25,7 +25,9 @@ the normal liver and the tumour union the run adds), the study of
 ``bench_voxel_memory.py``.
 
 Run: ``.venv/bin/python benchmarks/bench_voxel_floor.py [--rounds 3] [--size 256]
-[--case lu177 synthetic]``
+[--case lu177 synthetic] [--before DIR] [--json]``
+
+Measured figures (before and after issue 10's speed work): docs/voxel-pipeline.md, "Speed".
 """
 
 from __future__ import annotations

@@ -33,8 +33,11 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, code)
 """
 
 
-def write_study(folder: Path, n: int) -> list[str]:
-    """An N^3 SPECT (4.8 mm voxels) with a liver sphere and a tumour; CLI arguments."""
+def write_study(folder: Path, n: int, *, pngs: bool = False) -> list[str]:
+    """An N^3 SPECT (4.8 mm voxels) with a liver sphere and a tumour; CLI arguments.
+
+    The arguments ask for every output but the PNGs (all of them with ``pngs``).
+    """
     k, j, i = np.ogrid[:n, :n, :n]
     centre = (n - 1) / 2
     liver = (i - centre) ** 2 + (j - centre) ** 2 + (k - centre) ** 2 <= (0.4 * n) ** 2
@@ -57,7 +60,7 @@ def write_study(folder: Path, n: int) -> list[str]:
         json.dumps({"1": "liver", "2": "tumor1"}),
         "--activity-gbq",
         "2",
-        "--no-png",
+        *(() if pngs else ("--no-png",)),
         "--max-voxels",
         str(n**3),
         "--out",

@@ -21,6 +21,7 @@ MODULES = [
     "y90dose.pipeline.options",
     "y90dose.pipeline.voxel_run",
     "y90dose.voxel.heterogeneous",
+    "y90dose.pipeline.figures",
 ]
 
 

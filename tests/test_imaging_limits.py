@@ -109,8 +109,8 @@ def test_a_600_cubed_emission_image_is_refused_while_a_512_x_512_x_1000_ct_passe
     tmp_path: Path,
 ) -> None:
     """Issue 9 defect 3: 216 M voxels pass the image limit (300 M) but not the emission
-    limit (64 M: 64e6 x 57 B + 200 MB = 3.85 GB for a dose job, 216e6 x 57 B + 200 MB =
-    12.5 GB here), refused from the 352-byte header before any voxel is read."""
+    limit (64 M: 64e6 x 36 B + 200 MB = 2.5 GB for a dose job, 216e6 x 36 B + 200 MB =
+    8.0 GB here), refused from the 352-byte header before any voxel is read."""
     from y90dose.limits import (
         DEFAULT_MAX_EMISSION_VOXELS,
         emission_voxel_limit,
@@ -129,7 +129,7 @@ def test_a_600_cubed_emission_image_is_refused_while_a_512_x_512_x_1000_ct_passe
         read_emission_image(path)
     said = str(error.value)
     assert str(path) in said and "600 x 600 x 600 = 216000000 voxels" in said, said
-    assert "max_emission_voxels = 64000000" in said and "12.5 GB" in said, said
+    assert "max_emission_voxels = 64000000" in said and "8.0 GB" in said, said
     with pytest.raises(ImageTooLargeError, match="max_emission_voxels"):
         voxel_dose(
             path,

@@ -55,7 +55,7 @@ from y90dose.constants import (
     Y90_HALF_LIFE_H,
 )
 from y90dose.errors import InputError
-from y90dose.radiobiology import bed_gy, eqd2_gy, eud_gy
+from y90dose.radiobiology import bed_gy, eqd2_gy, eqd2_of_bed_gy, eud_gy
 from y90dose.voxel._checks import check_density, check_mask, check_spacing_zyx_mm, check_volume
 
 __all__ = [
@@ -628,13 +628,16 @@ class VoiDoses:
         extra: dict[str, Any] = {}
         if radiobiology is not None:
             bed_map = bed_map_gy(doses, radiobiology)
-            eqd2_map = eqd2_map_gy(doses, radiobiology)
+            mean_bed = float(np.dot(bed_map, weights)) / total_weight
+            eqd2_map = eqd2_of_bed_gy(bed_map, radiobiology.alpha_beta_gy)  # as eqd2_map_gy
+            del bed_map
             extra = {
                 "bed_of_mean_gy": float(bed_map_gy(np.array([mean]), radiobiology)[0]),
                 "eqd2_of_mean_gy": float(eqd2_map_gy(np.array([mean]), radiobiology)[0]),
-                "mean_bed_gy": float(np.dot(bed_map, weights)) / total_weight,
+                "mean_bed_gy": mean_bed,
                 "mean_eqd2_gy": float(np.dot(eqd2_map, weights)) / total_weight,
             }
+            del eqd2_map
             if radiobiology.alpha_per_gy is not None:
                 extra["eud_gy"] = eud_gy(
                     doses.astype(np.float64), radiobiology.alpha_per_gy, weights

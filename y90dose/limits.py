@@ -43,19 +43,24 @@ DEFAULT_MAX_VOXELS = 300_000_000
 Sized for real studies: a 512 x 512 x 1000 CT (chest to pelvis at 0.6-1 mm,
 262,144,000 voxels) passes with 14 % to spare; SPECT (128^3 = 2.1 M) and PET
 (200-440^2 x up to 700 slices, <= 136 M) are far below. What it bounds: a voxel run
-(a dose job) peaks at about 57 bytes per voxel of its emission image plus about 200 MB
-(``benchmarks/bench_voxel_memory.py``, 64^3 to 192^3; docs/service.md "Upload and image
-limits"), so an emission image at this limit would need about 17 GB; a site with less
-memory lowers the limit (memory / 57 bytes)."""
+(a dose job) peaks at about :data:`RUN_BYTES_PER_EMISSION_VOXEL` bytes per voxel of its
+emission image plus about 200 MB (``benchmarks/bench_voxel_memory.py``, 64^3 to 192^3;
+docs/service.md "Upload and image limits"), so an emission image at this limit would need
+about 11 GB; a site with less memory lowers the limit (memory / 36 bytes)."""
+
+RUN_BYTES_PER_EMISSION_VOXEL = 36
+"""Peak memory of a voxel run per voxel of its emission image, above about 200 MB
+(``benchmarks/bench_voxel_memory.py``: the slope over 64^3-192^3 NIfTI runs, issue 10;
+57-59 bytes before its memory work)."""
 
 DEFAULT_MAX_EMISSION_VOXELS = 64_000_000
 """Largest emission image (SPECT/PET, the dose grid) read by default (voxels).
 
-A voxel run peaks at about 57 bytes per emission voxel plus about 200 MB
-(``benchmarks/bench_voxel_memory.py``): 64 M voxels need about 3.9 GB, while
-:data:`DEFAULT_MAX_VOXELS` (300 M) would allow about 17 GB. Real emission images are far
-smaller: SPECT 128^3-256^3 (2.1-16.8 M voxels), PET up to about 400 x 400 x 300 (48 M),
-which passes with 33 % to spare. A site with more memory raises it (memory / 57 bytes)."""
+A voxel run peaks at about :data:`RUN_BYTES_PER_EMISSION_VOXEL` bytes per emission voxel
+plus about 200 MB (``benchmarks/bench_voxel_memory.py``): 64 M voxels need about 2.5 GB,
+while :data:`DEFAULT_MAX_VOXELS` (300 M) would allow about 11 GB. Real emission images are
+far smaller: SPECT 128^3-256^3 (2.1-16.8 M voxels), PET up to about 400 x 400 x 300 (48 M),
+which passes with 33 % to spare. A site with more memory raises it (memory / 36 bytes)."""
 
 ZIP_MAX_COMPRESSION_RATIO = 100.0
 """Largest unpacked / compressed size of a zip entry (and of the whole archive).
@@ -166,15 +171,16 @@ def check_emission_voxel_count(size: Sequence[int], where: str) -> None:
         raise ImageTooLargeError(
             f"{where}: emission image (SPECT/PET, the dose grid) of {shown} = {count} voxels, "
             f"more than max_emission_voxels = {allowed} (default "
-            f"{DEFAULT_MAX_EMISSION_VOXELS}); a voxel run needs about 57 bytes per emission "
+            f"{DEFAULT_MAX_EMISSION_VOXELS}); a voxel run needs about "
+            f"{RUN_BYTES_PER_EMISSION_VOXEL} bytes per emission "
             f"voxel (about {_gb(count)} GB here): raise max_emission_voxels if the machine "
             "has the memory, or resample the image to a coarser grid"
         )
 
 
 def _gb(voxels: int) -> str:
-    """Memory of a voxel run on ``voxels`` emission voxels (GB, 57 B/voxel + 200 MB)."""
-    return f"{(voxels * 57 + 200e6) / 1e9:.1f}"
+    """Memory of a voxel run on ``voxels`` emission voxels (GB, per-voxel bytes + 200 MB)."""
+    return f"{(voxels * RUN_BYTES_PER_EMISSION_VOXEL + 200e6) / 1e9:.1f}"
 
 
 def check_voxel_count(size: Sequence[int], where: str, limit: int | None = None) -> None:
@@ -206,5 +212,6 @@ def check_voxel_count(size: Sequence[int], where: str, limit: int | None = None)
         raise ImageTooLargeError(
             f"{where}: {shown} = {count} voxels, more than max_voxels = {allowed} "
             f"(default {DEFAULT_MAX_VOXELS}); raise max_voxels if the machine has the memory "
-            "(a voxel run needs about 57 bytes per emission-image voxel)"
+            f"(a voxel run needs about {RUN_BYTES_PER_EMISSION_VOXEL} bytes per emission-image "
+            "voxel)"
         )

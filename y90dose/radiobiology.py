@@ -86,6 +86,18 @@ def eqd2_gy(
 ) -> DoseT:
     """Equivalent dose in 2 Gy fractions (Gy): BED / (1 + 2 / (alpha/beta))."""
     bed = bed_gy(dose_gy, alpha_beta_gy, repair_half_time_h, half_life_h)
+    return eqd2_of_bed_gy(bed, alpha_beta_gy)
+
+
+def eqd2_of_bed_gy(bed: DoseT, alpha_beta_gy: float) -> DoseT:
+    """EQD2 (Gy) of a BED (Gy): BED / (1 + 2 / (alpha/beta)).
+
+    Examples
+    --------
+    >>> eqd2_of_bed_gy(250.15, 2.5)
+    138.97222222222223
+    """
+    _positive("alpha_beta_gy", alpha_beta_gy)
     return bed / (1.0 + 2.0 / alpha_beta_gy)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from y90dose.limits import (
     DEFAULT_MAX_EMISSION_VOXELS,
     DEFAULT_MAX_VOXELS,
+    RUN_BYTES_PER_EMISSION_VOXEL,
     emission_voxel_limit,
     voxel_limit,
 )
@@ -27,8 +28,8 @@ def add_max_voxels_option(parser: Any, *, emission: bool = False) -> None:
         type=int,
         metavar="N",
         help=f"largest image read, in voxels, checked from its header (default "
-        f"{DEFAULT_MAX_VOXELS}; a voxel run needs about 57 bytes of memory per "
-        "voxel of its SPECT/PET)",
+        f"{DEFAULT_MAX_VOXELS}; a voxel run needs about {RUN_BYTES_PER_EMISSION_VOXEL} bytes "
+        "of memory per voxel of its SPECT/PET)",
     )
     if not emission:
         return
@@ -37,8 +38,9 @@ def add_max_voxels_option(parser: Any, *, emission: bool = False) -> None:
         type=int,
         metavar="N",
         help=f"largest emission image (SPECT/PET, the dose grid) read, in voxels, checked "
-        f"from its header (default {DEFAULT_MAX_EMISSION_VOXELS}, about 3.9 GB of memory "
-        "for a voxel run at 57 bytes per voxel)",
+        f"from its header (default {DEFAULT_MAX_EMISSION_VOXELS}, about "
+        f"{DEFAULT_MAX_EMISSION_VOXELS * RUN_BYTES_PER_EMISSION_VOXEL / 1e9 + 0.2:.1f} GB of "
+        f"memory for a voxel run at {RUN_BYTES_PER_EMISSION_VOXEL} bytes per voxel)",
     )
 
 

@@ -21,7 +21,7 @@ import math
 import os
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -98,13 +98,27 @@ _RADIOPHARMACEUTICAL_KEYWORDS = (
 
 
 @dataclass(frozen=True)
+class ScannedHeader:
+    """One file's header as :func:`scan_folder` read it (no pixel data), checked whole.
+
+    ``pixel_data_at`` is the file offset of its native (uncompressed) pixel data element,
+    whose length the scan checked; ``None`` when the pixels are read by parsing the whole
+    file (compressed or deflated data, or no pixels).
+    """
+
+    header: Dataset
+    pixel_data_at: int | None
+
+
+@dataclass(frozen=True)
 class SeriesInfo:
-    """One DICOM series found in a folder."""
+    """One DICOM series found in a folder (with the headers the scan read, file by file)."""
 
     series_instance_uid: str
     modality: str
     description: str
     files: tuple[Path, ...]
+    headers: tuple[ScannedHeader, ...] = field(default=(), compare=False, repr=False)
 
     def describe(self) -> str:
         """One line for error messages."""
@@ -229,8 +243,11 @@ def _count_fragments(handle: Any, start: int, file_size: int, ds: Dataset, path:
         items += 1
 
 
-def _check_pixel_data(handle: Any, at: int, file_size: int, ds: Dataset, path: Path) -> None:
-    """Pixel data at byte ``at`` of ``handle`` as long as the header says, or fragments."""
+def _check_pixel_data(handle: Any, at: int, file_size: int, ds: Dataset, path: Path) -> bool:
+    """Pixel data at byte ``at`` of ``handle`` as long as the header says, or fragments.
+
+    Returns True for native (uncompressed) pixel data, False for fragments.
+    """
     handle.seek(at)
     head = handle.read(12)
     tag = _element_header(head, ds, path)[0] if len(head) >= 8 else None
@@ -246,7 +263,7 @@ def _check_pixel_data(handle: Any, at: int, file_size: int, ds: Dataset, path: P
                 f"DICOM file {path}: compressed pixel data of {fragments} fragment(s) cannot "
                 f"hold its {frames} frame(s): the file is truncated or damaged"
             )
-        return
+        return False
     available = file_size - start
     if length > available:
         raise ImageError(
@@ -259,6 +276,7 @@ def _check_pixel_data(handle: Any, at: int, file_size: int, ds: Dataset, path: P
             f"DICOM file {path}: pixel data of {length} bytes where Rows x Columns x frames x "
             f"samples x BitsAllocated / 8 = {needed}: the file is truncated or damaged"
         )
+    return True
 
 
 def read_dicom_header(path: Path, required: Sequence[str] = INSTANCE_KEYWORDS) -> Dataset:
@@ -281,6 +299,11 @@ def read_dicom_header(path: Path, required: Sequence[str] = INSTANCE_KEYWORDS) -
         and pixel data for images), or its pixel data is shorter than its header says.
         The message names the file.
     """
+    return _read_header(path, required).header
+
+
+def _read_header(path: Path, required: Sequence[str] = INSTANCE_KEYWORDS) -> ScannedHeader:
+    """:func:`read_dicom_header`, and where the native pixel data element starts."""
     try:
         with path.open("rb") as handle:
             ds = pydicom.dcmread(handle, stop_before_pixels=True)
@@ -288,16 +311,16 @@ def read_dicom_header(path: Path, required: Sequence[str] = INSTANCE_KEYWORDS) -
             file_size = os.fstat(handle.fileno()).st_size
             check_instance(ds, path, required)
             if not _is_image(ds):
-                return ds
+                return ScannedHeader(ds, None)
             syntax = ds.file_meta.get("TransferSyntaxUID")
             if syntax is None or syntax.is_deflated:  # no file offsets to check: read it all
                 full = pydicom.dcmread(path)
                 keyword = next((k for k in ("PixelData", "FloatPixelData") if k in full), None)
                 if keyword is None or len(full[keyword].value) < pixel_data_bytes(full, path):
                     raise ImageError(f"DICOM file {path}: pixel data missing or truncated")
-                return ds
-            _check_pixel_data(handle, at, file_size, ds, path)
-            return ds
+                return ScannedHeader(ds, None)
+            native = _check_pixel_data(handle, at, file_size, ds, path)
+            return ScannedHeader(ds, at if native else None)
     except ImageError:
         raise
     except Exception as error:  # pydicom raises many kinds on untrusted bytes
@@ -322,22 +345,23 @@ def scan_folder(folder: Path) -> list[SeriesInfo]:
     raises :class:`ImageError` naming it.
     """
     groups: dict[str, list[Path]] = {}
-    modality: dict[str, str] = {}
-    description: dict[str, str] = {}
+    headers: dict[str, list[ScannedHeader]] = {}
     for root, _dirs, names in sorted(os.walk(folder)):
         for name in sorted(names):
             path = Path(root) / name
             if name == "DICOMDIR" or not _is_dicom_file(path):
                 continue
-            ds = read_dicom_header(path)
-            uid = str(ds.SeriesInstanceUID)
+            scanned = _read_header(path)
+            uid = str(scanned.header.SeriesInstanceUID)
             groups.setdefault(uid, []).append(path)
-            modality.setdefault(uid, str(ds.get("Modality", "")))
-            description.setdefault(uid, str(ds.get("SeriesDescription", "")))
-    return [
-        SeriesInfo(uid, modality[uid], description[uid], tuple(files))
-        for uid, files in groups.items()
-    ]
+            headers.setdefault(uid, []).append(scanned)
+    series = []
+    for uid, files in groups.items():
+        first = headers[uid][0].header
+        modality = str(first.get("Modality", ""))
+        description = str(first.get("SeriesDescription", ""))
+        series.append(SeriesInfo(uid, modality, description, tuple(files), tuple(headers[uid])))
+    return series
 
 
 def select_series(
@@ -522,8 +546,90 @@ def _slice_axis(
     return order, spacing
 
 
-def read_single_frame_series(files: Sequence[Path], *, where: Path) -> Image:
+_PIXEL_DATA_KEYWORDS = {
+    0x7FE00010: "PixelData",
+    0x7FE00008: "FloatPixelData",
+    0x7FE00009: "DoubleFloatPixelData",
+}
+
+
+def _pixel_element(scanned: ScannedHeader, path: Path) -> tuple[str, bytes, str]:
+    """The native pixel data (keyword, value, VR) at the offset the scan checked."""
+    at = scanned.pixel_data_at
+    if at is None:
+        raise ImageError(f"DICOM file {path}: no native pixel data offset")
+    try:
+        with path.open("rb") as handle:
+            handle.seek(at)
+            head = handle.read(12)
+            tag, length, header_bytes = _element_header(head, scanned.header, path)
+            handle.seek(at + header_bytes)
+            value = handle.read(length)
+    except (OSError, struct.error) as error:
+        raise ImageError(f"cannot read the pixel data of DICOM file {path}: {error}") from None
+    if tag not in _PIXEL_DATA_KEYWORDS or len(value) != length:
+        raise ImageError(f"DICOM file {path} changed while it was read: read it again")
+    keyword = _PIXEL_DATA_KEYWORDS[tag]
+    if not scanned.header.file_meta.TransferSyntaxUID.is_implicit_VR:
+        vr = head[4:6].decode("ascii", "replace")
+    elif keyword == "PixelData":  # as pydicom resolves "OB or OW" (PS3.5 A.1)
+        vr = "OW" if int(scanned.header.get("BitsAllocated") or 8) > 8 else "OB"
+    else:
+        vr = "OF" if keyword == "FloatPixelData" else "OD"
+    return keyword, value, vr
+
+
+def _plain_frame(header: Dataset, keyword: str, value: bytes) -> npt.NDArray[Any] | None:
+    """One native frame read by numpy, in the plain case where that is all pydicom does:
+    one grey sample per pixel, one frame, BitsStored = BitsAllocated of 8, 16 or 32;
+    otherwise None (pydicom decodes it)."""
+    if keyword != "PixelData":
+        return None
+    try:
+        rows, columns = int(header.Rows), int(header.Columns)
+        bits = int(header.BitsAllocated)
+        plain = (
+            int(header.get("BitsStored") or bits) == bits
+            and bits in (8, 16, 32)
+            and int(header.get("SamplesPerPixel") or 1) == 1
+            and int(header.get("NumberOfFrames") or 1) == 1
+            and str(header.get("PhotometricInterpretation", "")) in ("MONOCHROME1", "MONOCHROME2")
+        )
+        signed = int(header.get("PixelRepresentation") or 0) == 1
+    except (AttributeError, TypeError, ValueError):
+        return None
+    order = "<" if header.file_meta.TransferSyntaxUID.is_little_endian else ">"
+    dtype = np.dtype(f"{order}{'i' if signed else 'u'}{bits // 8}")
+    if not plain or len(value) < rows * columns * dtype.itemsize:
+        return None
+    return np.frombuffer(value, dtype=dtype, count=rows * columns).reshape(rows, columns)
+
+
+def _slice_pixels(scanned: ScannedHeader, path: Path) -> npt.NDArray[Any]:
+    """The decoded pixels of one file, its file parsed once: the scanned header and, for
+    native data, the pixel data read at its offset (else the whole file parsed)."""
+    if scanned.pixel_data_at is None:
+        return _pixels(read_dataset(path), path)
+    keyword, value, vr = _pixel_element(scanned, path)
+    header = scanned.header
+    plain = _plain_frame(header, keyword, value)
+    if plain is not None:
+        return plain
+    setattr(header, keyword, value)
+    header[keyword].VR = vr
+    try:
+        return _pixels(header, path)
+    finally:
+        delattr(header, keyword)  # the header is kept small; the array holds its own data
+
+
+def read_single_frame_series(
+    files: Sequence[Path], *, where: Path, headers: Sequence[ScannedHeader] | None = None
+) -> Image:
     """Stack single-frame CT/PT/NM files into one volume.
+
+    ``headers`` are the files' headers from :func:`scan_folder` (read here when not given):
+    each file is parsed once, its pixel data read at its offset and decoded slice by slice.
 
     Raises
     ------
@@ -531,12 +637,15 @@ def read_single_frame_series(files: Sequence[Path], *, where: Path) -> Image:
         If files disagree on size or orientation, slices are missing or duplicated, the
         spacing is irregular, or a file cannot be read (the message names it).
     """
-    header = read_dataset(files[0], header_only=True)
+    scanned = list(headers) if headers is not None else [_read_header(f) for f in files[:1]]
+    header = scanned[0].header
     check_voxel_count(
         (int(header.get("Columns") or 0), int(header.get("Rows") or 0), len(files)),
         f"{where} (series {header.get('SeriesInstanceUID', '?')})",
     )
-    datasets = [read_dataset(path) for path in files]
+    if headers is None:
+        scanned += [_read_header(path) for path in files[1:]]
+    datasets = [item.header for item in scanned]
     first, first_path = datasets[0], files[0]
     orientation = _orientation(first, first_path)
     spacing_i, spacing_j = _pixel_spacing(first, first_path)
@@ -564,7 +673,7 @@ def read_single_frame_series(files: Sequence[Path], *, where: Path) -> Image:
         ds = datasets[index]
         slope, intercept, has_rescale = _rescale(ds)
         rescaled = rescaled or has_rescale
-        pixels = _pixels(ds, files[index])
+        pixels = _slice_pixels(scanned[index], files[index])
         if pixels.ndim != 2:
             raise ImageError(f"{files[index]}: expected one frame, found shape {pixels.shape}")
         volume[k] = pixels.astype(np.float64) * slope + intercept
@@ -777,6 +886,27 @@ def read_multiframe(path: Path, ds: Dataset | None = None) -> Image:
     )
 
 
+def read_series(info: SeriesInfo, *, where: Path) -> Image:
+    """The volume of one series :func:`scan_folder` found (its headers are not read again).
+
+    Raises
+    ------
+    ImageError
+        As :func:`read_dicom`.
+    """
+    files = info.files
+    headers = info.headers if len(info.headers) == len(files) else None
+    if len(files) == 1:
+        return read_multiframe(files[0], headers[0].header if headers else None)
+    first = headers[0].header if headers else read_dataset(files[0], header_only=True)
+    if int(first.get("NumberOfFrames", 1) or 1) > 1:
+        raise ImageError(
+            f"{where}: series {info.series_instance_uid} has {len(files)} multi-frame files; "
+            "pass one file"
+        )
+    return read_single_frame_series(files, where=where, headers=headers)
+
+
 def read_dicom(
     path: Path, *, modality: str | None = None, series_instance_uid: str | None = None
 ) -> Image:
@@ -802,16 +932,7 @@ def read_dicom(
             modality=modality,
             series_instance_uid=series_instance_uid,
         )
-        files = info.files
-        if len(files) == 1:
-            return read_multiframe(files[0])
-        headers = [read_dataset(f, header_only=True) for f in files[:1]]
-        if int(headers[0].get("NumberOfFrames", 1) or 1) > 1:
-            raise ImageError(
-                f"{path}: series {info.series_instance_uid} has {len(files)} multi-frame files; "
-                "pass one file"
-            )
-        return read_single_frame_series(files, where=path)
+        return read_series(info, where=path)
     ds = read_dicom_header(path)
     found = str(ds.get("Modality", ""))
     if modality is not None and found != modality.upper():

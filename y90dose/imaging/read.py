@@ -10,16 +10,15 @@ Examples
 
 from __future__ import annotations
 
-import gzip
 import math
 import struct
-import zlib
 from pathlib import Path
 
 import SimpleITK as sitk  # noqa: N813
 
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.dicom_series import read_dicom
+from y90dose.imaging.gz import DECOMPRESS_ERRORS, open_gzip
 from y90dose.imaging.image import Image
 from y90dose.limits import check_voxel_count
 
@@ -101,7 +100,7 @@ def check_nifti_complete(path: Path) -> None:
         If the (decompressed) file holds fewer bytes than the header's voxel data needs,
         or its gzip stream is cut short or corrupt.
     """
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    opener = open_gzip if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as stream:
             header = stream.read(540)
@@ -111,7 +110,7 @@ def check_nifti_complete(path: Path) -> None:
             size = len(header)
             while size < needed and (chunk := stream.read(_NIFTI_CHUNK_BYTES)):
                 size += len(chunk)
-    except (OSError, EOFError, zlib.error) as error:
+    except DECOMPRESS_ERRORS as error:
         raise ImageError(f"cannot read image file {path}: {error} (truncated or corrupt)") from None
     if size < needed:
         raise ImageError(
@@ -140,6 +139,28 @@ def read_sitk_header(path: Path) -> sitk.ImageFileReader:
     return reader
 
 
+def read_sitk_image(path: Path) -> sitk.Image:
+    """A NIfTI/NRRD/MHA file as SimpleITK reads it (voxels in their stored type).
+
+    The header is read first: an image past the voxel limit is refused before its pixel
+    data is read.
+
+    Raises
+    ------
+    ImageError
+        If SimpleITK cannot read it, it has more voxels than the limit, or a NIfTI file is
+        truncated.
+    """
+    reader = read_sitk_header(path)
+    if path.name.lower().endswith((".nii", ".nii.gz")):
+        check_nifti_complete(path)
+    try:
+        image: sitk.Image = reader.Execute()
+    except RuntimeError as error:
+        raise ImageError(f"cannot read image file {path}: {str(error).strip()}") from error
+    return image
+
+
 def read_sitk_file(path: Path, *, units: str | None = None, modality: str | None = None) -> Image:
     """Read a NIfTI/NRRD/MHA file with SimpleITK (geometry in LPS, as SimpleITK reports it).
 
@@ -152,13 +173,7 @@ def read_sitk_file(path: Path, *, units: str | None = None, modality: str | None
         If SimpleITK cannot read it, it has more voxels than the limit, a NIfTI file is
         truncated, or it is not a 3-D scalar image.
     """
-    reader = read_sitk_header(path)
-    if path.name.lower().endswith((".nii", ".nii.gz")):
-        check_nifti_complete(path)
-    try:
-        image = reader.Execute()
-    except RuntimeError as error:
-        raise ImageError(f"cannot read image file {path}: {str(error).strip()}") from error
+    image = read_sitk_image(path)
     try:
         return Image.from_sitk(
             image, units=units, modality=modality, metadata={"source_path": str(path)}

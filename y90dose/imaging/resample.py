@@ -35,6 +35,25 @@ def _target_grid(target: Image | Grid) -> Grid:
     return target.grid if isinstance(target, Image) else target
 
 
+def _resample(
+    source: sitk.Image, grid: Grid, interpolator: int, outside_value: float, pixel_type: int
+) -> sitk.Image:
+    """``source`` resampled onto ``grid`` (identity transform), without allocating a
+    reference image of the target's size."""
+    z, y, x = grid.shape_zyx
+    resampler = sitk.ResampleImageFilter()
+    resampler.SetSize([x, y, z])
+    resampler.SetOutputOrigin(tuple(float(v) for v in grid.origin_mm))
+    resampler.SetOutputSpacing(tuple(float(v) for v in grid.spacing_mm))
+    resampler.SetOutputDirection(tuple(grid.direction.ravel().tolist()))
+    resampler.SetTransform(sitk.Transform())
+    resampler.SetInterpolator(interpolator)
+    resampler.SetDefaultPixelValue(outside_value)
+    resampler.SetOutputPixelType(pixel_type)
+    result: sitk.Image = resampler.Execute(source)
+    return result
+
+
 def resample_image(
     image: Image,
     target: Image | Grid,
@@ -78,16 +97,15 @@ def resample_image(
     )
     if image.same_geometry(grid):
         return image
-    source = image.to_sitk()
-    result = sitk.Resample(
-        source,
-        grid.empty_sitk(),
-        sitk.Transform(),
+    result = _resample(
+        image.to_sitk(),
+        grid,
         _INTERPOLATORS[interpolation],
         float(outside_value),
         sitk.sitkFloat64 if image.array.dtype == np.float64 else sitk.sitkFloat32,
     )
     array = sitk.GetArrayFromImage(result)
+    del result
     fields: dict[str, Any] = {
         "origin_mm": grid.origin_mm,
         "spacing_mm": grid.spacing_mm,
@@ -135,10 +153,7 @@ def resample_labels(
     image.SetOrigin(source.origin_mm)
     image.SetSpacing(source.spacing_mm)
     image.SetDirection(tuple(source.direction.ravel().tolist()))
-    reference = grid.empty_sitk()
-    result = sitk.Resample(
-        image, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkInt32
-    )
+    result = _resample(image, grid, sitk.sitkNearestNeighbor, 0.0, sitk.sitkInt32)
     out: npt.NDArray[np.int32] = sitk.GetArrayFromImage(result)
     return out
 

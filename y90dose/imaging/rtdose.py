@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
@@ -37,6 +38,7 @@ from y90dose.imaging.dicom_write import (
 from y90dose.imaging.image import Image, require_same_frame
 
 _UINT32_MAX = 2**32 - 1
+_SLAB_VOXELS = 1 << 20  # voxels per slab converted to stored values at a time
 RT_PLAN_STORAGE = "1.2.840.10008.5.1.4.1.1.481.5"
 
 
@@ -130,6 +132,16 @@ def dose_grid_scaling(max_dose_gy: float) -> float:
     return scaling
 
 
+def _stored_values(values: npt.NDArray[np.floating], scaling: float) -> npt.NDArray[np.uint32]:
+    """rint(dose / DoseGridScaling) as uint32, in float64 slab by slab (small temporaries)."""
+    stored = np.empty(values.shape, dtype=np.uint32)
+    step = max(1, _SLAB_VOXELS // max(1, values[0].size)) if values.shape[0] else 1
+    for z0 in range(0, values.shape[0], step):
+        part = np.divide(values[z0 : z0 + step], scaling, dtype=np.float64)
+        np.rint(part, out=stored[z0 : z0 + step], casting="unsafe")
+    return stored
+
+
 def build_rtdose(
     dose_gy: Image,
     reference: Image,
@@ -181,7 +193,7 @@ def build_rtdose(
     """
     if dose_gy.units is not None and dose_gy.units.upper() != "GY":
         raise InputError("dose_gy.units", dose_gy.units, "'GY' (absorbed dose in gray)")
-    values = np.asarray(dose_gy.array, dtype=np.float64)
+    values = np.asarray(dose_gy.array)  # float32 or float64; in float64 slab by slab below
     if not np.isfinite(values).all():
         raise InputError("dose_gy", "non-finite voxel values", "finite doses >= 0 Gy")
     if values.min() < 0:
@@ -222,8 +234,6 @@ def build_rtdose(
     # Offsets along the normal: negative when the slice axis points against row x column.
     ds.GridFrameOffsetVector = ds_values(np.arange(n_frames) * grid.spacing_mm[2] * np.sign(along))
     scaling = dose_grid_scaling(float(values.max()))
-    stored = values / scaling  # one temporary; rounded in place
-    np.rint(stored, out=stored)
     ds.DoseUnits = "GY"
     ds.DoseType = "PHYSICAL"
     ds.DoseSummationType = "PLAN"
@@ -239,9 +249,7 @@ def build_rtdose(
     plan.ReferencedSOPInstanceUID = rt_plan_uid
     ds.ReferencedRTPlanSequence = DicomSequence([plan])
     ds.TissueHeterogeneityCorrection = "IMAGE"
-    pixels = stored.astype(np.uint32)
-    del stored
-    set_pixels(ds, pixels)
+    set_pixels(ds, _stored_values(values, scaling))
     return RtDose(ds, built_plan)
 
 

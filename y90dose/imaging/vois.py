@@ -107,20 +107,32 @@ class Vois(Mapping[str, BoolArray]):
         """Volume of every VOI in mL."""
         return {name: self.volume_ml(name) for name in self}
 
+    def _sharing(self, masks: Mapping[str, BoolArray]) -> Vois:
+        """A new set of this set's (read-only, checked) masks, shared rather than copied."""
+        vois = object.__new__(Vois)
+        object.__setattr__(vois, "grid", self.grid)
+        object.__setattr__(vois, "masks", dict(masks))
+        return vois
+
     def with_masks(self, masks: Mapping[str, BoolArray]) -> Vois:
-        """A new set with ``masks`` added (replacing same-named ones)."""
-        return Vois(self.grid, {**self.masks, **masks})
+        """A new set with ``masks`` added (replacing same-named ones).
+
+        The masks already in this set are shared with the new one (they are read-only);
+        the added ones are checked and copied.
+        """
+        added = Vois(self.grid, masks).masks
+        return self._sharing({**self.masks, **added})
 
     def select(self, names: Iterable[str]) -> Vois:
         """A new set holding only ``names`` (each must exist)."""
-        return Vois(self.grid, {name: self[name] for name in names})
+        return self._sharing({name: self[name] for name in names})
 
     def renamed(self, mapping: Mapping[str, str]) -> Vois:
         """A new set with VOIs renamed by ``mapping`` (old -> new); others keep their names."""
         missing = [old for old in mapping if old not in self.masks]
         if missing:
             raise VoiNotFoundError(f"cannot rename {missing}: available {sorted(self.masks)}")
-        return Vois(self.grid, {mapping.get(n, n): m for n, m in self.masks.items()})
+        return self._sharing({mapping.get(n, n): m for n, m in self.masks.items()})
 
     def union(self, names: Sequence[str]) -> BoolArray:
         """Voxel-wise OR of the named VOIs."""

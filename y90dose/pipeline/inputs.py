@@ -24,11 +24,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import SimpleITK as sitk  # noqa: N813
+from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_partial
 
 from y90dose.errors import ImageError, InputError
-from y90dose.imaging.dicom_series import read_dataset, scan_folder
+from y90dose.imaging.dicom_series import read_series, scan_folder
 from y90dose.imaging.image import Grid, Image
-from y90dose.imaging.read import SITK_SUFFIXES, is_sitk_file, read_image, read_sitk_file
+from y90dose.imaging.read import (
+    SITK_SUFFIXES,
+    is_sitk_file,
+    read_image,
+    read_sitk_file,
+    read_sitk_image,
+)
 from y90dose.imaging.resample import resample_labels
 from y90dose.imaging.rtstruct import read_rtstruct
 from y90dose.imaging.seg import read_seg
@@ -88,7 +97,7 @@ def _read_emission_image(path: str | Path, image_units: str | None) -> Image:
                 f"{path}: expected exactly one NM or PT series, found {len(series)}: {found}",
                 field="spect",
             )
-        image = read_image(path, series_instance_uid=series[0].series_instance_uid)
+        image = read_series(series[0], where=path)
     else:
         image = read_image(path)
         if image.modality not in EMISSION_MODALITIES:
@@ -253,13 +262,21 @@ def read_vois(
     return vois, VoiSource(str(path), kind, tuple(vois))
 
 
+_MODALITY_TAG = 0x00080060
+
+
 def _voi_modality(path: Path) -> str:
-    """The DICOM Modality of a file (``""`` when it is not readable DICOM)."""
+    """The DICOM Modality of a file (``""`` when it is not readable DICOM).
+
+    The file is parsed only up to its Modality element (an RTSTRUCT is parsed whole
+    once, by its reader, not twice).
+    """
     try:
-        ds = read_dataset(path, header_only=True)
-    except ImageError:
+        with path.open("rb") as handle:
+            ds = read_partial(handle, stop_when=lambda tag, vr, length: tag > _MODALITY_TAG)
+            return str(ds.get("Modality", ""))
+    except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, TypeError):
         return ""
-    return str(ds.get("Modality", ""))
 
 
 def fraction_outside(mask: np.ndarray[Any, Any], source: Grid, target: Grid) -> float:
@@ -274,33 +291,59 @@ def fraction_outside(mask: np.ndarray[Any, Any], source: Grid, target: Grid) -> 
     return float(1.0 - inside.mean()) if inside.size else 0.0
 
 
+def _read_labels(path: Path, grid: Grid) -> tuple[np.ndarray[Any, Any], Grid]:
+    """A label map's labels (integers >= 0, in their stored type) and its grid.
+
+    Raises
+    ------
+    ImageError
+        (``vois``) if it is not a 3-D scalar image of integers >= 0.
+    """
+    image = read_sitk_image(path)
+    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+        raise ImageError(
+            f"{path}: expected a 3-D scalar image, got dimension {image.GetDimension()} "
+            f"with {image.GetNumberOfComponentsPerPixel()} components per voxel",
+            field="vois",
+        )
+    labels = sitk.GetArrayFromImage(image)
+    source = Grid(
+        labels.shape,
+        image.GetOrigin(),
+        image.GetSpacing(),
+        np.asarray(image.GetDirection()).reshape(3, 3),
+        grid.frame_of_reference_uid,
+    )
+    del image
+    refused = ImageError(f"{path}: a label map holds integers >= 0 (0 = background)", field="vois")
+    if not np.issubdtype(labels.dtype, np.integer):
+        rounded = np.rint(labels)
+        if not np.allclose(labels, rounded):
+            raise refused
+        labels = rounded
+    if labels.size and labels.min() < 0:
+        raise refused
+    return labels, source
+
+
 def _labelmap_vois(
     path: Path, grid: Grid, names: Mapping[int, str], *, allow_partial: bool = False
 ) -> Vois:
-    image = read_sitk_file(path)
-    values = image.array
-    labels = np.rint(values)
-    if not np.allclose(values, labels) or labels.min() < 0:
-        raise ImageError(f"{path}: a label map holds integers >= 0 (0 = background)", field="vois")
-    source = Grid(
-        image.shape_zyx,
-        image.origin_mm,
-        image.spacing_mm,
-        image.direction,
-        grid.frame_of_reference_uid,
-    )
-    on_grid = labels.astype(np.int32)
+    labels, source = _read_labels(path, grid)
+    on_grid = labels
     if not source.same_geometry(grid):
-        on_grid = resample_labels(on_grid, source, grid)
-    present = set(np.unique(labels).astype(int).tolist()) - {0}
+        on_grid = resample_labels(labels, source, grid)
     masks = {}
     for label, name in names.items():
-        if label not in present:
+        in_source = labels == label
+        if not in_source.any():
+            present = sorted(set(np.unique(labels).astype(int).tolist()) - {0})
             raise EmptyVoiError(
-                f"{path}: label {label} ({name!r}) has no voxel; labels present: {sorted(present)}",
+                f"{path}: label {label} ({name!r}) has no voxel; labels present: {present}",
                 field="vois",
             )
-        outside = fraction_outside(labels == label, source, grid)
+        outside = fraction_outside(in_source, source, grid)
+        del in_source
         if outside > 0.0 and not allow_partial:
             raise EmptyVoiError(
                 f"{path}: VOI {name!r} (label {label}) extends outside the emission "

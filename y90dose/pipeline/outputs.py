@@ -39,11 +39,12 @@ from y90dose.constants import AIR_DISPLAY_DENSITY_G_ML
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.dicom_write import StudyInfo
 from y90dose.imaging.image import Grid, Image
-from y90dose.imaging.nifti import write_dose_nifti, write_image_file, write_mask_file
+from y90dose.imaging.nifti import VolumeWriter, write_dose_nifti, write_mask_file
 from y90dose.imaging.read import is_utf8_path
 from y90dose.imaging.resample import resample_image, resample_mask
 from y90dose.imaging.rtdose import build_rtdose
-from y90dose.pipeline.voxel_run import VoxelRun, radiobiology_maps
+from y90dose.pipeline import figures
+from y90dose.pipeline.voxel_run import VoxelRun, radiobiology_slabs
 from y90dose.validation import given_path
 
 DOSE_NIFTI = "dose_gy.nii.gz"
@@ -172,29 +173,14 @@ def _comment(computation: VoxelRun) -> str:
 
 
 def write_dvh_png(computation: VoxelRun, path: Path) -> Path:
-    """Cumulative DVHs of every VOI in one figure (matplotlib, Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
-    for name, dvh in computation.dvhs.items():
-        axes.plot(dvh.dose_gy, dvh.volume_percent, label=name)
-    for threshold in computation.inputs.v_thresholds_gy:
-        axes.axvline(threshold, color="0.85", linewidth=0.8, zorder=0)
-    axes.set_xlabel("absorbed dose (Gy)")
-    axes.set_ylabel("volume (%)")
-    axes.set_ylim(0, 101)
-    axes.set_xlim(left=0)
-    axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=8)
+    """Cumulative DVHs of every VOI in one figure (:func:`figures.draw_dvh`)."""
+    curves = [
+        figures.Curve(name, dvh.dose_gy, dvh.volume_percent)
+        for name, dvh in computation.dvhs.items()
+    ]
     method = computation.inputs.method.upper()
-    axes.set_title(f"Cumulative DVH, Y-90 {method}, dose to complete decay")
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    title = f"Cumulative DVH, Y-90 {method}, dose to complete decay"
+    return figures.draw_dvh(curves, computation.inputs.v_thresholds_gy, title, path)
 
 
 def display_dose_gy(
@@ -219,13 +205,45 @@ def display_dose_gy(
     ([120.0, 0.0], 1)
     """
     dose = np.asarray(dose_gy)
+    if np.ndim(density_g_ml) == 0 and float(density_g_ml) >= AIR_DISPLAY_DENSITY_G_ML.value:
+        return np.asarray(dose, dtype=np.float32), 0  # one density, not air: the dose itself
     air = np.asarray(density_g_ml) < AIR_DISPLAY_DENSITY_G_ML.value
     shown = np.where(air, 0.0, dose).astype(np.float32)
     return shown, int(np.count_nonzero(air & (dose > 0)))
 
 
-def _centroid_index(mask: npt.NDArray[np.bool_]) -> tuple[int, int, int]:
-    k, j, i = (round(float(v.mean())) for v in np.nonzero(mask))
+def _cropped_mask(
+    mask: npt.NDArray[np.bool_], grid: Grid
+) -> tuple[npt.NDArray[np.bool_], Grid, tuple[int, int, int]]:
+    """The mask's bounding box with one voxel of margin (within the grid), its grid, and
+    the index (z, y, x) of its first voxel in ``mask``.
+
+    Nearest-neighbour resampling of the box gives what the whole mask gives: every target
+    point within half a voxel of the box falls on its margin (False, as in the whole mask)
+    or on the grid's own edge, and points beyond get False in both.
+    """
+    k, j, i = (np.flatnonzero(np.any(mask, axis=axes)) for axes in ((1, 2), (0, 2), (0, 1)))
+    if not k.size:
+        return mask, grid, (0, 0, 0)
+    lo = [max(int(v[0]) - 1, 0) for v in (k, j, i)]
+    hi = [min(int(v[-1]) + 2, n) for v, n in zip((k, j, i), mask.shape, strict=True)]
+    box = mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    corner = grid.index_to_physical_mm(np.asarray(lo[::-1], dtype=np.float64))
+    box_grid = Grid(
+        box.shape,
+        tuple(corner.tolist()),
+        grid.spacing_mm,
+        grid.direction,
+        grid.frame_of_reference_uid,
+    )
+    return box, box_grid, (lo[0], lo[1], lo[2])
+
+
+def _centroid_index(
+    mask: npt.NDArray[np.bool_], start: tuple[int, int, int] = (0, 0, 0)
+) -> tuple[int, int, int]:
+    """The rounded mean index (z, y, x) of the mask's voxels, ``mask`` lying at ``start``."""
+    k, j, i = (round(float((v + s).mean())) for v, s in zip(np.nonzero(mask), start, strict=True))
     return k, j, i
 
 
@@ -241,39 +259,35 @@ def write_slices_png(
 
     The CT (or, without CT, nothing) is shown in grey, the dose in colour above 1 % of the
     tumour's maximum dose, and the tumour's outline in white. Views are in array (voxel)
-    orientation, with the aspect ratio of the voxel spacing. ``shown_dose`` is
-    :func:`display_dose_gy`'s dose (none in air) on the CT grid, or on the dose grid
-    without a CT; ``air_voxels`` the number of dose voxels it left out, stated in the
-    caption.
+    orientation, with the aspect ratio of the voxel spacing, on the CT's grid (the three
+    dose planes resampled onto it, linearly) or, without a CT, on the dose grid.
+    ``shown_dose`` is :func:`display_dose_gy`'s dose (none in air) on the dose grid;
+    ``air_voxels`` the number of dose voxels it left out, stated in the caption.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
     mask_dose = computation.vois[tumour]
     dose_grid = computation.dose_image.grid
+    mask_box, box_grid, box_start = _cropped_mask(mask_dose, dose_grid)
     centre_mm = dose_grid.index_to_physical_mm(
-        np.asarray(_centroid_index(mask_dose)[::-1], dtype=np.float64)
+        np.asarray(_centroid_index(mask_box, box_start)[::-1], dtype=np.float64)
     )
     background = None if computation.ct is None else computation.ct.array
-    dose, grid = shown_dose.array, shown_dose.grid
+    grid = dose_grid if computation.ct is None else computation.ct.grid
     nz, ny, nx = grid.shape_zyx
     i, j, k = (round(float(v)) for v in grid.physical_mm_to_index(centre_mm))
     k, j, i = min(max(k, 0), nz - 1), min(max(j, 0), ny - 1), min(max(i, 0), nx - 1)
     sx, sy, sz = grid.spacing_mm
+    # each view: its index in the volume, its corner (i, j, k), and the (row, column) voxel
+    # sizes of the plane as stored: axial (y, x), coronal (z, x), sagittal (z, y)
     views = [
-        ("axial", (slice(k, k + 1), slice(None), slice(None)), sy / sx, (0.0, 0.0, k)),
-        ("coronal", (slice(None), slice(j, j + 1), slice(None)), sz / sx, (0.0, j, 0.0)),
-        ("sagittal", (slice(None), slice(None), slice(i, i + 1)), sz / sy, (i, 0.0, 0.0)),
+        ("axial", (slice(k, k + 1), slice(None), slice(None)), (0.0, 0.0, k), (sy, sx)),
+        ("coronal", (slice(None), slice(j, j + 1), slice(None)), (0.0, j, 0.0), (sz, sx)),
+        ("sagittal", (slice(None), slice(None), slice(i, i + 1)), (i, 0.0, 0.0), (sz, sy)),
     ]
     shapes = [(1, ny, nx), (nz, 1, nx), (nz, ny, 1)]
     metrics = computation.voi_metrics[tumour]
     peak = float(metrics.max_gy) or 1.0
-    figure, axes = plt.subplots(1, 3, figsize=(15, 5.2), dpi=100)
-    image_handle = None
-    for axis, (title, where, aspect, corner), shape in zip(axes, views, shapes, strict=True):
-        dose_plane = np.squeeze(dose[where])
+    planes = []
+    for (title, where, corner, (row_mm, column_mm)), shape in zip(views, shapes, strict=True):
         plane_grid = Grid(
             shape,
             tuple(grid.index_to_physical_mm(np.asarray(corner, dtype=np.float64)).tolist()),
@@ -281,53 +295,35 @@ def write_slices_png(
             grid.direction,
             grid.frame_of_reference_uid,
         )
-        mask_plane = np.squeeze(resample_mask(mask_dose, dose_grid, plane_grid))
-        origin = "upper" if title == "axial" else "lower"
-        if background is not None:
-            axis.imshow(
-                np.squeeze(background[where]),
-                cmap="gray",
-                vmin=-200,
-                vmax=300,
-                aspect=aspect,
-                origin=origin,
-                interpolation="nearest",
+        if background is None:  # a plane of the dose grid itself
+            dose_plane = np.squeeze(shown_dose.array[where])
+            mask_plane = np.squeeze(mask_dose[where])
+        else:
+            dose_plane = np.squeeze(resample_image(shown_dose, plane_grid, outside_value=0.0).array)
+            mask_plane = np.squeeze(resample_mask(mask_box, box_grid, plane_grid))
+        planes.append(
+            figures.Plane(
+                title,
+                np.atleast_2d(dose_plane),
+                None if background is None else np.atleast_2d(np.squeeze(background[where])),
+                np.atleast_2d(mask_plane) if mask_plane.ndim == 2 else None,
+                row_mm,
+                column_mm,
+                rows_up=title != "axial",
             )
-        shown = np.ma.masked_less(dose_plane, 0.01 * peak)
-        image_handle = axis.imshow(
-            shown,
-            cmap="jet",
-            alpha=0.55 if background is not None else 1.0,
-            vmin=0.0,
-            vmax=peak,
-            aspect=aspect,
-            origin=origin,
-            interpolation="nearest",
         )
-        if mask_plane.any() and mask_plane.ndim == 2:
-            axis.contour(mask_plane.astype(float), levels=[0.5], colors="white", linewidths=1.0)
-        axis.set_title(f"{title}")
-        axis.set_xticks([])
-        axis.set_yticks([])
-    if image_handle is not None:
-        figure.colorbar(image_handle, ax=list(axes), shrink=0.8, label="dose (Gy)")
-    figure.suptitle(
+    title = (
         f"{tumour}: mean {metrics.mean_gy:.1f} Gy, "
         f"D70 {metrics.d_gy.get('D70', float('nan')):.1f} Gy"
     )
-    if air_voxels:
-        figure.text(
-            0.5,
-            0.02,
-            f"dose not drawn in air: {air_voxels} voxel(s) with density < "
-            f"{AIR_DISPLAY_DENSITY_G_ML.value:g} g/mL; the dose maps (NIfTI, RT Dose) and "
-            "the metrics keep their dose",
-            ha="center",
-            fontsize=9,
-        )
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    caption = (
+        f"dose not drawn in air: {air_voxels} voxel(s) with density < "
+        f"{AIR_DISPLAY_DENSITY_G_ML.value:g} g/mL; the dose maps (NIfTI, RT Dose) and "
+        "the metrics keep their dose"
+        if air_voxels
+        else ""
+    )
+    return figures.draw_slices(planes, peak, title, caption, path)
 
 
 def write_outputs(
@@ -347,6 +343,27 @@ def write_outputs(
         ``"slices_png:<tumour>"``).
     """
     report = progress or (lambda fraction, stage: None)
+    files = _write_files(computation, out_dir, report)
+    if write_pngs:
+        report(0.94, "drawing the DVH and slices")
+        files.update(write_pngs_of(computation, out_dir))
+    return files
+
+
+def write_pngs_of(computation: VoxelRun, out_dir: Path) -> dict[str, str]:
+    """``dvh.png`` and a ``slices_<tumour>.png`` per tumour; role -> relative path."""
+    files = {"dvh_png": write_dvh_png(computation, out_dir / DVH_PNG).name}
+    shown, air_voxels = display_dose_gy(computation.dose_image.array, computation.density_g_ml)
+    shown_dose = computation.dose_image.with_array(shown)
+    for tumour in computation.tumour_vois:
+        name = f"slices_{safe_file_stem(tumour)}.png"
+        write_slices_png(computation, tumour, out_dir / name, shown_dose, air_voxels=air_voxels)
+        files[f"slices_png:{tumour}"] = name
+    return files
+
+
+def _write_files(computation: VoxelRun, out_dir: Path, report: StageFn) -> dict[str, str]:
+    """Every output file but the figures and ``metrics.json``."""
     files: dict[str, str] = {}
     dose = computation.dose_image
     reference, real = _dicom_reference(computation)
@@ -364,17 +381,25 @@ def write_outputs(
     ).save(out_dir / RTDOSE)
     files["rtdose"] = RTDOSE
 
-    bed, eqd2 = radiobiology_maps(computation)
-    write_image_file(dose.with_array(bed, units="GY"), out_dir / BED_NIFTI)
-    write_image_file(dose.with_array(eqd2, units="GY"), out_dir / EQD2_NIFTI)
+    # both maps streamed slab by slab as they are computed (no whole-grid map in memory)
+    with (
+        VolumeWriter(out_dir / BED_NIFTI, dose.grid) as bed_file,
+        VolumeWriter(out_dir / EQD2_NIFTI, dose.grid) as eqd2_file,
+    ):
+        for _, bed, eqd2 in radiobiology_slabs(computation):
+            bed_file.write(bed)
+            eqd2_file.write(eqd2)
     files["bed_nifti"] = BED_NIFTI
     files["eqd2_nifti"] = EQD2_NIFTI
 
-    dose_on_ct: Image | None = None
     if computation.ct is not None:
         report(0.78, "resampling the dose onto the CT grid")
         dose_on_ct = resample_image(dose, computation.ct, outside_value=0.0)
-        dose_on_ct = dose_on_ct.with_array(np.maximum(dose_on_ct.array, 0.0), units="GY")
+        # linear interpolation of doses >= 0 gives >= 0 up to round-off (in place when the
+        # resampled array is a new one)
+        fresh = dose_on_ct is not dose
+        on_ct = np.maximum(dose_on_ct.array, 0.0, out=dose_on_ct.array if fresh else None)
+        dose_on_ct = dose_on_ct.with_array(on_ct, units="GY")
         write_dose_nifti(dose_on_ct, out_dir / DOSE_ON_CT_NIFTI)
         files["dose_on_ct_nifti"] = DOSE_ON_CT_NIFTI
         report(0.84, "writing the RT Dose on the CT grid")
@@ -408,23 +433,6 @@ def write_outputs(
     files["dvh_csv"] = DVH_CSV
     files["dvh_json"] = DVH_JSON
 
-    if write_pngs:
-        report(0.94, "drawing the DVH and slices")
-        write_dvh_png(computation, out_dir / DVH_PNG)
-        files["dvh_png"] = DVH_PNG
-        shown, air_voxels = display_dose_gy(dose.array, computation.density_g_ml)
-        # the dose drawn: on the CT grid when there is a CT, else on the dose grid
-        shown_dose = dose.with_array(shown)
-        if dose_on_ct is not None and computation.ct is not None:
-            shown_dose = (
-                resample_image(shown_dose, computation.ct, outside_value=0.0)
-                if air_voxels
-                else dose_on_ct
-            )
-        for tumour in computation.tumour_vois:
-            name = f"slices_{safe_file_stem(tumour)}.png"
-            write_slices_png(computation, tumour, out_dir / name, shown_dose, air_voxels=air_voxels)
-            files[f"slices_png:{tumour}"] = name
     return files
 
 

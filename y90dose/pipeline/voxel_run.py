@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -72,7 +72,6 @@ from y90dose.dvh import (
     VoiDoseMetrics,
     VoiDoses,
     bed_map_gy,
-    eqd2_map_gy,
 )
 from y90dose.errors import ImageError, InputError
 from y90dose.imaging.image import Image
@@ -83,6 +82,7 @@ from y90dose.pipeline.options import DensitySource, VoxelOptions
 from y90dose.pipeline.progress import ProgressFn, Stages
 from y90dose.pipeline.study import VoxelStudy
 from y90dose.pipeline.voi_uncertainty import voi_uncertainties
+from y90dose.radiobiology import eqd2_of_bed_gy
 from y90dose.segmentectomy import SegmentectomyVerification, verify_segmentectomy
 from y90dose.uncertainty.voi import VoiMeanUncertainty
 from y90dose.voxel.activity import (
@@ -109,6 +109,8 @@ _LUNG_NAME = re.compile(r"lung", re.IGNORECASE)
 #: Largest number of DVH points per VOI; the bin width grows past it (1 Gy by default).
 DVH_MAX_POINTS = 10_000
 DVH_BIN_WIDTH_GY = 1.0
+_SLAB_VOXELS = 1 << 20
+"""Voxels per slab of the BED/EQD2 maps computed at a time (float64 temporaries)."""
 DEFAULT_LIVER_ROI = "liver"
 """The whole-liver VOI when none is named (optional: without it, no normal-liver VOI)."""
 DEFAULT_NORMALIZE_TO = "liver"
@@ -1095,20 +1097,45 @@ def _zyx(spacing_xyz_mm: Sequence[float]) -> tuple[float, float, float]:
     return (float(z), float(y), float(x))
 
 
+def radiobiology_slabs(
+    computation: VoxelRun,
+) -> Iterator[tuple[int, npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
+    """Voxel BED and EQD2 (Gy) slab by slab: ``(z0, bed, eqd2)`` for planes z0, z0 + 1...
+
+    Tumour parameters in the tumours, normal liver elsewhere; computed in float64 about
+    1 M voxels at a time and given as float32, so that no whole-grid float64 map exists.
+    """
+    dose = computation.dose_image.array
+    normal = RadiobiologyParameters.normal_liver()
+    tumour = RadiobiologyParameters.tumor()
+    inside = (
+        computation.vois.union(list(computation.tumour_vois)) if computation.tumour_vois else None
+    )
+    step = max(1, _SLAB_VOXELS // max(1, dose[0].size)) if dose.shape[0] else 1
+    for z0 in range(0, dose.shape[0], step):
+        part = dose[z0 : z0 + step]
+        bed_part = bed_map_gy(part, normal)
+        bed = bed_part.astype(np.float32)
+        eqd2 = eqd2_of_bed_gy(bed_part, normal.alpha_beta_gy).astype(np.float32)
+        where = None if inside is None else inside[z0 : z0 + step]
+        if where is not None and where.any():
+            tumour_bed = bed_map_gy(part[where], tumour)
+            bed[where] = tumour_bed
+            eqd2[where] = eqd2_of_bed_gy(tumour_bed, tumour.alpha_beta_gy)
+        yield z0, bed, eqd2
+
+
 def radiobiology_maps(
     computation: VoxelRun,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Voxel BED and EQD2 maps (Gy): tumour parameters in the tumours, normal liver elsewhere."""
-    dose = computation.dose_image.array
-    normal = RadiobiologyParameters.normal_liver()
-    bed = bed_map_gy(dose, normal)
-    eqd2 = eqd2_map_gy(dose, normal)
-    if computation.tumour_vois:
-        inside = computation.vois.union(list(computation.tumour_vois))
-        tumour = RadiobiologyParameters.tumor()
-        bed[inside] = bed_map_gy(dose[inside], tumour)
-        eqd2[inside] = eqd2_map_gy(dose[inside], tumour)
-    return bed.astype(np.float32), eqd2.astype(np.float32)
+    """Voxel BED and EQD2 maps (Gy), float32: :func:`radiobiology_slabs` put together."""
+    shape = computation.dose_image.array.shape
+    bed = np.empty(shape, dtype=np.float32)
+    eqd2 = np.empty(shape, dtype=np.float32)
+    for z0, bed_slab, eqd2_slab in radiobiology_slabs(computation):
+        bed[z0 : z0 + bed_slab.shape[0]] = bed_slab
+        eqd2[z0 : z0 + eqd2_slab.shape[0]] = eqd2_slab
+    return bed, eqd2
 
 
 def flat_metrics(metrics: VoiDoseMetrics) -> dict[str, Any]:

@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [p for p in (str(HERE), str(HERE.parent / "service")) if p not in sys.path]
 
 from service_server import command_env, start, stop  # noqa: E402
-from web_helpers import CHROMIUM, CHROMIUM_ARGS, _key, missing  # noqa: E402
+from web_helpers import _key  # noqa: E402
 
 TUMOUR_HU = 30.0
 JOB_TIMEOUT_MS = 120_000
@@ -79,23 +79,6 @@ def api_job(demo: DemoServer) -> str:
             return job_id
         time.sleep(0.3)
     raise AssertionError("the API's dose job did not finish")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Chromium from the system, through Playwright."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("playwright is not installed (pip install 'y90dose[browser]')")
-    if not CHROMIUM.is_file():
-        missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def signed_in(browser: Any, demo: DemoServer, role: str, width: int = 1280) -> Any:

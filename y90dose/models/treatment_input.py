@@ -179,6 +179,35 @@ def _nested(exc: ValidationError, prefix: Sequence[str]) -> list[InitErrorDetail
     return out
 
 
+TREATMENT_EXAMPLE: dict[str, Any] = {
+    "territories": [
+        {
+            "name": "right lobe",
+            "model": "mird",
+            "inputs": {
+                "target_dose_gy": 120,
+                "perfused_volume_ml": 1000,
+                "lsf": 0.1,
+                "delivery": "lobar",
+            },
+        },
+        {
+            "name": "left lobe",
+            "model": "mird",
+            "inputs": {
+                "target_dose_gy": 120,
+                "perfused_volume_ml": 500,
+                "lsf": 0.06,
+                "delivery": "lobar",
+            },
+        },
+    ],
+    "lung_mass_kg": 0.9,
+    "liver_volume_ml": 1600,
+}
+"""Two lobar territories: the schema's example (the API's and the plan body's)."""
+
+
 class TreatmentInput(BaseModel):
     """A multi-territory treatment: territories and the fields of the patient they share.
 
@@ -190,36 +219,7 @@ class TreatmentInput(BaseModel):
         frozen=True,
         extra="forbid",
         allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "territories": [
-                        {
-                            "name": "right lobe",
-                            "model": "mird",
-                            "inputs": {
-                                "target_dose_gy": 120,
-                                "perfused_volume_ml": 1000,
-                                "lsf": 0.1,
-                                "delivery": "lobar",
-                            },
-                        },
-                        {
-                            "name": "left lobe",
-                            "model": "mird",
-                            "inputs": {
-                                "target_dose_gy": 120,
-                                "perfused_volume_ml": 500,
-                                "lsf": 0.06,
-                                "delivery": "lobar",
-                            },
-                        },
-                    ],
-                    "lung_mass_kg": 0.9,
-                    "liver_volume_ml": 1600,
-                }
-            ]
-        },
+        json_schema_extra={"examples": [TREATMENT_EXAMPLE]},
     )
 
     territories: list[Territory] = Field(

@@ -525,9 +525,8 @@ def dose_report_pdf(report: DoseReport) -> bytes:
         reportlab is not installed (``pip install 'y90dose[report]'``).
     """
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.platypus import KeepTogether, SimpleDocTemplate, Spacer, TableStyle
+    from reportlab.platypus import KeepTogether, Spacer, TableStyle
 
     from y90dose.reports import figures
 
@@ -688,21 +687,12 @@ def dose_report_pdf(report: DoseReport) -> bytes:
     decorate = layout.footer(
         look, f"{rows['software']} - inputs SHA-256 {rows['inputs_sha256'][:16]}"
     )
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=layout.MARGIN_MM * mm,
-        rightMargin=layout.MARGIN_MM * mm,
-        topMargin=16 * mm,
-        bottomMargin=16 * mm,
+    return layout.build_pdf(
+        story,
         title=f"{TITLE} {report.job_id or ''}".strip(),
-        author="y90dose",
         subject="Y-90 voxel dosimetry report",
-        invariant=True,
+        decorate=decorate,
     )
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
-    return buffer.getvalue()
 
 
 def dicom_study_image(run: VoxelRun) -> Image | None:

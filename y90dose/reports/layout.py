@@ -161,3 +161,29 @@ def content_width_pt() -> float:
     from reportlab.lib.units import mm
 
     return float(A4[0] - 2 * MARGIN_MM * mm)
+
+
+def build_pdf(story: Sequence[Any], *, title: str, subject: str, decorate: PageDecorator) -> bytes:
+    """The report's PDF bytes: A4, the common margins, ``decorate`` on every page, built
+    invariant (the same story gives the same bytes)."""
+    import io
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=MARGIN_MM * mm,
+        rightMargin=MARGIN_MM * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        title=title,
+        author="y90dose",
+        subject=subject,
+        invariant=True,
+    )
+    doc.build(list(story), onFirstPage=decorate, onLaterPages=decorate)
+    return buffer.getvalue()

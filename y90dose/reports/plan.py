@@ -13,7 +13,6 @@ can check that two reports were computed from the same inputs.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -580,7 +579,7 @@ def plan_report_pdf(report: PlanReport) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.pdfgen.canvas import Canvas
-    from reportlab.platypus import SimpleDocTemplate, Spacer, TableStyle
+    from reportlab.platypus import Spacer, TableStyle
 
     rows = plan_report_rows(report)
     look = layout.styles()
@@ -688,18 +687,9 @@ def plan_report_pdf(report: PlanReport) -> bytes:
             canvas.drawCentredString(0, -20, NOT_APPROVED)
         canvas.restoreState()
 
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=layout.MARGIN_MM * mm,
-        rightMargin=layout.MARGIN_MM * mm,
-        topMargin=16 * mm,
-        bottomMargin=16 * mm,
+    return layout.build_pdf(
+        story,
         title=f"Y-90 plan {report.plan_id or ''}".strip(),
-        author="y90dose",
         subject="radioembolization plan report",
-        invariant=True,
+        decorate=decorate,
     )
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
-    return buffer.getvalue()

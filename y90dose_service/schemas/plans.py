@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from y90dose.delivery import Delivery
 from y90dose.devices import Product
 from y90dose.models.treatment import AnyPlanResult
+from y90dose.models.treatment_input import TREATMENT_EXAMPLE
 from y90dose.segments import Segment
 from y90dose.validation import SAYS_SOMETHING, says_something
 from y90dose_service.schemas.common import DateText, FreeText, JsonObject, OneLineText
@@ -83,32 +84,7 @@ class PlanCreate(BaseModel):
                     "patient_ref": "MRN-0044",
                     "treatment_date": "2026-12-03",
                     "model": "treatment",
-                    "inputs": {
-                        "territories": [
-                            {
-                                "name": "right lobe",
-                                "model": "mird",
-                                "inputs": {
-                                    "target_dose_gy": 120,
-                                    "perfused_volume_ml": 1000,
-                                    "lsf": 0.1,
-                                    "delivery": "lobar",
-                                },
-                            },
-                            {
-                                "name": "left lobe",
-                                "model": "mird",
-                                "inputs": {
-                                    "target_dose_gy": 120,
-                                    "perfused_volume_ml": 500,
-                                    "lsf": 0.06,
-                                    "delivery": "lobar",
-                                },
-                            },
-                        ],
-                        "lung_mass_kg": 0.9,
-                        "liver_volume_ml": 1600,
-                    },
+                    "inputs": TREATMENT_EXAMPLE,
                 },
             ]
         },

@@ -27,6 +27,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [p for p in (str(HERE), str(HERE.parent / "service")) if p not in sys.path]
 
+from web_fixtures import browser, web_server  # noqa: E402, F401 (fixtures)
 from web_helpers import WebServer, missing  # noqa: E402
 
 PATIENT = "WEB-0042"

@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [p for p in (str(HERE), str(HERE.parent / "service")) if p not in sys.path]
 
 from service_server import command_env, start, stop  # noqa: E402
+from web_fixtures import browser  # noqa: E402, F401 (fixtures)
 from web_helpers import _key  # noqa: E402
 
 TUMOUR_HU = 30.0

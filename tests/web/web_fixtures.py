@@ -1,5 +1,6 @@
-"""Fixtures of the browser tests: headless Debian Chromium through Playwright, and a real
-``y90dose serve`` process with a planner and an approver key (helpers: web_helpers.py)."""
+"""Fixtures of the browser tests (imported by each browser test module: a conftest here would
+clash with the service tests' conftest for mypy): headless Debian Chromium through Playwright,
+and a real ``y90dose serve`` process with a planner and an approver key."""
 
 from __future__ import annotations
 

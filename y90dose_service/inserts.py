@@ -138,6 +138,7 @@ class RowInserter:
         """Insert ``rows`` in one transaction on the calling thread (the event loop) if the
         database's write lock is free at once; False, having done nothing, when another
         connection holds it. Call it holding the write turn."""
+        statements = self.statements(rows)
         connection = self._loop_connection()
         try:
             connection.execute("BEGIN IMMEDIATE")
@@ -145,7 +146,7 @@ class RowInserter:
             if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 return False
             raise
-        _write_sqlite(connection, self.statements(rows), rows)
+        _write_sqlite(connection, statements, rows)
         self._loop_commits += 1
         if self._loop_commits >= LOOP_CHECKPOINT_COMMITS and self._checkpoint is None:
             self._loop_commits = 0
@@ -214,10 +215,11 @@ class RowInserter:
             try:
                 await cursor.execute(statement.sql, parameters)
             finally:
-                # kept only if it ended cleanly (not cancelled half-way): else dropped,
-                # which closes it
+                # kept only if it ended cleanly; one cancelled half-way is closed at once
                 if not connection.closed and connection.info.transaction_status == PG_IDLE:
                     self._pg_idle.append((connection, cursor))
+                else:
+                    connection.pgconn.finish()
         finally:
             slots.release()
         return True

@@ -12,7 +12,10 @@ count (default 8, 32, 128, 256), in one run:
 - ``mird``: ``POST /v1/calculations/mird`` (target >= 0.8x bare at 8 and 32 connections);
 - ``plans``: ``POST /v1/plans`` (target >= 0.3x bare at 8 and 32 connections).
 
-Every phase is bounded by a request count and a time limit and follows a warm-up. Past
+Every phase is bounded by a request count and a time limit and follows a warm-up; the
+phases take turns in ``--rounds`` rounds (bare, mird, plans, bare, mird, plans, ...),
+each round a share of the count and the time, so that on a shared machine each phase
+meets the same spells of the neighbours' load. Past
 the service's concurrency limit a request may get 503 (counted, not an error). p50/p99
 latencies are reported per phase, and the server process's CPU time per request (user +
 system, from /proc): on a shared machine requests/s swing with the neighbours' load,
@@ -22,7 +25,8 @@ this phase's) is the steadier reading of the same cost.
 Usage::
 
     .venv/bin/python benchmarks/bench_load.py [--connections 8,32,128,256]
-        [--requests 3000] [--max-seconds 8] [--postgres-url URL | --no-postgres] [--json]
+        [--requests 3000] [--max-seconds 8] [--rounds 4]
+        [--postgres-url URL | --no-postgres] [--json]
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from bench_service import (
     free_port,
     request_bytes,
     start_server,
+    summarize,
 )
 
 CLI = (sys.executable, "-m", "y90dose.cli.main")
@@ -133,16 +138,46 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def phase(
-    port: int, pid: int, payload: bytes, connections: int, args: argparse.Namespace, expect: int
-) -> dict[str, Any]:
-    asyncio.run(drive(port, payload, min(300, args.requests), connections, 5, expect))  # warm-up
-    before = cpu_seconds(pid)
-    result = asyncio.run(drive(port, payload, args.requests, connections, args.max_seconds, expect))
-    after = cpu_seconds(pid)
-    if before is not None and after is not None and result["requests"]:
-        result["server_cpu_us_per_request"] = round(1e6 * (after - before) / result["requests"])
-    return result
+class Phase:
+    """One phase (bare, mird or plans) at one connection count, measured over rounds."""
+
+    def __init__(self, port: int, pid: int, payload: bytes, expect: int) -> None:
+        self.port, self.pid, self.payload, self.expect = port, pid, payload, expect
+        self.latencies: list[float] = []
+        self.errors = self.busy = 0
+        self.seconds = 0.0
+        self.cpu_s: float | None = 0.0
+
+    def warm_up(self, connections: int, requests: int) -> None:
+        asyncio.run(drive(self.port, self.payload, requests, connections, 5, self.expect))
+
+    def round(self, connections: int, requests: int, max_seconds: float) -> None:
+        before = cpu_seconds(self.pid)
+        result = asyncio.run(
+            drive(
+                self.port,
+                self.payload,
+                requests,
+                connections,
+                max_seconds,
+                self.expect,
+                self.latencies,
+            )
+        )
+        after = cpu_seconds(self.pid)
+        self.errors += result["errors"]
+        self.busy += result["busy"]
+        self.seconds += result["seconds"]
+        if before is None or after is None or self.cpu_s is None:
+            self.cpu_s = None
+        else:
+            self.cpu_s += after - before
+
+    def result(self, connections: int) -> dict[str, Any]:
+        result = summarize(self.latencies, self.errors, self.busy, self.seconds, connections)
+        if self.cpu_s is not None and self.latencies:
+            result["server_cpu_us_per_request"] = round(1e6 * self.cpu_s / len(self.latencies))
+        return result
 
 
 def run_database(
@@ -166,11 +201,23 @@ def run_database(
             mird = request_bytes("/v1/calculations/mird", key, MIRD_BODY)
             plan = request_bytes("/v1/plans", key, PLAN_BODY)
             for connections in args.connections:
-                row = {
-                    "bare": phase(bare_port, bare.pid, bare_request, connections, args, 200),
-                    "mird": phase(port, server.pid, mird, connections, args, 200),
-                    "plans": phase(port, server.pid, plan, connections, args, 201),
+                phases = {
+                    "bare": Phase(bare_port, bare.pid, bare_request, 200),
+                    "mird": Phase(port, server.pid, mird, 200),
+                    "plans": Phase(port, server.pid, plan, 201),
                 }
+                for each in phases.values():
+                    each.warm_up(connections, min(300, args.requests))
+                # the phases take turns, round by round: each meets the same spells of
+                # the neighbours' load, so their ratios are fair on a shared machine
+                for _ in range(args.rounds):
+                    for each in phases.values():
+                        each.round(
+                            connections,
+                            max(1, args.requests // args.rounds),
+                            args.max_seconds / args.rounds,
+                        )
+                row = {name: each.result(connections) for name, each in phases.items()}
                 bare_cpu = row["bare"].get("server_cpu_us_per_request")
                 for what in TARGET_RATIO:
                     ratio = row[what]["requests_per_s"] / row["bare"]["requests_per_s"]
@@ -213,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=3000, help="per phase (default 3000)")
     parser.add_argument("--max-seconds", type=float, default=8.0, help="per phase limit (8)")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="turns the phases take, each a share (4)"
+    )
     parser.add_argument("--postgres-url", default=os.environ.get("Y90DOSE_TEST_POSTGRES_URL"))
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

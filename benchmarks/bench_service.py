@@ -115,8 +115,12 @@ async def drive(
     concurrency: int,
     max_seconds: float,
     expect: int,
+    latencies: list[float] | None = None,
 ) -> dict[str, Any]:
-    latencies: list[float] = []
+    """Drive ``payload`` over ``concurrency`` keep-alive connections; the latencies (s)
+    are appended to ``latencies`` when given (to merge several phases)."""
+    latencies = [] if latencies is None else latencies
+    already = len(latencies)
     errors = 0
     busy = 0  # 503 with Retry-After past the service's concurrency limit: not an error
     remaining = [requests]
@@ -142,17 +146,24 @@ async def drive(
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - start
+    return summarize(latencies[already:], errors, busy, elapsed, concurrency)
+
+
+def summarize(
+    latencies: list[float], errors: int, busy: int, elapsed: float, concurrency: int
+) -> dict[str, Any]:
+    """Requests/s and latency percentiles (ms) of one phase, or of several merged."""
     ordered = sorted(latencies)
 
     def pct(p: float) -> float:
         return 1000 * ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
     return {
-        "requests": len(latencies),
+        "requests": len(ordered),
         "errors": errors,
         "busy": busy,
         "seconds": round(elapsed, 3),
-        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "requests_per_s": round(len(ordered) / elapsed, 1),
         "latency_ms": {
             "mean": round(1000 * statistics.fmean(ordered), 2),
             "p50": round(pct(50), 2),

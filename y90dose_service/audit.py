@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from y90dose_service.models import AuditEvent, table, utcnow
@@ -33,19 +33,16 @@ def record(
     return event
 
 
-def insert_event(
-    connection: Connection,
+def event_row(
     caller: Caller,
     action: str,
     resource_type: str,
     resource_id: str,
     detail: dict[str, Any] | None = None,
-) -> None:
-    """Insert one audit event in ``connection``'s transaction (the Core form of
-    :func:`record`, for routes that write without the ORM)."""
-    connection.execute(
-        insert(table(AuditEvent)), _values(caller, action, resource_type, resource_id, detail)
-    )
+) -> tuple[Table, dict[str, Any]]:
+    """One audit event as a row for :func:`y90dose_service.writes.insert_rows` (the Core
+    form of :func:`record`, inserted in the same transaction as the action it records)."""
+    return table(AuditEvent), _values(caller, action, resource_type, resource_id, detail)
 
 
 def _values(

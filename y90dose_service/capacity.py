@@ -48,10 +48,16 @@ class Capacity:
         """Requests waiting for a place now."""
         return sum(1 for w in self._waiters if not w.done())
 
-    async def acquire(self, timeout_s: float) -> bool:
-        """Take a place, waiting at most ``timeout_s``; False when full or timed out."""
+    def try_acquire(self) -> bool:
+        """Take a place if one is free and nobody waits for it (no waiting, no await)."""
         if self.active < self.limit and not self._waiters:
             self.active += 1
+            return True
+        return False
+
+    async def acquire(self, timeout_s: float) -> bool:
+        """Take a place, waiting at most ``timeout_s``; False when full or timed out."""
+        if self.try_acquire():
             return True
         if self.queued >= self.queue_max:
             return False
@@ -109,7 +115,8 @@ class CapacityLimitMiddleware:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
-        if not await self.capacity.acquire(self.queue_timeout_s):
+        capacity = self.capacity
+        if not capacity.try_acquire() and not await capacity.acquire(self.queue_timeout_s):
             detail = (
                 f"the service is serving {self.capacity.limit} requests with "
                 f"{self.capacity.queued} waiting; retry in {self.retry_after_s} s"
@@ -122,7 +129,7 @@ class CapacityLimitMiddleware:
         try:
             await self.app(scope, receive, send)
         finally:
-            self.capacity.release()
+            capacity.release()
 
 
 def size_thread_pool(max_concurrent: int) -> None:

@@ -70,16 +70,18 @@ def request_session(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def nul_errors(request: Request) -> list[dict[str, Any]]:
-    """Field errors for a NUL character in the path or a query parameter (else empty)."""
+def nul_errors(scope: Any) -> list[dict[str, Any]]:
+    """Field errors for a NUL character in the request's path or a query parameter (else
+    empty); ``scope`` is the ASGI scope (the raw strings are tested before anything is
+    parsed)."""
     allowed = "text without NUL characters"
-    path: str = request.scope["path"]
+    path: str = scope["path"]
     if "\x00" in path:
         return [field_error("path", path, allowed, "path")]
-    raw_query: bytes = request.scope.get("query_string", b"")
+    raw_query: bytes = scope.get("query_string", b"")
     if b"%00" not in raw_query and b"\x00" not in raw_query:  # no parameter can hold NUL
         return []
-    for name, value in request.query_params.multi_items():
+    for name, value in Request(scope).query_params.multi_items():
         if "\x00" in name or "\x00" in value:
             return [field_error(name, value, allowed, "query")]
     return []
@@ -99,7 +101,7 @@ class RefuseNulMiddleware:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix):
-            errors = nul_errors(Request(scope))
+            errors = nul_errors(scope)
             if errors:
                 await invalid_input(errors)(scope, receive, send)
                 return
@@ -116,11 +118,17 @@ def _unauthorized(detail: str) -> ProblemError:
 
 def presented_key(request: Request) -> str | None:
     """The API key the request presents: ``X-API-Key``, else a bearer token, else None."""
-    headers = request.headers
-    key = headers.get("x-api-key")
-    if key:
-        return key
-    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    api_key = authorization = None  # the first of each, as ``request.headers.get`` gives
+    for name, value in request.scope["headers"]:  # one pass over the raw (lower-case) names
+        if name == b"x-api-key":
+            api_key = value if api_key is None else api_key
+        elif name == b"authorization":
+            authorization = value if authorization is None else authorization
+    if api_key:
+        return api_key.decode("latin-1")
+    if authorization is None:
+        return None
+    scheme, _, credentials = authorization.decode("latin-1").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
     return None

@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from starlette.exceptions import HTTPException
+
 from y90dose.errors import ImageError
 from y90dose.limits import (
     DEFAULT_MAX_EMISSION_VOXELS,
@@ -37,7 +39,12 @@ from y90dose.limits import (
     voxel_limit,
 )
 from y90dose_service.jobs import hide_paths
-from y90dose_service.problems import InvalidInputError, ProblemError, field_error
+from y90dose_service.problems import (
+    InvalidInputError,
+    ProblemError,
+    field_error,
+    problem_response,
+)
 from y90dose_service.schemas.common import unpaired_surrogate
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -487,10 +494,6 @@ class UploadLimitMiddleware:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        from starlette.exceptions import HTTPException
-
-        from y90dose_service.problems import problem_response
-
         upload = scope["path"].rstrip("/") in self.upload_paths
         if upload:
             shown, limit = self.max_upload_bytes, self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
@@ -499,10 +502,19 @@ class UploadLimitMiddleware:
             shown = limit = self.max_body_bytes
             what = "request body"
         detail = f"the {what} is larger than {shown} bytes, the limit"
+        sized = chunked = False
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await problem_response(413, "too-large", detail)(scope, receive, send)
-                return
+            if name == b"content-length" and value.isdigit():
+                if int(value) > limit:
+                    await problem_response(413, "too-large", detail)(scope, receive, send)
+                    return
+                sized = True
+            elif name == b"transfer-encoding":
+                chunked = True
+        if sized and not chunked and not upload:
+            # the server reads exactly Content-Length bytes of body, within the limit
+            await self.app(scope, receive, send)
+            return
         received = 0
         idle_timeout_s = self.body_idle_timeout_s if upload else None
 

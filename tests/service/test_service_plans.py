@@ -272,17 +272,47 @@ def test_audit_trail_and_no_patient_ref_in_logs(
 def test_failure_inside_transaction_stores_nothing(
     app: FastAPI, client: TestClient, keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The audit row is the last of the three inserts: when it fails (here its detail
+    cannot be stored as JSON), plan and version, already inserted on SQLite, are rolled
+    back with it; the caller gets a 500 problem."""
     import y90dose_service.routers.plans as plans_router
 
-    def broken(*_args: Any, **_kwargs: Any) -> None:
-        raise RuntimeError("audit store down")
+    real = plans_router.audit.event_row
 
-    # the audit row is the last of the three inserts: plan and version are already written
-    monkeypatch.setattr(plans_router.audit, "insert_event", broken)
+    def unstorable(*args: Any, **kwargs: Any) -> Any:
+        table, values = real(*args, **kwargs)
+        return table, {**values, "detail": {"not-json": object()}}
+
+    monkeypatch.setattr(plans_router.audit, "event_row", unstorable)
     with TestClient(app, raise_server_exceptions=False) as failing:
         response = failing.post("/v1/plans", json=PLAN, headers=keys.planner)
     assert_problem(response, 500)
     assert count(app, Plan) == 0 and count(app, PlanVersion) == 0
+    assert count(app, AuditEvent) == 0
+
+
+def test_row_refused_by_the_database_stores_nothing(
+    app: FastAPI, client: TestClient, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A constraint of the database refusing the last row (the audit event without the
+    key's name, NOT NULL) undoes the whole plan: 409, nothing stored, and the next plan
+    is stored normally."""
+    import y90dose_service.routers.plans as plans_router
+
+    real = plans_router.audit.event_row
+
+    def nameless(*args: Any, **kwargs: Any) -> Any:
+        table, values = real(*args, **kwargs)
+        return table, {**values, "key_name": None}
+
+    with monkeypatch.context() as patch:
+        patch.setattr(plans_router.audit, "event_row", nameless)
+        response = client.post("/v1/plans", json=PLAN, headers=keys.planner)
+    assert_problem(response, 409)
+    assert count(app, Plan) == 0 and count(app, PlanVersion) == 0
+    assert count(app, AuditEvent) == 0
+    create(client, keys)
+    assert count(app, Plan) == 1 and count(app, PlanVersion) == 1 and count(app, AuditEvent) == 1
 
 
 def test_concurrent_revisions_get_distinct_versions(client: TestClient, keys: Keys) -> None:

@@ -49,7 +49,8 @@ async def read_json(request: Request) -> Any:
         raise InvalidInputError(
             [field_error("body", shown, "a JSON object (Content-Type: application/json)")]
         ) from None
-    where = unpaired_surrogate(body)
+    # only a JSON escape (a backslash, in any encoding JSON allows) can spell a surrogate
+    where = unpaired_surrogate(body) if b"\\" in raw else None
     if where is not None:
         raise InvalidInputError(
             [field_error(where, "(text with an unpaired surrogate)", "valid Unicode text")]

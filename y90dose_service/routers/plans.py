@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,7 +46,7 @@ from y90dose_service.schemas.plans import (
     PlanVersionSummary,
     RevisionCreate,
 )
-from y90dose_service.writes import write_transaction
+from y90dose_service.writes import insert_rows
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -213,9 +213,10 @@ async def create_plan(body: PlanCreate, caller: PlannerDep, request: Request) ->
     """Compute the plan with the core and store inputs, result, findings and constants.
 
     Async: the key, the body and the model are checked and computed on the event loop
-    (microseconds of CPU); only the transaction storing the plan, its first version and
-    the audit event goes to a worker thread, holding the SQLite write turn while it runs.
-    The answer is built from the stored values, not read back.
+    (microseconds of CPU); the plan, its first version and the audit event are then
+    inserted in one transaction at driver level (:func:`y90dose_service.writes.insert_rows`:
+    on the loop unless it would have to wait for a lock). The answer is built from the
+    stored values, not read back.
     """
     inputs, result = compute(
         body.model, body.product, body.delivery, body.inputs, clinical_settings(request)
@@ -224,10 +225,9 @@ async def create_plan(body: PlanCreate, caller: PlannerDep, request: Request) ->
     blocked = has_block(result.findings)
     plan_id, now = new_id(), utcnow()
     product, delivery = columns(result)
-
-    def store(connection: Connection) -> None:
-        connection.execute(
-            insert(table(Plan)),
+    rows = [
+        (
+            table(Plan),
             {
                 "id": plan_id,
                 "patient_ref": body.patient_ref,
@@ -235,9 +235,9 @@ async def create_plan(body: PlanCreate, caller: PlannerDep, request: Request) ->
                 "created_by": caller.name,
                 "latest_version": 1,
             },
-        )
-        connection.execute(
-            insert(table(PlanVersion)),
+        ),
+        (
+            table(PlanVersion),
             {
                 "plan_id": plan_id,
                 "version": 1,
@@ -252,19 +252,14 @@ async def create_plan(body: PlanCreate, caller: PlannerDep, request: Request) ->
                 "created_at": now,
                 "created_by": caller.name,
             },
-        )
-        audit.insert_event(
-            connection,
-            caller,
-            "plan.create",
-            "plan",
-            plan_id,
-            {"version": 1, "model": body.model.value},
-        )
-
+        ),
+        audit.event_row(
+            caller, "plan.create", "plan", plan_id, {"version": 1, "model": body.model.value}
+        ),
+    ]
     try:
-        await write_transaction(request, store)
-    except IntegrityError:
+        await insert_rows(request, rows)
+    except request.app.state.row_inserter.integrity_errors:
         raise ProblemError(409, "conflict", "the plan could not be stored; retry") from None
     first = PlanVersionPublic(
         version=1,

@@ -184,7 +184,7 @@ def run_batch(
             if on_client is not None:
                 on_client(client)
             n_workers = len(client.scheduler_info().get("workers", {}))
-            dashboard = client.dashboard_link if _has_dashboard(client) else None
+            dashboard = client.dashboard_link if has_dashboard(client) else None
             if progress is not None:
                 progress(state)
             for study_id, outcome in _outcomes(client, manifest, out, write_pngs, limits):
@@ -224,7 +224,8 @@ def run_batch(
     )
 
 
-def _has_dashboard(client: Client) -> bool:
+def has_dashboard(client: Client) -> bool:
+    """Whether the scheduler serves the Dask dashboard (``client.dashboard_link``)."""
     services = client.scheduler_info().get("services", {})
     return "dashboard" in services
 

@@ -153,11 +153,16 @@ def read_manifest(path: str | Path) -> Manifest:
     return Manifest(path=path, studies=tuple(studies), refused=tuple(refused))
 
 
+def is_json_text(roi_names: str) -> bool:
+    """``roi_names`` given as JSON text (``{"1": "liver"}``), not as a file's name."""
+    return roi_names.startswith(("{", "["))
+
+
 def _roi_names(cell: str, folder: Path) -> str | None:
     """JSON text as it is; anything else is a JSON file's name, relative to the folder."""
     if not cell:
         return None
-    return cell if cell.startswith(("{", "[")) else str(folder / cell)
+    return cell if is_json_text(cell) else str(folder / cell)
 
 
 def _study(study_id: str, row: int, values: dict[str, str], folder: Path) -> BatchStudy:

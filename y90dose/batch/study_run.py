@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import y90dose
-from y90dose.batch.manifest import BatchStudy
+from y90dose.batch.manifest import BatchStudy, is_json_text
 from y90dose.errors import InputError, Y90DoseError
 from y90dose.limits import emission_voxel_limit, voxel_limit
 
@@ -75,7 +75,7 @@ def fingerprint(study: BatchStudy) -> str:
     header = {
         "y90dose": y90dose.__version__,
         "options": study.options.model_dump(mode="json", exclude={"hu_density_curve"}),
-        "roi_names": study.roi_names if study.roi_names and study.roi_names[:1] in "{[" else None,
+        "roi_names": study.roi_names if study.roi_names and is_json_text(study.roi_names) else None,
     }
     digest.update(json.dumps(header, sort_keys=True).encode())
     inputs: dict[str, Path | None] = {
@@ -84,7 +84,7 @@ def fingerprint(study: BatchStudy) -> str:
         "ct": study.ct,
         "hu_density_curve": study.options.hu_density_curve,
     }
-    if study.roi_names and study.roi_names[:1] not in "{[":
+    if study.roi_names and not is_json_text(study.roi_names):
         inputs["roi_names"] = Path(study.roi_names)
     for role, path in inputs.items():
         digest.update(f"\0{role}\0".encode())

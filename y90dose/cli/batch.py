@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> CommandOutput:
             "y90dose batch: Dask is not installed; install from the checkout with: "
             "pip install -e '.[batch]'"
         ) from None
-    from y90dose.batch.engine import BatchProgress, run_batch
+    from y90dose.batch.engine import BatchProgress, has_dashboard, run_batch
     from y90dose.batch.manifest import read_manifest
     from y90dose.batch.study_run import Limits
 
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> CommandOutput:
         )
 
     def announce(client: Any) -> None:
-        if bar.enabled and "dashboard" in client.scheduler_info().get("services", {}):
+        if bar.enabled and has_dashboard(client):
             sys.stderr.write(f"Dask dashboard: {client.dashboard_link}\n")
 
     try:

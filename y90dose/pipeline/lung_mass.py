@@ -78,7 +78,7 @@ class LungMass(BaseModel):
     method: str = METHOD
     ct_spacing_mm: list[float]
     notes: list[str]
-    mask_file: str | None = Field(None, description="the label map written (--out)")
+    mask_file: str | None = Field(None, description="the label map written (to out)")
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON types."""

@@ -356,13 +356,14 @@ async def job_report(
     from y90dose_service.routers import dose_job_reports as report_api
     from y90dose_service.routers.plan_reports import ReportFormat
 
-    try:
-        check_role(web.caller, Role.VIEWER)
-        chosen = ReportFormat(format)
-        return report_api.get_dose_job_report(job_id, db, settings_of(request), web.caller, chosen)
-    except ValueError:
+    if format not in {f.value for f in ReportFormat}:
         detail = f"format {format!r} is not allowed; expected pdf or dicom"
         return render(request, "error.html", {"detail": detail}, 422)
+    try:
+        check_role(web.caller, Role.VIEWER)
+        return report_api.get_dose_job_report(
+            job_id, db, settings_of(request), web.caller, ReportFormat(format)
+        )
     except ProblemError as exc:
         return _error(request, exc)
 
